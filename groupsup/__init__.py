@@ -1,0 +1,45 @@
+"""groupsup: group-supervised learning (GZS-Net) as a framework.
+
+The public API is what this module exports; everything else may change between versions.
+"""
+
+__version__ = "0.1.0"
+
+from groupsup.cli import Command
+from groupsup.data import DatasetSpec, GroupDataset
+from groupsup.errors import (
+    ConfigError,
+    DataError,
+    GroupsupError,
+    LabelError,
+    PartitionError,
+    PluginError,
+    RegistryError,
+    SchemaError,
+)
+from groupsup.groups import GroupBatch
+from groupsup.hookspecs import hookimpl
+from groupsup.partition import LatentPartition
+from groupsup.plugins import get_host
+from groupsup.schema import Attribute, Schema
+
+__all__ = [
+    "Attribute",
+    "Command",
+    "ConfigError",
+    "DataError",
+    "DatasetSpec",
+    "GroupBatch",
+    "GroupDataset",
+    "GroupsupError",
+    "LabelError",
+    "LatentPartition",
+    "PartitionError",
+    "PluginError",
+    "RegistryError",
+    "Schema",
+    "SchemaError",
+    "__version__",
+    "get_host",
+    "hookimpl",
+]

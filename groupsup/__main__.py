@@ -1,0 +1,5 @@
+import sys
+
+from groupsup.cli import main
+
+sys.exit(main())

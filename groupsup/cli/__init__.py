@@ -1,0 +1,85 @@
+"""The ``groupsup`` command line. Thin: it parses, builds configs and calls the library.
+
+Subcommands are registered through the ``register_commands`` hook (core ones too), so a plugin
+adds a subcommand the same way groupsup does. Errors print as one line on stderr: exit status 2
+for usage errors, 1 for failures; ``--debug`` shows the traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from groupsup.errors import GroupsupError
+
+
+@dataclass(frozen=True)
+class Command:
+    """A CLI subcommand: ``configure`` adds its arguments, ``run`` does the work.
+
+    ``run`` returns the exit status (``None`` means 0) and raises
+    :class:`~groupsup.errors.GroupsupError` for a failure the user can fix.
+    """
+
+    help: str
+    configure: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace], int | None]
+    description: str = ""
+
+
+def _error(message: str) -> None:
+    print(f"groupsup: error: {message}", file=sys.stderr)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from groupsup import __version__
+    from groupsup.plugins import get_host
+
+    parser = argparse.ArgumentParser(
+        prog="groupsup",
+        description="Group-supervised learning: train swap autoencoders on groups of examples "
+        "that share attribute values, then synthesise unseen combinations.",
+    )
+    parser.add_argument("--version", action="version", version=f"groupsup {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    host = get_host()
+    for entry in host.commands:
+        command: Command = entry.obj
+        p = sub.add_parser(entry.name, help=command.help,
+                           description=command.description or command.help)
+        command.configure(p)
+        p.set_defaults(_run=command.run)
+    for problem in host.problems:
+        print(f"groupsup: warning: {problem}", file=sys.stderr)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``groupsup`` console script and ``python -m groupsup``."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv
+    try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        if getattr(args, "_run", None) is None:
+            parser.print_help()
+            return 2
+        return int(args._run(args) or 0)
+    except SystemExit as exit_:  # argparse: 0 for --help, 2 for usage errors
+        return exit_.code if isinstance(exit_.code, int) else 1
+    except KeyboardInterrupt:
+        _error("interrupted")
+        return 130
+    except GroupsupError as err:
+        if debug:
+            raise
+        _error(str(err))
+        return 1
+    except Exception as err:
+        if debug:
+            raise
+        _error(f"{type(err).__name__}: {err} (run with --debug for the traceback)")
+        return 1

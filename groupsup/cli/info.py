@@ -1,0 +1,75 @@
+"""Built-in commands that describe the installation: ``plugins`` and ``datasets``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from groupsup.cli import Command
+from groupsup.hookspecs import hookimpl
+from groupsup.plugins import get_host
+
+
+def _configure_plugins(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
+
+
+def _run_plugins(args: argparse.Namespace) -> int:
+    host = get_host()
+    host.load_all()
+    rows = [
+        {"plugin": p.name, "distribution": p.distribution, "version": p.version,
+         "source": p.source, "registered": p.registered, "error": p.error}
+        for p in host.plugins.values()
+    ]
+    if args.json:
+        print(json.dumps({"plugins": rows, "problems": host.problems}, indent=2))
+        return 0
+    for row in rows:
+        print(f"{row['plugin']}  [{row['distribution']} {row['version']}, {row['source']}]")
+        if row["error"]:
+            print(f"    FAILED: {row['error']}")
+        for kind, names in sorted(row["registered"].items()):
+            print(f"    {kind}s: {', '.join(names)}")
+    if host.problems:
+        print("problems:")
+        for problem in host.problems:
+            print(f"  - {problem}")
+    return 0
+
+
+def _configure_datasets(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
+
+
+def _run_datasets(args: argparse.Namespace) -> int:
+    registry = get_host().datasets
+    rows = []
+    for entry in registry:
+        spec = entry.obj
+        rows.append({
+            "name": entry.name, "plugin": entry.plugin, "distribution": entry.distribution,
+            "attributes": {a.name: {"values": None if a.values is None else len(a.values),
+                                    "latent": a.latent} for a in spec.schema.attributes},
+            "expects": spec.expects, "description": entry.description or spec.description,
+        })
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    if not rows:
+        print("no datasets registered (install a dataset plugin, e.g. plugins/groupsup-fonts)")
+    for row in rows:
+        print(f"{row['name']}  [{row['distribution']}]  {row['description']}")
+        attrs = ", ".join(f"{n} ({'?' if a['values'] is None else a['values']} values, "
+                          f"{a['latent']} dims)" for n, a in row["attributes"].items())
+        print(f"    attributes: {attrs}")
+        print(f"    expects: {row['expects']}")
+    return 0
+
+
+@hookimpl
+def register_commands(register):
+    register("plugins", Command("list plugins and what each registers", _configure_plugins,
+                                _run_plugins))
+    register("datasets", Command("list registered datasets, their attributes and data layout",
+                                 _configure_datasets, _run_datasets))

@@ -1,0 +1,71 @@
+"""Typed registries: what plugins registered, looked up by name with helpful errors."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from groupsup.errors import RegistryError, did_you_mean
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Entry(Generic[T]):
+    """One registered object and where it came from."""
+
+    name: str
+    obj: T
+    plugin: str
+    distribution: str
+    version: str
+    description: str = ""
+
+
+class Registry(Generic[T]):
+    """Name -> :class:`Entry` for one kind of thing (``"backbone"``, ``"loss"``, ...).
+
+    The first registration of a name wins; later ones are recorded as collisions (listed by
+    ``groupsup plugins``) and stay reachable under ``"<plugin>:<name>"``.
+    """
+
+    def __init__(self, kind: str):
+        self.kind = kind
+        self._entries: dict[str, Entry[T]] = {}
+        self.collisions: list[tuple[Entry[T], Entry[T]]] = []
+
+    def add(self, entry: Entry[T]) -> None:
+        if not entry.name or not isinstance(entry.name, str):
+            raise RegistryError(f"{self.kind} registered by plugin {entry.plugin!r} has no name")
+        current = self._entries.get(entry.name)
+        if current is not None:
+            self.collisions.append((current, entry))
+            self._entries[f"{entry.plugin}:{entry.name}"] = entry
+            return
+        self._entries[entry.name] = entry
+
+    def entry(self, name: str) -> Entry[T]:
+        try:
+            return self._entries[name]
+        except KeyError:
+            known = self.names()
+            raise RegistryError(
+                f"no {self.kind} named {name!r}{did_you_mean(name, known)}; registered "
+                f"{self.kind}s: {', '.join(known) or '(none)'}"
+            ) from None
+
+    def get(self, name: str) -> T:
+        return self.entry(name).obj
+
+    def names(self) -> list[str]:
+        return sorted(self._entries)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._entries
+
+    def __iter__(self) -> Iterator[Entry[T]]:
+        return iter(self._entries[n] for n in self.names())
+
+    def __len__(self) -> int:
+        return len(self._entries)

@@ -1,0 +1,395 @@
+"""Schema classes: a dataset's attributes, their value vocabularies and latent block sizes.
+
+A dataset is declared as a class::
+
+    class Shapes(gs.Schema):
+        shape = gs.Attribute(values=["square", "circle"], latent=8)
+        color = gs.Attribute(values=["red", "green", "blue"], latent=8)
+        position = gs.Attribute(latent=16)      # values discovered from the labels
+
+Attribute order is declaration order (parents first). A schema class whose every attribute has
+a vocabulary is *resolved*; :meth:`Schema.resolve` discovers missing vocabularies from label
+records and returns a new, resolved schema class. Schemas round-trip through JSON without the
+original class (checkpoints store them that way).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any, ClassVar
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from groupsup.errors import LabelError, SchemaError, did_you_mean
+from groupsup.partition import LatentPartition
+
+Value = str | int
+SCHEMA_FORMAT = "groupsup.schema/1"
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class Attribute(BaseModel):
+    """One attribute of a dataset: its vocabulary (or ``None`` = discover) and latent width."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    latent: int = Field(gt=0, description="width of this attribute's latent block")
+    values: tuple[Value, ...] | None = Field(
+        default=None, description="the value vocabulary in code order; None: discover from labels"
+    )
+    description: str = ""
+    name: str | None = Field(default=None, description="set from the class attribute's name")
+
+    @field_validator("values")
+    @classmethod
+    def _vocabulary(cls, values: tuple[Value, ...] | None) -> tuple[Value, ...] | None:
+        if values is None:
+            return None
+        if len(values) == 0:
+            raise ValueError("vocabulary is empty; give values or leave it None to discover them")
+        seen: set[Value] = set()
+        for value in values:
+            if value in seen:
+                raise ValueError(f"value {value!r} appears more than once in the vocabulary")
+            seen.add(value)
+        return tuple(values)
+
+    @field_validator("name")
+    @classmethod
+    def _identifier(cls, name: str | None) -> str | None:
+        if name is not None and not _NAME.match(name):
+            raise ValueError(f"attribute name {name!r} must be a Python identifier")
+        return name
+
+    @property
+    def resolved(self) -> bool:
+        return self.values is not None
+
+    @property
+    def cardinality(self) -> int:
+        if self.values is None:
+            raise SchemaError(f"attribute {self.name!r} has no vocabulary yet; resolve the schema")
+        return len(self.values)
+
+    def code_of(self) -> dict[Value, int]:
+        """Map value -> integer code (its position in the vocabulary)."""
+        return {v: i for i, v in enumerate(self.values or ())}
+
+
+def _plain(value: Any) -> Any:
+    """numpy scalars -> Python scalars, so ``np.int64(3)`` matches vocabulary value ``3``."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _sorted_values(values: Iterable[Value]) -> tuple[Value, ...]:
+    """Deterministic vocabulary order: numbers numerically, strings lexicographically."""
+    return tuple(sorted(set(values), key=lambda v: (isinstance(v, str), v)))
+
+
+class _AttributeNamespace(dict):
+    """Class body namespace that refuses a second Attribute under the same name."""
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        if isinstance(value, Attribute) and isinstance(self.get(key), Attribute):
+            raise SchemaError(f"attribute {key!r} is declared twice in one schema class")
+        super().__setitem__(key, value)
+
+
+class SchemaMeta(type):
+    """Collects :class:`Attribute` declarations in order and gives schema classes properties."""
+
+    @classmethod
+    def __prepare__(mcs, name: str, bases: tuple[type, ...], **kwargs: Any) -> dict:
+        return _AttributeNamespace()
+
+    def __new__(mcs, name: str, bases: tuple[type, ...], namespace: dict, **kwargs: Any):
+        inherited: dict[str, Attribute] = {}
+        for base in bases:
+            inherited.update(getattr(base, "_attributes", {}))
+        for key, value in list(namespace.items()):
+            if isinstance(value, Attribute):
+                if value.name is not None and value.name != key:
+                    raise SchemaError(f"attribute {key!r} in {name} was given name={value.name!r}")
+                try:
+                    inherited[key] = value.model_copy(update={"name": key})
+                    Attribute.model_validate(inherited[key].model_dump())
+                except ValidationError as err:
+                    raise SchemaError(f"attribute {key!r} in {name}: {err}") from None
+        cls = super().__new__(mcs, name, bases, dict(namespace))
+        cls._attributes = inherited
+        return cls
+
+    # Properties on the class itself: ``Fonts.attributes``, ``Fonts.partition``...
+    @property
+    def attributes(cls) -> tuple[Attribute, ...]:
+        return tuple(cls._attributes.values())
+
+    @property
+    def names(cls) -> tuple[str, ...]:
+        return tuple(cls._attributes)
+
+    @property
+    def resolved(cls) -> bool:
+        return all(a.resolved for a in cls._attributes.values())
+
+    @property
+    def partition(cls) -> LatentPartition:
+        if not cls._attributes:
+            raise SchemaError(f"schema {cls.__name__} declares no attributes")
+        return LatentPartition([(a.name, a.latent) for a in cls._attributes.values()])
+
+    @property
+    def latent_size(cls) -> int:
+        return sum(a.latent for a in cls._attributes.values())
+
+    @property
+    def cardinalities(cls) -> tuple[int, ...]:
+        return tuple(a.cardinality for a in cls._attributes.values())
+
+    def __len__(cls) -> int:
+        return len(cls._attributes)
+
+    def __iter__(cls) -> Iterator[Attribute]:
+        return iter(cls._attributes.values())
+
+    def __getitem__(cls, name: str) -> Attribute:
+        try:
+            return cls._attributes[name]
+        except KeyError:
+            raise SchemaError(
+                f"schema {cls.__name__} has no attribute {name!r}"
+                f"{did_you_mean(name, cls._attributes)}; attributes are {list(cls._attributes)}"
+            ) from None
+
+    def __repr__(cls) -> str:
+        parts = []
+        for a in cls._attributes.values():
+            vocab = "?" if a.values is None else str(len(a.values))
+            parts.append(f"{a.name}[{vocab}]:{a.latent}")
+        return f"<schema {cls.__name__}: {', '.join(parts)}>"
+
+
+class Schema(metaclass=SchemaMeta):
+    """Base class of dataset schemas. Subclass it and declare :class:`Attribute` s.
+
+    Schema classes are used as values (``schema=Fonts``); all methods are class methods.
+    """
+
+    _attributes: ClassVar[dict[str, Attribute]] = {}
+
+    def __init__(self) -> None:
+        raise TypeError(f"{type(self).__name__} is a schema class: use the class itself, "
+                        "not an instance")
+
+    # ------------------------------------------------------------------ derived schemas
+    @classmethod
+    def define(cls, name: str, attributes: Sequence[Attribute]) -> type[Schema]:
+        """Create a schema class at run time from named attributes."""
+        names = [a.name for a in attributes]
+        for i, n in enumerate(names):
+            if n is None:
+                raise SchemaError(f"attribute #{i} of schema {name!r} has no name")
+            if names.count(n) > 1:
+                raise SchemaError(f"attribute {n!r} appears more than once in schema {name!r}")
+        if not attributes:
+            raise SchemaError(f"schema {name!r} declares no attributes")
+        body = {a.name: a for a in attributes}
+        return SchemaMeta(name, (Schema,), body)
+
+    @classmethod
+    def with_latent(cls, **sizes: int) -> type[Schema]:
+        """A copy with other latent block sizes, e.g. ``Fonts.with_latent(font=40)``."""
+        for key in sizes:
+            cls[key]  # raises with a did-you-mean for unknown names
+        attrs = []
+        for a in cls.attributes:
+            if a.name in sizes:
+                try:
+                    a = Attribute(**{**a.model_dump(), "latent": sizes[a.name]})
+                except ValidationError as err:
+                    msg = err.errors()[0]["msg"]
+                    raise SchemaError(f"latent size for {a.name!r}: {msg}") from None
+            attrs.append(a)
+        return cls.define(cls.__name__, attrs)
+
+    @classmethod
+    def with_values(cls, **values: Sequence[Value]) -> type[Schema]:
+        """A copy with the given vocabularies (e.g. a subset of fonts)."""
+        for key in values:
+            cls[key]
+        attrs = []
+        for a in cls.attributes:
+            if a.name in values:
+                try:
+                    a = Attribute(**{**a.model_dump(), "values": tuple(values[a.name])})
+                except ValidationError as err:
+                    raise SchemaError(f"values for {a.name!r}: {err.errors()[0]['msg']}") from None
+            attrs.append(a)
+        return cls.define(cls.__name__, attrs)
+
+    @classmethod
+    def resolve(cls, records: Any) -> type[Schema]:
+        """Discover the vocabulary of every attribute declared without one, from *records*.
+
+        Values are sorted (numbers numerically, then strings). Declared vocabularies are kept.
+        Returns *cls* itself when it is already resolved.
+        """
+        if cls.resolved:
+            return cls
+        columns = cls._columns(records)
+        found = {a.name: _sorted_values(columns[a.name]) for a in cls.attributes if not a.resolved}
+        for name, vocab in found.items():
+            if not vocab:
+                raise LabelError(f"attribute {name!r}: no labels to discover its values from")
+        return cls.with_values(**found)
+
+    # ------------------------------------------------------------------ labels
+    @classmethod
+    def _columns(cls, records: Any) -> dict[str, list[Value]]:
+        """Normalise dict rows, tuple rows or a column mapping into ``{name: [values]}``."""
+        names = cls.names
+        if isinstance(records, Mapping):
+            missing = [n for n in names if n not in records]
+            if missing:
+                raise LabelError(f"label columns missing for attributes {missing}; "
+                                 f"got columns {list(records)}")
+            cols = {n: [_plain(v) for v in records[n]] for n in names}
+            lengths = {n: len(c) for n, c in cols.items()}
+            if len(set(lengths.values())) > 1:
+                raise LabelError(f"label columns have different lengths: {lengths}")
+            return cols
+        cols = {n: [] for n in names}
+        for row_no, row in enumerate(records):
+            if isinstance(row, Mapping):
+                missing = [n for n in names if n not in row]
+                if missing:
+                    raise LabelError(
+                        f"label record {row_no} lacks attributes {missing}: {dict(row)}")
+                values = [row[n] for n in names]
+            else:
+                values = list(row)
+                if len(values) != len(names):
+                    raise LabelError(f"label record {row_no} has {len(values)} values, expected "
+                                     f"{len(names)} ({', '.join(names)}): {values}")
+            for n, v in zip(names, values):
+                cols[n].append(_plain(v))
+        return cols
+
+    @classmethod
+    def encode(cls, records: Any, where: str | Sequence[str] | None = None) -> np.ndarray:
+        """Label records -> ``(N, A)`` int64 codes.
+
+        *records*: dict rows, tuple rows in attribute order, or a mapping of columns. *where*
+        names the origin for error messages: one string, or one per record (e.g. file names).
+        """
+        cls._require_resolved()
+        cols = cls._columns(records)
+        n = len(next(iter(cols.values()))) if cols else 0
+        codes = np.empty((n, len(cls)), dtype=np.int64)
+        for j, attr in enumerate(cls.attributes):
+            lookup = attr.code_of()
+            column = cols[attr.name]
+            try:
+                codes[:, j] = [lookup[v] for v in column]
+            except (KeyError, TypeError):
+                row = next(i for i, v in enumerate(column) if not _hashable_in(v, lookup))
+                origin = _origin(where, row)
+                raise LabelError(
+                    f"attribute {attr.name!r}: value {column[row]!r}{origin} is not in its "
+                    f"vocabulary{did_you_mean(str(column[row]), map(str, attr.values))}; "
+                    f"known values: {_preview(attr.values)}"
+                ) from None
+        return codes
+
+    @classmethod
+    def decode(cls, codes: np.ndarray) -> list[dict[str, Value]]:
+        """``(N, A)`` codes -> label dicts."""
+        codes = cls.check_codes(codes)
+        vocabs = [a.values for a in cls.attributes]
+        return [{n: vocabs[j][c] for j, (n, c) in enumerate(zip(cls.names, row))}
+                for row in codes.tolist()]
+
+    @classmethod
+    def check_codes(cls, codes: Any, where: str = "label matrix") -> np.ndarray:
+        """Validate an integer label matrix: shape ``(N, A)`` and every code in range."""
+        cls._require_resolved()
+        codes = np.asarray(codes)
+        if codes.ndim != 2 or codes.shape[1] != len(cls):
+            raise LabelError(f"{where} must have shape (N, {len(cls)}) for attributes "
+                             f"{list(cls.names)}, got {codes.shape}")
+        if codes.size and not np.issubdtype(codes.dtype, np.integer):
+            raise LabelError(f"{where} must hold integer codes, got dtype {codes.dtype}")
+        codes = codes.astype(np.int64, copy=False)
+        for j, attr in enumerate(cls.attributes):
+            bad = np.flatnonzero((codes[:, j] < 0) | (codes[:, j] >= len(attr.values)))
+            if bad.size:
+                row = int(bad[0])
+                raise LabelError(f"{where}: attribute {attr.name!r} row {row} has code "
+                                 f"{int(codes[row, j])}, valid codes are 0..{len(attr.values) - 1}")
+        return codes
+
+    @classmethod
+    def _require_resolved(cls) -> None:
+        missing = [a.name for a in cls.attributes if not a.resolved]
+        if missing:
+            raise SchemaError(f"schema {cls.__name__}: attributes {missing} have no vocabulary; "
+                              "call .resolve(records) first")
+
+    # ------------------------------------------------------------------ JSON
+    @classmethod
+    def to_dict(cls) -> dict[str, Any]:
+        return {
+            "format": SCHEMA_FORMAT,
+            "name": cls.__name__,
+            "attributes": [a.model_dump(mode="json") for a in cls.attributes],
+        }
+
+    @classmethod
+    def to_json(cls, indent: int | None = 2) -> str:
+        return json.dumps(cls.to_dict(), indent=indent)
+
+    @staticmethod
+    def from_dict(data: Mapping[str, Any]) -> type[Schema]:
+        if data.get("format") != SCHEMA_FORMAT:
+            raise SchemaError(f"not a groupsup schema (format {data.get('format')!r}, "
+                              f"expected {SCHEMA_FORMAT!r})")
+        attrs = []
+        for i, raw in enumerate(data.get("attributes", [])):
+            try:
+                attrs.append(Attribute.model_validate(raw))
+            except ValidationError as err:
+                raise SchemaError(f"schema attribute #{i} ({raw.get('name')!r}): "
+                                  f"{err.errors()[0]['msg']}") from None
+        return Schema.define(str(data.get("name", "Schema")), attrs)
+
+    @staticmethod
+    def from_json(text: str) -> type[Schema]:
+        return Schema.from_dict(json.loads(text))
+
+    @classmethod
+    def same_as(cls, other: type[Schema]) -> bool:
+        """True when both declare the same attributes, vocabularies and sizes."""
+        return cls.to_dict()["attributes"] == other.to_dict()["attributes"]
+
+
+def _hashable_in(value: Any, lookup: Mapping) -> bool:
+    try:
+        return value in lookup
+    except TypeError:
+        return False
+
+
+def _origin(where: str | Sequence[str] | None, row: int) -> str:
+    if where is None:
+        return f" (record {row})"
+    if isinstance(where, str):
+        return f" (record {row} of {where})"
+    return f" (from {where[row]})"
+
+
+def _preview(values: Sequence[Value], limit: int = 12) -> str:
+    shown = ", ".join(repr(v) for v in values[:limit])
+    return f"[{shown}{', ...' if len(values) > limit else ''}] ({len(values)} values)"
