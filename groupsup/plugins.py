@@ -155,7 +155,7 @@ class PluginHost:
         caller = getattr(self.pm.hook, hook)
         # Call each implementation on its own so that we know who registered what, and so
         # that one plugin's failing hook does not lose the others' registrations.
-        for impl in reversed(caller.get_hookimpls()):  # pluggy lists last-registered first
+        for impl in caller.get_hookimpls():  # registration order: built-ins first
             info = self.plugins[impl.plugin_name]
 
             def register(name: str, obj: Any, *, description: str = "",
