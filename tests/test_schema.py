@@ -86,9 +86,9 @@ def test_invalid_attributes(kwargs, message):
 
 def test_duplicate_attribute_in_class_body_is_refused():
     with pytest.raises(SchemaError, match="declared twice"):
-        class Twice(Schema):  # noqa: F841
+        class Twice(Schema):
             a = Attribute(latent=1)
-            a = Attribute(latent=2)  # noqa: F811
+            a = Attribute(latent=2)
 
 
 def test_define_refuses_duplicates_and_unnamed():
