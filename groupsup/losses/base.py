@@ -1,0 +1,147 @@
+"""The ``LossTerm`` protocol: a term asks for decodes and encodes, then returns its value.
+
+A term's :meth:`LossTerm.run` is a generator. It ``yield`` s a :class:`Decode` (codes to put
+through the decoder) or an :class:`Encode` (images to put through the encoder) and receives
+the result; its ``return`` value is the term's unweighted loss. The recipe runs every term of a
+step in lock step and answers all requests of one round with ONE decoder call and ONE encoder
+call over the concatenated tensors, so a recipe of five terms costs the same number of network
+calls as its deepest term::
+
+    class Recon(LossTerm):
+        name = "recon"
+
+        def run(self, step):
+            raw = yield Decode(step.z)                   # (M, C, H, W)
+            return self.compare(step, raw, step.images)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+
+import numpy as np
+import torch
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from groupsup.errors import ConfigError, did_you_mean
+from groupsup.groups import GroupBatch
+from groupsup.losses.distances import image_distance
+from groupsup.partition import LatentPartition
+
+if TYPE_CHECKING:
+    from groupsup.model import SwapAutoencoder
+
+# GroupBatch parts a term can need, and the fields that hold each.
+PARTS: dict[str, tuple[str, ...]] = {
+    "swap": ("swap_pairs", "swap_attribute"),
+    "cover": ("cover_target", "cover_providers"),
+    "cycle": ("cycle_pairs", "cycle_attribute"),
+}
+
+
+@dataclass(frozen=True)
+class Decode:
+    """Request: decode ``codes`` ``(n, Z)``; the term receives raw output ``(n, C, H, W)``."""
+
+    tensor: torch.Tensor
+
+
+@dataclass(frozen=True)
+class Encode:
+    """Request: encode ``images`` ``(n, C, H, W)`` in ``[-1, 1]``; the term receives ``(n, Z)``."""
+
+    tensor: torch.Tensor
+
+
+Request = Decode | Encode
+
+
+@dataclass
+class StepContext:
+    """What every term of one step sees.
+
+    ``images`` ``(M, C, H, W)``: the step's images in ``[-1, 1]``; ``z`` ``(M, Z)``: their codes
+    (one encoder call); ``batch``: the :class:`~groupsup.GroupBatch` whose positions index both.
+    """
+
+    model: SwapAutoencoder
+    images: torch.Tensor
+    z: torch.Tensor
+    batch: GroupBatch
+    _indices: dict[str, torch.Tensor] = field(default_factory=dict, repr=False)
+
+    @property
+    def partition(self) -> LatentPartition:
+        return self.model.partition
+
+    def index(self, name: str) -> torch.Tensor:
+        """A :class:`GroupBatch` field (e.g. ``"swap_pairs"``) as an int64 tensor on z's device."""
+        if name not in self._indices:
+            array = np.ascontiguousarray(getattr(self.batch, name), dtype=np.int64)
+            self._indices[name] = torch.from_numpy(array).to(self.z.device)
+        return self._indices[name]
+
+    def to_image(self, raw: torch.Tensor) -> torch.Tensor:
+        """Raw decoder output -> images in ``[-1, 1]``, ready to re-encode."""
+        return self.model.to_image(raw)
+
+
+class TermConfig(BaseModel):
+    """Base of every term's options; subclasses add fields. Unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+LossRun = Generator[Request, torch.Tensor, torch.Tensor]
+
+
+class LossTerm:
+    """One term of the objective. Subclass, set ``name`` and ``requires``, implement :meth:`run`.
+
+    - ``requires``: the :class:`~groupsup.GroupBatch` parts the term reads (``"swap"``,
+      ``"cover"``, ``"cycle"``); a recipe checks a strategy provides them.
+    - ``compares``: ``"images"`` (the recipe's distance applies) or ``"codes"`` (``l1``/``l2``
+      only; the recipe's default distance does not apply, the term's default is ``l1``).
+    - ``Config``: a pydantic model of the term's options (``LossSpec.options``).
+    """
+
+    name: ClassVar[str] = ""
+    requires: ClassVar[frozenset[str]] = frozenset()
+    compares: ClassVar[Literal["images", "codes"]] = "images"
+    Config: ClassVar[type[TermConfig]] = TermConfig
+
+    def __init__(self, options: Mapping[str, Any] | TermConfig | None = None,
+                 distance: str = "l1") -> None:
+        self.config = self.parse_options(options)
+        self.distance = distance
+
+    @classmethod
+    def parse_options(cls, options: Mapping[str, Any] | TermConfig | None) -> TermConfig:
+        """Validate *options* into ``cls.Config``; errors name the term and the key."""
+        if isinstance(options, cls.Config):
+            return options
+        raw = dict(options.model_dump() if isinstance(options, BaseModel) else options or {})
+        try:
+            return cls.Config.model_validate(raw)
+        except ValidationError as err:
+            first = err.errors()[0]
+            key = ".".join(str(p) for p in first["loc"])
+            known = list(cls.Config.model_fields)
+            if first["type"] == "extra_forbidden":
+                raise ConfigError(f"loss term {cls.name!r}: unknown option {key!r}"
+                                  f"{did_you_mean(key, known)}; options: {known or 'none'}"
+                                  ) from None
+            raise ConfigError(f"loss term {cls.name!r} option {key!r}: {first['msg']}") from None
+
+    def run(self, step: StepContext) -> LossRun:
+        """Yield :class:`Decode` / :class:`Encode` requests; return the unweighted loss (scalar)."""
+        raise NotImplementedError
+
+    def compare(self, step: StepContext, raw: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """The term's distance between raw decoder output and target images ``(n, C, H, W)``."""
+        return image_distance(self.distance, raw, target, step.model.output)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(distance={self.distance!r}, {self.config!r})"

@@ -1,0 +1,50 @@
+"""Distances between a decoder's output and its target, and between latent codes.
+
+Every distance is a mean over all elements, so a term's value does not grow with the batch.
+``bce`` treats the decoder output as Bernoulli logits and maps targets from ``[-1, 1]`` to
+``[0, 1]`` (binary images such as dSprites); ``l1`` and ``l2`` compare images in ``[-1, 1]``
+(logits are first mapped with ``sigmoid * 2 - 1``). All ops are autocast-safe: PyTorch runs
+``l1_loss``, ``mse_loss`` and ``binary_cross_entropy_with_logits`` in float32 under autocast.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+
+from groupsup.errors import ConfigError
+
+Distance = Literal["l1", "l2", "bce"]
+DISTANCES: tuple[str, ...] = ("l1", "l2", "bce")
+CODE_DISTANCES: tuple[str, ...] = ("l1", "l2")
+
+
+def image_distance(distance: str, raw: torch.Tensor, target: torch.Tensor, output: str
+                   ) -> torch.Tensor:
+    """Mean distance between raw decoder output and target images, both ``(B, C, H, W)``.
+
+    *output* is the backbone's ``"tanh"`` or ``"logits"``; ``bce`` needs ``"logits"``.
+    """
+    if distance == "bce":
+        if output != "logits":
+            raise ConfigError("distance 'bce' needs a backbone whose output is 'logits'; this "
+                              f"one outputs {output!r} (set the backbone config's output)")
+        return F.binary_cross_entropy_with_logits(raw, (target + 1) * 0.5)
+    image = torch.sigmoid(raw) * 2 - 1 if output == "logits" else raw
+    if distance == "l1":
+        return F.l1_loss(image, target)
+    if distance == "l2":
+        return F.mse_loss(image, target)
+    raise ConfigError(f"unknown distance {distance!r}; choose one of {list(DISTANCES)}")
+
+
+def code_distance(distance: str, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Mean ``l1`` or ``l2`` distance between latent codes ``(B, Z)``."""
+    if distance == "l1":
+        return F.l1_loss(a, b)
+    if distance == "l2":
+        return F.mse_loss(a, b)
+    raise ConfigError(f"distance {distance!r} does not apply to latent codes; choose one of "
+                      f"{list(CODE_DISTANCES)}")

@@ -1,0 +1,199 @@
+"""LossRecipe: the weighted terms a run optimises, computed with batched network calls.
+
+    recipe = gs.LossRecipe(["recon", "swap", {"term": "cover", "weight": 2.0}], distance="l1")
+    out = recipe.compute(model, images, batch)      # out.total (grad), out.terms (detached)
+
+``compute`` encodes all ``M`` images once, then runs every term in lock step: each round's
+decode requests (all terms' first-stage codes) go through the decoder in one call and its
+encode requests (e.g. the cycle's re-encodes) through the encoder in one call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+import torch
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from groupsup.errors import ConfigError
+from groupsup.groups import GroupBatch
+from groupsup.losses.base import PARTS, Decode, Encode, LossRun, LossTerm, Request, StepContext
+from groupsup.losses.distances import CODE_DISTANCES, DISTANCES
+from groupsup.plugins import get_host
+
+if TYPE_CHECKING:
+    from groupsup.model import SwapAutoencoder
+
+
+class LossSpec(BaseModel):
+    """One entry of a recipe: a registered term, its weight, distance and options."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    term: str = Field(description="registry name of the loss term")
+    weight: float = Field(1.0, ge=0, description="multiplier in the total (0: report only)")
+    distance: Literal["l1", "l2", "bce"] | None = Field(
+        None, description="None: the recipe's default (for image terms)")
+    options: dict[str, Any] = Field(default_factory=dict, description="the term's own options")
+
+
+@dataclass(frozen=True)
+class LossOutput:
+    """``total``: weighted sum (scalar, with grad); ``terms``: unweighted values, detached."""
+
+    total: torch.Tensor
+    terms: dict[str, torch.Tensor]
+
+
+def _spec(item: LossSpec | Mapping[str, Any] | str, position: int) -> LossSpec:
+    if isinstance(item, LossSpec):
+        return item
+    if isinstance(item, str):
+        return LossSpec(term=item)
+    if not isinstance(item, Mapping):
+        raise ConfigError(f"loss #{position}: expected a term name, a mapping or a LossSpec, "
+                          f"got {type(item).__name__}")
+    try:
+        return LossSpec.model_validate(dict(item))
+    except ValidationError as err:
+        first = err.errors()[0]
+        key = ".".join(str(p) for p in first["loc"])
+        label = item.get("term", f"#{position}")
+        if first["type"] == "extra_forbidden":
+            raise ConfigError(f"loss {label!r}: unknown key {key!r}; keys are "
+                              f"{list(LossSpec.model_fields)}") from None
+        raise ConfigError(f"loss {label!r} key {key!r}: {first['msg']}") from None
+
+
+class LossRecipe:
+    """A list of :class:`LossSpec`; *distance* is the default for image-comparing terms."""
+
+    def __init__(self, specs: Sequence[LossSpec | Mapping[str, Any] | str],
+                 distance: str = "l1", name: str | None = None) -> None:
+        if distance not in DISTANCES:
+            raise ConfigError(f"recipe distance {distance!r} is not one of {list(DISTANCES)}")
+        if isinstance(specs, (str, Mapping)) or not specs:
+            raise ConfigError("a loss recipe needs a non-empty list of terms")
+        self.name = name
+        self.distance = distance
+        resolved: list[LossSpec] = []
+        self.terms: list[LossTerm] = []
+        registry = get_host().losses
+        for i, item in enumerate(specs):
+            spec = _spec(item, i)
+            if any(s.term == spec.term for s in resolved):
+                raise ConfigError(f"loss term {spec.term!r} appears twice in the recipe")
+            term_class: type[LossTerm] = registry.get(spec.term)
+            if term_class.compares == "codes":
+                chosen = spec.distance or "l1"
+                if chosen not in CODE_DISTANCES:
+                    raise ConfigError(f"loss term {spec.term!r} compares latent codes: distance "
+                                      f"{chosen!r} does not apply; use {list(CODE_DISTANCES)}")
+            else:
+                chosen = spec.distance or distance
+            spec = spec.model_copy(update={"distance": chosen})
+            self.terms.append(term_class(spec.options, distance=chosen))
+            resolved.append(spec)
+        self.specs: tuple[LossSpec, ...] = tuple(resolved)
+
+    @classmethod
+    def named(cls, name: str) -> LossRecipe:
+        """A recipe registered through ``register_recipes`` (e.g. ``"gsl"``)."""
+        specs = get_host().recipes.get(name)
+        return cls(specs, name=name)
+
+    @classmethod
+    def of(cls, value: LossRecipe | str | Sequence[LossSpec | Mapping[str, Any] | str],
+           distance: str = "l1") -> LossRecipe:
+        """A recipe from a recipe name, a list of specs, or a recipe (returned as is)."""
+        if isinstance(value, LossRecipe):
+            return value
+        if isinstance(value, str):
+            return cls.named(value)
+        return cls(value, distance=distance)
+
+    # ------------------------------------------------------------------ description
+    @property
+    def requires(self) -> frozenset[str]:
+        """GroupBatch parts the terms need (union of ``LossTerm.requires``)."""
+        return frozenset().union(*(type(t).requires for t in self.terms))
+
+    def check(self, strategy_provides: set[str] | frozenset[str]) -> None:
+        """Raise :class:`~groupsup.errors.ConfigError` if a term needs a part not provided."""
+        for spec, term in zip(self.specs, self.terms):
+            lacking = sorted(type(term).requires - set(strategy_provides))
+            if lacking:
+                raise ConfigError(
+                    f"loss term {spec.term!r} needs {lacking} in each GroupBatch, but the "
+                    f"strategy provides only {sorted(strategy_provides)}; choose a strategy "
+                    f"that samples them or drop the term")
+
+    def to_list(self) -> list[dict[str, Any]]:
+        """The resolved specs (distances filled in) as JSON-able dicts."""
+        return [s.model_dump(mode="json") for s in self.specs]
+
+    def __repr__(self) -> str:
+        terms = ", ".join(f"{s.term}*{s.weight:g}[{s.distance}]" for s in self.specs)
+        return f"LossRecipe({self.name or ''}{': ' if self.name else ''}{terms})"
+
+    # ------------------------------------------------------------------ computation
+    def compute(self, model: SwapAutoencoder, images: torch.Tensor, batch: GroupBatch
+                ) -> LossOutput:
+        """Weighted total and per-term values for one step.
+
+        *images* ``(M, C, H, W)`` in ``[-1, 1]`` are the images of ``batch.examples`` in order.
+        """
+        if images.ndim != 4 or images.shape[0] != len(batch.examples):
+            raise ConfigError(f"images must be (M, C, H, W) with M = {len(batch.examples)} "
+                              f"examples of the batch, got {tuple(images.shape)}")
+        batch.validate(len(model.partition))
+        for spec, term in zip(self.specs, self.terms):
+            for part in sorted(type(term).requires):
+                if not len(getattr(batch, PARTS[part][0])):
+                    raise ConfigError(f"loss term {spec.term!r} needs {part!r} in the GroupBatch, "
+                                      f"which has none ({PARTS[part][0]} is empty)")
+        step = StepContext(model, images, model.encode(images), batch)
+        values = _run_lockstep(model, [term.run(step) for term in self.terms],
+                               [s.term for s in self.specs])
+        total = sum(s.weight * v for s, v in zip(self.specs, values))
+        return LossOutput(total,  # type: ignore[arg-type]
+                          {s.term: v.detach() for s, v in zip(self.specs, values)})
+
+
+def _run_lockstep(model: SwapAutoencoder, runs: list[LossRun], names: list[str]
+                  ) -> list[torch.Tensor]:
+    """Drive the term generators round by round, batching each round's requests."""
+    values: dict[int, torch.Tensor] = {}
+    pending: dict[int, Request] = {}
+
+    def advance(i: int, answer: torch.Tensor | None) -> None:
+        try:
+            request = next(runs[i]) if answer is None else runs[i].send(answer)
+        except StopIteration as stop:
+            if not isinstance(stop.value, torch.Tensor) or stop.value.ndim != 0:
+                raise ConfigError(f"loss term {names[i]!r} must return a scalar tensor, got "
+                                  f"{stop.value!r}") from None
+            values[i] = stop.value
+            return
+        if not isinstance(request, (Decode, Encode)):
+            raise ConfigError(f"loss term {names[i]!r} yielded {type(request).__name__}; "
+                              "a term yields Decode(codes) or Encode(images)")
+        pending[i] = request
+
+    for i in range(len(runs)):
+        advance(i, None)
+    while pending:
+        asked, answers = dict(pending), {}
+        pending.clear()
+        for kind, network in ((Decode, model.decode), (Encode, model.encode)):
+            group = [(i, r.tensor) for i, r in asked.items() if isinstance(r, kind)]
+            if not group:
+                continue
+            tensors = [t for _, t in group]
+            out = network(tensors[0] if len(tensors) == 1 else torch.cat(tensors))
+            answers.update(zip((i for i, _ in group), out.split([len(t) for t in tensors])))
+        for i in sorted(answers):
+            advance(i, answers[i])
+    return [values[i] for i in range(len(runs))]

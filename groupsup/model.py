@@ -1,0 +1,258 @@
+"""SwapAutoencoder: a backbone plus the schema's latent partition.
+
+The encoder's code ``z`` (width = the schema's latent size) is split into one block per
+attribute; swapping and recombining blocks is what group-supervised training teaches the
+decoder to honour, and what zero-shot synthesis uses::
+
+    model = gs.SwapAutoencoder("conv-small", schema=Shapes, image_shape=(3, 32, 32))
+    images = model.synthesize({"shape": a, "color": b, "position": c})
+
+A model saves as two files, weights (safetensors) and a JSON config naming the backbone's
+registry entry, its options, the schema and the plugin distribution it came from; loading
+executes no code from the files.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+from pydantic import BaseModel
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from groupsup.backbones.base import Backbone
+from groupsup.errors import ConfigError, DataError, PartitionError, PluginError
+from groupsup.partition import AttributeSelector, LatentPartition
+from groupsup.plugins import get_host
+from groupsup.registry import Entry
+from groupsup.schema import Schema
+
+MODEL_FORMAT = "groupsup.model/1"
+WEIGHTS_FILE = "model.safetensors"
+CONFIG_FILE = "model.json"
+
+
+class SwapAutoencoder(nn.Module):
+    """Encoder/decoder whose latent code is partitioned into one block per attribute.
+
+    *backbone* is a registry name (``"conv-small"``, ``"gzsnet"``, ...) built with
+    *backbone_config*, or a ready :class:`~groupsup.Backbone` instance whose latent size
+    must equal the schema's.
+    """
+
+    def __init__(self, backbone: str | Backbone, schema: type[Schema],
+                 image_shape: tuple[int, int, int],
+                 backbone_config: Mapping[str, Any] | BaseModel | None = None) -> None:
+        super().__init__()
+        self.schema = schema
+        self.partition: LatentPartition = schema.partition
+        self.image_shape: tuple[int, int, int] = tuple(int(s) for s in image_shape)  # type: ignore
+        if isinstance(backbone, str):
+            entry = get_host().backbones.entry(backbone)
+            self._entry: Entry[Any] | None = entry
+            self.backbone_name: str | None = backbone
+            self.backbone: Backbone = entry.obj(self.image_shape, self.partition.size,
+                                                backbone_config)
+        elif isinstance(backbone, Backbone):
+            if backbone_config is not None:
+                raise ConfigError("backbone_config applies to a backbone given by name; this "
+                                  f"{type(backbone).__name__} instance is already configured")
+            self._entry = _entry_of(type(backbone))
+            self.backbone_name = self._entry.name if self._entry else None
+            self.backbone = backbone
+        else:
+            raise ConfigError(f"backbone must be a registry name or a Backbone instance, got "
+                              f"{type(backbone).__name__}")
+        if self.backbone.latent_size != self.partition.size:
+            raise PartitionError(
+                f"backbone {self._label()} has latent size {self.backbone.latent_size}, but "
+                f"schema {schema.__name__}'s partition totals {self.partition.size} "
+                f"({dict(self.partition)})")
+        if tuple(self.backbone.image_shape) != self.image_shape:
+            raise ConfigError(f"backbone {self._label()} was built for images "
+                              f"{self.backbone.image_shape}, the model for {self.image_shape}")
+
+    # ------------------------------------------------------------------ description
+    @property
+    def output(self) -> str:
+        """What :meth:`decode` returns: ``"tanh"`` images or ``"logits"``."""
+        return self.backbone.output
+
+    def _label(self) -> str:
+        return repr(self.backbone_name or type(self.backbone).__name__)
+
+    def extra_repr(self) -> str:
+        return f"backbone={self._label()}, partition={self.partition}"
+
+    # ------------------------------------------------------------------ network
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """Images ``(B, C, H, W)`` in ``[-1, 1]`` -> codes ``(B, Z)``."""
+        return self.backbone.encode(x)
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """Codes ``(B, Z)`` -> raw decoder output ``(B, C, H, W)`` (tanh image or logits)."""
+        self.partition.check(z)
+        return self.backbone.decode(z)
+
+    def to_image(self, y: torch.Tensor) -> torch.Tensor:
+        """Raw decoder output -> images in ``[-1, 1]`` (``sigmoid * 2 - 1`` for logits)."""
+        return torch.sigmoid(y) * 2 - 1 if self.output == "logits" else y
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Raw decoder output of the reconstruction, ``(B, C, H, W)``."""
+        return self.decode(self.encode(x))
+
+    def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
+        """``(B, C, H, W)`` -> reconstructed images in ``[-1, 1]``."""
+        return self.to_image(self.forward(x))
+
+    def swap(self, x_a: torch.Tensor, x_b: torch.Tensor, attributes: AttributeSelector
+             ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Exchange the *attributes* blocks of two image batches; returns images ``(y_a, y_b)``.
+
+        *attributes*: a name, a list of names, or a ``(B,)`` tensor of block indices per row.
+        One encoder and one decoder call for both batches.
+        """
+        if x_a.shape != x_b.shape:
+            raise ConfigError(f"swap needs image batches of one shape, got {tuple(x_a.shape)} "
+                              f"and {tuple(x_b.shape)}")
+        z_a, z_b = self.encode(torch.cat([x_a, x_b])).chunk(2)
+        s_a, s_b = self.partition.swap(z_a, z_b, attributes)
+        return self.to_image(self.decode(torch.cat([s_a, s_b]))).chunk(2)
+
+    def synthesize(self, sources: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        """Zero-shot recombination: block j of the code comes from ``sources[attribute_j]``.
+
+        Each source is an image batch ``(B, C, H, W)`` or one image ``(C, H, W)`` (broadcast
+        over the batch). Sources given as the same tensor are encoded once; all are encoded in
+        one call. Returns images ``(B, C, H, W)`` in ``[-1, 1]``.
+        """
+        names = self.partition.names
+        missing = [n for n in names if n not in sources]
+        extra = [n for n in sources if n not in names]
+        if missing or extra:
+            raise PartitionError(f"synthesize needs one source image per attribute {list(names)}; "
+                                 f"missing {missing}, unexpected {extra}")
+        unique: dict[int, torch.Tensor] = {}
+        for name in names:
+            x = sources[name]
+            if x.ndim == 3:
+                x = x.unsqueeze(0)
+            if x.ndim != 4 or tuple(x.shape[1:]) != self.image_shape:
+                shape = ", ".join(map(str, self.image_shape))
+                raise ConfigError(f"source for {name!r} must be (B, {shape}) or ({shape}), "
+                                  f"got {tuple(sources[name].shape)}")
+            unique.setdefault(id(sources[name]), x)
+        keys = list(unique)
+        codes = self.encode(torch.cat([unique[k] for k in keys])).split(
+            [unique[k].shape[0] for k in keys])
+        code_of = dict(zip(keys, codes))
+        z = self.partition.compose({n: code_of[id(sources[n])] for n in names})
+        return self.to_image(self.decode(z))
+
+    # ------------------------------------------------------------------ persistence
+    def config_dict(self) -> dict[str, Any]:
+        """JSON-able description that :meth:`from_config` rebuilds (without weights)."""
+        if self._entry is None:
+            raise PluginError(f"backbone {type(self.backbone).__name__} is not registered through "
+                              "register_backbones, so the model cannot be described by name; "
+                              "register it in a plugin to save the model")
+        return {
+            "backbone": self.backbone_name,
+            "backbone_config": self.backbone.config.model_dump(mode="json"),
+            "schema": self.schema.to_dict(),
+            "image_shape": list(self.image_shape),
+            "plugin": {"name": self._entry.plugin, "distribution": self._entry.distribution,
+                       "version": self._entry.version},
+        }
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> SwapAutoencoder:
+        """Rebuild a model (fresh weights) from :meth:`config_dict` output."""
+        for key in ("backbone", "backbone_config", "schema", "image_shape"):
+            if key not in config:
+                raise ConfigError(f"model config lacks key {key!r}; has {sorted(config)}")
+        name = config["backbone"]
+        if name not in get_host().backbones:
+            plugin = config.get("plugin") or {}
+            dist, version = plugin.get("distribution"), plugin.get("version", "")
+            if dist and dist != "groupsup":
+                raise PluginError(f"backbone {name!r} comes from distribution {dist} {version}, "
+                                  f"which is not installed: pip install {dist}")
+            get_host().backbones.entry(name)  # raises RegistryError with a did-you-mean
+        schema = Schema.from_dict(config["schema"])
+        return cls(name, schema, tuple(config["image_shape"]), config["backbone_config"])
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write weights (safetensors) and config (JSON); returns the config file's path.
+
+        *path* ending in ``.safetensors`` or ``.json`` names a file pair (``x.safetensors`` +
+        ``x.json``); any other path is a directory receiving ``model.safetensors`` and
+        ``model.json``. Each file is written to a temporary name and renamed into place.
+        """
+        weights, config_path = _paths(Path(path), create=True)
+        state = {k: v.detach().cpu().contiguous() for k, v in self.state_dict().items()}
+        document = {"format": MODEL_FORMAT, "weights": weights.name, "model": self.config_dict()}
+        _atomic_write(weights, lambda tmp: save_file(state, tmp, metadata={"format": MODEL_FORMAT}))
+        text = json.dumps(document, indent=2)
+        _atomic_write(config_path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+        return config_path
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, map_location: str | torch.device = "cpu"
+             ) -> SwapAutoencoder:
+        """Rebuild a model saved by :meth:`save` and load its weights onto *map_location*."""
+        weights, config_path = _paths(Path(path), create=False)
+        for file in (config_path, weights):
+            if not file.is_file():
+                raise DataError(f"no saved model at {path}: {file} is missing")
+        try:
+            document = json.loads(config_path.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as err:
+            raise DataError(f"{config_path}: not a readable model config ({err})") from None
+        if not isinstance(document, dict) or document.get("format") != MODEL_FORMAT:
+            raise DataError(f"{config_path}: not a groupsup model (expected format "
+                            f"{MODEL_FORMAT!r})")
+        model = cls.from_config(document["model"])
+        state = load_file(weights, device=str(torch.device(map_location)))
+        try:
+            model.load_state_dict(state)
+        except RuntimeError as err:
+            raise DataError(f"{weights}: weights do not fit backbone {model._label()}: "
+                            f"{str(err).splitlines()[0]}") from None
+        return model.to(map_location)
+
+
+def _entry_of(backbone_class: type) -> Entry[Any] | None:
+    for entry in get_host().backbones:
+        if entry.obj is backbone_class:
+            return entry
+    return None
+
+
+def _paths(path: Path, create: bool) -> tuple[Path, Path]:
+    """``(weights, config)`` files for a directory or a file-pair path."""
+    if path.suffix in (".safetensors", ".json"):
+        return path.with_suffix(".safetensors"), path.with_suffix(".json")
+    if create:
+        path.mkdir(parents=True, exist_ok=True)
+    return path / WEIGHTS_FILE, path / CONFIG_FILE
+
+
+def _atomic_write(target: Path, write: Any) -> None:
+    """Call ``write(temporary_path)`` then rename it onto *target* (no half-written files)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
