@@ -5,6 +5,7 @@ The public API is what this module exports; everything else may change between v
 
 __version__ = "0.1.0"
 
+from groupsup.backbones import Backbone, BackboneConfig
 from groupsup.cli import Command
 from groupsup.data import DatasetSpec, GroupDataset
 from groupsup.errors import (
@@ -19,26 +20,48 @@ from groupsup.errors import (
 )
 from groupsup.groups import GroupBatch
 from groupsup.hookspecs import hookimpl
+from groupsup.losses import (
+    Decode,
+    Encode,
+    LossOutput,
+    LossRecipe,
+    LossSpec,
+    LossTerm,
+    StepContext,
+    TermConfig,
+)
+from groupsup.model import SwapAutoencoder
 from groupsup.partition import LatentPartition
 from groupsup.plugins import get_host
 from groupsup.schema import Attribute, Schema
 
 __all__ = [
     "Attribute",
+    "Backbone",
+    "BackboneConfig",
     "Command",
     "ConfigError",
     "DataError",
     "DatasetSpec",
+    "Decode",
+    "Encode",
     "GroupBatch",
     "GroupDataset",
     "GroupsupError",
     "LabelError",
     "LatentPartition",
+    "LossOutput",
+    "LossRecipe",
+    "LossSpec",
+    "LossTerm",
     "PartitionError",
     "PluginError",
     "RegistryError",
     "Schema",
     "SchemaError",
+    "StepContext",
+    "SwapAutoencoder",
+    "TermConfig",
     "__version__",
     "get_host",
     "hookimpl",

@@ -37,6 +37,8 @@ STRICT_ENV = "GROUPSUP_STRICT_PLUGINS"
 # Core pieces, registered through the same hooks third-party plugins use.
 BUILTIN_MODULES: tuple[str, ...] = (
     "groupsup.cli.info",
+    "groupsup.backbones.builtin",
+    "groupsup.losses.builtin",
 )
 
 # hook name -> the kind of thing its registry holds
