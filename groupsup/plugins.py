@@ -37,6 +37,8 @@ STRICT_ENV = "GROUPSUP_STRICT_PLUGINS"
 # Core pieces, registered through the same hooks third-party plugins use.
 BUILTIN_MODULES: tuple[str, ...] = (
     "groupsup.cli.info",
+    "groupsup.cli.train",
+    "groupsup.data.builtin",
     "groupsup.backbones.builtin",
     "groupsup.losses.builtin",
 )

@@ -49,8 +49,9 @@ def _run_datasets(args: argparse.Namespace) -> int:
         spec = entry.obj
         rows.append({
             "name": entry.name, "plugin": entry.plugin, "distribution": entry.distribution,
-            "attributes": {a.name: {"values": None if a.values is None else len(a.values),
-                                    "latent": a.latent} for a in spec.schema.attributes},
+            "attributes": None if spec.schema is None else {
+                a.name: {"values": None if a.values is None else len(a.values),
+                         "latent": a.latent} for a in spec.schema.attributes},
             "expects": spec.expects, "description": entry.description or spec.description,
         })
     if args.json:
@@ -60,8 +61,9 @@ def _run_datasets(args: argparse.Namespace) -> int:
         print("no datasets registered (install a dataset plugin, e.g. plugins/groupsup-fonts)")
     for row in rows:
         print(f"{row['name']}  [{row['distribution']}]  {row['description']}")
-        attrs = ", ".join(f"{n} ({'?' if a['values'] is None else a['values']} values, "
-                          f"{a['latent']} dims)" for n, a in row["attributes"].items())
+        attrs = "defined by the data" if row["attributes"] is None else ", ".join(
+            f"{n} ({'?' if a['values'] is None else a['values']} values, {a['latent']} dims)"
+            for n, a in row["attributes"].items())
         print(f"    attributes: {attrs}")
         print(f"    expects: {row['expects']}")
     return 0

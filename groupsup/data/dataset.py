@@ -1,0 +1,259 @@
+"""GroupDataset: a schema, an ``(N, A)`` integer label matrix and a way to load example i."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image
+
+from groupsup.data.sources import ArraySource, FileSource, ImageTransform, apply_transform
+from groupsup.errors import DataError, LabelError
+from groupsup.schema import Schema
+
+STORE_FORMAT = "groupsup.store/1"
+
+
+def to_tensor(images: np.ndarray) -> torch.Tensor:
+    """uint8 ``(n, H, W, C)`` -> float32 ``(n, C, H, W)`` in ``[-1, 1]``."""
+    x = torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2)
+    return x.float().div_(127.5).sub_(1.0)
+
+
+def to_uint8(x: torch.Tensor) -> np.ndarray:
+    """float ``(n, C, H, W)`` in ``[-1, 1]`` -> uint8 ``(n, H, W, C)``: ``(x + 1) / 2 * 255``."""
+    y = ((x.detach().float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+    return y.permute(0, 2, 3, 1).cpu().numpy()
+
+
+class GroupDataset:
+    """Examples with categorical labels, the input of the multigraph and the trainer.
+
+    ``labels`` is ``(N, A)`` int64: column j holds codes into ``schema.attributes[j].values``.
+    ``load(indices)`` returns float32 ``(n, C, H, W)`` images in ``[-1, 1]``.
+    """
+
+    def __init__(self, schema: type[Schema], labels: np.ndarray, source: ArraySource | FileSource,
+                 name: str = "dataset"):
+        self.schema = schema
+        self.labels = schema.check_codes(labels, where=f"{name} labels")
+        if len(source) != len(self.labels):
+            raise DataError(f"{name}: {len(source)} images but {len(self.labels)} label rows")
+        self.source = source
+        self.name = name
+
+    # ------------------------------------------------------------------ access
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __repr__(self) -> str:
+        return (f"GroupDataset({self.name!r}, {len(self)} examples, image "
+                f"{'x'.join(map(str, self.image_shape))}, schema {self.schema!r})")
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        """``(C, H, W)``."""
+        return self.source.image_shape
+
+    def _indices(self, indices: Any) -> np.ndarray:
+        idx = np.asarray(indices, dtype=np.int64).reshape(-1)
+        if idx.size and (idx.min() < 0 or idx.max() >= len(self)):
+            bad = int(idx[(idx < 0) | (idx >= len(self))][0])
+            raise IndexError(f"{self.name}: example {bad} out of range 0..{len(self) - 1}")
+        return idx
+
+    def load_uint8(self, indices: Any) -> np.ndarray:
+        """uint8 ``(n, H, W, C)`` images of the given examples."""
+        return self.source.read(self._indices(indices))
+
+    def load(self, indices: Any) -> torch.Tensor:
+        """float32 ``(n, C, H, W)`` images in ``[-1, 1]``."""
+        return to_tensor(self.load_uint8(indices))
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, np.ndarray]:
+        return self.load([i])[0], self.labels[i]
+
+    def records(self, indices: Any = None) -> list[dict[str, Any]]:
+        """Label dicts (values, not codes) of the given examples (default all)."""
+        rows = self.labels if indices is None else self.labels[self._indices(indices)]
+        return self.schema.decode(rows)
+
+    def subset(self, indices: Any, name: str | None = None) -> GroupDataset:
+        """The examples at *indices*, in that order (shares the image source)."""
+        idx = self._indices(indices)
+        return GroupDataset(self.schema, self.labels[idx], _Subset(self.source, idx),
+                            name or f"{self.name}[subset]")
+
+    # ------------------------------------------------------------------ constructors
+    @classmethod
+    def from_arrays(cls, schema: type[Schema], images: Any, labels: Any,
+                    name: str = "arrays") -> GroupDataset:
+        """In-memory images and labels.
+
+        *images*: uint8 ``(N, H, W, C)`` / ``(N, H, W)``, or float ``(N, C, H, W)`` in
+        ``[-1, 1]`` (a torch tensor or numpy array). *labels*: an ``(N, A)`` integer code
+        matrix, or label records (dict rows, tuple rows or a column mapping) that are encoded
+        with the schema, discovering missing vocabularies.
+        """
+        labels, schema = _encode_labels(schema, labels, name)
+        if isinstance(images, torch.Tensor):
+            images = to_uint8(images) if images.is_floating_point() else images.cpu().numpy()
+        images = np.asarray(images)
+        if images.ndim == 3:
+            images = images[..., None]
+        if images.dtype != np.uint8:
+            if images.ndim == 4 and images.shape[1] in (1, 3):
+                images = to_uint8(torch.from_numpy(np.asarray(images, dtype=np.float32)))
+            else:
+                raise DataError(f"{name}: float images must be (N, C, H, W) in [-1, 1], got "
+                                f"{images.dtype} {images.shape}")
+        return cls(schema, labels, ArraySource(images, name), name)
+
+    @classmethod
+    def from_store(cls, path: str | os.PathLike, mmap: bool = True) -> GroupDataset:
+        """A store directory written by :meth:`write_store` (images memory-mapped)."""
+        root = Path(path)
+        manifest_path = root / "manifest.json"
+        try:
+            manifest = json.loads(manifest_path.read_text())
+        except FileNotFoundError:
+            raise DataError(f"{root}: not a groupsup store (no manifest.json)") from None
+        except json.JSONDecodeError as err:
+            raise DataError(f"{manifest_path}: corrupt JSON ({err})") from None
+        if manifest.get("format") != STORE_FORMAT:
+            raise DataError(f"{manifest_path}: format {manifest.get('format')!r}, expected "
+                            f"{STORE_FORMAT!r}")
+        schema = Schema.from_dict(manifest["schema"])
+        try:
+            images = np.load(root / "images.npy", mmap_mode="r" if mmap else None)
+            labels = np.load(root / "labels.npy")
+        except (OSError, ValueError) as err:
+            raise DataError(f"{root}: cannot read store arrays ({err})") from None
+        return cls(schema, labels, ArraySource(images, str(root)), manifest.get("name", root.name))
+
+    def write_store(self, path: str | os.PathLike, extra: dict[str, Any] | None = None,
+                    chunk: int = 4096) -> Path:
+        """Write images (uint8 ``.npy``), labels and a manifest; atomic (temp dir + rename)."""
+        root = Path(path)
+        root.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{root.name}.", dir=root.parent))
+        try:
+            c, h, w = self.image_shape
+            images = np.lib.format.open_memmap(tmp / "images.npy", mode="w+", dtype=np.uint8,
+                                               shape=(len(self), h, w, c))
+            for start in range(0, len(self), chunk):
+                stop = min(start + chunk, len(self))
+                images[start:stop] = self.load_uint8(np.arange(start, stop))
+            images.flush()
+            del images
+            np.save(tmp / "labels.npy", self.labels)
+            manifest = {"format": STORE_FORMAT, "name": self.name, "size": len(self),
+                        "image_shape": list(self.image_shape), "schema": self.schema.to_dict(),
+                        **(extra or {})}
+            (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2))
+            if root.exists():
+                old = root.with_name(f".{root.name}.old")
+                shutil.rmtree(old, ignore_errors=True)
+                root.rename(old)
+                tmp.rename(root)
+                shutil.rmtree(old, ignore_errors=True)
+            else:
+                tmp.rename(root)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return root
+
+    @classmethod
+    def from_files(cls, schema: type[Schema], paths: Sequence[str | os.PathLike], labels: Any,
+                   image_size: int | tuple[int, int] | None = None, channels: int = 3,
+                   name: str = "files",
+                   transform: ImageTransform | None = None) -> GroupDataset:
+        """One image file per example; *labels* as in :meth:`from_arrays`.
+
+        Without *image_size*, the first file fixes the size and every other file must match
+        (the error names the file); with it, images are resized on load. *transform* maps each
+        decoded ``PIL.Image`` to another (e.g. a fixed crop) before the size check.
+        """
+        paths = [Path(p) for p in paths]
+        labels, schema = _encode_labels(schema, labels, name, where=[str(p) for p in paths])
+        if not paths:
+            raise DataError(f"{name}: no image files")
+        if image_size is None:
+            try:
+                with Image.open(paths[0]) as img:
+                    if transform is not None:
+                        img.load()
+                        img = apply_transform(transform, img, paths[0])
+                    w, h = img.size
+            except FileNotFoundError:
+                raise DataError(f"{paths[0]}: image file is missing") from None
+            except Exception as err:
+                raise DataError(f"{paths[0]}: cannot read image ({err})") from None
+            shape, resize = (channels, h, w), False
+        else:
+            h, w = (image_size, image_size) if isinstance(image_size, int) else image_size
+            shape, resize = (channels, h, w), True
+        return cls(schema, labels, FileSource(paths, shape, resize, transform), name)
+
+    @classmethod
+    def from_folder(cls, schema: type[Schema], root: str | os.PathLike, *,
+                    pattern: str | None = None, manifest: str | os.PathLike | None = None,
+                    image_size: int | tuple[int, int] | None = None, channels: int = 3,
+                    strict: bool = True) -> GroupDataset:
+        """Image files under *root*, labelled by a file-name *pattern* or a CSV/JSON *manifest*.
+
+        *pattern* is matched against each path relative to *root*, e.g.
+        ``"{letter}/{size}/{letter}_{size}.png"``; *manifest* is a CSV with a ``path`` column
+        and one column per attribute, or a JSON list of such objects. With ``strict`` a file
+        whose name does not match the pattern is an error; otherwise it is skipped.
+        """
+        from groupsup.data.folder import scan_folder
+
+        paths, records = scan_folder(schema, Path(root), pattern=pattern, manifest=manifest,
+                                     strict=strict)
+        return cls.from_files(schema, paths, records, image_size=image_size, channels=channels,
+                              name=Path(root).name)
+
+
+class _Subset:
+    """A view of another source through an index array."""
+
+    def __init__(self, source: ArraySource | FileSource | _Subset, indices: np.ndarray):
+        self.base, self.indices = source, indices
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        return self.base.image_shape
+
+    def read(self, indices: np.ndarray) -> np.ndarray:
+        return self.base.read(self.indices[indices])
+
+
+def _encode_labels(schema: type[Schema], labels: Any, name: str,
+                   where: Sequence[str] | None = None) -> tuple[np.ndarray, type[Schema]]:
+    """Accept an integer code matrix or label records; return codes and the resolved schema."""
+    if isinstance(labels, np.ndarray) and np.issubdtype(labels.dtype, np.integer) \
+            and labels.ndim == 2 and schema.resolved:
+        return schema.check_codes(labels, where=f"{name} labels"), schema
+    if isinstance(labels, torch.Tensor):
+        return _encode_labels(schema, labels.cpu().numpy(), name, where)
+    if isinstance(labels, np.ndarray) and labels.ndim == 2 and not schema.resolved:
+        raise LabelError(f"{name}: integer label codes need a schema with every vocabulary "
+                         f"declared; unresolved attributes: "
+                         f"{[a.name for a in schema.attributes if not a.resolved]}")
+    records = labels.tolist() if isinstance(labels, np.ndarray) else labels
+    if not isinstance(records, (list, tuple, dict)):
+        records = list(records)
+    resolved = schema.resolve(records)
+    return resolved.encode(records, where=where or name), resolved

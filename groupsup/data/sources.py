@@ -1,0 +1,111 @@
+"""Image sources: where a GroupDataset's pixels come from.
+
+A source returns uint8 images ``(n, H, W, C)`` for an index array; :class:`GroupDataset` turns
+them into float tensors in ``[-1, 1]``. Array sources (in memory or memory-mapped) index in one
+vectorised read; file sources decode PNG/JPEG files with Pillow and name the file at fault.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from groupsup.errors import DataError
+
+ImageTransform = Callable[[Image.Image], Image.Image]
+
+
+class ArraySource:
+    """Images held in a uint8 array ``(N, H, W, C)``: in memory or a ``np.memmap``."""
+
+    def __init__(self, images: np.ndarray, origin: str = "array"):
+        if images.ndim != 4 or images.dtype != np.uint8:
+            raise DataError(f"{origin}: images must be uint8 (N, H, W, C), got "
+                            f"{images.dtype} {images.shape}")
+        self.images = images
+        self.origin = origin
+
+    def __len__(self) -> int:
+        return self.images.shape[0]
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        n, h, w, c = self.images.shape
+        return (c, h, w)
+
+    def read(self, indices: np.ndarray) -> np.ndarray:
+        # Sorted reads keep memory-mapped access sequential; undo the order afterwards.
+        order = np.argsort(indices, kind="stable")
+        out = np.empty((len(indices), *self.images.shape[1:]), dtype=np.uint8)
+        out[order] = self.images[indices[order]]
+        return out
+
+
+class FileSource:
+    """One image file per example, decoded on demand (optionally transformed, then resized).
+
+    *transform* (e.g. a fixed crop) maps each decoded ``PIL.Image`` to another before the mode
+    conversion and the size check; its errors are reported with the file's path.
+    """
+
+    def __init__(self, paths: Sequence[Path], image_shape: tuple[int, int, int],
+                 resize: bool = False, transform: ImageTransform | None = None):
+        self.paths = [Path(p) for p in paths]
+        self.image_shape = image_shape
+        self.resize = resize
+        self.transform = transform
+        self.mode = {1: "L", 3: "RGB"}.get(image_shape[0])
+        if self.mode is None:
+            raise DataError(f"image files need 1 or 3 channels, got {image_shape[0]}")
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def read_one(self, index: int) -> np.ndarray:
+        path = self.paths[index]
+        c, h, w = self.image_shape
+        try:
+            with Image.open(path) as img:
+                img.load()
+                if self.transform is not None:
+                    img = apply_transform(self.transform, img, path)
+                if img.mode != self.mode:
+                    if img.mode in ("P", "RGBA", "LA", "L", "RGB", "I;16", "I", "CMYK", "1"):
+                        img = img.convert(self.mode)
+                    else:
+                        raise DataError(f"{path}: image mode {img.mode} cannot be converted to "
+                                        f"{self.mode}")
+                if img.size != (w, h):
+                    if not self.resize:
+                        raise DataError(f"{path}: image is {img.size[0]}x{img.size[1]}, expected "
+                                        f"{w}x{h} (pass image_size to resize on load)")
+                    img = img.resize((w, h), Image.Resampling.BILINEAR)
+                array = np.asarray(img, dtype=np.uint8)
+        except FileNotFoundError:
+            raise DataError(f"{path}: image file is missing") from None
+        except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
+            raise DataError(f"{path}: cannot read image ({type(err).__name__}: {err})") from None
+        return array.reshape(h, w, c)
+
+    def read(self, indices: np.ndarray) -> np.ndarray:
+        c, h, w = self.image_shape
+        out = np.empty((len(indices), h, w, c), dtype=np.uint8)
+        for k, i in enumerate(indices.tolist()):  # file decoding is inherently per file
+            out[k] = self.read_one(i)
+        return out
+
+
+def apply_transform(transform: ImageTransform, img: Image.Image, path: Path) -> Image.Image:
+    """Run a per-file *transform*; any failure becomes a :class:`DataError` naming *path*."""
+    try:
+        out = transform(img)
+    except DataError as err:
+        raise DataError(f"{path}: {err}") from None
+    except Exception as err:
+        raise DataError(f"{path}: image transform failed ({type(err).__name__}: {err})") from None
+    if not isinstance(out, Image.Image):
+        raise DataError(f"{path}: image transform returned {type(out).__name__}, not a PIL image")
+    return out

@@ -1,0 +1,45 @@
+"""Training: the experiment config, the trainer, checkpoints and distributed training."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from groupsup.data import GroupDataset
+from groupsup.model import SwapAutoencoder
+from groupsup.train.checkpoint import load_checkpoint, load_model
+from groupsup.train.config import ExperimentConfig, load_config
+from groupsup.train.trainer import NonFiniteLossError, RunResult, Trainer
+
+
+def train(model: SwapAutoencoder, data: GroupDataset, *, strategy: str = "centre-cover",
+          strategy_options: dict[str, Any] | None = None,
+          losses: Sequence[str | dict[str, Any]] = ("recon", "swap", "cover"),
+          distance: str = "l1", steps: int = 1000, groups_per_step: int = 4, lr: float = 1e-4,
+          seed: int = 1, out: str | Path = "runs/experiment", resume: bool = False,
+          **train_options: Any) -> RunResult:
+    """Train *model* on *data* from Python objects (no registry look-up for either).
+
+    ``losses`` lists term names or ``{term, weight, distance, options}`` dicts; further
+    keyword arguments are ``train`` config keys (``time_budget``, ``device``, ...).
+    """
+    terms = [{"term": t} if isinstance(t, str) else dict(t) for t in losses]
+    config = load_config({
+        "name": Path(out).name, "seed": seed,
+        "dataset": {"name": f"(python: {data.name})"},
+        "model": {"backbone": model.backbone_name,
+                  "options": model.config_dict()["backbone_config"]},
+        "strategy": {"name": strategy, "options": strategy_options or {}},
+        "loss": {"recipe": None, "terms": terms, "distance": distance},
+        "optim": {"lr": lr},
+        "train": {"steps": steps, "groups_per_step": groups_per_step, "out": str(out),
+                  **train_options},
+    })
+    trainer = Trainer(config, dataset=data, model=model,
+                      resume=out if resume and Path(out, "checkpoints").exists() else None)
+    return trainer.fit()
+
+
+__all__ = ["ExperimentConfig", "NonFiniteLossError", "RunResult", "Trainer", "load_checkpoint",
+           "load_config", "load_model", "train"]

@@ -1,0 +1,160 @@
+"""Checkpoints: a directory per step, written atomically, loaded without executing code.
+
+Layout of ``RUN/checkpoints/step-000120/``:
+
+- ``model.safetensors``: the model's weights;
+- ``model.json``: ``SwapAutoencoder.config_dict()`` (backbone name and config, schema JSON,
+  image shape, the plugin that provides the backbone);
+- ``training.pt``: optimiser, schedule, AMP scaler and RNG states (plain tensors and numbers,
+  read with ``torch.load(weights_only=True)``);
+- ``meta.json``: step, resolved experiment config, groupsup version, and every plugin the run
+  used (distribution and version), so a missing plugin is named on load.
+
+``RUN/checkpoints/latest`` holds the name of the newest complete checkpoint.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+import tempfile
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+
+from groupsup.errors import DataError, PluginError
+
+LATEST = "latest"
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write *text* to *path* through a temporary file and a rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def rng_state() -> dict[str, Any]:
+    np_state = np.random.get_state()
+    return {
+        "python": random.getstate(),
+        # plain lists: torch.load(weights_only=True) refuses numpy arrays
+        "numpy": [np_state[0], np_state[1].tolist(), *np_state[2:]],
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+    }
+
+
+def restore_rng_state(state: dict[str, Any]) -> None:
+    py = state["python"]
+    random.setstate((py[0], tuple(py[1]), py[2]))
+    name, keys, *rest = state["numpy"]
+    np.random.set_state((name, np.asarray(keys, dtype=np.uint32), *rest))
+    torch.set_rng_state(state["torch"])
+    if state.get("cuda") and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+@dataclass
+class Checkpoint:
+    """A loaded checkpoint: tensors and JSON, no code."""
+
+    path: Path
+    step: int
+    model_state: dict[str, torch.Tensor]
+    model_config: dict[str, Any]
+    training: dict[str, Any]
+    meta: dict[str, Any]
+
+
+def save_checkpoint(run_dir: Path, step: int, model: torch.nn.Module, model_config: dict,
+                    training: dict[str, Any], meta: dict[str, Any], keep: int) -> Path:
+    """Write checkpoint ``step`` under ``run_dir/checkpoints``; keep the newest *keep*."""
+    root = run_dir / "checkpoints"
+    root.mkdir(parents=True, exist_ok=True)
+    final = root / f"step-{step:06d}"
+    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=root))
+    try:
+        state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+        save_file(state, str(tmp / "model.safetensors"))
+        (tmp / "model.json").write_text(json.dumps(model_config, indent=2))
+        torch.save(training, tmp / "training.pt")
+        (tmp / "meta.json").write_text(json.dumps({**meta, "step": step}, indent=2))
+        if final.exists():
+            shutil.rmtree(final)
+        tmp.rename(final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    atomic_write_text(root / LATEST, final.name + "\n")
+    for old in sorted(p for p in root.glob("step-*") if p.is_dir())[:-keep]:
+        shutil.rmtree(old, ignore_errors=True)
+    return final
+
+
+def resolve_checkpoint(path: str | os.PathLike) -> Path:
+    """A checkpoint directory from a run directory, a ``checkpoints`` folder or itself."""
+    path = Path(path)
+    for root in (path / "checkpoints", path):
+        latest = root / LATEST
+        if latest.is_file():
+            return root / latest.read_text().strip()
+    if (path / "model.safetensors").is_file():
+        return path
+    raise DataError(f"{path}: no checkpoint found (expected a run directory with "
+                    "checkpoints/latest, or a checkpoint directory with model.safetensors)")
+
+
+def check_plugins(meta: dict[str, Any], origin: Path) -> None:
+    """Fail with the distribution to install when a plugin the run used is missing."""
+    for item in meta.get("plugins", []):
+        dist = item.get("distribution")
+        if not dist or dist in ("groupsup", "(local)", "?"):
+            continue
+        try:
+            metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            raise PluginError(
+                f"{origin}: this checkpoint needs {item.get('kind', 'plugin')} "
+                f"{item.get('name')!r} from distribution {dist!r} (version {item.get('version')}),"
+                f" which is not installed: pip install {dist}") from None
+
+
+def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu",
+                    training: bool = True) -> Checkpoint:
+    ckpt = resolve_checkpoint(path)
+    try:
+        meta = json.loads((ckpt / "meta.json").read_text())
+        model_config = json.loads((ckpt / "model.json").read_text())
+        state = load_file(str(ckpt / "model.safetensors"), device=str(map_location))
+        train_state = (torch.load(ckpt / "training.pt", map_location=map_location,
+                                  weights_only=True) if training else {})
+    except FileNotFoundError as err:
+        raise DataError(f"{ckpt}: incomplete checkpoint ({err.filename} missing)") from None
+    except (json.JSONDecodeError, OSError, RuntimeError) as err:
+        raise DataError(f"{ckpt}: corrupt checkpoint ({type(err).__name__}: {err})") from None
+    check_plugins(meta, ckpt)
+    return Checkpoint(ckpt, int(meta["step"]), state, model_config, train_state, meta)
+
+
+def load_model(path: str | os.PathLike, map_location: str | torch.device = "cpu"):
+    """The :class:`~groupsup.SwapAutoencoder` of a run or checkpoint directory, with weights."""
+    from groupsup.model import SwapAutoencoder
+
+    state = load_checkpoint(path, map_location=map_location, training=False)
+    model = SwapAutoencoder.from_config(state.model_config)
+    model.load_state_dict(state.model_state)
+    return model.to(map_location)

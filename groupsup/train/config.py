@@ -1,0 +1,219 @@
+"""The experiment configuration: one pydantic model, loaded from TOML or YAML.
+
+Every section forbids unknown keys; a misspelled key is an error that names it and suggests
+the nearest valid one. ``--set key.sub=value`` overrides apply before validation.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from groupsup.errors import ConfigError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class DatasetConfig(_Section):
+    """Which registered dataset, its loader options, and the zero-shot split."""
+
+    name: str = Field(description="a dataset registered by a plugin (`groupsup datasets`)")
+    options: dict[str, Any] = Field(default_factory=dict, description="the dataset's options")
+    split: str = Field(default="none", description="'none', 'random-combinations', or a "
+                       "split the dataset names (e.g. 'protocol')")
+    split_options: dict[str, Any] = Field(
+        default_factory=dict, description="for 'random-combinations': fraction, attributes")
+
+
+class SchemaConfig(_Section):
+    latent: dict[str, int] = Field(default_factory=dict,
+                                   description="latent block size overrides per attribute")
+
+
+class ModelConfig(_Section):
+    backbone: str = Field(default="conv-small", description="a registered backbone")
+    options: dict[str, Any] = Field(default_factory=dict, description="the backbone's Config")
+
+
+class StrategyConfig(_Section):
+    name: str = Field(default="centre-cover", description="a registered group strategy")
+    options: dict[str, Any] = Field(default_factory=dict, description="the strategy's Config")
+
+
+class LossConfig(_Section):
+    recipe: str | None = Field(default="gsl", description="a registered recipe; ignored "
+                               "when `terms` is given")
+    terms: list[dict[str, Any]] | None = Field(
+        default=None, description="explicit terms: [{term, weight, distance, options}]")
+    distance: Literal["l1", "l2", "bce"] = "l1"
+
+
+class OptimConfig(_Section):
+    name: Literal["adam", "adamw"] = "adam"
+    lr: float = Field(default=1e-4, gt=0)
+    betas: tuple[float, float] = (0.9, 0.999)
+    weight_decay: float = Field(default=0.0, ge=0)
+    schedule: Literal["constant", "cosine"] = "constant"
+    warmup_steps: int = Field(default=0, ge=0)
+    grad_clip: float | None = Field(default=None, gt=0)
+
+
+class TrainConfig(_Section):
+    groups_per_step: int = Field(default=4, gt=0, description="groups per optimiser step "
+                                 "(global, over all processes)")
+    shards: int = Field(default=1, gt=0, description="independently seeded shards a step's "
+                        "groups are drawn in; must be a multiple of the process count, so a "
+                        "run draws the same batches on 1 or N processes")
+    steps: int = Field(default=1000, gt=0)
+    time_budget: float | None = Field(default=None, gt=0, description="stop after this many "
+                                      "seconds of training (checkpointing first)")
+    device: str = Field(default="auto", description="'auto', 'cpu', 'cuda', 'cuda:1', 'mps'")
+    amp: Literal["off", "bf16", "fp16"] = "off"
+    force_amp: bool = Field(default=False, description="allow AMP on CPU (slow: bf16 on CPU "
+                            "measured ~18x slower than fp32)")
+    channels_last: bool = False
+    compile: bool = False
+    num_workers: int = Field(default=0, ge=0)
+    threads: int | None = Field(default=None, gt=0, description="torch CPU threads")
+    out: str = "runs/experiment"
+    log_every: int = Field(default=10, gt=0)
+    sample_every: int = Field(default=500, gt=0)
+    checkpoint_every: int = Field(default=1000, gt=0)
+    keep_checkpoints: int = Field(default=3, gt=0)
+    tensorboard: bool = False
+    progress: bool = True
+
+
+class ExperimentConfig(_Section):
+    """Everything a training run needs; stored in every checkpoint and result file."""
+
+    name: str = "experiment"
+    seed: int = 1
+    dataset: DatasetConfig
+    schema_: SchemaConfig = Field(default_factory=SchemaConfig, alias="schema")
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    strategy: StrategyConfig = Field(default_factory=StrategyConfig)
+    loss: LossConfig = Field(default_factory=LossConfig)
+    optim: OptimConfig = Field(default_factory=OptimConfig)
+    train: TrainConfig = Field(default_factory=TrainConfig)
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", by_alias=True)
+
+
+def _model_at(path: tuple[Any, ...]) -> type[BaseModel] | None:
+    """The pydantic model that owns the key at *path* (for suggestions)."""
+    model: type[BaseModel] | None = ExperimentConfig
+    for key in path[:-1]:
+        if model is None:
+            return None
+        field = next((f for n, f in model.model_fields.items() if (f.alias or n) == key), None)
+        ann = getattr(field, "annotation", None)
+        model = ann if isinstance(ann, type) and issubclass(ann, BaseModel) else None
+    return model
+
+
+def _explain(err: ValidationError, origin: str) -> ConfigError:
+    lines = []
+    for e in err.errors():
+        loc = tuple(e["loc"])
+        key = ".".join(str(p) for p in loc)
+        if e["type"] == "extra_forbidden":
+            owner = _model_at(loc)
+            names = [f.alias or n for n, f in owner.model_fields.items()] if owner else []
+            close = difflib.get_close_matches(str(loc[-1]), names, n=1, cutoff=0.5)
+            if close:
+                hint = f" (did you mean '{'.'.join(map(str, (*loc[:-1], close[0])))}'?)"
+            else:
+                hint = f" (valid keys: {', '.join(names)})"
+            lines.append(f"unknown config key '{key}'{hint}")
+        elif e["type"] == "missing":
+            lines.append(f"config key '{key}' is required")
+        else:
+            lines.append(f"config key '{key}': {e['msg']} (got {e.get('input')!r})")
+    return ConfigError(f"{origin}: " + "; ".join(lines))
+
+
+def parse_value(text: str) -> Any:
+    """A ``--set`` value: JSON/TOML literal when it parses (numbers, booleans, lists), else text."""
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        pass
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """Apply ``["train.steps=100", "model.options.width=32"]`` to a nested dict (copied)."""
+    data = json.loads(json.dumps(data))
+    for item in overrides:
+        if "=" not in item:
+            raise ConfigError(f"--set {item!r}: expected KEY=VALUE, e.g. train.steps=100")
+        key, value = item.split("=", 1)
+        parts = key.strip().split(".")
+        node = data
+        for part in parts[:-1]:
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                raise ConfigError(f"--set {key}: '{part}' is not a section")
+            node = child
+        node[parts[-1]] = parse_value(value.strip())
+    return data
+
+
+def read_config_file(path: str | os.PathLike) -> dict[str, Any]:
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found") from None
+    try:
+        if path.suffix.lower() in (".yaml", ".yml"):
+            import yaml
+
+            data = yaml.safe_load(text) or {}
+        elif path.suffix.lower() == ".json":
+            data = json.loads(text)
+        else:
+            data = tomllib.loads(text)
+    except Exception as err:
+        raise ConfigError(f"{path}: cannot parse ({type(err).__name__}: {err})") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: the top level must be a table/mapping")
+    return data
+
+
+def load_config(source: str | os.PathLike | dict[str, Any], overrides: list[str] | None = None
+                ) -> ExperimentConfig:
+    """Read, override and validate a config (a file path or a dict)."""
+    if isinstance(source, dict):
+        data, origin = source, "config"
+    else:
+        data, origin = read_config_file(source), str(source)
+    data = apply_overrides(data, overrides or [])
+    try:
+        return ExperimentConfig.model_validate(data)
+    except ValidationError as err:
+        raise _explain(err, origin) from None
+
+
+def config_json_schema() -> dict[str, Any]:
+    return ExperimentConfig.model_json_schema(by_alias=True)
