@@ -33,7 +33,7 @@ class ArraySource:
 
     @property
     def image_shape(self) -> tuple[int, int, int]:
-        n, h, w, c = self.images.shape
+        _, h, w, c = self.images.shape
         return (c, h, w)
 
     def read(self, indices: np.ndarray) -> np.ndarray:
