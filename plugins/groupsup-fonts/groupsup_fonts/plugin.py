@@ -1,0 +1,31 @@
+"""groupsup hook implementations: the ``fonts`` dataset and the ``render-fonts`` command."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import groupsup as gs
+from groupsup_fonts.cli import COMMAND
+from groupsup_fonts.options import FontsOptions, load_fonts
+from groupsup_fonts.schema import FontsSchema
+from groupsup_fonts.splits import protocol_split, random_split
+
+EXPECTS = ("root=: a tree <letter>/<size>/<font_color>/<back_color>/<font>/"
+           "<letter>_<size>_<font_color>_<back_color>_<font>.png; store=: a store from "
+           "`groupsup render-fonts --layout store`; neither: rendered into cache_dir")
+DESCRIPTION = ("Fonts (GZS-Net paper): one letter per image; letter, size, font colour, "
+               "background colour, font")
+
+DATASET = gs.DatasetSpec(
+    schema=FontsSchema, load=load_fonts, options_model=FontsOptions, expects=EXPECTS,
+    description=DESCRIPTION, splits={"protocol": protocol_split, "random": random_split})
+
+
+@gs.hookimpl
+def register_datasets(register: Any) -> None:
+    register("fonts", DATASET, description=DESCRIPTION)
+
+
+@gs.hookimpl
+def register_commands(register: Any) -> None:
+    register("render-fonts", COMMAND)

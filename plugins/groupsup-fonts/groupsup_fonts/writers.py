@@ -1,0 +1,394 @@
+"""Render jobs: the Fonts grid (or a subset) written as a folder tree or a compact store.
+
+A :class:`RenderPlan` fixes the fonts, the selected values and the renderer options; its
+images are enumerated in a fixed row order (font, letter, size, font colour, background colour,
+skipping equal colours) and cut into chunks of one (font, letter) each. Chunks render in worker
+processes; the parent writes progress, so an interrupted job resumes where it stopped:
+
+- ``store``: a ``groupsup.store/1`` directory (``images.npy`` uint8 ``(N, H, W, 3)``,
+  ``labels.npy``, ``manifest.json``) that :meth:`groupsup.GroupDataset.from_store` opens. It is
+  built in ``.<name>.partial`` next to the target (images written chunk by chunk into a
+  memory map, finished chunks listed in ``progress.txt``) and renamed into place at the end.
+- ``folder``: the released layout (see :mod:`groupsup_fonts.layout`); each PNG is written
+  through a temporary file and a rename, and a resumed job skips files that pass
+  :func:`~groupsup_fonts.layout.png_problem`. ``manifest.json`` at the root says whether the
+  tree is complete.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import multiprocessing
+import os
+import shutil
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+import groupsup as gs
+from groupsup_fonts.discovery import FontFace
+from groupsup_fonts.layout import (
+    NAMINGS,
+    check_case_safe,
+    encode_png,
+    png_problem,
+    relative_path,
+    write_atomic,
+)
+from groupsup_fonts.renderer import DEFAULT_MARGIN, FontsRenderer
+from groupsup_fonts.schema import COLOUR_NAMES, COLOURS, LETTERS, SIZES, fonts_schema
+
+STORE_FORMAT = "groupsup.store/1"
+FOLDER_FORMAT = "groupsup.fonts-folder/1"
+LAYOUTS = ("folder", "store")
+ROW_ORDER = ("font", "letter", "size", "font_color", "back_color")
+
+
+@dataclass(frozen=True)
+class RenderPlan:
+    """What to render: fonts, selected values (canonical order) and renderer options."""
+
+    fonts: tuple[FontFace, ...]
+    image_size: int = 32
+    letters: tuple[str, ...] = LETTERS
+    sizes: tuple[str, ...] = SIZES
+    font_colors: tuple[str, ...] = COLOUR_NAMES
+    back_colors: tuple[str, ...] = COLOUR_NAMES
+    centring: str = "ink"
+    sizing: str = "fit"
+    margin: float = DEFAULT_MARGIN
+
+    def __post_init__(self) -> None:
+        # Validates the selections (errors name an unknown value) and puts them in order.
+        schema = fonts_schema(letters=self.letters, sizes=self.sizes,
+                              font_colors=self.font_colors, back_colors=self.back_colors)
+        for name, attribute in (("letters", "letter"), ("sizes", "size"),
+                                ("font_colors", "font_color"), ("back_colors", "back_color")):
+            object.__setattr__(self, name, tuple(schema[attribute].values))
+        pairs = [(f, b) for f in self.font_colors for b in self.back_colors if f != b]
+        if not pairs:
+            raise gs.ConfigError("the chosen font and background colours leave no pair of "
+                                 "different colours to render")
+        self.renderer()  # validates image size, centring, sizing and margin
+
+    @functools.cached_property
+    def schema(self) -> type[gs.Schema]:
+        """The dataset's schema: the selected values, fonts sorted as given."""
+        return fonts_schema(fonts=[face.name for face in self.fonts], letters=self.letters,
+                            sizes=self.sizes, font_colors=self.font_colors,
+                            back_colors=self.back_colors)
+
+    def renderer(self) -> FontsRenderer:
+        return FontsRenderer(self.fonts, self.image_size, centring=self.centring,
+                             sizing=self.sizing, margin=self.margin)
+
+    # ------------------------------------------------------------------ rows
+    def colour_pairs(self) -> np.ndarray:
+        """``(P, 2)`` canonical (font colour, background colour) indices, equal pairs left out."""
+        fg = np.array([COLOUR_NAMES.index(c) for c in self.font_colors])
+        bg = np.array([COLOUR_NAMES.index(c) for c in self.back_colors])
+        grid = np.stack(np.meshgrid(fg, bg, indexing="ij"), axis=-1).reshape(-1, 2)
+        return grid[grid[:, 0] != grid[:, 1]]
+
+    @property
+    def chunk_size(self) -> int:
+        """Images per chunk: one (font, letter)."""
+        return len(self.sizes) * len(self.colour_pairs())
+
+    def __len__(self) -> int:
+        return len(self.fonts) * len(self.letters) * self.chunk_size
+
+    @property
+    def chunks(self) -> int:
+        return len(self.fonts) * len(self.letters)
+
+    def rows(self, start: int, stop: int) -> np.ndarray:
+        """``(stop - start, 5)`` canonical indices (font, letter, size, fg, bg) of those rows.
+
+        Fonts index :attr:`fonts`; the other columns index the full vocabularies.
+        """
+        pairs = self.colour_pairs()
+        letters = np.array([LETTERS.index(c) for c in self.letters])
+        sizes = np.array([SIZES.index(s) for s in self.sizes])
+        row = np.arange(start, stop)
+        row, pair = np.divmod(row, len(pairs))
+        row, size = np.divmod(row, len(sizes))
+        font, letter = np.divmod(row, len(letters))
+        return np.stack([font, letters[letter], sizes[size], pairs[pair, 0], pairs[pair, 1]],
+                        axis=1)
+
+    def labels(self) -> np.ndarray:
+        """``(N, 5)`` int64 codes of every row, columns in :attr:`schema` attribute order."""
+        rows = self.rows(0, len(self))
+        columns = []
+        for j, values in ((1, LETTERS), (2, SIZES), (3, COLOUR_NAMES), (4, COLOUR_NAMES)):
+            chosen = self.schema.attributes[j - 1].values
+            code = np.full(len(values), -1, dtype=np.int64)
+            code[[values.index(v) for v in chosen]] = np.arange(len(chosen))
+            columns.append(code[rows[:, j]])
+        columns.append(rows[:, 0])  # font codes are positions in self.fonts, as in the schema
+        return np.stack(columns, axis=1).astype(np.int64)
+
+    def chunk_rows(self, chunk: int) -> tuple[int, int]:
+        return chunk * self.chunk_size, (chunk + 1) * self.chunk_size
+
+    # ------------------------------------------------------------------ provenance
+    def identity(self) -> dict[str, Any]:
+        """Everything the pixels and labels depend on."""
+        return {"renderer": self.renderer().options(), "row_order": list(ROW_ORDER),
+                "vocabularies": {a.name: list(a.values) for a in self.schema.attributes},
+                "fonts": [{"name": f.name, "sha256": f.sha256, "index": f.index}
+                          for f in self.fonts]}
+
+    def key(self) -> str:
+        """A hash of :meth:`identity`: equal keys mean identical outputs."""
+        text = json.dumps(self.identity(), sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()
+
+    def manifest(self, layout: str, naming: str) -> dict[str, Any]:
+        """The ``fonts`` section of a manifest."""
+        renderer = self.renderer()
+        return {"key": self.key(), "layout": layout, "naming": naming,
+                **renderer.options(), "row_order": list(ROW_ORDER),
+                "vocabularies": {a.name: list(a.values) for a in self.schema.attributes},
+                "colours": {name: list(COLOURS[name]) for name in COLOUR_NAMES},
+                "pixel_sizes": {f.name: list(renderer.pixel_sizes(i))
+                                for i, f in enumerate(self.fonts)},
+                "font_files": [f.record() for f in self.fonts]}
+
+
+@dataclass(frozen=True)
+class RenderResult:
+    """What a render job did."""
+
+    path: Path
+    manifest: Path
+    layout: str
+    total: int
+    rendered: int
+    skipped: int
+    seconds: float
+
+
+# ---------------------------------------------------------------------- workers
+class _StoreChunks:
+    """Renders chunks into the partial store's memory-mapped ``images.npy``."""
+
+    def __init__(self, plan: RenderPlan, folder: Path):
+        self.plan, self.renderer = plan, plan.renderer()
+        self.images = np.load(folder / "images.npy", mmap_mode="r+")
+
+    def __call__(self, chunk: int) -> tuple[int, int, int]:
+        start, stop = self.plan.chunk_rows(chunk)
+        self.images[start:stop] = self.renderer.render_indices(*self.plan.rows(start, stop).T)
+        self.images.flush()
+        return chunk, stop - start, 0
+
+
+class _FolderChunks:
+    """Renders chunks into PNG files, skipping the complete ones already there."""
+
+    def __init__(self, plan: RenderPlan, root: Path, naming: str):
+        self.plan, self.root, self.naming = plan, root, naming
+        self.renderer = plan.renderer()
+        self.fonts = [face.name for face in plan.fonts]
+
+    def __call__(self, chunk: int) -> tuple[int, int, int]:
+        start, stop = self.plan.chunk_rows(chunk)
+        rows = self.plan.rows(start, stop)
+        paths = [self.root / relative_path(LETTERS[r[1]], SIZES[r[2]], COLOUR_NAMES[r[3]],
+                                           COLOUR_NAMES[r[4]], self.fonts[r[0]], self.naming)
+                 for r in rows.tolist()]
+        todo = [k for k, path in enumerate(paths)
+                if png_problem(path, self.plan.image_size) is not None]
+        if todo:
+            images = self.renderer.render_indices(*rows[todo].T)
+            for image, k in zip(images, todo):
+                _make_folder(paths[k].parent)
+                write_atomic(paths[k], encode_png(image))
+        return chunk, len(todo), len(paths) - len(todo)
+
+
+def _make_folder(folder: Path) -> None:
+    """``mkdir -p``, with one system call in the common case (the parent exists)."""
+    try:
+        os.mkdir(folder)
+    except FileExistsError:
+        pass
+    except FileNotFoundError:
+        folder.mkdir(parents=True, exist_ok=True)
+
+
+_job: _StoreChunks | _FolderChunks | None = None
+
+
+def _start_worker(kind: str, plan: RenderPlan, target: Path, naming: str) -> None:
+    global _job
+    _job = _StoreChunks(plan, target) if kind == "store" else _FolderChunks(plan, target, naming)
+
+
+def _stop_worker() -> None:
+    global _job
+    _job = None
+
+
+def _run_chunk(chunk: int) -> tuple[int, int, int]:
+    assert _job is not None, "worker not initialised"
+    return _job(chunk)
+
+
+def _run_chunks(kind: str, plan: RenderPlan, target: Path, naming: str, todo: Sequence[int],
+                workers: int, progress: bool, done_images: int) -> Iterator[tuple[int, int, int]]:
+    """Yield ``(chunk, rendered, skipped)`` as chunks finish (in any order), with a bar."""
+    bar = tqdm(total=len(plan), initial=done_images, unit="img", disable=not progress,
+               desc=f"render-fonts {plan.image_size}px", smoothing=0.05)
+    try:
+        if workers <= 1 or len(todo) <= 1:
+            _start_worker(kind, plan, target, naming)
+            results: Iterator[tuple[int, int, int]] = map(_run_chunk, todo)
+            pool = None
+        else:
+            methods = multiprocessing.get_all_start_methods()
+            context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+            pool = context.Pool(min(workers, len(todo)), initializer=_start_worker,
+                                initargs=(kind, plan, target, naming))
+            results = pool.imap_unordered(_run_chunk, todo)
+        try:
+            for result in results:
+                bar.update(result[1] + result[2])
+                yield result
+        finally:
+            if pool is not None:
+                pool.terminate()
+                pool.join()
+    finally:
+        _stop_worker()
+        bar.close()
+
+
+def _check_workers(workers: int) -> int:
+    if not isinstance(workers, int) or workers < 1:
+        raise gs.ConfigError(f"workers must be a positive integer, got {workers!r}")
+    return workers
+
+
+# ---------------------------------------------------------------------- store
+def render_store(plan: RenderPlan, path: str | os.PathLike, *, workers: int = 1,
+                 progress: bool = True, overwrite: bool = False,
+                 name: str = "fonts") -> RenderResult:
+    """Render *plan* into a ``groupsup.store/1`` directory at *path* (resumable, atomic).
+
+    A complete store with the same plan is left as it is. One made with another plan is an
+    error unless *overwrite*.
+    """
+    began, workers = time.perf_counter(), _check_workers(workers)
+    root = Path(path)
+    key = plan.key()
+    if (root / "manifest.json").is_file():
+        existing = _read_json(root / "manifest.json")
+        if existing.get("fonts", {}).get("key") == key:
+            return RenderResult(root, root / "manifest.json", "store", len(plan), 0, len(plan),
+                                time.perf_counter() - began)
+        if not overwrite:
+            raise gs.DataError(f"{root} holds a store rendered with other options or fonts; "
+                               "choose another path or overwrite it")
+    elif root.exists() and not overwrite:
+        raise gs.DataError(f"{root} exists and is not a Fonts store; choose another path")
+    root.parent.mkdir(parents=True, exist_ok=True)
+    partial = root.with_name(f".{root.name}.partial")
+    done = _open_partial_store(plan, partial, key)
+    todo = [c for c in range(plan.chunks) if c not in done]
+    rendered = 0
+    with open(partial / "progress.txt", "a") as log:
+        for chunk, count, _ in _run_chunks("store", plan, partial, "plain", todo, workers,
+                                           progress, len(done) * plan.chunk_size):
+            log.write(f"{chunk}\n")
+            log.flush()
+            rendered += count
+    manifest = {"format": STORE_FORMAT, "name": name, "size": len(plan),
+                "image_shape": [3, plan.image_size, plan.image_size],
+                "schema": plan.schema.to_dict(), "fonts": plan.manifest("store", "plain")}
+    write_atomic(partial / "manifest.json", json.dumps(manifest, indent=2).encode())
+    (partial / "progress.txt").unlink()
+    (partial / "plan.json").unlink()
+    if root.exists():
+        old = root.with_name(f".{root.name}.old")
+        shutil.rmtree(old, ignore_errors=True)
+        root.rename(old)
+        partial.rename(root)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        partial.rename(root)
+    return RenderResult(root, root / "manifest.json", "store", len(plan), rendered,
+                        len(plan) - rendered, time.perf_counter() - began)
+
+
+def _open_partial_store(plan: RenderPlan, partial: Path, key: str) -> set[int]:
+    """Create or reopen the partial store; return the chunks already finished."""
+    if (partial / "plan.json").is_file() and _read_json(partial / "plan.json").get("key") == key:
+        lines = (partial / "progress.txt").read_text().split() \
+            if (partial / "progress.txt").is_file() else []
+        return {int(line) for line in lines}
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
+    np.lib.format.open_memmap(partial / "images.npy", mode="w+", dtype=np.uint8,
+                              shape=(len(plan), plan.image_size, plan.image_size, 3)).flush()
+    np.save(partial / "labels.npy", plan.labels())
+    (partial / "progress.txt").touch()
+    write_atomic(partial / "plan.json", json.dumps({"key": key}).encode())
+    return set()
+
+
+# ---------------------------------------------------------------------- folder
+def render_folder(plan: RenderPlan, path: str | os.PathLike, *, workers: int = 1,
+                  progress: bool = True, naming: str = "plain") -> RenderResult:
+    """Render *plan* as the released folder layout under *path* (resumable).
+
+    Existing complete files are kept. A folder holding a render with another plan is an
+    error. *naming* ``"case-safe"`` writes lower-case letters as ``lower-a``.
+    """
+    began, workers = time.perf_counter(), _check_workers(workers)
+    if naming not in NAMINGS:
+        raise gs.ConfigError(f"naming must be one of {NAMINGS}, got {naming!r}")
+    root = Path(path)
+    root.mkdir(parents=True, exist_ok=True)
+    check_case_safe(root, plan.letters, naming)
+    manifest_path = root / "manifest.json"
+    fonts_section = plan.manifest("folder", naming)
+    if manifest_path.is_file():
+        existing = _read_json(manifest_path).get("fonts", {})
+        if existing.get("key") != fonts_section["key"] or existing.get("naming") != naming:
+            raise gs.DataError(f"{root} holds a render with other options, fonts or naming "
+                               f"(see {manifest_path}); choose another folder")
+    elif any(root.iterdir()):
+        raise gs.DataError(f"{root} is not empty and holds no Fonts manifest; choose an empty "
+                           "or new folder")
+    manifest = {"format": FOLDER_FORMAT, "name": root.name, "size": len(plan),
+                "image_shape": [3, plan.image_size, plan.image_size],
+                "schema": plan.schema.to_dict(), "complete": False, "fonts": fonts_section}
+    write_atomic(manifest_path, json.dumps(manifest, indent=2).encode())
+    rendered = skipped = 0
+    for _, count, kept in _run_chunks("folder", plan, root, naming, range(plan.chunks),
+                                      workers, progress, 0):
+        rendered, skipped = rendered + count, skipped + kept
+    manifest["complete"] = True
+    write_atomic(manifest_path, json.dumps(manifest, indent=2).encode())
+    return RenderResult(root, manifest_path, "folder", len(plan), rendered, skipped,
+                        time.perf_counter() - began)
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as err:
+        raise gs.DataError(f"{path}: cannot read it as JSON ({err})") from None
+    if not isinstance(data, dict):
+        raise gs.DataError(f"{path}: expected a JSON object")
+    return data
