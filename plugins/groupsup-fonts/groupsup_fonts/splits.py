@@ -31,9 +31,10 @@ attribute with a single value is dropped (nothing to hold out).
 from __future__ import annotations
 
 import itertools
-from typing import Any
+from collections.abc import Sequence
 
 import groupsup as gs
+from groupsup.graph import Rule, Split, random_combinations, rule_split
 
 PROTOCOL_RANGES = 5
 RANDOM_FRACTION = 0.1
@@ -49,7 +50,8 @@ def letter_ranges(letters: tuple[str, ...]) -> list[tuple[str, ...]]:
     return [tuple(letters[a:b]) for a, b in itertools.pairwise(cuts)]
 
 
-def protocol_allowances(schema: type[gs.Schema]) -> list[tuple[tuple[str, ...], str, list]]:
+def protocol_allowances(schema: type[gs.Schema]
+                        ) -> list[tuple[tuple[str, ...], str, list[str]]]:
     """``(letters, attribute, values training may see)`` for each restricted letter range."""
     ranges = letter_ranges(tuple(schema["letter"].values))
     sizes = list(schema["size"].values)
@@ -67,24 +69,22 @@ def protocol_allowances(schema: type[gs.Schema]) -> list[tuple[tuple[str, ...], 
             if count > 1]
 
 
-def protocol_rules(schema: type[gs.Schema]) -> list[Any]:
-    """The protocol as ``groupsup.Rule`` s (see the module docstring)."""
-    from groupsup.graph.splits import Rule
-
+def protocol_rules(schema: type[gs.Schema]) -> list[Rule]:
+    """The protocol as :class:`groupsup.graph.Rule` s (see the module docstring)."""
     return [Rule(when={"letter": list(letters)}, allow={attribute: list(allowed)})
             for letters, attribute, allowed in protocol_allowances(schema)]
 
 
-def protocol_split(dataset: gs.GroupDataset, seed: int = 0) -> Any:
+def protocol_split(dataset: gs.GroupDataset, seed: int = 0) -> Split:
     """The held-out protocol on *dataset* (deterministic; *seed* is not used)."""
-    from groupsup.graph.splits import rule_split
-
     return rule_split(dataset.labels, dataset.schema, protocol_rules(dataset.schema))
 
 
-def random_split(dataset: gs.GroupDataset, seed: int = 0,
-                 fraction: float = RANDOM_FRACTION) -> Any:
-    """Hold out a random *fraction* of the combinations present (all five attributes)."""
-    from groupsup.graph.splits import random_combinations
+def random_split(dataset: gs.GroupDataset, seed: int = 0, fraction: float = RANDOM_FRACTION,
+                 attributes: Sequence[str] | None = None) -> Split:
+    """Hold out a random *fraction* of the combinations present.
 
-    return random_combinations(dataset.labels, dataset.schema, fraction, seed)
+    By default combinations of all five attributes, which in Fonts are single images; with
+    e.g. ``attributes=("letter", "font")`` whole (letter, font) pairs are held out.
+    """
+    return random_combinations(dataset.labels, dataset.schema, fraction, seed, attributes)
