@@ -11,6 +11,9 @@ from pydantic import ValidationError
 
 import groupsup as gs
 from groupsup.cli import main
+from groupsup.train.config import load_config
+
+EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "dsprites" / "paper.toml"
 
 SUBSET = {"scale": [0, 5], "orientation": 3, "pos_x": 4, "pos_y": 4}
 README = Path(__file__).resolve().parents[1] / "README.md"
@@ -130,3 +133,24 @@ def test_readme_snippets_run(tmp_path, monkeypatch):
     assert blocks
     for code in blocks:
         exec(compile(code, str(README), "exec"), {"__name__": "__readme__"})
+
+
+def test_paper_config_names_registered_pieces():
+    config = load_config(EXAMPLE)
+    host = gs.get_host()
+    spec = host.datasets.get(config.dataset.name)
+    assert config.dataset.name == "dsprites"
+    spec.options_model.model_validate(config.dataset.options)
+    assert config.dataset.split in {"none", "random-combinations", *spec.splits}
+    host.strategies.get(config.strategy.name).Config.model_validate(config.strategy.options)
+    host.backbones.get(config.model.backbone).Config.model_validate(config.model.options)
+    assert config.loss.recipe in host.recipes
+    assert config.schema_.latent == {a.name: a.latent for a in spec.schema.attributes}
+
+
+def test_paper_config_builds_the_reference_dsprites_network():
+    config = load_config(EXAMPLE)
+    backbone = gs.get_host().backbones.get(config.model.backbone)
+    net = backbone((1, 64, 64), 10, backbone.Config.model_validate(config.model.options))
+    assert net.output == "logits"
+    assert sum(p.numel() for p in net.parameters()) / 1e6 == pytest.approx(12.09, abs=0.01)

@@ -2,6 +2,7 @@
 
 import json
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,7 +12,9 @@ from pydantic import ValidationError
 
 import groupsup as gs
 from groupsup.cli import main
-from groupsup.graph import MultiGraph
+from groupsup.train.config import load_config
+
+EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "ilab" / "paper.toml"
 
 # identity -> the backgrounds it was photographed on (not a full grid, like the real data)
 OBJECTS = {("boat", "i0001"): ["b0001", "b0002"], ("boat", "i0002"): ["b0002", "b0003"],
@@ -85,7 +88,7 @@ def test_admissibility_shows_which_examples_can_be_centres(tree):
     data = build(root=str(tree), image_size=8)
     observed = {tuple(row) for row in data.labels.tolist()}
     assert len(observed) < np.prod(data.schema.cardinalities)  # not a full grid
-    report = MultiGraph(data).admissibility()
+    report = gs.MultiGraph(data).admissibility()
     # tank-i0001 was shot on one background only: no partner shares its identity and differs
     # in background and pose, so its 6 images cannot centre a strict (exact) group ...
     assert report["identity"].without_exact == 6
@@ -152,3 +155,16 @@ def test_options_are_validated(tree):
         build(root=str(tree), pose="r01")
     with pytest.raises(ValidationError, match="camera is listed twice"):
         build(root=str(tree), cameras=["c00", "c00"])
+
+
+def test_paper_config_names_registered_pieces():
+    config = load_config(EXAMPLE)
+    host = gs.get_host()
+    spec = host.datasets.get(config.dataset.name)
+    assert config.dataset.name == "ilab"
+    spec.options_model.model_validate(config.dataset.options)
+    assert config.dataset.split in {"none", "random-combinations", *spec.splits}
+    host.strategies.get(config.strategy.name).Config.model_validate(config.strategy.options)
+    host.backbones.get(config.model.backbone).Config.model_validate(config.model.options)
+    assert config.loss.recipe in host.recipes
+    assert config.schema_.latent == {a.name: a.latent for a in spec.schema.attributes}
