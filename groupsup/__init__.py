@@ -8,6 +8,7 @@ __version__ = "0.1.0"
 from groupsup.backbones import Backbone, BackboneConfig
 from groupsup.cli import Command
 from groupsup.data import DatasetSpec, GroupDataset
+from groupsup.data.loader import GroupLoader
 from groupsup.errors import (
     ConfigError,
     DataError,
@@ -18,6 +19,7 @@ from groupsup.errors import (
     RegistryError,
     SchemaError,
 )
+from groupsup.graph import MultiGraph, Rule, Split, Strategy
 from groupsup.groups import GroupBatch
 from groupsup.hookspecs import hookimpl
 from groupsup.losses import (
@@ -47,6 +49,7 @@ __all__ = [
     "Encode",
     "GroupBatch",
     "GroupDataset",
+    "GroupLoader",
     "GroupsupError",
     "LabelError",
     "LatentPartition",
@@ -54,12 +57,16 @@ __all__ = [
     "LossRecipe",
     "LossSpec",
     "LossTerm",
+    "MultiGraph",
     "PartitionError",
     "PluginError",
     "RegistryError",
+    "Rule",
     "Schema",
     "SchemaError",
+    "Split",
     "StepContext",
+    "Strategy",
     "SwapAutoencoder",
     "TermConfig",
     "__version__",

@@ -41,6 +41,8 @@ BUILTIN_MODULES: tuple[str, ...] = (
     "groupsup.data.builtin",
     "groupsup.backbones.builtin",
     "groupsup.losses.builtin",
+    "groupsup.graph.strategies",
+    "groupsup.cli.graph",
 )
 
 # hook name -> the kind of thing its registry holds

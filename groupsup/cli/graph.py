@@ -1,0 +1,156 @@
+"""``groupsup graph SOURCE``: the multigraph of a dataset, its edge counts and admissibility.
+
+SOURCE is a registered dataset name (options with ``--option key=value``), a store directory
+(``manifest.json``), or an image folder with ``--pattern`` or ``--manifest``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from groupsup.cli import Command
+from groupsup.data.dataset import GroupDataset
+from groupsup.errors import ConfigError, DataError
+from groupsup.hookspecs import hookimpl
+from groupsup.plugins import get_host
+from groupsup.schema import Attribute, Schema
+
+_FIELD = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def _configure(p: argparse.ArgumentParser) -> None:
+    p.add_argument("source", help="a registered dataset name, a store directory, or an image "
+                   "folder (with --pattern or --manifest)")
+    p.add_argument("--option", "-o", action="append", default=[], metavar="KEY=VALUE",
+                   help="an option of a registered dataset (repeatable); values are read as "
+                   "JSON when they parse, else as text")
+    p.add_argument("--pattern", help="folder: file-name pattern relative to the folder, e.g. "
+                   "'{letter}_{size}_{font}.png'; its fields name the attributes")
+    p.add_argument("--manifest", help="folder: CSV/JSON with a path column and one column per "
+                   "attribute")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--export", metavar="FILE.graphml", help="write the explicit multigraph of "
+                   "a node subset as GraphML")
+    p.add_argument("--nodes", type=int, metavar="N", help="with --export: a random subset of N "
+                   "examples (default: all)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the --nodes subset")
+    p.add_argument("--max-edges", type=int, default=2_000_000,
+                   help="refuse exports with more edges (default 2,000,000)")
+
+
+def _options(items: list[str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--option {item!r}: expected KEY=VALUE")
+        try:
+            out[key] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key] = value
+    return out
+
+
+def _folder_schema(root: Path, pattern: str | None, manifest: str | None) -> type[Schema]:
+    """Attributes of a folder: the pattern's fields, or the manifest's columns but 'path'."""
+    if pattern is not None:
+        names = list(dict.fromkeys(_FIELD.findall(pattern)))
+        if not names:
+            raise ConfigError(f"--pattern {pattern!r} has no {{attribute}} fields")
+    else:
+        path = Path(manifest)
+        if not path.is_absolute() and not path.exists():
+            path = root / path
+        try:
+            text = path.read_text()
+        except OSError as err:
+            raise DataError(f"{path}: cannot read manifest ({err})") from None
+        if path.suffix.lower() == ".json":
+            try:
+                rows = json.loads(text)
+            except json.JSONDecodeError as err:
+                raise DataError(f"{path}: corrupt JSON ({err})") from None
+            if not isinstance(rows, list) or not rows or not isinstance(rows[0], dict):
+                raise DataError(f"{path}: expected a non-empty JSON list of objects")
+            columns = list(rows[0])
+        else:
+            columns = next(csv.reader(text.splitlines()), [])
+        names = [c for c in columns if c != "path"]
+        if not names:
+            raise DataError(f"{path}: no attribute columns besides 'path'")
+    # Latent sizes do not matter to the graph; values are discovered from the labels.
+    return Schema.define(root.name or "Folder", [Attribute(name=n, latent=1) for n in names])
+
+
+def load_source(source: str, options: dict[str, Any], pattern: str | None,
+                manifest: str | None) -> GroupDataset:
+    """The GroupDataset that SOURCE names (see the module docstring)."""
+    path = Path(source)
+    if pattern is not None or manifest is not None:
+        if pattern is not None and manifest is not None:
+            raise ConfigError("give --pattern or --manifest, not both")
+        schema = _folder_schema(path, pattern, manifest)
+        return GroupDataset.from_folder(schema, path, pattern=pattern, manifest=manifest)
+    if (path / "manifest.json").is_file():
+        if options:
+            raise ConfigError("--option applies to registered datasets, not to a store")
+        return GroupDataset.from_store(path)
+    registry = get_host().datasets
+    if source in registry:
+        return registry.get(source).build(options)
+    if path.is_dir():
+        raise ConfigError(f"{source}: a folder needs --pattern or --manifest to label its images")
+    raise ConfigError(f"{source}: neither a registered dataset ({', '.join(registry.names())}) "
+                      "nor a store or image folder")
+
+
+def _run(args: argparse.Namespace) -> int:
+    from groupsup.graph import MultiGraph
+    from groupsup.graph.export import write_graphml
+
+    if args.nodes is not None and args.export is None:
+        raise ConfigError("--nodes selects the subset for --export; give --export FILE.graphml")
+    dataset = load_source(args.source, _options(args.option), args.pattern, args.manifest)
+    started = time.perf_counter()
+    graph = MultiGraph(dataset)
+    admissibility = graph.admissibility()
+    elapsed = time.perf_counter() - started
+    report: dict[str, Any] = {
+        "source": args.source, "name": dataset.name, "size": len(graph),
+        "attributes": {n: int(k) for n, k in zip(graph.names, graph.cardinalities)},
+        "edges": graph.edge_counts(), "total_edges": graph.num_edges,
+        "admissibility": admissibility.to_dict(), "seconds": round(elapsed, 3)}
+    if args.export:
+        nodes = None
+        if args.nodes is not None:
+            if not 0 < args.nodes <= len(graph):
+                raise ConfigError(f"--nodes must be in 1..{len(graph)}, got {args.nodes}")
+            rng = np.random.default_rng(args.seed)
+            nodes = np.sort(rng.choice(len(graph), size=args.nodes, replace=False))
+        report["export"] = {"path": args.export,
+                            **write_graphml(graph, args.export, nodes, args.max_edges)}
+    if args.json:
+        print(json.dumps(report, indent=2, default=str))
+        return 0
+    print(f"{dataset.name}: {len(graph):,} examples, {graph.num_attributes} attributes, "
+          f"{graph.num_edges:,} edges (graph and admissibility in {elapsed:.2f} s)")
+    print(admissibility.summary())
+    if args.export:
+        e = report["export"]
+        print(f"wrote {e['path']}: {e['nodes']:,} nodes, {e['edges']:,} edges")
+    return 0
+
+
+@hookimpl
+def register_commands(register):
+    register("graph", Command("the multigraph of a dataset: size, edges per attribute, "
+                              "admissibility; GraphML export of a subset", _configure, _run,
+                              description=__doc__.strip().splitlines()[0]))

@@ -1,0 +1,111 @@
+"""GroupLoader: a strategy's index batches turned into image tensors, step by step.
+
+The batch of step k on rank r is drawn with ``np.random.default_rng([seed, r, k])``: a run is
+deterministic, every worker draws exactly what the main process would, and resuming needs
+only the step number. With ``num_workers > 0`` a torch ``DataLoader`` runs the draws and the
+image loading in worker processes; worker w produces the steps k with k - start = w (mod W),
+and the DataLoader hands them back in step order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, IterableDataset, get_worker_info
+
+from groupsup.errors import ConfigError
+from groupsup.groups import GroupBatch
+
+if TYPE_CHECKING:
+    from groupsup.data.dataset import GroupDataset
+    from groupsup.graph.strategies import Strategy
+
+Step = tuple[int, GroupBatch, torch.Tensor]
+
+
+class GroupLoader:
+    """Iterate ``(step, GroupBatch, images)``; images float32 ``(M, C, H, W)`` in ``[-1, 1]``
+    for the batch's ``examples (M,)``, on *device* when one is given.
+
+    *groups_per_step* groups per step and rank; *steps* limits the iteration (default: no
+    end), counted from *start_step*.
+    """
+
+    def __init__(self, dataset: GroupDataset, strategy: Strategy, groups_per_step: int,
+                 seed: int, rank: int = 0, world_size: int = 1, start_step: int = 0,
+                 num_workers: int = 0, device: str | torch.device | None = None,
+                 steps: int | None = None):
+        checks = {"groups_per_step": (groups_per_step, 1), "seed": (seed, 0),
+                  "world_size": (world_size, 1), "rank": (rank, 0),
+                  "start_step": (start_step, 0), "num_workers": (num_workers, 0)}
+        for key, (value, low) in checks.items():
+            if int(value) != value or value < low:
+                raise ConfigError(f"GroupLoader: {key} must be an integer >= {low}, got {value}")
+        if rank >= world_size:
+            raise ConfigError(f"GroupLoader: rank {rank} outside world_size {world_size}")
+        if steps is not None and steps < 0:
+            raise ConfigError(f"GroupLoader: steps must be >= 0, got {steps}")
+        self.dataset, self.strategy = dataset, strategy
+        self.groups_per_step, self.seed = int(groups_per_step), int(seed)
+        self.rank, self.world_size = int(rank), int(world_size)
+        self.start_step, self.steps = int(start_step), steps
+        self.num_workers = int(num_workers)
+        self.device = None if device is None else torch.device(device)
+
+    def rng(self, step: int) -> np.random.Generator:
+        """The Generator of *step* on this rank."""
+        return np.random.default_rng([self.seed, self.rank, step])
+
+    def batch(self, step: int) -> GroupBatch:
+        """The GroupBatch of *step* (no images)."""
+        return self.strategy.sample(self.groups_per_step, self.rng(step))
+
+    def load(self, step: int) -> Step:
+        """``(step, batch, images)`` for *step*, images on the CPU."""
+        batch = self.batch(step)
+        return step, batch, self.dataset.load(batch.examples)
+
+    def __len__(self) -> int:
+        if self.steps is None:
+            raise TypeError("a GroupLoader without steps= has no length")
+        return self.steps
+
+    def _step_range(self, worker: int = 0, workers: int = 1) -> Iterator[int]:
+        step = self.start_step + worker
+        while self.steps is None or step < self.start_step + self.steps:
+            yield step
+            step += workers
+
+    def __iter__(self) -> Iterator[Step]:
+        pin = self.device is not None and self.device.type == "cuda"
+        if self.num_workers == 0:
+            source: Any = (self.load(step) for step in self._step_range())
+        else:
+            source = DataLoader(_Steps(self), batch_size=None, num_workers=self.num_workers,
+                                pin_memory=pin, collate_fn=_as_is)
+        for step, batch, images in source:
+            if self.device is not None:
+                images = images.to(self.device, non_blocking=pin)
+            yield step, batch, images
+
+
+class _Steps(IterableDataset):
+    """The steps of one DataLoader worker: k = start + w, start + w + W, ..."""
+
+    def __init__(self, loader: GroupLoader):
+        super().__init__()
+        self.loader = loader
+
+    def __iter__(self) -> Iterator[Step]:
+        info = get_worker_info()
+        worker, workers = (0, 1) if info is None else (info.id, info.num_workers)
+        for step in self.loader._step_range(worker, workers):
+            yield self.loader.load(step)
+
+
+def _as_is(item: Step) -> Step:
+    """Collate function that keeps a step as it is (the GroupBatch holds numpy arrays)."""
+    return item

@@ -1,0 +1,27 @@
+"""The multigraph of a labelled dataset, its samplers, group strategies and zero-shot splits."""
+
+from groupsup.graph.admissibility import Admissibility, AttributeReport
+from groupsup.graph.multigraph import MultiGraph
+from groupsup.graph.splits import Rule, Split, random_combinations, rule_split
+from groupsup.graph.strategies import (
+    CentreCover,
+    EdgeStrategy,
+    NoOverlapPairs,
+    Strategy,
+    make_strategy,
+)
+
+__all__ = [
+    "Admissibility",
+    "AttributeReport",
+    "CentreCover",
+    "EdgeStrategy",
+    "MultiGraph",
+    "NoOverlapPairs",
+    "Rule",
+    "Split",
+    "Strategy",
+    "make_strategy",
+    "random_combinations",
+    "rule_split",
+]

@@ -1,0 +1,253 @@
+"""Group strategies: turn the multigraph into :class:`~groupsup.GroupBatch` es.
+
+A strategy is built as ``Strategy(graph, config)`` (``config`` a pydantic ``Config`` or a
+dict) and draws ``sample(groups, rng)`` using only the numpy Generator it is given, so step k
+of a run is reproducible from ``(seed, rank, k)`` alone. ``provides`` names the GroupBatch
+parts it fills (``"swap"``, ``"cover"``, ``"cycle"``).
+
+Built-in strategies (registered through ``register_strategies`` like any plugin's):
+
+- ``centre-cover``: a centre plus one partner per attribute (exact one-overlap or relaxed);
+  swap pairs (centre, partner j) for every j and one cover reconstruction of the centre.
+- ``edge``: one edge per attribute per group with independent centres; swap pairs only.
+- ``no-overlap-pairs``: pairs sharing no attribute, for the cycle swap only.
+
+``cycle_pairs`` appends that many no-overlap pairs to every group of the first two (each with
+a random block to swap), so one strategy serves recipes with a cycle term (RaFD).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any, ClassVar
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from groupsup.errors import ConfigError, GroupsupError
+from groupsup.graph.multigraph import MultiGraph
+from groupsup.groups import GroupBatch
+from groupsup.hookspecs import hookimpl
+
+
+class Strategy(ABC):
+    """Base class of group strategies: holds the graph and the validated config."""
+
+    name: ClassVar[str] = "strategy"
+
+    class Config(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+
+    def __init__(self, graph: MultiGraph, config: BaseModel | dict[str, Any] | None = None):
+        self.graph = graph
+        self.config = self.parse_config(config)
+
+    @classmethod
+    def parse_config(cls, config: BaseModel | dict[str, Any] | None) -> Any:
+        """A validated ``cls.Config``; errors name the strategy and the bad key."""
+        if isinstance(config, cls.Config):
+            return config
+        if isinstance(config, BaseModel):
+            config = config.model_dump()
+        try:
+            return cls.Config.model_validate(config or {})
+        except ValidationError as err:
+            first = err.errors()[0]
+            key = ".".join(str(p) for p in first["loc"]) or "(config)"
+            raise ConfigError(f"strategy {cls.name!r}: {key}: {first['msg']}") from None
+
+    @property
+    @abstractmethod
+    def provides(self) -> frozenset[str]:
+        """The GroupBatch parts this strategy fills: ``"swap"``, ``"cover"``, ``"cycle"``."""
+
+    @property
+    def requires(self) -> frozenset[str]:
+        """Same as :attr:`provides`: the parts a loss recipe may require of this strategy."""
+        return self.provides
+
+    @abstractmethod
+    def sample(self, groups: int, rng: np.random.Generator) -> GroupBatch:
+        """Draw *groups* groups with *rng*."""
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.config!r})"
+
+
+def _centres(pool: np.ndarray | None, size: int, n: int, rng: np.random.Generator
+             ) -> np.ndarray:
+    """*n* ids uniform over *pool* (None: over all *size* examples)."""
+    if pool is None:
+        return rng.integers(0, size, size=n)
+    return pool[rng.integers(0, len(pool), size=n)]
+
+
+def _pool(ok: np.ndarray) -> np.ndarray | None:
+    """Ids where *ok* holds; None when it holds everywhere (draw from all examples)."""
+    return None if ok.all() else np.flatnonzero(ok)
+
+
+def _no_partner(graph: MultiGraph, exact: bool) -> list[str]:
+    return [n for n in graph.names if not graph.has_partner(n, exact).any()]
+
+
+class _WithCycle(Strategy):
+    """Shared by strategies that may append ``cycle_pairs`` no-overlap pairs per group."""
+
+    def _cycle(self, groups: int, per_group: int, offset: int, rng: np.random.Generator
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(examples (groups, 2P), cycle pair positions (groups*P, 2), attributes)``;
+        positions are relative to each group's start plus *offset* (the group's core size)."""
+        p = self.config.cycle_pairs
+        pairs = self.graph.no_overlap_pairs(groups * p, rng).reshape(groups, 2 * p)
+        local = offset + np.arange(2 * p).reshape(p, 2)
+        positions = (np.arange(groups)[:, None, None] * per_group + local).reshape(-1, 2)
+        return pairs, positions, rng.integers(0, self.graph.num_attributes, size=groups * p)
+
+
+class CentreCover(_WithCycle):
+    """A centre C plus one partner per attribute; partner j shares attribute j with C.
+
+    Group layout (positions within a group of ``A + 1 + 2 * cycle_pairs`` images):
+    ``[C, partner_0, ..., partner_{A-1}, cycle pairs...]``. Swap pairs ``(C, partner_j)`` with
+    swap attribute j; cover target C with providers ``partner_0 .. partner_{A-1}``.
+    Centres are uniform over the examples that have a partner for every attribute.
+    """
+
+    name = "centre-cover"
+
+    class Config(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        exact: bool = Field(True, description="partners share exactly one attribute "
+                            "(one-overlap); False: at least that one")
+        cycle_pairs: int = Field(0, ge=0, description="no-overlap pairs appended per group")
+
+    def __init__(self, graph: MultiGraph, config: BaseModel | dict[str, Any] | None = None):
+        super().__init__(graph, config)
+        exact = self.config.exact
+        kind = "an exact (one-overlap)" if exact else "a"
+        ok = np.ones(len(graph), dtype=bool)
+        for name in graph.names:
+            ok &= graph.has_partner(name, exact)
+        if not ok.any():
+            missing = _no_partner(graph, exact)
+            detail = (f"no example has {kind} partner for attribute(s) {missing}" if missing
+                      else f"no example has {kind} partner for every attribute at once")
+            raise GroupsupError(f"strategy 'centre-cover' (exact={exact}): {detail}; see "
+                                "graph.admissibility()")
+        self.centres = _pool(ok)
+
+    @property
+    def provides(self) -> frozenset[str]:
+        return frozenset({"swap", "cover"} | ({"cycle"} if self.config.cycle_pairs else set()))
+
+    def sample(self, groups: int, rng: np.random.Generator) -> GroupBatch:
+        g, a = self.graph, self.graph.num_attributes
+        core = a + 1
+        per_group = core + 2 * self.config.cycle_pairs
+        centres = _centres(self.centres, len(g), groups, rng)
+        members = np.empty((groups, per_group), dtype=np.int64)
+        members[:, 0] = centres
+        for j in range(a):
+            members[:, 1 + j] = g.partners(centres, j, rng, exact=self.config.exact)
+        start = np.arange(groups)[:, None] * per_group
+        partner_pos = start + 1 + np.arange(a)
+        swap_pairs = np.stack([np.broadcast_to(start, (groups, a)), partner_pos],
+                              axis=-1).reshape(-1, 2)
+        batch = dict(examples=members, swap_pairs=swap_pairs,
+                     swap_attribute=np.tile(np.arange(a), groups),
+                     cover_target=start[:, 0], cover_providers=partner_pos)
+        if self.config.cycle_pairs:
+            members[:, core:], batch["cycle_pairs"], batch["cycle_attribute"] = self._cycle(
+                groups, per_group, core, rng)
+        batch["examples"] = members.reshape(-1)
+        return GroupBatch(**batch, groups=groups)
+
+
+class EdgeStrategy(_WithCycle):
+    """One edge per attribute per group, each with its own centre (the paper's "edge"
+    strategy for custom data): endpoints share that attribute, and by default may share more.
+
+    Group layout: ``[c_0, p_0, c_1, p_1, ..., c_{A-1}, p_{A-1}, cycle pairs...]``; swap pair
+    ``(c_j, p_j)`` with swap attribute j. Centre j is uniform over the examples that have a
+    partner for attribute j.
+    """
+
+    name = "edge"
+
+    class Config(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        exact: bool = Field(False, description="True: endpoints share exactly one attribute")
+        cycle_pairs: int = Field(0, ge=0, description="no-overlap pairs appended per group")
+
+    def __init__(self, graph: MultiGraph, config: BaseModel | dict[str, Any] | None = None):
+        super().__init__(graph, config)
+        exact = self.config.exact
+        missing = _no_partner(graph, exact)
+        if missing:
+            kind = "an exact (one-overlap)" if exact else "a"
+            raise GroupsupError(f"strategy 'edge' (exact={exact}): no example has {kind} "
+                                f"partner for attribute(s) {missing}; see "
+                                "graph.admissibility()")
+        self.centres = [_pool(graph.has_partner(n, exact)) for n in graph.names]
+
+    @property
+    def provides(self) -> frozenset[str]:
+        return frozenset({"swap"} | ({"cycle"} if self.config.cycle_pairs else set()))
+
+    def sample(self, groups: int, rng: np.random.Generator) -> GroupBatch:
+        g, a = self.graph, self.graph.num_attributes
+        core = 2 * a
+        per_group = core + 2 * self.config.cycle_pairs
+        members = np.empty((groups, per_group), dtype=np.int64)
+        for j in range(a):
+            centres = _centres(self.centres[j], len(g), groups, rng)
+            members[:, 2 * j] = centres
+            members[:, 2 * j + 1] = g.partners(centres, j, rng, exact=self.config.exact)
+        start = np.arange(groups)[:, None] * per_group
+        swap_pairs = (start[:, :, None] + np.arange(core).reshape(a, 2)).reshape(-1, 2)
+        batch = dict(swap_pairs=swap_pairs, swap_attribute=np.tile(np.arange(a), groups))
+        if self.config.cycle_pairs:
+            members[:, core:], batch["cycle_pairs"], batch["cycle_attribute"] = self._cycle(
+                groups, per_group, core, rng)
+        return GroupBatch(examples=members.reshape(-1), **batch, groups=groups)
+
+
+class NoOverlapPairs(Strategy):
+    """Pairs of examples sharing no attribute, for the cycle swap alone: each group is
+    ``pairs`` such pairs, each with a uniformly drawn attribute block to swap."""
+
+    name = "no-overlap-pairs"
+
+    class Config(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        pairs: int = Field(1, ge=1, description="no-overlap pairs per group")
+
+    @property
+    def provides(self) -> frozenset[str]:
+        return frozenset({"cycle"})
+
+    def sample(self, groups: int, rng: np.random.Generator) -> GroupBatch:
+        n = groups * self.config.pairs
+        pairs = self.graph.no_overlap_pairs(n, rng)
+        return GroupBatch(examples=pairs.reshape(-1),
+                          cycle_pairs=np.arange(2 * n).reshape(n, 2),
+                          cycle_attribute=rng.integers(0, self.graph.num_attributes, size=n),
+                          groups=groups)
+
+
+BUILTIN_STRATEGIES: tuple[type[Strategy], ...] = (CentreCover, EdgeStrategy, NoOverlapPairs)
+
+
+def make_strategy(name: str, graph: MultiGraph,
+                  config: BaseModel | dict[str, Any] | None = None) -> Strategy:
+    """Build the strategy registered as *name* (built-in or from a plugin) on *graph*."""
+    from groupsup.plugins import get_host
+
+    return get_host().strategies.get(name)(graph, config)
+
+
+@hookimpl
+def register_strategies(register):
+    for cls in BUILTIN_STRATEGIES:
+        register(cls.name, cls, description=(cls.__doc__ or "").strip().splitlines()[0])
