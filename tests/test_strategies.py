@@ -1,0 +1,127 @@
+"""Group strategies: batch structure, validity, admissible centres, registry and configs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from test_graph_helpers import chi_square, chi_square_bound, grid, label_sets, schema_for
+
+import groupsup as gs
+from groupsup.graph import CentreCover, EdgeStrategy, NoOverlapPairs, make_strategy
+
+
+def _incomplete(seed: int = 1) -> gs.MultiGraph:
+    labels = grid([5, 4, 3, 4])
+    labels = labels[np.random.default_rng(seed).random(len(labels)) >= 0.3]
+    return gs.MultiGraph(labels, schema_for([5, 4, 3, 4]))
+
+
+def _check_pairs(graph: gs.MultiGraph, batch: gs.GroupBatch, exact: bool) -> None:
+    ids = batch.examples
+    shared = graph.shared_mask(ids[batch.swap_pairs[:, 0]], ids[batch.swap_pairs[:, 1]])
+    rows = np.arange(len(shared))
+    assert shared[rows, batch.swap_attribute].all()
+    if exact:
+        assert (shared.sum(axis=1) == 1).all()
+    assert (ids[batch.swap_pairs[:, 0]] != ids[batch.swap_pairs[:, 1]]).all()
+    cycle = graph.shared_mask(ids[batch.cycle_pairs[:, 0]], ids[batch.cycle_pairs[:, 1]])
+    assert not cycle.any()
+
+
+@pytest.mark.parametrize("exact", [True, False])
+@pytest.mark.parametrize("cycle_pairs", [0, 2])
+def test_centre_cover_groups(exact, cycle_pairs):
+    graph = _incomplete()
+    strategy = CentreCover(graph, {"exact": exact, "cycle_pairs": cycle_pairs})
+    batch = strategy.sample(7, np.random.default_rng(0)).validate(4)
+    per_group = 5 + 2 * cycle_pairs
+    assert batch.groups == 7 and len(batch.examples) == 7 * per_group
+    assert len(batch.swap_pairs) == 7 * 4 and len(batch.cover_target) == 7
+    assert len(batch.cycle_pairs) == 7 * cycle_pairs
+    _check_pairs(graph, batch, exact)
+    ids = batch.examples
+    target = ids[batch.cover_target]
+    for j in range(4):
+        provider = ids[batch.cover_providers[:, j]]
+        assert (graph.labels[provider, j] == graph.labels[target, j]).all()
+    assert (batch.cover_target == np.arange(7) * per_group).all()
+    assert strategy.provides == ({"swap", "cover", "cycle"} if cycle_pairs else {"swap", "cover"})
+    assert strategy.requires == strategy.provides
+
+
+def test_edge_and_no_overlap_strategies():
+    graph = _incomplete()
+    edge = EdgeStrategy(graph, {"cycle_pairs": 1})
+    batch = edge.sample(5, np.random.default_rng(1)).validate(4)
+    assert len(batch.examples) == 5 * (8 + 2) and len(batch.swap_pairs) == 20
+    assert len(batch.cover_target) == 0 and edge.provides == {"swap", "cycle"}
+    _check_pairs(graph, batch, exact=False)
+    strict = EdgeStrategy(graph, {"exact": True}).sample(5, np.random.default_rng(1))
+    _check_pairs(graph, strict, exact=True)
+    pairs = NoOverlapPairs(graph, {"pairs": 3})
+    batch = pairs.sample(4, np.random.default_rng(2)).validate(4)
+    assert len(batch.cycle_pairs) == 12 and len(batch.examples) == 24
+    assert pairs.provides == {"cycle"}
+    _check_pairs(graph, batch, exact=False)
+
+
+@settings(max_examples=40, deadline=None)
+@given(label_sets(min_rows=2), st.integers(0, 2**32 - 1))
+def test_strategies_on_random_label_sets_draw_only_admissible_centres(data, seed):
+    labels, schema = data
+    graph = gs.MultiGraph(labels, schema)
+    rng = np.random.default_rng(seed)
+    for exact in (True, False):
+        admissible = graph.admissible_centres(exact)
+        if not len(admissible):
+            with pytest.raises(gs.GroupsupError, match="centre-cover"):
+                CentreCover(graph, {"exact": exact})
+            continue
+        batch = CentreCover(graph, {"exact": exact}).sample(6, rng).validate(len(schema))
+        assert np.isin(batch.examples[batch.cover_target], admissible).all()
+        assert (batch.examples >= 0).all()
+        _check_pairs(graph, batch, exact)
+
+
+def test_centres_are_uniform_over_admissible_examples():
+    labels = np.concatenate([grid([3, 3]), [[0, 0]]])  # a duplicate row
+    graph = gs.MultiGraph(labels, schema_for([3, 3]))
+    batch = CentreCover(graph).sample(20000, np.random.default_rng(3))
+    centres = batch.examples[batch.cover_target]
+    counts = np.bincount(centres, minlength=len(labels))
+    assert chi_square(counts) < chi_square_bound(len(labels) - 1)
+
+
+def test_no_admissible_centre_names_the_attribute():
+    labels = np.array([[0, 0], [0, 1], [1, 2]])  # a1 values are all singletons
+    graph = gs.MultiGraph(labels, schema_for([2, 3]))
+    with pytest.raises(gs.GroupsupError, match=r"attribute\(s\) \['a1'\]"):
+        CentreCover(graph, {"exact": False})
+    with pytest.raises(gs.GroupsupError, match=r"'edge'.*\['a1'\]"):
+        EdgeStrategy(graph)
+
+
+def test_sampling_uses_only_the_generator():
+    graph = _incomplete()
+    strategy = CentreCover(graph, {"cycle_pairs": 1})
+    a = strategy.sample(9, np.random.default_rng([1, 0, 5]))
+    strategy.sample(3, np.random.default_rng(99))  # no state carried between calls
+    b = strategy.sample(9, np.random.default_rng([1, 0, 5]))
+    for name in ("examples", "swap_pairs", "cover_providers", "cycle_pairs", "cycle_attribute"):
+        np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
+
+
+def test_registry_and_configs():
+    host = gs.get_host()
+    assert {"centre-cover", "edge", "no-overlap-pairs"} <= set(host.strategies.names())
+    graph = _incomplete()
+    strategy = make_strategy("centre-cover", graph, {"exact": False})
+    assert isinstance(strategy, gs.Strategy) and strategy.config.exact is False
+    with pytest.raises(gs.ConfigError, match=r"'centre-cover': exactness: Extra inputs"):
+        CentreCover(graph, {"exactness": True})
+    with pytest.raises(gs.ConfigError, match=r"'edge': cycle_pairs: Input should be greater"):
+        EdgeStrategy(graph, {"cycle_pairs": -1})
+    with pytest.raises(gs.RegistryError, match="did you mean 'edge'"):
+        make_strategy("edges", graph)
