@@ -3,7 +3,11 @@
 Encoder: a 3x3 stem, then stride-2 4x4 convolutions that halve the image down to 4x4 (two
 stages at 16 px, three at 32 px, four at 64 px), doubling the channels up to ``max_width``,
 then one linear layer to z. The decoder mirrors it with transposed convolutions. About 1.3 M
-parameters at 3x32x32 with z = 100 and the defaults, a few GFLOP per training image.
+parameters at 3x32x32 with z = 100 and the defaults.
+
+Instance normalisation is on by default: without it, the decoder's ReLUs of this narrow
+network can all die in the first Adam steps on sparse images (dark background), after which
+it outputs the mean image whatever the code.
 """
 
 from __future__ import annotations
@@ -28,9 +32,9 @@ class ConvSmallConfig(BackboneConfig):
 
     width: int = Field(32, gt=0, description="channels after the stem")
     max_width: int = Field(128, gt=0, description="channel cap of the downsampling stages")
-    norm: Literal["none", "instance"] = Field(
-        "none", description="normalisation after each convolution ('instance': affine "
-        "InstanceNorm2d, per-image statistics in training and inference)")
+    norm: Literal["instance", "none"] = Field(
+        "instance", description="normalisation after each hidden convolution: affine "
+        "InstanceNorm2d (per-image statistics in training and inference), or none")
     output: Literal["tanh", "logits"] = Field("tanh", description="decoder output")
 
 
