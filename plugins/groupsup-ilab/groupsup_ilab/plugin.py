@@ -92,7 +92,11 @@ def _pose_folders(options: ILabOptions) -> list[Path]:
 
 
 def scan(options: ILabOptions) -> tuple[list[Path], list[dict[str, str]]]:
-    """Image paths and label records of the chosen poses and categories, sorted by path."""
+    """Image paths and label records of the chosen poses and categories.
+
+    Pose folders come in the order of the options (cameras, then rotations), files sorted
+    within each, so the order is deterministic.
+    """
     several_cameras = len(options.cameras) > 1
     keep = None if options.categories is None else set(options.categories)
     paths, records, categories = [], [], set()
