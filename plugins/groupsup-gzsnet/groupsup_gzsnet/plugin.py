@@ -1,0 +1,38 @@
+"""The hook implementations: one backbone and three recipes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import groupsup as gs
+from groupsup_gzsnet.backbone import GZSNet
+
+# The reference code's objective: self, one-overlap swap and cover reconstruction, L1, all
+# weighted 1 (latent consistency exists there with weight 0, so it is left out).
+_REFERENCE: list[dict[str, Any]] = [
+    {"term": "recon", "weight": 1.0, "distance": "l1"},
+    {"term": "swap", "weight": 1.0, "distance": "l1"},
+    {"term": "cover", "weight": 1.0, "distance": "l1"},
+]
+
+RECIPES: dict[str, tuple[list[dict[str, Any]], str]] = {
+    "gzsnet-reference": (_REFERENCE, "GZS-Net reference code: recon + swap + cover, L1, weight 1"),
+    "gzsnet-paper": (
+        [*_REFERENCE, {"term": "cycle", "weight": 1.0, "distance": "l1"}],
+        "GZS-Net paper: recon + swap + cover + cycle swap on no-overlap pairs, L1, weight 1"),
+    "gzsnet-dsprites": (
+        [{**spec, "distance": "bce"} for spec in _REFERENCE],
+        "GZS-Net on dSprites: recon + swap + cover with Bernoulli (BCE-with-logits) distance"),
+}
+
+
+@gs.hookimpl
+def register_backbones(register: Any) -> None:
+    register("gzsnet", GZSNet, description="GZS-Net reference encoder/decoder (142.95 M "
+             "parameters at 3x128x128, z=100); any side multiple of 16")
+
+
+@gs.hookimpl
+def register_recipes(register: Any) -> None:
+    for name, (specs, description) in RECIPES.items():
+        register(name, specs, description=description)
