@@ -205,7 +205,11 @@ class FontsRenderer:
                                 "colour")
         canvas = self.image_size
         out = np.empty((len(font), canvas, canvas, 3), dtype=np.uint8)
-        for f in np.unique(font).tolist():
+        fonts = np.unique(font).tolist()
+        if len(fonts) == 1:  # the common case (a render chunk): colour straight into out
+            masks = self.glyph_masks(fonts[0])[letter, size]
+            return colourise(masks, font_colour, back_colour, out=out)
+        for f in fonts:
             rows = np.flatnonzero(font == f)
             masks = self.glyph_masks(f)[letter[rows], size[rows]]
             out[rows] = colourise(masks, font_colour[rows], back_colour[rows])

@@ -8,7 +8,8 @@ processes; the parent writes progress, so an interrupted job resumes where it st
 - ``store``: a ``groupsup.store/1`` directory (``images.npy`` uint8 ``(N, H, W, 3)``,
   ``labels.npy``, ``manifest.json``) that :meth:`groupsup.GroupDataset.from_store` opens. It is
   built in ``.<name>.partial`` next to the target (images written chunk by chunk into a
-  memory map, finished chunks listed in ``progress.txt``) and renamed into place at the end.
+  memory map; finished chunks listed in ``progress.txt`` once synced to disk) and renamed
+  into place at the end.
 - ``folder``: the released layout (see :mod:`groupsup_fonts.layout`); each PNG is written
   through a temporary file and a rename, and a resumed job skips files that pass
   :func:`~groupsup_fonts.layout.png_problem`. ``manifest.json`` at the root says whether the
@@ -188,7 +189,6 @@ class _StoreChunks:
     def __call__(self, chunk: int) -> tuple[int, int, int]:
         start, stop = self.plan.chunk_rows(chunk)
         self.images[start:stop] = self.renderer.render_indices(*self.plan.rows(start, stop).T)
-        self.images.flush()
         return chunk, stop - start, 0
 
 
@@ -306,11 +306,10 @@ def render_store(plan: RenderPlan, path: str | os.PathLike, *, workers: int = 1,
     done = _open_partial_store(plan, partial, key)
     todo = [c for c in range(plan.chunks) if c not in done]
     rendered = 0
-    with open(partial / "progress.txt", "a") as log:
+    with _ProgressLog(partial) as log:
         for chunk, count, _ in _run_chunks("store", plan, partial, "plain", todo, workers,
                                            progress, len(done) * plan.chunk_size):
-            log.write(f"{chunk}\n")
-            log.flush()
+            log.finished(chunk)
             rendered += count
     manifest = {"format": STORE_FORMAT, "name": name, "size": len(plan),
                 "image_shape": [3, plan.image_size, plan.image_size],
@@ -328,6 +327,43 @@ def render_store(plan: RenderPlan, path: str | os.PathLike, *, workers: int = 1,
         partial.rename(root)
     return RenderResult(root, root / "manifest.json", "store", len(plan), rendered,
                         len(plan) - rendered, time.perf_counter() - began)
+
+
+class _ProgressLog:
+    """Records finished chunks in ``progress.txt``, only after their pixels are on disk.
+
+    Workers write through shared memory maps, which survive a killed process in the page
+    cache; against a machine crash, ``images.npy`` is fsynced before the chunks written since
+    the last sync are listed (every few seconds and on exit, so syncing costs little).
+    """
+
+    def __init__(self, partial: Path, every: float = 5.0):
+        self.partial, self.every = partial, every
+        self.pending: list[int] = []
+        self.last = time.monotonic()
+
+    def __enter__(self) -> _ProgressLog:
+        return self
+
+    def finished(self, chunk: int) -> None:
+        self.pending.append(chunk)
+        if time.monotonic() - self.last >= self.every:
+            self.sync()
+
+    def sync(self) -> None:
+        if not self.pending:
+            return
+        with open(self.partial / "images.npy", "rb") as images:
+            os.fsync(images.fileno())
+        with open(self.partial / "progress.txt", "a") as log:
+            log.write("".join(f"{chunk}\n" for chunk in self.pending))
+            log.flush()
+            os.fsync(log.fileno())
+        self.pending.clear()
+        self.last = time.monotonic()
+
+    def __exit__(self, *exc: object) -> None:
+        self.sync()
 
 
 def _open_partial_store(plan: RenderPlan, partial: Path, key: str) -> set[int]:
