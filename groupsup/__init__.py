@@ -36,6 +36,7 @@ from groupsup.model import SwapAutoencoder
 from groupsup.partition import LatentPartition
 from groupsup.plugins import get_host
 from groupsup.schema import Attribute, Schema
+from groupsup.train import ExperimentConfig, RunResult, Trainer, load_config, load_model, train
 
 __all__ = [
     "Attribute",
@@ -45,6 +46,7 @@ __all__ = [
     "ConfigError",
     "DataError",
     "DatasetSpec",
+    "ExperimentConfig",
     "Decode",
     "Encode",
     "GroupBatch",
@@ -62,6 +64,7 @@ __all__ = [
     "PluginError",
     "RegistryError",
     "Rule",
+    "RunResult",
     "Schema",
     "SchemaError",
     "Split",
@@ -69,7 +72,11 @@ __all__ = [
     "Strategy",
     "SwapAutoencoder",
     "TermConfig",
+    "Trainer",
     "__version__",
     "get_host",
     "hookimpl",
+    "load_config",
+    "load_model",
+    "train",
 ]

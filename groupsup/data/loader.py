@@ -2,7 +2,10 @@
 
 The batch of step k on rank r is drawn with ``np.random.default_rng([seed, r, k])``: a run is
 deterministic, every worker draws exactly what the main process would, and resuming needs
-only the step number. With ``num_workers > 0`` a torch ``DataLoader`` runs the draws and the
+only the step number. With ``shards_per_rank = S > 1`` rank r draws S shards
+``s = r, r + W, ..., r + (S - 1) W`` of ``groups_per_step / S`` groups each, shard s from
+``default_rng([seed, s, k])``: one process with S shards draws the same global batch as S
+processes with one shard each (so a distributed run can be compared with a single one). With ``num_workers > 0`` a torch ``DataLoader`` runs the draws and the
 image loading in worker processes; worker w produces the steps k with k - start = w (mod W),
 and the DataLoader hands them back in step order.
 """
@@ -30,15 +33,16 @@ class GroupLoader:
     """Iterate ``(step, GroupBatch, images)``; images float32 ``(M, C, H, W)`` in ``[-1, 1]``
     for the batch's ``examples (M,)``, on *device* when one is given.
 
-    *groups_per_step* groups per step and rank; *steps* limits the iteration (default: no
-    end), counted from *start_step*.
+    *groups_per_step* groups per step and rank, drawn in *shards_per_rank* shards; *steps*
+    limits the iteration (default: no end), counted from *start_step*.
     """
 
     def __init__(self, dataset: GroupDataset, strategy: Strategy, groups_per_step: int,
                  seed: int, rank: int = 0, world_size: int = 1, start_step: int = 0,
                  num_workers: int = 0, device: str | torch.device | None = None,
-                 steps: int | None = None):
+                 steps: int | None = None, shards_per_rank: int = 1):
         checks = {"groups_per_step": (groups_per_step, 1), "seed": (seed, 0),
+                  "shards_per_rank": (shards_per_rank, 1),
                   "world_size": (world_size, 1), "rank": (rank, 0),
                   "start_step": (start_step, 0), "num_workers": (num_workers, 0)}
         for key, (value, low) in checks.items():
@@ -46,6 +50,9 @@ class GroupLoader:
                 raise ConfigError(f"GroupLoader: {key} must be an integer >= {low}, got {value}")
         if rank >= world_size:
             raise ConfigError(f"GroupLoader: rank {rank} outside world_size {world_size}")
+        if groups_per_step % shards_per_rank:
+            raise ConfigError(f"GroupLoader: groups_per_step {groups_per_step} is not a "
+                              f"multiple of shards_per_rank {shards_per_rank}")
         if steps is not None and steps < 0:
             raise ConfigError(f"GroupLoader: steps must be >= 0, got {steps}")
         self.dataset, self.strategy = dataset, strategy
@@ -53,15 +60,21 @@ class GroupLoader:
         self.rank, self.world_size = int(rank), int(world_size)
         self.start_step, self.steps = int(start_step), steps
         self.num_workers = int(num_workers)
+        self.shards_per_rank = int(shards_per_rank)
         self.device = None if device is None else torch.device(device)
 
-    def rng(self, step: int) -> np.random.Generator:
-        """The Generator of *step* on this rank."""
-        return np.random.default_rng([self.seed, self.rank, step])
+    def rng(self, step: int, shard: int | None = None) -> np.random.Generator:
+        """The Generator of *step* for *shard* (default: this rank's first shard)."""
+        return np.random.default_rng([self.seed, self.rank if shard is None else shard, step])
 
     def batch(self, step: int) -> GroupBatch:
         """The GroupBatch of *step* (no images)."""
-        return self.strategy.sample(self.groups_per_step, self.rng(step))
+        if self.shards_per_rank == 1:
+            return self.strategy.sample(self.groups_per_step, self.rng(step))
+        size = self.groups_per_step // self.shards_per_rank
+        shards = range(self.rank, self.rank + self.shards_per_rank * self.world_size,
+                       self.world_size)
+        return GroupBatch.concat([self.strategy.sample(size, self.rng(step, s)) for s in shards])
 
     def load(self, step: int) -> Step:
         """``(step, batch, images)`` for *step*, images on the CPU."""

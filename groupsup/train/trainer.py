@@ -50,7 +50,7 @@ class RunResult:
 
     run_dir: Path
     step: int
-    stopped: str  # "steps", "time_budget" or "interrupted"
+    stopped: str  # "steps", "time_budget", "interrupted" or "until"
     checkpoint: Path | None
     last: dict[str, Any] = field(default_factory=dict)
     wall_time: float = 0.0
@@ -250,10 +250,12 @@ class Trainer:
     # ------------------------------------------------------------------ loop
     def loader(self) -> GroupLoader:
         cfg = self.config.train
-        return GroupLoader(self.dataset, self.strategy, cfg.groups_per_step, self.config.seed,
-                           rank=self.dist.rank, world_size=self.dist.world_size,
-                           shards=cfg.shards, start_step=self.step, steps=cfg.steps,
-                           num_workers=cfg.num_workers, device=self.device)
+        world = self.dist.world_size
+        return GroupLoader(self.dataset, self.strategy, cfg.groups_per_step // world,
+                           self.config.seed, rank=self.dist.rank, world_size=world,
+                           shards_per_rank=cfg.shards // world, start_step=self.step,
+                           steps=max(0, cfg.steps - self.step), num_workers=cfg.num_workers,
+                           device=self.device)
 
     def _autocast(self):
         amp = self.config.train.amp
@@ -271,7 +273,7 @@ class Trainer:
             where = (f"the last good checkpoint is {self.last_checkpoint}"
                      if self.last_checkpoint else "no checkpoint was written yet")
             values = {k: float(v) for k, v in terms.items()}
-            raise NonFiniteLossError(f"non-finite loss {float(total)} at step {self.step + 1} "
+            raise NonFiniteLossError(f"non-finite loss {float(total.detach())} at step {self.step + 1} "
                                      f"(terms {values}); {where}. Lower optim.lr or set "
                                      "optim.grad_clip")
         self.optimizer.zero_grad(set_to_none=True)
@@ -287,8 +289,9 @@ class Trainer:
         values = all_reduce_mean(values, self.dist).tolist()
         return dict(zip(["loss", *terms], values))
 
-    def fit(self) -> RunResult:
-        """Train until ``train.steps`` or the time budget; checkpoint and return."""
+    def fit(self, until: int | None = None) -> RunResult:
+        """Train until ``train.steps`` (or step *until*, or the time budget); checkpoint and
+        return. A run stopped early continues with ``Trainer(config, resume=run_dir)``."""
         cfg = self.config.train
         self._write_run_files()
         main = self.dist.is_main
@@ -336,6 +339,9 @@ class Trainer:
                         break
                     if stop.requested:
                         stopped = "interrupted"
+                        break
+                    if until is not None and self.step >= until:
+                        stopped = "until"
                         break
         finally:
             bar.close()

@@ -1,0 +1,42 @@
+"""Shared fixtures: a tiny procedural dataset small enough to train on in seconds."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import groupsup as gs
+
+COLORS = {"red": (220, 20, 60), "green": (0, 128, 0), "blue": (0, 0, 255)}
+
+
+class Toy(gs.Schema):
+    shape = gs.Attribute(values=["square", "plus"], latent=4)
+    color = gs.Attribute(values=list(COLORS), latent=4)
+    position = gs.Attribute(values=["left", "right"], latent=4)
+
+
+def toy_images(labels: np.ndarray, size: int = 16) -> np.ndarray:
+    """uint8 (N, size, size, 3): a coloured square or plus on the left or the right."""
+    n = len(labels)
+    images = np.full((n, size, size, 3), 255, dtype=np.uint8)
+    yy, xx = np.mgrid[0:size, 0:size]
+    rgb = np.array(list(COLORS.values()), dtype=np.uint8)
+    for i, (shape, color, position) in enumerate(labels.tolist()):
+        cx = size // 4 if position == 0 else 3 * size // 4
+        cy, r = size // 2, size // 5
+        box = (abs(xx - cx) <= r) & (abs(yy - cy) <= r)
+        mask = box if shape == 0 else box & ((abs(xx - cx) <= r // 2) | (abs(yy - cy) <= r // 2))
+        images[i][mask] = rgb[color]
+    return images
+
+
+def toy_labels(copies: int = 2) -> np.ndarray:
+    grid = np.stack(np.meshgrid(range(2), range(3), range(2), indexing="ij"), -1).reshape(-1, 3)
+    return np.repeat(grid, copies, axis=0)
+
+
+@pytest.fixture
+def toy_dataset() -> gs.GroupDataset:
+    labels = toy_labels()
+    return gs.GroupDataset.from_arrays(Toy, toy_images(labels), labels, name="toy")

@@ -1,0 +1,157 @@
+import dataclasses
+import json
+import os
+import signal
+import threading
+
+import numpy as np
+import pytest
+import torch
+
+import groupsup as gs
+from groupsup.train import Trainer, load_checkpoint, load_config
+from groupsup.train.trainer import NonFiniteLossError
+
+
+def config(tmp_path, store, **train):
+    return load_config({
+        "name": "toy", "seed": 3,
+        "dataset": {"name": "store", "options": {"path": str(store)}},
+        "model": {"backbone": "conv-small", "options": {"width": 8, "max_width": 16}},
+        "strategy": {"name": "centre-cover"},
+        "loss": {"recipe": "gsl"},
+        "optim": {"lr": 1e-3},
+        "train": {"steps": 6, "groups_per_step": 2, "log_every": 1, "sample_every": 3,
+                  "checkpoint_every": 3, "progress": False, "out": str(tmp_path / "run"),
+                  "threads": 1, **train},
+    })
+
+
+@pytest.fixture
+def store(toy_dataset, tmp_path):
+    return toy_dataset.write_store(tmp_path / "store")
+
+
+def weights(model):
+    return {k: v.clone() for k, v in model.state_dict().items()}
+
+
+def metrics(run_dir):
+    return [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+
+
+def test_same_seed_gives_the_same_run(tmp_path, store):
+    a = Trainer(config(tmp_path / "a", store))
+    ra = a.fit()
+    b = Trainer(config(tmp_path / "b", store))
+    b.fit()
+    assert ra.step == 6 and ra.stopped == "steps"
+    la, lb = metrics(tmp_path / "a" / "run"), metrics(tmp_path / "b" / "run")
+    assert [r["loss"] for r in la] == [r["loss"] for r in lb]
+    for (k, va), vb in zip(weights(a.model).items(), weights(b.model).values()):
+        assert torch.equal(va, vb), k
+
+
+def test_run_directory_contents(tmp_path, store):
+    result = Trainer(config(tmp_path, store)).fit()
+    run = tmp_path / "run"
+    assert (run / "config.json").is_file() and (run / "schema.json").is_file()
+    assert (run / "checkpoints" / "latest").read_text().strip() == "step-000006"
+    assert sorted(p.name for p in (run / "samples").glob("*.png")) == [
+        "step-000003.png", "step-000006.png"]
+    records = metrics(run)
+    assert [r["step"] for r in records] == list(range(1, 7))
+    assert {"loss", "recon", "swap", "cover", "groups_per_s", "images_per_s", "lr"} <= set(
+        records[0])
+    meta = json.loads((result.checkpoint / "meta.json").read_text())
+    kinds = {(p["kind"], p["name"]) for p in meta["plugins"]}
+    assert {("dataset", "store"), ("backbone", "conv-small"), ("strategy", "centre-cover"),
+            ("recipe", "gsl")} <= kinds
+    assert meta["config"]["train"]["steps"] == 6 and meta["step"] == 6
+
+
+def test_keep_last_k_checkpoints(tmp_path, store):
+    Trainer(config(tmp_path, store, steps=5, checkpoint_every=1, keep_checkpoints=2)).fit()
+    kept = sorted(p.name for p in (tmp_path / "run" / "checkpoints").glob("step-*"))
+    assert kept == ["step-000004", "step-000005"]
+
+
+def test_interrupted_and_resumed_run_equals_uninterrupted(tmp_path, store):
+    full = Trainer(config(tmp_path / "full", store))
+    full.fit()
+    part = Trainer(config(tmp_path / "part", store))
+    first = part.fit(until=4)
+    assert first.stopped == "until" and first.step == 4
+    resumed = Trainer(config(tmp_path / "part", store), resume=tmp_path / "part" / "run")
+    assert resumed.step == 4
+    resumed.fit()
+    for (k, va), vb in zip(weights(full.model).items(), weights(resumed.model).values()):
+        assert torch.allclose(va, vb, atol=1e-6), k
+    loss_full = [r["loss"] for r in metrics(tmp_path / "full" / "run")]
+    loss_part = [r["loss"] for r in metrics(tmp_path / "part" / "run")]
+    assert np.allclose(loss_full, loss_part, atol=1e-6)
+
+
+def test_ctrl_c_saves_a_checkpoint_and_stops_cleanly(tmp_path, store):
+    trainer = Trainer(config(tmp_path, store, steps=100000, checkpoint_every=100000))
+    original = trainer.train_step
+
+    def step_then_interrupt(*args):
+        out = original(*args)
+        if trainer.step == 2:
+            threading.Timer(0, os.kill, (os.getpid(), signal.SIGINT)).start()
+            threading.Event().wait(0.2)
+        return out
+
+    trainer.train_step = step_then_interrupt
+    result = trainer.fit()
+    assert result.stopped == "interrupted" and 2 <= result.step < 10
+    assert load_checkpoint(tmp_path / "run").step == result.step
+
+
+def test_non_finite_loss_stops_and_keeps_last_good_checkpoint(tmp_path, store):
+    trainer = Trainer(config(tmp_path, store, checkpoint_every=2))
+    compute = trainer.recipe.compute
+
+    def poisoned(model, images, batch):
+        out = compute(model, images, batch)
+        if trainer.step == 3:
+            return dataclasses.replace(out, total=out.total * float("nan"))
+        return out
+
+    trainer.recipe.compute = poisoned
+    with pytest.raises(NonFiniteLossError, match=r"step 4.*step-000002"):
+        trainer.fit()
+    assert load_checkpoint(tmp_path / "run").step == 2
+
+
+def test_checkpoint_with_missing_plugin_names_it(tmp_path, store):
+    result = Trainer(config(tmp_path, store, steps=1)).fit()
+    meta_path = result.checkpoint / "meta.json"
+    meta = json.loads(meta_path.read_text())
+    meta["plugins"].append({"kind": "backbone", "name": "fancy", "distribution":
+                            "groupsup-fancy-backbones", "version": "9.9"})
+    meta_path.write_text(json.dumps(meta))
+    with pytest.raises(gs.PluginError, match="pip install groupsup-fancy-backbones"):
+        load_checkpoint(tmp_path / "run")
+
+
+def test_amp_on_cpu_is_refused_unless_forced(tmp_path, store):
+    with pytest.raises(gs.ConfigError, match="force_amp"):
+        Trainer(config(tmp_path, store, amp="bf16", device="cpu"))
+
+
+def test_strategy_and_recipe_mismatch_is_a_config_error(tmp_path, store):
+    cfg = config(tmp_path, store)
+    cfg.strategy.name = "edge"
+    with pytest.raises(gs.ConfigError, match="'cover' needs"):
+        Trainer(cfg)
+
+
+def test_python_api_trains_objects(tmp_path, toy_dataset):
+    model = gs.SwapAutoencoder("conv-small", toy_dataset.schema, toy_dataset.image_shape,
+                               {"width": 8, "max_width": 16})
+    result = gs.train(model, toy_dataset, steps=3, groups_per_step=2, out=tmp_path / "py",
+                      progress=False, threads=1)
+    assert result.step == 3 and result.checkpoint.is_dir()
+    assert gs.load_model(tmp_path / "py").schema.same_as(toy_dataset.schema)
