@@ -1,0 +1,20 @@
+"""benchmarks/graph.py runs end to end at a tiny scale, so the benchmark cannot rot."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+BENCHMARK = Path(__file__).resolve().parents[1] / "benchmarks" / "graph.py"
+
+
+def test_graph_benchmark_runs_small(capsys):
+    spec = importlib.util.spec_from_file_location("graph_benchmark", BENCHMARK)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    results = module.main(["--fonts", "2", "--draws", "2000", "--groups", "500",
+                           "--subset", "150", "--baseline-draws", "100", "--repeat", "1"])
+    assert results["full_grid"]["nodes"] == 52 * 3 * 90 * 2
+    assert results["full_grid"]["admissible_exact"] == results["full_grid"]["nodes"]
+    assert results["networkx"]["nodes"] == 150 and results["ratios"]["bytes_per_edge"] > 1
+    assert "naive networkx MultiGraph on 150 nodes" in capsys.readouterr().out
