@@ -61,8 +61,8 @@ def test_two_process_gloo_matches_single_process(tmp_path, toy_dataset):
     # only rank 0 wrote the run files
     assert (tmp_path / "multi" / "checkpoints" / "latest").is_file()
     # and the 2-process run resumes like any other
-    resume = subprocess.run(cmd[:-1] + ["--resume", str(tmp_path / "multi"), "--set",
-                                        "train.steps=6"], env=env, capture_output=True,
-                            text=True, timeout=300)
+    resume = subprocess.run([*cmd[:-1], "--resume", str(tmp_path / "multi"), "--set",
+                             "train.steps=6"], env=env, capture_output=True, text=True,
+                            timeout=300)
     assert resume.returncode == 0, resume.stderr[-3000:]
     assert len(losses(tmp_path / "multi")) == 6

@@ -5,9 +5,11 @@ deterministic, every worker draws exactly what the main process would, and resum
 only the step number. With ``shards_per_rank = S > 1`` rank r draws S shards
 ``s = r, r + W, ..., r + (S - 1) W`` of ``groups_per_step / S`` groups each, shard s from
 ``default_rng([seed, s, k])``: one process with S shards draws the same global batch as S
-processes with one shard each (so a distributed run can be compared with a single one). With ``num_workers > 0`` a torch ``DataLoader`` runs the draws and the
-image loading in worker processes; worker w produces the steps k with k - start = w (mod W),
-and the DataLoader hands them back in step order.
+processes with one shard each (so a distributed run can be compared with a single one).
+
+With ``num_workers > 0`` a torch ``DataLoader`` runs the draws and the image loading in worker
+processes; worker w produces the steps k with k - start = w (mod W), and the DataLoader hands
+them back in step order.
 """
 
 from __future__ import annotations

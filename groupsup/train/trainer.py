@@ -273,9 +273,9 @@ class Trainer:
             where = (f"the last good checkpoint is {self.last_checkpoint}"
                      if self.last_checkpoint else "no checkpoint was written yet")
             values = {k: float(v) for k, v in terms.items()}
-            raise NonFiniteLossError(f"non-finite loss {float(total.detach())} at step {self.step + 1} "
-                                     f"(terms {values}); {where}. Lower optim.lr or set "
-                                     "optim.grad_clip")
+            raise NonFiniteLossError(
+                f"non-finite loss {float(total.detach())} at step {self.step + 1} (terms "
+                f"{values}); {where}. Lower optim.lr or set optim.grad_clip")
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(total).backward()
         if self.config.optim.grad_clip:
