@@ -23,7 +23,10 @@ STORE_FORMAT = "groupsup.store/1"
 
 def to_tensor(images: np.ndarray) -> torch.Tensor:
     """uint8 ``(n, H, W, C)`` -> float32 ``(n, C, H, W)`` in ``[-1, 1]``."""
-    x = torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2)
+    images = np.ascontiguousarray(images)
+    if not images.flags.writeable:  # a read-only memory map: torch wants its own buffer
+        images = images.copy()
+    x = torch.from_numpy(images).permute(0, 3, 1, 2)
     return x.float().div_(127.5).sub_(1.0)
 
 

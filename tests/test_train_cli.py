@@ -1,0 +1,110 @@
+"""The train / synthesize / reconstruct / config commands, end to end on a tiny store."""
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from groupsup.cli import main
+from groupsup.plugins import reset_host
+
+
+@pytest.fixture(autouse=True)
+def fresh_host():
+    reset_host()
+    yield
+    reset_host()
+
+
+@pytest.fixture
+def trained(tmp_path_factory, toy_dataset):
+    root = tmp_path_factory.mktemp("cli")
+    store = toy_dataset.write_store(root / "store")
+    cfg = root / "toy.toml"
+    cfg.write_text(f"""
+name = "toy"
+[dataset]
+name = "store"
+options = {{ path = "{store}" }}
+[model]
+backbone = "conv-small"
+options = {{ width = 8, max_width = 16 }}
+[train]
+steps = 2
+groups_per_step = 2
+progress = false
+out = "{root / 'run'}"
+""")
+    assert main(["train", str(cfg), "--set", "train.threads=1"]) == 0
+    images = toy_dataset.load_uint8(np.arange(3))
+    paths = []
+    for i, img in enumerate(images):
+        paths.append(root / f"img{i}.png")
+        Image.fromarray(img).save(paths[-1])
+    return root, cfg, paths
+
+
+def test_train_writes_a_run_and_synthesize_reads_it(trained, capsys):
+    root, _, paths = trained
+    assert (root / "run" / "checkpoints" / "latest").is_file()
+    out = root / "synth.png"
+    args = ["synthesize", "--checkpoint", str(root / "run"), "--out", str(out),
+            "--from", f"shape={paths[0]}", "--from", f"color={paths[1]}",
+            "--from", f"position={paths[2]}"]
+    assert main(args) == 0
+    assert Image.open(out).size == (16, 16)
+
+
+def test_synthesize_groups_folder(trained):
+    root, _, paths = trained
+    for g in ("g1", "g2"):
+        (root / "groups" / g).mkdir(parents=True)
+        for name, path in zip(("shape", "color", "position"), paths):
+            (root / "groups" / g / f"{name}.png").write_bytes(path.read_bytes())
+    out = root / "groups-out"
+    assert main(["synthesize", "--checkpoint", str(root / "run"), "--groups",
+                 str(root / "groups"), "--out", str(out)]) == 0
+    assert sorted(p.name for p in out.glob("*.png")) == ["g1.png", "g2.png", "sheet.png"]
+
+
+def test_synthesize_errors_name_the_attribute_or_file(trained, capsys):
+    root, _, paths = trained
+    base = ["synthesize", "--checkpoint", str(root / "run"), "--out", str(root / "x.png")]
+    assert main([*base, "--from", f"shap={paths[0]}"]) == 1
+    assert "did you mean 'shape'" in capsys.readouterr().err
+    assert main([*base, "--from", f"shape={paths[0]}"]) == 1
+    assert "no image for attributes ['color', 'position']" in capsys.readouterr().err
+    assert main([*base, "--from", "shape=missing.png", "--from", f"color={paths[1]}",
+                 "--from", f"position={paths[2]}"]) == 1
+    assert "missing.png: image file not found" in capsys.readouterr().err
+
+
+def test_reconstruct(trained):
+    root, _, paths = trained
+    out = root / "recon.png"
+    assert main(["reconstruct", "--checkpoint", str(root / "run"), *map(str, paths),
+                 "--out", str(out)]) == 0
+    assert out.is_file()
+
+
+def test_resume_from_run_directory_with_more_steps(trained):
+    root, _, _ = trained
+    assert main(["train", "--resume", str(root / "run"), "--set", "train.steps=3"]) == 0
+    lines = (root / "run" / "metrics.jsonl").read_text().splitlines()
+    assert json.loads(lines[-1])["step"] == 3
+
+
+def test_config_show_and_schema(trained, capsys):
+    _, cfg, _ = trained
+    assert main(["config", "show", str(cfg), "--set", "optim.lr=0.01"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["optim"]["lr"] == 0.01 and shown["train"]["steps"] == 2
+    assert main(["config", "schema"]) == 0
+    assert "ExperimentConfig" in capsys.readouterr().out
+
+
+def test_unknown_config_key_suggests_the_nearest(trained, capsys):
+    _, cfg, _ = trained
+    assert main(["train", str(cfg), "--set", "train.stpes=3"]) == 1
+    assert "did you mean 'train.steps'" in capsys.readouterr().err
