@@ -43,6 +43,7 @@ BUILTIN_MODULES: tuple[str, ...] = (
     "groupsup.losses.builtin",
     "groupsup.graph.strategies",
     "groupsup.cli.graph",
+    "groupsup.evaluate.plugin",
 )
 
 # hook name -> the kind of thing its registry holds

@@ -1,0 +1,40 @@
+"""Evaluation metrics: pure functions on fixed arrays, each returning a result with ``to_dict()``.
+
+- image quality: :func:`mse`, :func:`psnr`, :func:`ssim`, :func:`synthesis_quality`
+- latent structure: :func:`coprediction` (block x attribute probes), :func:`dci`, :func:`mig`
+- swaps judged by an independent classifier: :class:`AttributeClassifier`,
+  :func:`train_classifier`, :func:`swap_accuracy`
+
+Everything random takes an explicit ``seed`` (an int or a numpy ``Generator``). See
+docs/evaluation.md for definitions and the choices made.
+"""
+
+from groupsup.evaluate.arrays import chance_level
+from groupsup.evaluate.classifier import AttributeClassifier, ClassifierFit, train_classifier
+from groupsup.evaluate.coprediction import CoPrediction, coprediction
+from groupsup.evaluate.dci import DCIScores, dci
+from groupsup.evaluate.image_quality import ImageScores, mse, psnr, ssim
+from groupsup.evaluate.mig import MIGScores, mig
+from groupsup.evaluate.swap import SwapAccuracy, swap_accuracy
+from groupsup.evaluate.synthesis import SynthesisQuality, synthesis_quality
+
+__all__ = [
+    "AttributeClassifier",
+    "ClassifierFit",
+    "CoPrediction",
+    "DCIScores",
+    "ImageScores",
+    "MIGScores",
+    "SwapAccuracy",
+    "SynthesisQuality",
+    "chance_level",
+    "coprediction",
+    "dci",
+    "mig",
+    "mse",
+    "psnr",
+    "ssim",
+    "swap_accuracy",
+    "synthesis_quality",
+    "train_classifier",
+]

@@ -1,0 +1,109 @@
+"""Helpers shared by the metrics: input checks, label codes, chance level, JSON-safe numbers.
+
+Every metric accepts numpy arrays or torch tensors. These helpers convert them, check shapes and
+name the argument at fault (expected vs actual shape) in a :class:`~groupsup.errors.DataError`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+
+from groupsup.errors import ConfigError, DataError
+
+ArrayLike = np.ndarray | torch.Tensor | Sequence[Any]
+
+
+def as_float_matrix(x: ArrayLike, name: str, rows: int | None = None) -> torch.Tensor:
+    """``(N, D)`` array -> float32 CPU tensor; checks the shape, the row count and finiteness."""
+    t = torch.as_tensor(np.asarray(x) if not isinstance(x, torch.Tensor) else x.detach())
+    if t.ndim != 2:
+        raise DataError(f"{name} must have shape (N, D), got {tuple(t.shape)}")
+    if rows is not None and t.shape[0] != rows:
+        raise DataError(f"{name} must have {rows} rows (one per example), got shape "
+                        f"{tuple(t.shape)}")
+    if t.shape[0] == 0:
+        raise DataError(f"{name} is empty (shape {tuple(t.shape)})")
+    t = t.to(device="cpu", dtype=torch.float32)
+    if not torch.isfinite(t).all():
+        row = int(torch.nonzero(~torch.isfinite(t))[0, 0])
+        raise DataError(f"{name} holds a NaN or infinite value (row {row})")
+    return t
+
+
+def as_label_matrix(labels: ArrayLike, name: str, rows: int | None = None) -> np.ndarray:
+    """``(N, A)`` non-negative integer codes -> int64 numpy array (``(N,)`` becomes ``(N, 1)``)."""
+    y = labels.detach().cpu().numpy() if isinstance(labels, torch.Tensor) else np.asarray(labels)
+    if y.ndim == 1:
+        y = y[:, None]
+    if y.ndim != 2:
+        raise DataError(f"{name} must have shape (N, A), got {y.shape}")
+    if rows is not None and y.shape[0] != rows:
+        raise DataError(f"{name} must have {rows} rows (one per example), got shape {y.shape}")
+    if y.size and not np.issubdtype(y.dtype, np.integer):
+        raise DataError(f"{name} must hold integer codes, got dtype {y.dtype}")
+    y = y.astype(np.int64, copy=False)
+    if y.size and y.min() < 0:
+        row, col = (int(v[0]) for v in np.nonzero(y < 0))
+        raise DataError(f"{name}: negative code {int(y[row, col])} at row {row}, column {col}")
+    return y
+
+
+def compact_labels(labels: np.ndarray) -> tuple[np.ndarray, tuple[int, ...]]:
+    """Renumber each column's codes to ``0..K_j-1`` (in sorted order); returns codes and ``K``."""
+    columns, cards = [], []
+    for j in range(labels.shape[1]):
+        values, inverse = np.unique(labels[:, j], return_inverse=True)
+        columns.append(inverse.reshape(-1))
+        cards.append(len(values))
+    return np.stack(columns, axis=1).astype(np.int64), tuple(cards)
+
+
+def chance_level(labels: np.ndarray) -> np.ndarray:
+    """``(A,)``: frequency of each column's most common code in ``labels (N, A)``, the accuracy
+    of always guessing the majority value."""
+    return np.array([np.bincount(col).max() / len(col) for col in labels.T], dtype=np.float64)
+
+
+def as_images(x: ArrayLike, name: str) -> torch.Tensor:
+    """``(N, C, H, W)`` float images -> float64 CPU tensor (metrics need the precision)."""
+    t = x.detach() if isinstance(x, torch.Tensor) else torch.as_tensor(np.asarray(x))
+    if t.ndim != 4:
+        hint = "; add a batch axis with x[None]" if t.ndim == 3 else ""
+        raise DataError(f"{name} must have shape (N, C, H, W), got {tuple(t.shape)}{hint}")
+    return t.to(device="cpu", dtype=torch.float64)
+
+
+def same_shape(pred: torch.Tensor, truth: torch.Tensor) -> None:
+    """Raise unless *pred* and *truth* have one shape."""
+    if pred.shape != truth.shape:
+        raise DataError(f"pred and truth must have one shape (N, C, H, W), got pred "
+                        f"{tuple(pred.shape)} and truth {tuple(truth.shape)}")
+
+
+def names_for(names: Sequence[str] | None, count: int, what: str, prefix: str) -> tuple[str, ...]:
+    """*names* checked against *count*, or ``prefix0, prefix1, ...`` when not given."""
+    if names is None:
+        return tuple(f"{prefix}{i}" for i in range(count))
+    names = tuple(str(n) for n in names)
+    if len(names) != count:
+        raise ConfigError(f"{what} must name {count} columns, got {len(names)}: {list(names)}")
+    return names
+
+
+def json_float(value: float) -> float | None:
+    """A float for JSON: ``None`` where it is NaN or infinite (strict JSON has neither)."""
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+def json_array(values: np.ndarray) -> list[Any]:
+    """A nested list of floats for JSON, with ``None`` for non-finite entries."""
+    values = np.asarray(values, dtype=np.float64)
+    if values.ndim == 0:
+        return json_float(values)  # type: ignore[return-value]
+    return [json_array(v) if values.ndim > 1 else json_float(v) for v in values]

@@ -1,0 +1,50 @@
+"""Swap accuracy: does an independent classifier see the attribute values a synthesis asked for?"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from groupsup.errors import DataError
+from groupsup.evaluate.arrays import ArrayLike, as_label_matrix, json_array
+from groupsup.evaluate.classifier import AttributeClassifier
+
+
+@dataclass(frozen=True)
+class SwapAccuracy:
+    """Per attribute, the fraction of images whose predicted value is the requested one."""
+
+    attributes: tuple[str, ...]
+    accuracy: np.ndarray
+    all_correct: float
+    n: int
+    config: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def mean(self) -> float:
+        return float(self.accuracy.mean())
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"metric": "swap_accuracy", "attributes": list(self.attributes),
+                "accuracy": json_array(self.accuracy), "mean": self.mean,
+                "all_correct": self.all_correct, "n": self.n, "config": dict(self.config)}
+
+
+def swap_accuracy(classifier: AttributeClassifier, images: ArrayLike,
+                  requested_labels: ArrayLike, *, batch_size: int = 256) -> SwapAccuracy:
+    """Classify synthesised ``images (N, C, H, W)`` in ``[-1, 1]``; compare with the
+    ``requested_labels (N, A)`` codes the synthesis was asked to show.
+
+    Returns the per-attribute accuracy and ``all_correct``, the fraction of images with every
+    attribute recognised.
+    """
+    requested = as_label_matrix(requested_labels, "requested_labels", rows=len(images))
+    if requested.shape[1] != len(classifier.cardinalities):
+        raise DataError(f"requested_labels must have shape (N, {len(classifier.cardinalities)}) "
+                        f"for attributes {list(classifier.names)}, got {requested.shape}")
+    predicted = classifier.predict(images, batch_size=batch_size)
+    hits = predicted == requested
+    return SwapAccuracy(classifier.names, hits.mean(axis=0), float(hits.all(axis=1).mean()),
+                        len(requested), {"classifier": classifier.config()})
