@@ -15,8 +15,10 @@ original class (checkpoints store them that way).
 
 from __future__ import annotations
 
+import copyreg
 import json
 import re
+import sys
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, ClassVar
 
@@ -373,6 +375,21 @@ class Schema(metaclass=SchemaMeta):
     def same_as(cls, other: type[Schema]) -> bool:
         """True when both declare the same attributes, vocabularies and sizes."""
         return cls.to_dict()["attributes"] == other.to_dict()["attributes"]
+
+
+def _reduce_schema(cls: SchemaMeta) -> str | tuple[Any, ...]:
+    """Pickle importable schema classes by reference and run-time ones by their JSON form,
+    so datasets with discovered vocabularies travel to worker processes."""
+    module = sys.modules.get(cls.__module__)
+    found: Any = module
+    for part in cls.__qualname__.split("."):
+        found = getattr(found, part, None)
+    if found is cls:
+        return cls.__qualname__
+    return Schema.from_dict, (cls.to_dict(),)
+
+
+copyreg.pickle(SchemaMeta, _reduce_schema)
 
 
 def _hashable_in(value: Any, lookup: Mapping) -> bool:

@@ -117,3 +117,12 @@ def test_subclass_extends_and_overrides():
 def test_schema_classes_are_not_instantiated():
     with pytest.raises(TypeError, match="schema class"):
         Shapes()
+
+
+def test_schemas_pickle_by_reference_or_by_json():
+    import pickle
+
+    assert pickle.loads(pickle.dumps(Shapes)) is Shapes
+    runtime = Shapes.resolve([{"shape": "square", "color": "red", "position": 1}])
+    back = pickle.loads(pickle.dumps(runtime))
+    assert back.same_as(runtime) and back.__name__ == "Shapes"

@@ -350,7 +350,7 @@ class Trainer:
         if self.last_checkpoint is None or not self.last_checkpoint.name.endswith(
                 f"{self.step:06d}"):
             self.save()
-        if main:
+        if main and self.step % cfg.sample_every:
             self.write_samples(fixed)
         shutdown(self.dist)
         return RunResult(self.run_dir, self.step, stopped, self.last_checkpoint, last,

@@ -1,0 +1,140 @@
+"""Steady-state training throughput of the whole loop, and the loop's own overhead.
+
+For each backbone and image size, a Fonts-style dataset (5 attributes, centre-cover groups of 6
+images) is written as a memory-mapped store and trained through ``groupsup.Trainer`` exactly
+as ``groupsup train`` does: data loading, logging every 10 steps, a sample sheet and two
+checkpoints included. Reported per run:
+
+- groups/s and images/s over the timed steps (after warm-up steps);
+- the share of wall time spent outside ``train_step`` (data, logging, samples, checkpoints):
+  the loop overhead, target < 5 %;
+- achieved GFLOP/s of the step and its fraction of a float32 matmul peak measured in the same
+  process (the baseline).
+
+    python benchmarks/train.py            # conv-small and gzsnet at 32 and 64 px
+    python benchmarks/train.py --quick    # conv-small only, fewer steps
+    python benchmarks/train.py --json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+import groupsup as gs
+
+sys.path.insert(0, str(Path(__file__).parent))
+from step import matmul_peak  # noqa: E402  (benchmarks/step.py, the same measurement)
+
+
+class FontsLike(gs.Schema):
+    letter = gs.Attribute(values=list("ABCD"), latent=20)
+    size = gs.Attribute(values=["small", "medium", "large"], latent=20)
+    font_color = gs.Attribute(values=list("rgbc"), latent=20)
+    back_color = gs.Attribute(values=list("wxyz"), latent=20)
+    font = gs.Attribute(values=["f1", "f2", "f3"], latent=20)
+
+
+def make_store(root: Path, side: int) -> Path:
+    grid = np.stack(np.meshgrid(*[range(len(a.values)) for a in FontsLike.attributes],
+                                indexing="ij"), -1).reshape(-1, len(FontsLike))
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, size=(len(grid), side, side, 3), dtype=np.uint8)
+    data = gs.GroupDataset.from_arrays(FontsLike, images, grid, name=f"fonts-like-{side}")
+    return data.write_store(root / f"store-{side}")
+
+
+def run(backbone: str, side: int, groups: int, steps: int, warmup: int, root: Path
+        ) -> dict[str, Any]:
+    store = make_store(root, side)
+    options = {"width": 32, "max_width": 128} if backbone == "conv-small" else {}
+    config = gs.load_config({
+        "name": f"{backbone}-{side}", "seed": 0,
+        "dataset": {"name": "store", "options": {"path": str(store)}},
+        "model": {"backbone": backbone, "options": options},
+        "train": {"steps": warmup + steps, "groups_per_step": groups, "log_every": 10,
+                  "sample_every": max(1, (warmup + steps) // 2),
+                  "checkpoint_every": max(1, (warmup + steps) // 2), "progress": False,
+                  "out": str(root / f"run-{backbone}-{side}")},
+    })
+    trainer = gs.Trainer(config)
+    inner = trainer.train_step
+    step_times: list[float] = []
+    marks: dict[str, float] = {}
+
+    def timed_step(images: torch.Tensor, batch: gs.GroupBatch) -> dict[str, float]:
+        if trainer.step == warmup:
+            marks["start"] = time.perf_counter()
+        start = time.perf_counter()
+        out = inner(images, batch)
+        if trainer.step > warmup:
+            step_times.append(time.perf_counter() - start)
+        return out
+
+    trainer.train_step = timed_step
+    result = trainer.fit()
+    wall = time.perf_counter() - marks["start"]
+    # FLOPs of one step, counted on a fresh batch of the same structure
+    from torch.utils.flop_counter import FlopCounterMode
+
+    _, batch, images = trainer.loader().load(0)
+    with FlopCounterMode(display=False) as counter:
+        trainer.recipe.compute(trainer.model, images, batch).total.backward()
+    trainer.model.zero_grad(set_to_none=True)
+    step = float(np.median(step_times))
+    images_per_step = len(batch.examples)
+    params = sum(p.numel() for p in trainer.model.parameters())
+    return {"backbone": backbone, "side": side, "groups_per_step": groups,
+            "params_m": params / 1e6, "steps": len(step_times),
+            "groups_per_s": groups * len(step_times) / wall,
+            "images_per_s": images_per_step * len(step_times) / wall,
+            "step_s": step, "overhead": 1 - sum(step_times) / wall,
+            "gflops_per_s": counter.get_total_flops() / step / 1e9,
+            "final_step": result.step}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="conv-small only, fewer steps")
+    parser.add_argument("--groups", type=int, default=8, help="groups per step")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+    torch.manual_seed(0)
+    peak = matmul_peak()
+    plan = [("conv-small", 32, 30), ("conv-small", 64, 20)]
+    if not args.quick:
+        plan += [("gzsnet", 32, 6), ("gzsnet", 64, 4)]
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for backbone, side, steps in plan:
+            if args.quick:
+                steps = max(5, steps // 3)
+            rows.append(run(backbone, side, args.groups, steps, warmup=2, root=Path(tmp)))
+    for row in rows:
+        row["peak_fraction"] = row["gflops_per_s"] / peak
+    report = {"torch": torch.__version__, "threads": torch.get_num_threads(),
+              "matmul_peak_gflops": peak, "runs": rows}
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return 0
+    print(f"float32 matmul peak (baseline, this process): {peak:.1f} GFLOP/s, "
+          f"{torch.get_num_threads()} threads")
+    print(f"{'backbone':<11}{'px':>4}{'params M':>10}{'groups/s':>10}{'images/s':>10}"
+          f"{'step s':>8}{'GFLOP/s':>9}{'of peak':>9}{'overhead':>10}")
+    for r in rows:
+        print(f"{r['backbone']:<11}{r['side']:>4}{r['params_m']:>10.2f}{r['groups_per_s']:>10.2f}"
+              f"{r['images_per_s']:>10.1f}{r['step_s']:>8.3f}{r['gflops_per_s']:>9.1f}"
+              f"{r['peak_fraction']:>9.0%}{r['overhead']:>10.1%}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
