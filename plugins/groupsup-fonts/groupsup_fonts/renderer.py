@@ -1,7 +1,8 @@
 """The Fonts renderer: one antialiased letter per square image, deterministic and fast.
 
 Rendering is split in two steps. Glyph masks (antialiased coverage, uint8) are rasterised once
-per (font, letter, size) at the canvas size with Pillow/FreeType; images are then made from the
+per (font, letter, size) with Pillow/FreeType, at 4x the canvas resolution and box-filtered
+down to it (see :mod:`groupsup_fonts.glyphs`); images are then made from the
 masks for any colour pair with one table look-up per pixel (numpy), which is what makes
 thousands of images per second per core possible.
 
@@ -41,6 +42,7 @@ SIZINGS = ("fit", "paper")
 SIZE_FRACTIONS = (2 / 3, 5 / 6, 1.0)  # small, medium, large relative to large
 PAPER_PIXELS = (80, 100, 120)  # the paper's font sizes at a 128 px canvas
 DEFAULT_MARGIN = 0.05
+SUPERSAMPLE = 4  # glyphs are drawn this many times larger, then box-filtered down
 _MEASURE_SIZE = 256  # pixels per em at which glyph extents are measured for "fit"
 _SLICE_PIXELS = 1 << 18
 
@@ -121,7 +123,7 @@ class FontsRenderer:
         """Everything that determines the pixels (for manifests and cache keys)."""
         return {"renderer_version": RENDERER_VERSION, "image_size": self.image_size,
                 "centring": self.centring, "sizing": self.sizing, "margin": self.margin,
-                **library_versions()}
+                "supersample": SUPERSAMPLE, **library_versions()}
 
     @property
     def margin_pixels(self) -> int:
@@ -157,13 +159,13 @@ class FontsRenderer:
             sizes, inks = self._fit_sizes(face)
         out = np.empty((len(LETTERS), len(SIZES), canvas, canvas), dtype=np.uint8)
         for s, pixels in enumerate(sizes):
-            font_obj = open_font(face.path, face.index, pixels)
+            font_obj = open_font(face.path, face.index, pixels * SUPERSAMPLE)
             for letter, char in enumerate(LETTERS):
                 if self.centring == "line":
-                    out[letter, s] = line_mask(font_obj, char, canvas)
+                    out[letter, s] = line_mask(font_obj, char, canvas, SUPERSAMPLE)
                 else:
                     ink = inks[letter] if (inks is not None and s == 2) else \
-                        ink_mask(font_obj, char)
+                        ink_mask(font_obj, char, SUPERSAMPLE)
                     out[letter, s] = place_centred(ink, canvas)
         self._pixel_sizes[font] = sizes
         return out
@@ -178,8 +180,8 @@ class FontsRenderer:
             extent = max(extent, right - left, bottom - top)
         large = max(3, int(_MEASURE_SIZE * available / max(extent, 1)))
         while True:  # FreeType hinting is not exactly linear: check, and shrink if needed
-            font_obj = open_font(face.path, face.index, large)
-            inks = [ink_mask(font_obj, char) for char in LETTERS]
+            font_obj = open_font(face.path, face.index, large * SUPERSAMPLE)
+            inks = [ink_mask(font_obj, char, SUPERSAMPLE) for char in LETTERS]
             if large <= 3 or max(max(ink.shape) for ink in inks) <= available:
                 break
             large -= 1
