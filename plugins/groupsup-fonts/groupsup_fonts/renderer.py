@@ -141,7 +141,11 @@ class FontsRenderer:
     def pixel_sizes(self, font: int) -> tuple[int, int, int]:
         """Pixels per em of (small, medium, large) for font number *font*."""
         if font not in self._pixel_sizes:
-            self.glyph_masks(font)
+            if self.sizing == "paper":
+                sizes = tuple(max(1, round(p * self.image_size / 128)) for p in PAPER_PIXELS)
+            else:
+                sizes = self._fit_sizes(self.fonts[font])
+            self._pixel_sizes[font] = sizes
         return self._pixel_sizes[font]
 
     def glyph_masks(self, font: int) -> np.ndarray:
@@ -152,26 +156,18 @@ class FontsRenderer:
 
     def _rasterise(self, font: int) -> np.ndarray:
         face, canvas = self.fonts[font], self.image_size
-        if self.sizing == "paper":
-            sizes = tuple(max(1, round(p * canvas / 128)) for p in PAPER_PIXELS)
-            inks = None
-        else:
-            sizes, inks = self._fit_sizes(face)
         out = np.empty((len(LETTERS), len(SIZES), canvas, canvas), dtype=np.uint8)
-        for s, pixels in enumerate(sizes):
+        for s, pixels in enumerate(self.pixel_sizes(font)):
             font_obj = open_font(face.path, face.index, pixels * SUPERSAMPLE)
             for letter, char in enumerate(LETTERS):
                 if self.centring == "line":
                     out[letter, s] = line_mask(font_obj, char, canvas, SUPERSAMPLE)
                 else:
-                    ink = inks[letter] if (inks is not None and s == 2) else \
-                        ink_mask(font_obj, char, SUPERSAMPLE)
-                    out[letter, s] = place_centred(ink, canvas)
-        self._pixel_sizes[font] = sizes
+                    out[letter, s] = place_centred(ink_mask(font_obj, char, SUPERSAMPLE), canvas)
         return out
 
-    def _fit_sizes(self, face: FontFace) -> tuple[tuple[int, int, int], list[np.ndarray]]:
-        """The "fit" rule: the largest size whose 52 ink boxes fit; returns sizes and inks."""
+    def _fit_sizes(self, face: FontFace) -> tuple[int, int, int]:
+        """The "fit" rule: the largest size at which all 52 ink boxes fit, and 5/6, 2/3 of it."""
         available = self.image_size - 2 * self.margin_pixels
         probe = open_font(face.path, face.index, _MEASURE_SIZE)
         extent = 0
@@ -179,14 +175,14 @@ class FontsRenderer:
             left, top, right, bottom = probe.getbbox(char, anchor="ls")
             extent = max(extent, right - left, bottom - top)
         large = max(3, int(_MEASURE_SIZE * available / max(extent, 1)))
-        while True:  # FreeType hinting is not exactly linear: check, and shrink if needed
+        while large > 3:  # hinting and filtering are not exactly linear: check, shrink if needed
             font_obj = open_font(face.path, face.index, large * SUPERSAMPLE)
-            inks = [ink_mask(font_obj, char, SUPERSAMPLE) for char in LETTERS]
-            if large <= 3 or max(max(ink.shape) for ink in inks) <= available:
+            if max(max(ink_mask(font_obj, char, SUPERSAMPLE).shape) for char in LETTERS) \
+                    <= available:
                 break
             large -= 1
         small, medium = (max(1, round(large * f)) for f in SIZE_FRACTIONS[:2])
-        return (small, medium, large), inks
+        return small, medium, large
 
     # ------------------------------------------------------------------ images
     def render_indices(self, font: np.ndarray, letter: np.ndarray, size: np.ndarray,

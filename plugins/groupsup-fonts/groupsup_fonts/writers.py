@@ -18,6 +18,7 @@ processes; the parent writes progress, so an interrupted job resumes where it st
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import json
@@ -46,6 +47,11 @@ from groupsup_fonts.layout import (
 from groupsup_fonts.renderer import DEFAULT_MARGIN, FontsRenderer
 from groupsup_fonts.schema import COLOUR_NAMES, COLOURS, LETTERS, SIZES, fonts_schema
 
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None
+
 STORE_FORMAT = "groupsup.store/1"
 FOLDER_FORMAT = "groupsup.fonts-folder/1"
 LAYOUTS = ("folder", "store")
@@ -73,8 +79,7 @@ class RenderPlan:
         for name, attribute in (("letters", "letter"), ("sizes", "size"),
                                 ("font_colors", "font_color"), ("back_colors", "back_color")):
             object.__setattr__(self, name, tuple(schema[attribute].values))
-        pairs = [(f, b) for f in self.font_colors for b in self.back_colors if f != b]
-        if not pairs:
+        if not len(self.colour_pairs()):
             raise gs.ConfigError("the chosen font and background colours leave no pair of "
                                  "different colours to render")
         self.renderer()  # validates image size, centring, sizing and margin
@@ -290,6 +295,28 @@ def render_store(plan: RenderPlan, path: str | os.PathLike, *, workers: int = 1,
     """
     began, workers = time.perf_counter(), _check_workers(workers)
     root = Path(path)
+    root.parent.mkdir(parents=True, exist_ok=True)
+    with _exclusive(root.with_name(f".{root.name}.lock")):
+        return _render_store(plan, root, workers, progress, overwrite, name, began)
+
+
+@contextlib.contextmanager
+def _exclusive(lock: Path) -> Iterator[None]:
+    """Hold an advisory lock on *lock*, so that processes rendering the same store (ranks of a
+    distributed run loading one cached dataset) take turns: the later ones find it complete.
+    Without ``fcntl`` (Windows) no lock is taken."""
+    with open(lock, "a") as handle:
+        if fcntl is not None:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            if fcntl is not None:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def _render_store(plan: RenderPlan, root: Path, workers: int, progress: bool, overwrite: bool,
+                  name: str, began: float) -> RenderResult:
     key = plan.key()
     if (root / "manifest.json").is_file():
         existing = _read_json(root / "manifest.json")
@@ -301,7 +328,6 @@ def render_store(plan: RenderPlan, path: str | os.PathLike, *, workers: int = 1,
                                "choose another path or overwrite it")
     elif root.exists() and not overwrite:
         raise gs.DataError(f"{root} exists and is not a Fonts store; choose another path")
-    root.parent.mkdir(parents=True, exist_ok=True)
     partial = root.with_name(f".{root.name}.partial")
     done = _open_partial_store(plan, partial, key)
     todo = [c for c in range(plan.chunks) if c not in done]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import multiprocessing
 import shutil
 from pathlib import Path
 
@@ -133,3 +134,21 @@ def test_parallel_store_render_is_identical(mini_plan: RenderPlan, mini_store: P
     assert result.rendered == len(mini_plan)
     assert (tmp_path / "store" / "images.npy").read_bytes() == \
         (mini_store / "images.npy").read_bytes()
+
+
+def _render_into(plan: RenderPlan, path: Path, results) -> None:
+    results.put(render_store(plan, path, progress=False).rendered)
+
+
+def test_concurrent_renders_of_one_store_take_turns(mini_plan: RenderPlan,
+                                                    tmp_path: Path) -> None:
+    context = multiprocessing.get_context("fork")
+    results = context.Queue()
+    procs = [context.Process(target=_render_into, args=(mini_plan, tmp_path / "s", results))
+             for _ in range(2)]
+    for proc in procs:
+        proc.start()
+    for proc in procs:
+        proc.join(60)
+    assert [proc.exitcode for proc in procs] == [0, 0]
+    assert sorted(results.get(timeout=5) for _ in procs) == [0, len(mini_plan)]
