@@ -38,6 +38,7 @@ STRICT_ENV = "GROUPSUP_STRICT_PLUGINS"
 BUILTIN_MODULES: tuple[str, ...] = (
     "groupsup.cli.info",
     "groupsup.cli.train",
+    "groupsup.cli.evaluate",
     "groupsup.data.builtin",
     "groupsup.backbones.builtin",
     "groupsup.losses.builtin",

@@ -164,9 +164,8 @@ class Trainer:
         return self.host.datasets.get(name) if name in self.host.datasets else None
 
     def _load_dataset(self) -> GroupDataset:
-        spec = self._use("dataset", self.host.datasets, self.config.dataset.name)
-        return spec.load(_validate(spec.options_model, self.config.dataset.options,
-                                   "dataset.options"))
+        self._use("dataset", self.host.datasets, self.config.dataset.name)
+        return load_dataset(self.config)
 
     def _build_recipe(self) -> LossRecipe:
         loss = self.config.loss
@@ -370,6 +369,12 @@ class Trainer:
         path = self.run_dir / "samples" / f"step-{self.step:06d}.png"
         sample_sheet(self.model, images, path)
         return path
+
+
+def load_dataset(config: ExperimentConfig) -> GroupDataset:
+    """The full dataset (before any split) that *config* names, from the plugin registry."""
+    spec = get_host().datasets.get(config.dataset.name)
+    return spec.load(_validate(spec.options_model, config.dataset.options, "dataset.options"))
 
 
 def _validate(model_cls: Any, options: dict[str, Any], where: str) -> Any:
