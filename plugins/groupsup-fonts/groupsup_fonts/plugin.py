@@ -1,4 +1,4 @@
-"""groupsup hook implementations: the ``fonts`` dataset and the ``render-fonts`` command."""
+"""groupsup hook implementations: the ``fonts`` dataset, ``render-fonts`` and ``demo``."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from typing import Any
 
 import groupsup as gs
 from groupsup_fonts.cli import COMMAND
+from groupsup_fonts.demo import COMMAND as DEMO
 from groupsup_fonts.options import FontsOptions, load_fonts
 from groupsup_fonts.schema import FontsSchema
 from groupsup_fonts.splits import protocol_split, random_split
@@ -29,3 +30,4 @@ def register_datasets(register: Any) -> None:
 @gs.hookimpl
 def register_commands(register: Any) -> None:
     register("render-fonts", COMMAND)
+    register("demo", DEMO)
