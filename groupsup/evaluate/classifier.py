@@ -27,7 +27,7 @@ from groupsup.evaluate.arrays import (
     json_array,
     names_for,
 )
-from groupsup.evaluate.splits import Seed, make_rng, split_indices
+from groupsup.evaluate.splits import Seed, make_rng, seed_record, split_indices
 
 
 class AttributeClassifier(nn.Module):
@@ -177,7 +177,7 @@ def train_classifier(
     model.eval()
     return ClassifierFit(
         model, (predicted == y[test]).mean(axis=0), chance_level(y[test]),
-        {"seed": seed if isinstance(seed, int) else "generator", "steps": done,
+        {"seed": seed_record(seed), "steps": done,
          "planned_steps": total, "batch_size": batch_size, "lr": lr, "width": width,
          "seconds": round(seconds, 3), "time_budget": time_budget, "n_train": len(train),
          "n_test": len(test), "architecture": model.config()},

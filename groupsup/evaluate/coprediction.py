@@ -27,7 +27,7 @@ from groupsup.evaluate.arrays import (
     names_for,
 )
 from groupsup.evaluate.probes import fit_probes, stack_blocks
-from groupsup.evaluate.splits import Seed, make_rng, split_indices, torch_generator
+from groupsup.evaluate.splits import Seed, make_rng, seed_record, split_indices, torch_generator
 from groupsup.partition import LatentPartition
 
 
@@ -130,7 +130,7 @@ def coprediction(
     codes: ArrayLike, labels: ArrayLike, partition: LatentPartition, *,
     attributes: Sequence[str] | None = None, probe: str = "logistic", seed: Seed = 0,
     test_fraction: float = 0.25, train_index: ArrayLike | None = None,
-    test_index: ArrayLike | None = None, l2: float = 1e-4, iterations: int = 100,
+    test_index: ArrayLike | None = None, l2: float = 1e-4, iterations: int = 50,
     hidden: int = 32, device: str | torch.device = "cpu",
 ) -> CoPrediction:
     """Fit a probe for every latent block x every attribute; score it on held-out codes.
@@ -161,7 +161,7 @@ def coprediction(
     targets = torch.from_numpy(y).to(device)
     probes = fit_probes(probe, x[:, train], targets[train], cards, l2=l2, iterations=iterations,
                         generator=torch_generator(rng), hidden=hidden)
-    config = {"probe": probe, "seed": seed if isinstance(seed, int) else "generator",
+    config = {"probe": probe, "seed": seed_record(seed),
               "n_train": len(train), "n_test": len(test), "l2": l2, "iterations": iterations,
               "cardinalities": list(cards), "partition": partition.to_dict()}
     if probe == "mlp":

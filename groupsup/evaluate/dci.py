@@ -3,11 +3,13 @@
 An importance matrix ``R (Z, A)`` says how much each code dimension is used to predict each
 factor. Here ``R`` comes from one multinomial logistic regression per factor on all ``Z``
 standardised code dimensions (L2-regularised, fit by L-BFGS; see
-:mod:`groupsup.evaluate.probes`): ``R[i, j]`` is the L2 norm over factor j's classes of the
-(class-centred) weights of dimension i, and each column is normalised to sum to 1, as the
-gradient-boosted-tree importances of the original and of disentanglement_lib do. Standardised
-inputs make the weights comparable across dimensions; the L2 penalty keeps them finite when a
-factor is perfectly separable.
+:mod:`groupsup.evaluate.probes`): ``R[i, j]`` is the sum over factor j's classes of the squared
+(class-centred) weights of dimension i, its share of the variance of the factor's logits, and
+each column is normalised to sum to 1, like the tree importances (variance reductions) of
+disentanglement_lib. Standardised inputs make the weights comparable across dimensions; the L2
+penalty keeps them finite when a factor is perfectly separable. Squared weights, unlike
+absolute ones, leave the small weights a finite sample puts on unrelated dimensions near zero,
+so a perfect representation scores ``D = C = 1``.
 
 - disentanglement of dimension i: ``1 - H_A(R[i, :] / sum_j R[i, j])``, entropy in base ``A``;
   overall: weighted by each dimension's share of the total importance.
@@ -37,7 +39,7 @@ from groupsup.evaluate.arrays import (
     names_for,
 )
 from groupsup.evaluate.probes import fit_probes
-from groupsup.evaluate.splits import Seed, make_rng, split_indices, torch_generator
+from groupsup.evaluate.splits import Seed, make_rng, seed_record, split_indices, torch_generator
 
 
 def _one_minus_entropy(p: np.ndarray, axis: int) -> np.ndarray:
@@ -135,8 +137,8 @@ def dci(codes: ArrayLike, factors: ArrayLike, *, factor_names: Sequence[str] | N
         informativeness_per_factor=probes.accuracy(x[:, test], targets[test])[0].cpu().numpy(),
         train_accuracy=probes.accuracy(x[:, train], targets[train])[0].cpu().numpy(),
         chance=chance_level(y[test]),
-        config={"seed": seed if isinstance(seed, int) else "generator", "n_train": len(train),
+        config={"seed": seed_record(seed), "n_train": len(train),
                 "n_test": len(test), "l2": l2, "iterations": iterations,
-                "importance": "class-centred L2 norm of standardised logistic weights",
+                "importance": "squared class-centred weights of standardised logistic probes",
                 "cardinalities": list(cards)},
     )

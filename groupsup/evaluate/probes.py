@@ -113,13 +113,15 @@ class LinearProbes(Probes):
         return sum(w.pow(2).sum() for w in self.weight)
 
     def importance(self) -> torch.Tensor:
-        """``(P, D, A)``: for each standardised feature, the L2 norm of its class weights.
+        """``(P, D, A)``: for each standardised feature, the sum over classes of its squared
+        class weights, i.e. its contribution to the variance of the attribute's logits
+        (exact for uncorrelated features).
 
-        Softmax weights are defined up to a per-feature shift shared by all classes; the norm
+        Softmax weights are defined up to a per-feature shift shared by all classes; the sum
         is taken after centring over the classes, so the shift does not count.
         """
         with torch.no_grad():
-            return torch.stack([(w - w.mean(dim=1, keepdim=True)).norm(dim=1)
+            return torch.stack([(w - w.mean(dim=1, keepdim=True)).pow(2).sum(dim=1)
                                 for w in self.weight], dim=-1)
 
 

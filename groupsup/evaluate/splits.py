@@ -20,6 +20,11 @@ def make_rng(seed: Seed) -> np.random.Generator:
     return np.random.default_rng(int(seed))
 
 
+def seed_record(seed: Seed) -> int | str:
+    """The seed as written into a result's config: the int, or ``"generator"``."""
+    return "generator" if isinstance(seed, np.random.Generator) else int(seed)
+
+
 def torch_generator(rng: np.random.Generator) -> torch.Generator:
     """A CPU torch Generator seeded by one draw from *rng*."""
     generator = torch.Generator()
