@@ -133,7 +133,7 @@ def evaluate_run(run_dir: str | Path, dataset: GroupDataset | None = None,
     with torch.no_grad():
         recon = torch.cat([model.reconstruct(truth[i:i + 256].to(opts.device)).cpu()
                            for i in range(0, len(truth), 256)])
-    metrics["reconstruction"] = synthesis_quality(recon, truth, data_range=2.0).overall
+    metrics["reconstruction"] = synthesis_quality(recon, truth, data_range=2.0).to_dict()["overall"]
     save_png(image_grid([to_uint8(truth[:12]), to_uint8(recon[:12])], ["original", "recon"]),
              out / "reconstructions.png")
     say(f"reconstruction PSNR {metrics['reconstruction']['psnr']:.2f} dB")
@@ -153,15 +153,15 @@ def evaluate_run(run_dir: str | Path, dataset: GroupDataset | None = None,
     synth = synthesise(model, dataset, providers, opts.device)
     truth = dataset.load(targets)
     combos = dataset.labels[targets]
-    quality = synthesis_quality(synth, truth, combos, data_range=2.0, attributes=names)
+    quality = synthesis_quality(synth, truth, combos, data_range=2.0, attributes=names).to_dict()
     copy_best = np.stack([psnr(dataset.load(providers[:, j]), truth, data_range=2.0).per_image
                           for j in range(len(names))]).max(0)
     metrics["synthesis"] = {
-        "held_out": test is not None, "n": len(targets), **quality.overall,
-        "baseline_best_provider_psnr": float(copy_best.mean()),
-        "per_combination": quality.to_dict().get("per_combination")}
+        "held_out": test is not None, "n": len(targets), **quality["overall"],
+        "baseline_best_provider_psnr": float(copy_best[np.isfinite(copy_best)].mean()),
+        "per_combination": quality["per_combination"]}
     metrics["swap_accuracy"] = swap_accuracy(fit.classifier, synth, combos).to_dict()
-    say(f"zero-shot synthesis PSNR {quality.overall['psnr']:.2f} dB (best single provider "
+    say(f"zero-shot synthesis PSNR {quality['overall']['psnr']:.2f} dB (best single provider "
         f"{float(copy_best.mean()):.2f} dB); swap accuracy "
         f"{metrics['swap_accuracy']['mean']:.3f}")
     rows = [to_uint8(torch.cat([dataset.load(providers[i]), synth[i:i + 1], truth[i:i + 1]]))

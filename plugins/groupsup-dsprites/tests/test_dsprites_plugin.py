@@ -154,3 +154,18 @@ def test_paper_config_builds_the_reference_dsprites_network():
     net = backbone((1, 64, 64), 10, backbone.Config.model_validate(config.model.options))
     assert net.output == "logits"
     assert sum(p.numel() for p in net.parameters()) / 1e6 == pytest.approx(12.09, abs=0.01)
+
+
+def test_smoke_training_of_the_paper_config_on_generated_sprites(tmp_path):
+    """The paper config (logits output, BCE recipe) trains end to end on generated sprites,
+    with the CPU backbone for 2 steps."""
+    config = load_config(EXAMPLE, [
+        "dataset.options.source=generate",
+        "dataset.options.subset={shape=3, scale=2, orientation=2, pos_x=2, pos_y=2}",
+        "model.backbone=conv-small", "model.options={output='logits', width=8}",
+        "train.steps=2", "train.groups_per_step=2", "train.progress=false",
+        "train.device=cpu", f"train.out={tmp_path / 'run'}"])
+    result = gs.Trainer(config).fit()
+    assert result.step == 2 and result.last["recon"] > 0
+    model = gs.load_model(result.run_dir)
+    assert model.output == "logits" and model.image_shape == (1, 64, 64)

@@ -168,3 +168,14 @@ def test_paper_config_names_registered_pieces():
     host.backbones.get(config.model.backbone).Config.model_validate(config.model.options)
     assert config.loss.recipe in host.recipes
     assert config.schema_.latent == {a.name: a.latent for a in spec.schema.attributes}
+
+
+def test_smoke_training_of_the_paper_config_on_a_generated_tree(tree, tmp_path):
+    """The paper config trains end to end (CPU backbone, 2 steps) on a generated tree."""
+    config = load_config(EXAMPLE, [
+        f"dataset.options.root={tree}", "dataset.options.image_size=8",
+        "model.backbone=conv-small", "model.options={}", "train.steps=2",
+        "train.groups_per_step=2", "train.progress=false", "train.device=cpu",
+        f"train.out={tmp_path / 'run'}"])
+    result = gs.Trainer(config).fit()
+    assert result.step == 2 and (result.checkpoint / "model.safetensors").is_file()
