@@ -13,6 +13,11 @@ calls as its deepest term::
         def run(self, step):
             raw = yield Decode(step.z)                   # (M, C, H, W)
             return self.compare(step, raw, step.images)
+
+A term that needs no network call (e.g. a penalty on ``step.z``) may instead return its value
+directly from a plain (non-generator) ``run``. A term that owns parameters (classifier heads,
+say) builds them in :meth:`LossTerm.build`; whoever trains the recipe optimises them with the
+model (the :class:`~groupsup.Trainer` does, and checkpoints them in ``training.pt``).
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 import numpy as np
 import torch
 from pydantic import BaseModel, ConfigDict, ValidationError
+from torch import nn
 
 from groupsup.errors import ConfigError, did_you_mean
 from groupsup.groups import GroupBatch
@@ -63,18 +69,36 @@ class StepContext:
     """What every term of one step sees.
 
     ``images`` ``(M, C, H, W)``: the step's images in ``[-1, 1]``; ``z`` ``(M, Z)``: their codes
-    (one encoder call); ``batch``: the :class:`~groupsup.GroupBatch` whose positions index both.
+    (one encoder call); ``batch``: the :class:`~groupsup.GroupBatch` whose positions index both;
+    ``label_codes`` ``(M, A)``: the examples' integer attribute codes when the caller has them
+    (the trainer always passes them), read through :attr:`labels`.
     """
 
     model: SwapAutoencoder
     images: torch.Tensor
     z: torch.Tensor
     batch: GroupBatch
+    label_codes: np.ndarray | torch.Tensor | None = None
     _indices: dict[str, torch.Tensor] = field(default_factory=dict, repr=False)
 
     @property
     def partition(self) -> LatentPartition:
         return self.model.partition
+
+    @property
+    def labels(self) -> torch.Tensor:
+        """``(M, A)`` int64 attribute codes of ``batch.examples``, on z's device.
+
+        Raises :class:`~groupsup.errors.ConfigError` when the step was computed without them.
+        """
+        if self.label_codes is None:
+            raise ConfigError("this loss term reads the examples' labels, but the step has none: "
+                              "pass labels=dataset.labels[batch.examples] to "
+                              "LossRecipe.compute")
+        if "labels" not in self._indices:
+            codes = torch.as_tensor(self.label_codes, dtype=torch.int64)
+            self._indices["labels"] = codes.to(self.z.device)
+        return self._indices["labels"]
 
     def index(self, name: str) -> torch.Tensor:
         """A :class:`GroupBatch` field (e.g. ``"swap_pairs"``) as an int64 tensor on z's device."""
@@ -135,8 +159,20 @@ class LossTerm:
                                   ) from None
             raise ConfigError(f"loss term {cls.name!r} option {key!r}: {first['msg']}") from None
 
-    def run(self, step: StepContext) -> LossRun:
-        """Yield :class:`Decode` / :class:`Encode` requests; return the unweighted loss (scalar)."""
+    def build(self, model: SwapAutoencoder) -> nn.Module | None:
+        """The parameters this term owns, built for *model* (``None``: it owns none).
+
+        Called once by :meth:`LossRecipe.build` before training; a term that returns a module
+        keeps it (e.g. as ``self.heads``) to use in :meth:`run`. The trainer moves it to the
+        device, optimises it with the model and saves its state with the optimiser's.
+        """
+        return None
+
+    def run(self, step: StepContext) -> LossRun | torch.Tensor:
+        """Yield :class:`Decode` / :class:`Encode` requests; return the unweighted loss (scalar).
+
+        A term without requests may be a plain method returning the scalar directly.
+        """
         raise NotImplementedError
 
     def compare(self, step: StepContext, raw: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

@@ -1,4 +1,4 @@
-"""Registers the core loss terms and the ``gsl`` recipe through the plugin hooks."""
+"""Registers the core loss terms, the ``gsl`` recipe and its ablations through the plugin hooks."""
 
 from __future__ import annotations
 
@@ -12,8 +12,21 @@ def register_losses(register: Register) -> None:
         register(term.name, term, description=(term.__doc__ or "").split("\n")[0].rstrip(":"))
 
 
+# name -> (terms, description): GSL and its ablations (spec section 7), all L1 by default and
+# weight 1, so that a comparison changes one thing at a time.
+RECIPES: dict[str, tuple[list[str], str]] = {
+    "gsl": (["recon", "swap", "cover"], "group-supervised learning: self, one-overlap swap and "
+            "cover reconstruction, L1, weight 1"),
+    "gsl-paper": (["recon", "swap", "cover", "cycle"], "the paper's objective: gsl plus the "
+                  "cycle swap on no-overlap pairs (the strategy must sample cycle_pairs)"),
+    "gsl-paper-no-cycle": (["recon", "swap", "cover"], "ablation of gsl-paper without the cycle "
+                           "swap (the same terms as gsl)"),
+    "gsl-no-swap": (["recon", "cover"], "ablation of gsl without the one-overlap swap"),
+    "gsl-no-cover": (["recon", "swap"], "ablation of gsl without the cover reconstruction"),
+}
+
+
 @hookimpl
 def register_recipes(register: Register) -> None:
-    register("gsl", ["recon", "swap", "cover"],
-             description="group-supervised learning: self, one-overlap swap and cover "
-                         "reconstruction, L1, weight 1")
+    for name, (terms, description) in RECIPES.items():
+        register(name, terms, description=description)

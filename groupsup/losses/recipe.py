@@ -1,7 +1,8 @@
 """LossRecipe: the weighted terms a run optimises, computed with batched network calls.
 
     recipe = gs.LossRecipe(["recon", "swap", {"term": "cover", "weight": 2.0}], distance="l1")
-    out = recipe.compute(model, images, batch)      # out.total (grad), out.terms (detached)
+    modules = recipe.build(model)                   # parameters owned by terms (optimise them too)
+    out = recipe.compute(model, images, batch, labels)  # out.total (grad), out.terms (detached)
 
 ``compute`` encodes all ``M`` images once, then runs every term in lock step: each round's
 decode requests (all terms' first-stage codes) go through the decoder in one call and its
@@ -10,12 +11,14 @@ encode requests (e.g. the cycle's re-encodes) through the encoder in one call.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Generator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
+import numpy as np
 import torch
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from torch import nn
 
 from groupsup.errors import ConfigError
 from groupsup.groups import GroupBatch
@@ -97,6 +100,7 @@ class LossRecipe:
             self.terms.append(term_class(spec.options, distance=chosen))
             resolved.append(spec)
         self.specs: tuple[LossSpec, ...] = tuple(resolved)
+        self.modules: nn.ModuleDict | None = None
 
     @classmethod
     def named(cls, name: str) -> LossRecipe:
@@ -139,12 +143,32 @@ class LossRecipe:
         return f"LossRecipe({self.name or ''}{': ' if self.name else ''}{terms})"
 
     # ------------------------------------------------------------------ computation
-    def compute(self, model: SwapAutoencoder, images: torch.Tensor, batch: GroupBatch
-                ) -> LossOutput:
+    def build(self, model: SwapAutoencoder) -> nn.ModuleDict:
+        """Build the parameters the terms own for *model* (:meth:`LossTerm.build`), once.
+
+        Returns ``{term name: module}`` (empty when no term owns parameters); the caller
+        optimises these with the model. Calling it again returns the same modules.
+        """
+        if self.modules is None:
+            built = {s.term: t.build(model) for s, t in zip(self.specs, self.terms)}
+            self.modules = nn.ModuleDict({k: m for k, m in built.items() if m is not None})
+        return self.modules
+
+    def compute(self, model: SwapAutoencoder, images: torch.Tensor, batch: GroupBatch,
+                labels: np.ndarray | torch.Tensor | None = None) -> LossOutput:
         """Weighted total and per-term values for one step.
 
-        *images* ``(M, C, H, W)`` in ``[-1, 1]`` are the images of ``batch.examples`` in order.
+        *images* ``(M, C, H, W)`` in ``[-1, 1]`` are the images of ``batch.examples`` in order;
+        *labels* ``(M, A)`` their integer attribute codes, for terms that read
+        :attr:`StepContext.labels`. Terms that own parameters need :meth:`build` first.
         """
+        if self.modules is None and any(type(t).build is not LossTerm.build for t in self.terms):
+            raise ConfigError("a term of this recipe owns parameters: call recipe.build(model) "
+                              "before compute (and optimise the modules it returns)")
+        if labels is not None and tuple(labels.shape) != (len(batch.examples),
+                                                          len(model.partition)):
+            raise ConfigError(f"labels must be (M, A) = ({len(batch.examples)}, "
+                              f"{len(model.partition)}), got {tuple(labels.shape)}")
         if images.ndim != 4 or images.shape[0] != len(batch.examples):
             raise ConfigError(f"images must be (M, C, H, W) with M = {len(batch.examples)} "
                               f"examples of the batch, got {tuple(images.shape)}")
@@ -154,7 +178,7 @@ class LossRecipe:
                 if not len(getattr(batch, PARTS[part][0])):
                     raise ConfigError(f"loss term {spec.term!r} needs {part!r} in the GroupBatch, "
                                       f"which has none ({PARTS[part][0]} is empty)")
-        step = StepContext(model, images, model.encode(images), batch)
+        step = StepContext(model, images, model.encode(images), batch, labels)
         values = _run_lockstep(model, [term.run(step) for term in self.terms],
                                [s.term for s in self.specs])
         total = sum(s.weight * v for s, v in zip(self.specs, values))
@@ -162,25 +186,35 @@ class LossRecipe:
                           {s.term: v.detach() for s, v in zip(self.specs, values)})
 
 
-def _run_lockstep(model: SwapAutoencoder, runs: list[LossRun], names: list[str]
+def _run_lockstep(model: SwapAutoencoder, runs: list[LossRun | torch.Tensor], names: list[str]
                   ) -> list[torch.Tensor]:
-    """Drive the term generators round by round, batching each round's requests."""
+    """Drive the term generators round by round, batching each round's requests; a term that
+    returned its value directly (no generator) is done at once."""
     values: dict[int, torch.Tensor] = {}
     pending: dict[int, Request] = {}
 
+    def finish(i: int, value: Any) -> None:
+        if not isinstance(value, torch.Tensor) or value.ndim != 0:
+            raise ConfigError(f"loss term {names[i]!r} must return a scalar tensor, got "
+                              f"{value!r}")
+        values[i] = value
+
     def advance(i: int, answer: torch.Tensor | None) -> None:
-        try:
-            request = next(runs[i]) if answer is None else runs[i].send(answer)
-        except StopIteration as stop:
-            if not isinstance(stop.value, torch.Tensor) or stop.value.ndim != 0:
-                raise ConfigError(f"loss term {names[i]!r} must return a scalar tensor, got "
-                                  f"{stop.value!r}") from None
-            values[i] = stop.value
+        run = runs[i]
+        if not isinstance(run, Generator):
+            finish(i, run)
             return
-        if not isinstance(request, (Decode, Encode)):
-            raise ConfigError(f"loss term {names[i]!r} yielded {type(request).__name__}; "
-                              "a term yields Decode(codes) or Encode(images)")
-        pending[i] = request
+        try:
+            request = next(run) if answer is None else run.send(answer)
+        except StopIteration as stop:
+            returned = stop.value
+        else:
+            if not isinstance(request, (Decode, Encode)):
+                raise ConfigError(f"loss term {names[i]!r} yielded {type(request).__name__}; "
+                                  "a term yields Decode(codes) or Encode(images)")
+            pending[i] = request
+            return
+        finish(i, returned)
 
     for i in range(len(runs)):
         advance(i, None)

@@ -1,0 +1,42 @@
+"""The hook implementations: two loss terms, one backbone, two recipes and ``compare``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import groupsup as gs
+from groupsup_baselines.compare import COMMAND
+from groupsup_baselines.supervision import BlockClassifier
+from groupsup_baselines.vae import KL, VAE
+
+RECIPES: dict[str, tuple[list[dict[str, Any]], str]] = {
+    "ae-ds": ([{"term": "recon"}, {"term": "block-classifier", "weight": 0.1}],
+              "AE+DS baseline: self reconstruction + 0.1 x cross-entropy of a linear "
+              "classifier on each latent block for its own attribute"),
+    "beta-vae": ([{"term": "recon"}, {"term": "kl", "weight": 0.1}],
+                 "beta-VAE baseline (backbone 'vae'): reconstruction + 0.1 x KL per latent "
+                 "dimension (about beta = 3 in the per-image-sum convention at 3x32x32, Z=100)"),
+}
+
+
+@gs.hookimpl
+def register_losses(register: Any) -> None:
+    for term in (BlockClassifier, KL):
+        register(term.name, term, description=(term.__doc__ or "").split("\n")[0])
+
+
+@gs.hookimpl
+def register_backbones(register: Any) -> None:
+    register("vae", VAE, description="Gaussian encoder around any registered backbone "
+             "(options: inner, inner_options); sample in training, mean in eval")
+
+
+@gs.hookimpl
+def register_recipes(register: Any) -> None:
+    for name, (specs, description) in RECIPES.items():
+        register(name, specs, description=description)
+
+
+@gs.hookimpl
+def register_commands(register: Any) -> None:
+    register("compare", COMMAND)
