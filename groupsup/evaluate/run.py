@@ -6,7 +6,13 @@ the latest checkpoint and writes under ``RUN/eval/``:
 - ``metrics.json``: every result with the config that produced the run and the evaluation's
   own options (a provenance trail);
 - ``synthesis.png``: per row the attribute providers, the synthesised image, the truth;
-- ``reconstructions.png`` and ``coprediction.png``.
+- ``reconstructions.png`` and ``coprediction.png``;
+- ``report.md`` and ``report.html`` (self-contained): config, training curves, sheets and every
+  metric (:mod:`groupsup.evaluate.report`).
+
+``adapt`` turns the loaded model into the one to evaluate, given the dataset and the training
+ids: e.g. a baseline trained without a latent partition (beta-VAE) gets one searched on the
+training codes. The evaluated partition is recorded in ``metrics.json``.
 
 Zero-shot synthesis: for each held-out test example t and each attribute j, a provider is
 drawn from the *training* split among the examples showing t's value of j; the blocks are
@@ -17,6 +23,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,6 +41,9 @@ from groupsup.evaluate.synthesis import synthesis_quality
 from groupsup.imaging import image_grid, save_png
 from groupsup.model import SwapAutoencoder
 from groupsup.train.checkpoint import atomic_write_text, load_model
+
+# (loaded model, full dataset, training ids) -> the model to evaluate
+ModelAdapter = Callable[[SwapAutoencoder, GroupDataset, np.ndarray], SwapAutoencoder]
 
 
 @dataclass
@@ -105,8 +115,14 @@ def _split_ids(run_dir: Path, n: int) -> tuple[np.ndarray, np.ndarray | None]:
 
 
 def evaluate_run(run_dir: str | Path, dataset: GroupDataset | None = None,
-                 options: EvalOptions | None = None, progress: bool = True) -> dict[str, Any]:
-    """Evaluate the latest checkpoint of *run_dir*; write ``RUN/eval/``; return the metrics."""
+                 options: EvalOptions | None = None, progress: bool = True,
+                 adapt: ModelAdapter | None = None, report: bool = True) -> dict[str, Any]:
+    """Evaluate the latest checkpoint of *run_dir*; write ``RUN/eval/``; return the metrics.
+
+    *adapt* (optional) maps ``(model, dataset, training ids)`` to the model to evaluate;
+    *report* writes ``report.md`` and ``report.html`` beside ``metrics.json``.
+    """
+    from groupsup.evaluate.report import write_report
     from groupsup.train.config import load_config
     from groupsup.train.trainer import load_dataset
 
@@ -120,9 +136,13 @@ def evaluate_run(run_dir: str | Path, dataset: GroupDataset | None = None,
     model = load_model(run_dir, opts.device).eval()
     rng = np.random.default_rng(opts.seed)
     train, test = _split_ids(run_dir, len(dataset))
+    if adapt is not None:
+        model = adapt(model, dataset, train).eval()
     say = print if progress else (lambda *a, **k: None)
     metrics: dict[str, Any] = {"run": str(run_dir), "config": config.to_dict(),
-                               "evaluation": {k: v for k, v in opts.__dict__.items()},
+                               "evaluation": {**opts.__dict__,
+                                              "adapt": None if adapt is None else repr(adapt),
+                                              "partition": model.partition.to_dict()},
                                "dataset": {"examples": len(dataset), "train": len(train),
                                            "test": 0 if test is None else len(test)}}
     names = list(model.schema.names)
@@ -178,4 +198,6 @@ def evaluate_run(run_dir: str | Path, dataset: GroupDataset | None = None,
     metrics["coprediction"] = co.to_dict()
     metrics["evaluation"]["seconds"] = round(time.perf_counter() - started, 1)
     atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=2))
+    if report:
+        write_report(run_dir, metrics, out)
     return metrics

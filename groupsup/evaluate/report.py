@@ -1,0 +1,268 @@
+"""The experiment report of an evaluated run: ``report.md`` and a self-contained ``report.html``.
+
+:func:`write_report` is called by :func:`groupsup.evaluate.run.evaluate_run`; it writes, beside
+``metrics.json``:
+
+- ``training_curves.png``: the total loss and every term from ``RUN/metrics.jsonl``;
+- ``report.md``: the config, the curves, the sample sheets and every metric of the evaluation,
+  with images linked by relative path;
+- ``report.html``: the same document with every image inlined as a base64 ``data:`` URI, so the
+  file can be mailed or archived alone.
+
+The HTML is rendered from the Markdown by :func:`markdown_to_html`, which understands the subset
+the reports use (headings, paragraphs, pipe tables, images on their own line, fenced code,
+``-`` lists, inline code and bold), so any other Markdown report (the Fonts demo's) can reuse it
+through :func:`write_html`.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import math
+import os
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from groupsup.train.checkpoint import atomic_write_text
+
+# metrics.jsonl keys that are not loss values
+NOT_LOSSES = frozenset({"step", "loss", "groups_per_s", "images_per_s", "lr", "time"})
+CURVES_FILE = "training_curves.png"
+
+
+def read_log(run_dir: Path) -> list[dict[str, Any]]:
+    """The records of ``RUN/metrics.jsonl`` (empty when the run logged none)."""
+    path = run_dir / "metrics.jsonl"
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def plot_training_curves(records: Sequence[dict[str, Any]], path: Path) -> Path | None:
+    """Total loss and each term against the step (log scale); ``None`` without records."""
+    if not records:
+        return None
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    steps = [r["step"] for r in records]
+    terms = [k for k in records[0] if k not in NOT_LOSSES]
+    fig = Figure(figsize=(7, 4), dpi=100)
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot(1, 1, 1)
+    ax.plot(steps, [r["loss"] for r in records], color="black", linewidth=2, label="total")
+    for key in terms:
+        ax.plot(steps, [r.get(key, math.nan) for r in records], linewidth=1, label=key)
+    values = [r[k] for r in records for k in ("loss", *terms) if isinstance(r.get(k), float)]
+    if values and min(values) > 0:
+        ax.set_yscale("log")
+    ax.set_xlabel("step")
+    ax.set_ylabel("loss (unweighted terms, weighted total)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    return path
+
+
+def _num(value: Any, digits: int = 3) -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "n/a"
+    return f"{value:.{digits}f}" if isinstance(value, float) else str(value)
+
+
+def _table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(_num(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _relative(path: Path, base: Path) -> str:
+    return Path(os.path.relpath(Path(path).resolve(), base.resolve())).as_posix()
+
+
+def build_markdown(run_dir: Path, metrics: dict[str, Any], out: Path) -> str:
+    """The report of one evaluated run as Markdown (images linked relative to *out*)."""
+    config = metrics["config"]
+    records = read_log(run_dir)
+    curves = plot_training_curves(records, out / CURVES_FILE)
+    samples = sorted((run_dir / "samples").glob("*.png"))
+    synth, recon = metrics["synthesis"], metrics["reconstruction"]
+    swap, classifier, co = metrics["swap_accuracy"], metrics["classifier"], metrics["coprediction"]
+    data = metrics["dataset"]
+    last = records[-1] if records else {}
+    parts = [
+        f"# Evaluation report: {config.get('name', run_dir.name)}",
+        f"Run `{run_dir}`: dataset `{config['dataset']['name']}` ({data['examples']} examples, "
+        f"{data['train']} for training, {data['test']} held out), backbone "
+        f"`{config['model']['backbone']}`, loss "
+        f"`{config['loss']['recipe'] if config['loss']['terms'] is None else 'custom terms'}`, "
+        f"{last.get('step', 'n/a')} steps logged. Evaluated partition: "
+        + ", ".join(f"{k} {v}" for k, v in metrics["evaluation"]["partition"].items())
+        + (f" (adapted by `{metrics['evaluation']['adapt']}`)"
+           if metrics["evaluation"].get("adapt") else "") + ".",
+        "## Training curves",
+        f"![training curves]({CURVES_FILE})" if curves else "No `metrics.jsonl` in the run.",
+        "## Zero-shot synthesis",
+        ("Held-out combinations" if synth["held_out"] else "Training examples (no split)")
+        + f": {synth['n']} targets, each assembled block by block from training examples that "
+        "show the wanted value of that block's attribute.",
+        _table(["metric", "value"], [
+            ["PSNR (dB)", synth["psnr"]], ["SSIM", synth["ssim"]], ["MSE", synth["mse"]],
+            ["best single provider PSNR (dB)", synth["baseline_best_provider_psnr"]],
+            ["reconstruction PSNR (dB), training images", recon["psnr"]],
+            ["reconstruction SSIM", recon["ssim"]]]),
+        "![synthesis](synthesis.png)",
+        "Each row: the attribute providers, the synthesis, the ground truth.",
+        "## Swap accuracy (independent classifier)",
+        _table(["attribute", "synthesised", "real held-out images", "chance"],
+               [[a, s, c, ch] for a, s, c, ch in zip(swap["attributes"], swap["accuracy"],
+                                                    classifier["accuracy"],
+                                                    classifier["chance"])]),
+        f"Mean {_num(swap['mean'])}; all attributes right at once {_num(swap['all_correct'])}.",
+        "## Co-prediction",
+        "Held-out accuracy of a probe predicting each attribute (columns) from each latent "
+        f"block (rows): diagonal mean {_num(co['diagonal_mean'])}, off-diagonal mean "
+        f"{_num(co['off_diagonal_mean'])}; normalised (0 = chance, 1 = perfect) "
+        f"{_num(co['normalized_diagonal_mean'])} and {_num(co['normalized_off_diagonal_mean'])}.",
+        _table(["block", *co["attributes"]],
+               [[b, *row] for b, row in zip(co["blocks"], co["matrix"])]
+               + [["chance", *co["chance"]]]),
+        "![co-prediction](coprediction.png)",
+        "## Reconstructions and training samples",
+        "![reconstructions](reconstructions.png)",
+    ]
+    if samples:
+        parts.append(f"![last training sample sheet]({_relative(samples[-1], out)})")
+    names = synth["per_combination"][0]["combination"] if synth["per_combination"] else {}
+    rows = [[", ".join(str(v) for v in row["combination"].values()), row["count"], row["psnr"],
+             row["ssim"], row["mse"]] for row in synth["per_combination"]]
+    parts += [
+        "## Synthesis per combination",
+        _table([" / ".join(names) or "combination", "n", "PSNR", "SSIM", "MSE"], rows),
+        "## Config",
+        "```json\n" + json.dumps(config, indent=2) + "\n```",
+        "Every number above is in `metrics.json`, with the evaluation's options.",
+    ]
+    return "\n\n".join(parts) + "\n"
+
+
+def write_report(run_dir: str | Path, metrics: dict[str, Any], out: str | Path | None = None
+                 ) -> tuple[Path, Path]:
+    """Write ``report.md`` and ``report.html`` (and the curves) into *out* (``RUN/eval``)."""
+    run_dir = Path(run_dir)
+    out = Path(out) if out is not None else run_dir / "eval"
+    md = out / "report.md"
+    atomic_write_text(md, build_markdown(run_dir, metrics, out))
+    return md, write_html(md)
+
+
+def write_html(markdown_path: str | Path, title: str | None = None) -> Path:
+    """Render a Markdown report to a self-contained HTML file beside it (``.html``)."""
+    path = Path(markdown_path)
+    text = path.read_text()
+    heading = next((line[2:] for line in text.splitlines() if line.startswith("# ")), path.stem)
+    target = path.with_suffix(".html")
+    atomic_write_text(target, markdown_to_html(text, path.parent, title or heading))
+    return target
+
+
+# ---------------------------------------------------------------------- Markdown -> HTML
+_IMAGE = re.compile(r"^!\[([^\]]*)\]\(([^)]+)\)$")
+_STYLE = ("body{font-family:sans-serif;max-width:60em;margin:2em auto;padding:0 1em;"
+          "line-height:1.45}table{border-collapse:collapse;margin:1em 0}"
+          "td,th{border:1px solid #ccc;padding:.2em .6em;text-align:right}"
+          "td:first-child,th:first-child{text-align:left}img{max-width:100%}"
+          "pre{background:#f5f5f5;padding:1em;overflow:auto}figure{margin:1em 0}")
+
+
+def _inline(text: str) -> str:
+    out = html.escape(text, quote=False)
+    out = re.sub(r"`([^`]+)`", r"<code>\1</code>", out)
+    return re.sub(r"\*\*([^*]+)\*\*", r"<strong>\1</strong>", out)
+
+
+def _image(alt: str, src: str, base: Path) -> str:
+    file = base / src
+    if not file.is_file():
+        return f"<p><em>missing image {html.escape(src)}</em></p>"
+    mime = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg",
+            ".svg": "image/svg+xml"}.get(file.suffix.lower(), "application/octet-stream")
+    data = base64.b64encode(file.read_bytes()).decode("ascii")
+    return (f'<figure><img alt="{html.escape(alt)}" src="data:{mime};base64,{data}">'
+            f"<figcaption>{html.escape(alt)}</figcaption></figure>")
+
+
+def _html_table(lines: list[str]) -> str:
+    def cells(line: str) -> list[str]:
+        return [c.strip() for c in line.strip().strip("|").split("|")]
+
+    head = "".join(f"<th>{_inline(c)}</th>" for c in cells(lines[0]))
+    body = "".join("<tr>" + "".join(f"<td>{_inline(c)}</td>" for c in cells(line)) + "</tr>"
+                   for line in lines[2:])
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def markdown_to_html(text: str, base: Path, title: str) -> str:
+    """A self-contained HTML page from the Markdown subset of the reports; images (paths
+    relative to *base*) are inlined as base64 data URIs."""
+    blocks: list[str] = []
+    lines = text.splitlines()
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        if not line.strip():
+            i += 1
+        elif line.startswith("```"):
+            end = next((j for j in range(i + 1, len(lines)) if lines[j].startswith("```")),
+                       len(lines))
+            code = html.escape("\n".join(lines[i + 1:end]), quote=False)
+            blocks.append(f"<pre><code>{code}</code></pre>")
+            i = end + 1
+        elif line.startswith("#"):
+            level = len(line) - len(line.lstrip("#"))
+            blocks.append(f"<h{level}>{_inline(line[level:].strip())}</h{level}>")
+            i += 1
+        elif _IMAGE.match(line.strip()):
+            alt, src = _IMAGE.match(line.strip()).groups()  # type: ignore[union-attr]
+            blocks.append(_image(alt, src, base))
+            i += 1
+        else:
+            start = i
+            kind = "table" if line.startswith("|") else "list" if line.startswith("- ") else "p"
+            i += 1
+            while i < len(lines) and lines[i].strip() and not lines[i].startswith(("#", "```")):
+                if kind == "table" and not lines[i].startswith("|"):
+                    break
+                if kind == "p" and (lines[i].startswith("|") or _IMAGE.match(lines[i].strip())):
+                    break
+                i += 1
+            chunk = lines[start:i]
+            if kind == "table":
+                blocks.append(_html_table(chunk))
+            elif kind == "list":
+                blocks.append("<ul>" + "".join(f"<li>{_inline(it)}</li>"
+                                                for it in _list_items(chunk))
+                              + "</ul>")
+            else:
+                blocks.append(f"<p>{_inline(' '.join(chunk))}</p>")
+    body = "\n".join(blocks)
+    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+            f"<title>{html.escape(title)}</title><style>{_STYLE}</style></head>\n"
+            f"<body>\n{body}\n</body></html>\n")
+
+
+def _list_items(lines: list[str]) -> list[str]:
+    """``- a`` / continuation lines -> item texts."""
+    items: list[str] = []
+    for line in lines:
+        if line.startswith("- "):
+            items.append(line[2:].strip())
+        elif items:
+            items[-1] += " " + line.strip()
+    return items
