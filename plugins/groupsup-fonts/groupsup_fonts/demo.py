@@ -9,7 +9,8 @@
 4. evaluates: zero-shot synthesis of the held-out combinations against their rendered ground
    truth (MSE / PSNR / SSIM), swap accuracy judged by an independent classifier trained on
    real images, co-prediction of attributes from latent blocks;
-5. writes ``runs/demo/report.md`` linking every sheet and number.
+5. writes ``runs/demo/report.md`` linking every sheet and number, and ``report.html`` with
+   the images inlined (one self-contained file).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import groupsup as gs
+from groupsup.evaluate.report import write_html
 from groupsup.evaluate.run import EvalOptions, evaluate_run
 
 # seconds the evaluation after training needs on 2 CPU cores (classifier included); the
@@ -92,10 +94,11 @@ def run(args: argparse.Namespace) -> int:
     gs_write(out / "report.md", _report(summary, result.run_dir, out))
     for name in ("synthesis.png", "reconstructions.png", "coprediction.png"):
         shutil.copyfile(result.run_dir / "eval" / name, out / name)
+    write_html(out / "report.md")
     print(f"done in {total:.0f} s: zero-shot PSNR {summary['zero_shot_psnr']:.2f} dB "
           f"(best single provider {summary['best_provider_psnr']:.2f} dB), swap accuracy "
           + ", ".join(f"{k} {v:.2f}" for k, v in summary["swap_accuracy"].items()))
-    print(f"see {out / 'report.md'} (sheet: {out / 'synthesis.png'})")
+    print(f"see {out / 'report.md'} or {out / 'report.html'} (sheet: {out / 'synthesis.png'})")
     return 0
 
 
