@@ -48,3 +48,29 @@ def test_compare_rejects_configs_with_one_name(tmp_path):
     (tmp_path / "x.toml").write_text("")
     assert main(["compare", str(tmp_path / "x.toml"), str(tmp_path / "a" / "x.toml"),
                  "--budget", "1", "--out", str(tmp_path / "o")]) == 1
+
+
+def test_fonts_compare_configs_derive_from_the_demo_config():
+    from pathlib import Path
+
+    from groupsup.train.config import read_config_file
+
+    root = Path(__file__).resolve().parents[1] / "examples" / "fonts"
+    demo = read_config_file(root / "demo.toml")
+    changes = {
+        "gzsnet": {},
+        "no-swap": {("loss", "recipe"): "gsl-no-swap"},
+        "no-cover": {("loss", "recipe"): "gsl-no-cover"},
+        "ae-ds": {("loss", "recipe"): "ae-ds"},
+        "beta-vae": {("loss", "recipe"): "beta-vae", ("model", "backbone"): "vae",
+                     ("model", "options"): {"inner": "conv-small",
+                                            "inner_options": demo["model"]["options"]}},
+    }
+    assert sorted(p.stem for p in (root / "compare").glob("*.toml")) == sorted(changes)
+    for name, changed in changes.items():
+        expected = json.loads(json.dumps(demo))
+        expected["name"] = f"fonts-{name}"
+        expected["train"]["out"] = "runs/compare/RUN"
+        for (section, key), value in changed.items():
+            expected[section][key] = value
+        assert read_config_file(root / "compare" / f"{name}.toml") == expected, name
