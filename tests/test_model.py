@@ -64,11 +64,11 @@ def centre_cover_groups(rng: np.random.Generator, groups: int) -> gs.GroupBatch:
                          np.arange(groups) * 4, np.array(providers), groups=groups)
 
 
-def train(terms: list[str], steps: int = 300, seed: int = 0) -> gs.SwapAutoencoder:
+def train(terms: list[str], steps: int = 400, seed: int = 0) -> gs.SwapAutoencoder:
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     model = gs.SwapAutoencoder("conv-small", Shapes, (3, SIZE, SIZE),
-                               {"width": 8, "max_width": 16})
+                               {"width": 16, "max_width": 32})
     optimiser = torch.optim.Adam(model.parameters(), lr=4e-3)
     recipe = gs.LossRecipe(terms, distance="l2")
     for _ in range(steps):
@@ -269,3 +269,26 @@ def test_load_rejects_foreign_and_mismatched_files(tmp_path):
     config_file.write_text(json.dumps(document))
     with pytest.raises(gs.DataError, match="weights do not fit backbone 'conv-small'"):
         gs.SwapAutoencoder.load(tmp_path / "m")
+
+
+def test_micro_batch_gives_the_same_step_in_chunks(monkeypatch):
+    batch = centre_cover_groups(np.random.default_rng(0), 3)
+    x = TRAIN_IMAGES[batch.examples]
+    recipe = gs.LossRecipe(["recon", "swap", "cover"])
+    results = []
+    for micro_batch in (None, 5):
+        model = small()
+        model.micro_batch = micro_batch
+        sizes = []
+        original = model.backbone.decode
+        monkeypatch.setattr(model.backbone, "decode", lambda z, f=original, s=sizes:
+                            s.append(len(z)) or f(z))
+        out = recipe.compute(model, x, batch)
+        out.total.backward()
+        results.append((out.total.detach(), [p.grad for p in model.parameters()], sizes))
+    (whole, grads, sizes), (chunked, chunked_grads, chunk_sizes) = results
+    assert sizes == [33] and chunk_sizes == [5] * 6 + [3]
+    assert torch.allclose(whole, chunked, atol=1e-6)
+    assert all(torch.allclose(a, b, atol=1e-5) for a, b in zip(grads, chunked_grads))
+    with pytest.raises(gs.ConfigError, match="micro_batch must be a positive int"):
+        gs.SwapAutoencoder("conv-small", Shapes, (3, 16, 16), micro_batch=0)

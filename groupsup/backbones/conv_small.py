@@ -1,13 +1,17 @@
 """``conv-small``: a CPU-sized convolutional backbone for 8 to 128 px images (tests, demos).
 
-Encoder: a 3x3 stem, then stride-2 4x4 convolutions that halve the image down to 4x4 (two
-stages at 16 px, three at 32 px, four at 64 px), doubling the channels up to ``max_width``,
-then one linear layer to z. The decoder mirrors it with transposed convolutions. About 1.3 M
-parameters at 3x32x32 with z = 100 and the defaults.
+Encoder: stride-2 4x4 convolutions straight from the image down to a 4x4 map (two at 16 px,
+three at 32 px, four at 64 px), doubling the channels from ``width`` up to ``max_width``,
+then one linear layer to z. The decoder mirrors it: a linear layer to the 4x4 map, then
+stride-2 4x4 transposed convolutions, the last one producing the image. About 0.7 M
+parameters at 3x32x32 with z = 100 and the defaults, 1.7 M at 64 px.
 
-Instance normalisation is on by default: without it, the decoder's ReLUs of this narrow
-network can all die in the first Adam steps on sparse images (dark background), after which
-it outputs the mean image whatever the code.
+Shaped for CPU throughput: there is no full-resolution layer with few channels (those run at
+a third of the matmul peak on CPU), so nearly all FLOPs fall in 64- and 128-channel layers.
+Instance normalisation is on by default: without it, the decoder's ReLUs of a narrow network
+can all die in the first Adam steps on sparse images (dark background), after which it
+outputs the mean image whatever the code. It is computed as ``GroupNorm(C, C)``, the same
+function as ``InstanceNorm2d(C, affine=True)`` with a faster CPU kernel.
 """
 
 from __future__ import annotations
@@ -30,16 +34,18 @@ BOTTLENECK = 4  # spatial side of the innermost feature map
 class ConvSmallConfig(BackboneConfig):
     """Options of ``conv-small``."""
 
-    width: int = Field(32, gt=0, description="channels after the stem")
-    max_width: int = Field(128, gt=0, description="channel cap of the downsampling stages")
+    width: int = Field(64, gt=0, description="channels of the first (outermost) feature map")
+    max_width: int = Field(128, gt=0, description="channel cap of the inner feature maps")
     norm: Literal["instance", "none"] = Field(
-        "instance", description="normalisation after each hidden convolution: affine "
-        "InstanceNorm2d (per-image statistics in training and inference), or none")
+        "instance", description="normalisation after each hidden convolution: per-image, "
+        "per-channel statistics with an affine map (training and inference alike), or none")
     output: Literal["tanh", "logits"] = Field("tanh", description="decoder output")
 
 
 def _norm(kind: str, channels: int) -> nn.Module:
-    return nn.InstanceNorm2d(channels, affine=True) if kind == "instance" else nn.Identity()
+    # GroupNorm with one channel per group is InstanceNorm2d(affine=True) without running
+    # statistics, and its CPU kernel is about twice as fast.
+    return nn.GroupNorm(channels, channels) if kind == "instance" else nn.Identity()
 
 
 class ConvSmall(Backbone):
@@ -54,13 +60,12 @@ class ConvSmall(Backbone):
         self.output = cfg.output
         channels, height, width = self.image_shape
         stages = (min(height, width) // BOTTLENECK).bit_length() - 1
-        widths = [min(cfg.width * 2**i, max(cfg.max_width, cfg.width)) for i in range(stages + 1)]
+        widths = [min(cfg.width * 2**i, max(cfg.max_width, cfg.width)) for i in range(stages)]
         self._inner = (widths[-1], height >> stages, width >> stages)
         bias = cfg.norm == "none"
 
-        down: list[nn.Module] = [nn.Conv2d(channels, widths[0], 3, padding=1, bias=bias),
-                                 _norm(cfg.norm, widths[0]), nn.ReLU(inplace=True)]
-        for c_in, c_out in itertools.pairwise(widths):
+        down: list[nn.Module] = []
+        for c_in, c_out in itertools.pairwise([channels, *widths]):
             down += [nn.Conv2d(c_in, c_out, 4, stride=2, padding=1, bias=bias),
                      _norm(cfg.norm, c_out), nn.ReLU(inplace=True)]
         self.encoder = nn.Sequential(*down, nn.Flatten(),
@@ -72,7 +77,7 @@ class ConvSmall(Backbone):
         for c_in, c_out in itertools.pairwise(widths[::-1]):
             up += [nn.ConvTranspose2d(c_in, c_out, 4, stride=2, padding=1, bias=bias),
                    _norm(cfg.norm, c_out), nn.ReLU(inplace=True)]
-        up.append(nn.Conv2d(widths[0], channels, 3, padding=1))
+        up.append(nn.ConvTranspose2d(widths[0], channels, 4, stride=2, padding=1))
         if self.output == "tanh":
             up.append(nn.Tanh())
         self.decoder = nn.Sequential(*up)

@@ -10,11 +10,14 @@ defaults it has the reference's layer sizes and 142.95 M parameters:
   four transposed conv 4x4 stride 2 back to w channels, conv 7x7 (w -> C), then Tanh (or
   nothing for ``output="logits"``).
 
-Every convolution is bias-free; all but the last are followed by InstanceNorm2d(affine) and
-ReLU. The reference never switches to eval mode, so it normalises with each image's own
-statistics at inference too; ``instance_stats_at_eval=True`` (the default) keeps that
-behaviour in eval mode as well (InstanceNorm2d without running statistics), while ``False``
-tracks running statistics in training and uses them in eval mode.
+Every convolution is bias-free; all but the last are followed by instance normalisation
+(affine) and ReLU. The reference never switches to eval mode, so it normalises with each
+image's own statistics at inference too; ``instance_stats_at_eval=True`` (the default) keeps
+that behaviour in eval mode as well, while ``False`` tracks running statistics in training
+(``InstanceNorm2d(track_running_stats=True)``) and uses them in eval mode. Without running
+statistics the normalisation is computed as ``GroupNorm(C, C)``: the same function as
+``InstanceNorm2d(C, affine=True)``, with the same parameter names and a CPU kernel about
+twice as fast.
 """
 
 from __future__ import annotations
@@ -71,10 +74,10 @@ class GZSNet(gs.Backbone):
         channels, height, width = self.image_shape
         widths = [min(cfg.width * 2**i, 4 * cfg.width) for i in range(DOWNSAMPLES + 1)]
         self._inner = (widths[-1], height >> DOWNSAMPLES, width >> DOWNSAMPLES)
-        track = not cfg.instance_stats_at_eval
-
         def norm(c: int) -> nn.Module:
-            return nn.InstanceNorm2d(c, affine=True, track_running_stats=track)
+            if cfg.instance_stats_at_eval:
+                return nn.GroupNorm(c, c)
+            return nn.InstanceNorm2d(c, affine=True, track_running_stats=True)
 
         def block(conv: nn.Module, c: int) -> list[nn.Module]:
             return [conv, norm(c), nn.ReLU(inplace=True)]
