@@ -195,3 +195,12 @@ def test_term_parameters_are_optimised_checkpointed_and_resumed(tmp_path, toy_da
     for a, b in zip(full.term_modules.parameters(), resumed.term_modules.parameters()):
         torch.testing.assert_close(a, b)
 
+
+
+def test_plugin_readme_snippets_run():
+    import re
+    from pathlib import Path
+
+    readme = Path(__file__).resolve().parents[1] / "plugins" / "groupsup-baselines" / "README.md"
+    for snippet in re.findall(r"```python\n(.*?)```", readme.read_text(), flags=re.S):
+        exec(compile(snippet, str(readme), "exec"), {})
