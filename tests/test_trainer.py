@@ -113,8 +113,8 @@ def test_non_finite_loss_stops_and_keeps_last_good_checkpoint(tmp_path, store):
     trainer = Trainer(config(tmp_path, store, checkpoint_every=2))
     compute = trainer.recipe.compute
 
-    def poisoned(model, images, batch):
-        out = compute(model, images, batch)
+    def poisoned(model, images, batch, labels=None):
+        out = compute(model, images, batch, labels)
         if trainer.step == 3:
             return dataclasses.replace(out, total=out.total * float("nan"))
         return out
