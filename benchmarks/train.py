@@ -32,7 +32,7 @@ import torch
 import groupsup as gs
 
 sys.path.insert(0, str(Path(__file__).parent))
-from step import matmul_peak  # noqa: E402  (benchmarks/step.py, the same measurement)
+from step import matmul_peak
 
 
 class FontsLike(gs.Schema):
