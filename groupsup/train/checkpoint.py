@@ -5,8 +5,9 @@ Layout of ``RUN/checkpoints/step-000120/``:
 - ``model.safetensors``: the model's weights;
 - ``model.json``: ``SwapAutoencoder.config_dict()`` (backbone name and config, schema JSON,
   image shape, the plugin that provides the backbone);
-- ``training.pt``: optimiser, schedule, AMP scaler and RNG states (plain tensors and numbers,
-  read with ``torch.load(weights_only=True)``);
+- ``training.pt``: optimiser, schedule, AMP scaler and RNG states, and the weights of
+  parameters owned by loss terms (e.g. AE+DS classifier heads) under ``"terms"`` (plain
+  tensors and numbers, read with ``torch.load(weights_only=True)``);
 - ``meta.json``: step, resolved experiment config, groupsup version, and every plugin the run
   used (distribution and version), so a missing plugin is named on load.
 
