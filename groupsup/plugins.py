@@ -58,6 +58,8 @@ REGISTRY_HOOKS: dict[str, str] = {
     "register_commands": "command",
 }
 
+PLURALS = {"loss": "losses", "strategy": "strategies"}
+
 
 @dataclass
 class PluginInfo:
@@ -159,7 +161,8 @@ class PluginHost:
             return self._registries[hook]
 
     def _collect(self, hook: str) -> Registry[Any]:
-        registry: Registry[Any] = Registry(REGISTRY_HOOKS[hook])
+        kind = REGISTRY_HOOKS[hook]
+        registry: Registry[Any] = Registry(kind, PLURALS.get(kind))
         caller = getattr(self.pm.hook, hook)
         # Call each implementation on its own so that we know who registered what, and so
         # that one plugin's failing hook does not lose the others' registrations.
@@ -170,7 +173,7 @@ class PluginHost:
                          _info: PluginInfo = info) -> None:
                 registry.add(Entry(name, obj, _info.name, _info.distribution, _info.version,
                                    description))
-                _info.registered.setdefault(registry.kind, []).append(name)
+                _info.registered.setdefault(registry.plural, []).append(name)
 
             try:
                 impl.function(register=register)

@@ -30,8 +30,9 @@ class Registry(Generic[T]):
     ``groupsup plugins``) and stay reachable under ``"<plugin>:<name>"``.
     """
 
-    def __init__(self, kind: str):
+    def __init__(self, kind: str, plural: str | None = None):
         self.kind = kind
+        self.plural = plural or f"{kind}s"
         self._entries: dict[str, Entry[T]] = {}
         self.collisions: list[tuple[Entry[T], Entry[T]]] = []
 
@@ -52,7 +53,7 @@ class Registry(Generic[T]):
             known = self.names()
             raise RegistryError(
                 f"no {self.kind} named {name!r}{did_you_mean(name, known)}; registered "
-                f"{self.kind}s: {', '.join(known) or '(none)'}"
+                f"{self.plural}: {', '.join(known) or '(none)'}"
             ) from None
 
     def get(self, name: str) -> T:

@@ -36,7 +36,7 @@ def test_local_plugin_registers_and_is_attributed(tmp_path):
     host = PluginHost(entry_points=False, local=str(path))
     entry = host.metrics.entry("answer")
     assert entry.obj() == 42 and entry.plugin == "local_one" and entry.description == "the answer"
-    assert host.plugins["local_one"].registered == {"metric": ["answer"]}
+    assert host.plugins["local_one"].registered == {"metrics": ["answer"]}
 
 
 def test_broken_plugin_is_reported_and_others_still_load(tmp_path):

@@ -30,7 +30,7 @@ def _run_plugins(args: argparse.Namespace) -> int:
         if row["error"]:
             print(f"    FAILED: {row['error']}")
         for kind, names in sorted(row["registered"].items()):
-            print(f"    {kind}s: {', '.join(names)}")
+            print(f"    {kind}: {', '.join(names)}")
     if host.problems:
         print("problems:")
         for problem in host.problems:
