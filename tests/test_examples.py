@@ -3,7 +3,6 @@
 from pathlib import Path
 
 import pytest
-import torch
 
 import groupsup as gs
 from groupsup.plugins import reset_host
