@@ -57,8 +57,6 @@ class SwapAutoencoder(nn.Module):
                  backbone_config: Mapping[str, Any] | BaseModel | None = None, *,
                  micro_batch: int | None = None) -> None:
         super().__init__()
-        if micro_batch is not None and micro_batch <= 0:
-            raise ConfigError(f"micro_batch must be a positive int or None, got {micro_batch!r}")
         self.micro_batch = micro_batch
         self.schema = schema
         self.partition: LatentPartition = schema.partition
@@ -89,6 +87,18 @@ class SwapAutoencoder(nn.Module):
                               f"{self.backbone.image_shape}, the model for {self.image_shape}")
 
     # ------------------------------------------------------------------ description
+    @property
+    def micro_batch(self) -> int | None:
+        """Largest number of images per encoder/decoder call (``None``: no limit)."""
+        return self._micro_batch
+
+    @micro_batch.setter
+    def micro_batch(self, value: int | None) -> None:
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool)
+                                  or value <= 0):
+            raise ConfigError(f"micro_batch must be a positive int or None, got {value!r}")
+        self._micro_batch = value
+
     @property
     def output(self) -> str:
         """What :meth:`decode` returns: ``"tanh"`` images or ``"logits"``."""

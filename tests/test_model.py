@@ -292,3 +292,5 @@ def test_micro_batch_gives_the_same_step_in_chunks(monkeypatch):
     assert all(torch.allclose(a, b, atol=1e-5) for a, b in zip(grads, chunked_grads))
     with pytest.raises(gs.ConfigError, match="micro_batch must be a positive int"):
         gs.SwapAutoencoder("conv-small", Shapes, (3, 16, 16), micro_batch=0)
+    with pytest.raises(gs.ConfigError, match="micro_batch must be a positive int"):
+        model.micro_batch = 2.5

@@ -3,7 +3,7 @@
 Encoder: stride-2 4x4 convolutions straight from the image down to a 4x4 map (two at 16 px,
 three at 32 px, four at 64 px), doubling the channels from ``width`` up to ``max_width``,
 then one linear layer to z. The decoder mirrors it: a linear layer to the 4x4 map, then
-stride-2 4x4 transposed convolutions, the last one producing the image. About 0.7 M
+stride-2 4x4 transposed convolutions, the last one producing the image. About 1.2 M
 parameters at 3x32x32 with z = 100 and the defaults, 1.7 M at 64 px.
 
 Shaped for CPU throughput: there is no full-resolution layer with few channels (those run at

@@ -104,9 +104,12 @@ class LossRecipe:
 
     @classmethod
     def named(cls, name: str) -> LossRecipe:
-        """A recipe registered through ``register_recipes`` (e.g. ``"gsl"``)."""
-        specs = get_host().recipes.get(name)
-        return cls(specs, name=name)
+        """A recipe registered through ``register_recipes`` (e.g. ``"gsl"``): a list of specs
+        (default distance ``l1``) or a :class:`LossRecipe`."""
+        registered = get_host().recipes.get(name)
+        if isinstance(registered, LossRecipe):
+            return cls(registered.specs, distance=registered.distance, name=name)
+        return cls(registered, name=name)
 
     @classmethod
     def of(cls, value: LossRecipe | str | Sequence[LossSpec | Mapping[str, Any] | str],
