@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 import groupsup as gs
 
@@ -40,3 +41,12 @@ def toy_labels(copies: int = 2) -> np.ndarray:
 def toy_dataset() -> gs.GroupDataset:
     labels = toy_labels()
     return gs.GroupDataset.from_arrays(Toy, toy_images(labels), labels, name="toy")
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """Small convolutions run fastest on one torch thread, above all on a shared machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

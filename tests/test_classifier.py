@@ -13,13 +13,7 @@ from groupsup.errors import ConfigError, DataError
 COLOURS = np.array([[1, -1, -1], [-1, 1, -1], [-1, -1, 1], [1, 1, -1]], dtype=np.float32)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Small convolutions run fastest on one thread, above all on a shared machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def squares(labels: np.ndarray, size: int = 16, seed: int = 0) -> np.ndarray:

@@ -11,14 +11,7 @@ from groupsup.errors import ConfigError, DataError
 from groupsup.evaluate.probes import fit_probes, stack_blocks
 from groupsup.partition import LatentPartition
 
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Small batched problems run fastest on one thread, above all on a shared machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 PARTITION = LatentPartition([("shape", 3), ("color", 2), ("size", 4)])

@@ -23,6 +23,8 @@ def test_example_config_names_registered_pieces(path):
     backbone.parse_config(config.model.options)
     if config.loss.terms is None:
         assert config.loss.recipe in host.recipes
+    if spec.schema is not None:
+        assert set(config.schema_.latent) <= set(spec.schema.names)
 
 
 def test_fonts_demo_config_is_the_packaged_one():

@@ -12,14 +12,7 @@ from groupsup.errors import ConfigError, DataError
 from groupsup.evaluate.image_quality import gaussian_window
 from groupsup.plugins import PluginHost
 
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Small batched problems run fastest on one thread, above all on a shared machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 # ---------------------------------------------------------------------------- image quality

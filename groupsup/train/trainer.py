@@ -334,8 +334,11 @@ class Trainer:
                                 "time": time.perf_counter() - started}
                         if main:
                             self._log(last, writer)
-                        bar.set_postfix(loss=f"{last['loss']:.4f}",
-                                        gps=f"{last['groups_per_s']:.1f}")
+                        postfix = {"loss": f"{last['loss']:.4f}",
+                                   "gps": f"{last['groups_per_s']:.1f}"}
+                        if cfg.time_budget:  # the step total means little under a budget
+                            postfix["left"] = f"{max(0.0, cfg.time_budget - last['time']):.0f}s"
+                        bar.set_postfix(postfix)
                         sums.clear()
                         count, window_groups, window_images = 0, 0, 0
                         window_start = time.perf_counter()

@@ -135,19 +135,6 @@ def test_readme_snippets_run(tmp_path, monkeypatch):
         exec(compile(code, str(README), "exec"), {"__name__": "__readme__"})
 
 
-def test_paper_config_names_registered_pieces():
-    config = load_config(EXAMPLE)
-    host = gs.get_host()
-    spec = host.datasets.get(config.dataset.name)
-    assert config.dataset.name == "dsprites"
-    spec.options_model.model_validate(config.dataset.options)
-    assert config.dataset.split in {"none", "random-combinations", *spec.splits}
-    host.strategies.get(config.strategy.name).Config.model_validate(config.strategy.options)
-    host.backbones.get(config.model.backbone).Config.model_validate(config.model.options)
-    assert config.loss.recipe in host.recipes
-    assert config.schema_.latent == {a.name: a.latent for a in spec.schema.attributes}
-
-
 def test_paper_config_builds_the_reference_dsprites_network():
     config = load_config(EXAMPLE)
     backbone = gs.get_host().backbones.get(config.model.backbone)

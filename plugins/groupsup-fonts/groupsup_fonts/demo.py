@@ -1,7 +1,8 @@
 """``groupsup demo``: Fonts-mini, zero-shot held-out combinations, GZS-Net on a CPU budget.
 
-1. renders Fonts-mini (composition in ``demo.toml`` beside this file; the fonts are the first
-   ones of the machine's font catalogue, matplotlib's faces at least);
+1. renders Fonts-mini (composition in ``demo.toml`` beside this file: six faces that ship
+   with matplotlib, so a pip-only machine runs it, plus up to ``--extra-fonts`` families of
+   the system's fonts when it has any);
 2. holds out combinations with the Fonts protocol split (per letter range, some sizes /
    colours / fonts are never seen in training);
 3. trains a CPU-sized swap autoencoder with the GSL losses (recon + swap + cover) within the
@@ -27,6 +28,7 @@ from typing import Any
 import groupsup as gs
 from groupsup.evaluate.report import write_html
 from groupsup.evaluate.run import EvalOptions, evaluate_run
+from groupsup_fonts.discovery import discover_fonts
 
 # seconds the evaluation after training needs on 2 CPU cores (classifier included); the
 # training budget is what is left of the total
@@ -47,8 +49,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="total wall-clock budget in seconds (default 600); training gets "
                         f"what the evaluation (~{EVAL_RESERVE:.0f} s) leaves")
     parser.add_argument("--out", default="runs/demo", help="output folder (default runs/demo)")
-    parser.add_argument("--fonts", type=int, default=None,
-                        help="how many fonts (default: demo.toml's choice)")
+    parser.add_argument("--extra-fonts", type=int, default=2, metavar="K",
+                        help="add up to K of the system's font families to demo.toml's six "
+                        "matplotlib faces, when the system has any (default 2; 0: none)")
     parser.add_argument("--set", dest="overrides", action="append", default=[],
                         metavar="KEY=VALUE", help="override a key of the demo config")
 
@@ -60,9 +63,12 @@ def run(args: argparse.Namespace) -> int:
                              f"{EVAL_RESERVE + 30:.0f} s (evaluation takes ~{EVAL_RESERVE:.0f})")
     out = Path(args.out)
     overrides = [f"train.out={out / 'run'}", *args.overrides]
-    if args.fonts is not None:
-        overrides.append(f"dataset.options.fonts={args.fonts}")
     config = gs.load_config(demo_config(), overrides)
+    if args.extra_fonts > 0:
+        chosen = list(config.dataset.options["fonts"])
+        extra = [face.name for face in discover_fonts().diverse_order()
+                 if face.source == "system" and face.name not in chosen][:args.extra_fonts]
+        config.dataset.options = {**config.dataset.options, "fonts": chosen + extra}
     if out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True)

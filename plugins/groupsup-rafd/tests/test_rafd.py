@@ -174,19 +174,6 @@ def test_options_are_validated(tree):
         build(root=str(tree), crop={"side": 0})
 
 
-def test_paper_config_names_registered_pieces():
-    config = load_config(EXAMPLE)
-    host = gs.get_host()
-    spec = host.datasets.get(config.dataset.name)
-    assert config.dataset.name == "rafd"
-    spec.options_model.model_validate(config.dataset.options)
-    assert config.dataset.split in {"none", "random-combinations", *spec.splits}
-    host.strategies.get(config.strategy.name).Config.model_validate(config.strategy.options)
-    host.backbones.get(config.model.backbone).Config.model_validate(config.model.options)
-    assert config.loss.recipe in host.recipes
-    assert config.schema_.latent == {a.name: a.latent for a in spec.schema.attributes}
-
-
 def test_smoke_training_of_the_paper_config_on_a_generated_tree(tree, tmp_path):
     """The paper config (identity split, cycle pairs, paper recipe) trains end to end on a
     generated tree (CPU backbone, 2 steps)."""
