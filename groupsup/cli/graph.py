@@ -7,7 +7,6 @@ SOURCE is a registered dataset name (options with ``--option key=value``), a sto
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import re
 import time
@@ -18,6 +17,7 @@ import numpy as np
 
 from groupsup.cli import Command
 from groupsup.data.dataset import GroupDataset
+from groupsup.data.folder import read_manifest_rows
 from groupsup.errors import ConfigError, DataError
 from groupsup.hookspecs import hookimpl
 from groupsup.plugins import get_host
@@ -66,23 +66,10 @@ def _folder_schema(root: Path, pattern: str | None, manifest: str | None) -> typ
         if not names:
             raise ConfigError(f"--pattern {pattern!r} has no {{attribute}} fields")
     else:
-        path = Path(manifest)
-        if not path.is_absolute() and not path.exists():
-            path = root / path
-        try:
-            text = path.read_text()
-        except OSError as err:
-            raise DataError(f"{path}: cannot read manifest ({err})") from None
-        if path.suffix.lower() == ".json":
-            try:
-                rows = json.loads(text)
-            except json.JSONDecodeError as err:
-                raise DataError(f"{path}: corrupt JSON ({err})") from None
-            if not isinstance(rows, list) or not rows or not isinstance(rows[0], dict):
-                raise DataError(f"{path}: expected a non-empty JSON list of objects")
-            columns = list(rows[0])
-        else:
-            columns = next(csv.reader(text.splitlines()), [])
+        path, rows = read_manifest_rows(root, Path(manifest))
+        if not rows or not isinstance(rows[0], dict):
+            raise DataError(f"{path}: the manifest has no rows")
+        columns = list(rows[0])
         names = [c for c in columns if c != "path"]
         if not names:
             raise DataError(f"{path}: no attribute columns besides 'path'")

@@ -75,14 +75,19 @@ def scan_folder(schema: type[Schema], root: Path, *, pattern: str | None,
     return paths, records
 
 
-def _read_manifest(schema: type[Schema], root: Path, manifest: Path
-                   ) -> tuple[list[Path], list[dict[str, Any]]]:
+def read_manifest_rows(root: Path, manifest: Path) -> tuple[Path, list[dict[str, Any]]]:
+    """The rows of a CSV or JSON manifest (a relative path may be relative to *root*).
+
+    Returns the resolved manifest path and its rows as dicts (CSV: strings).
+    """
     if not manifest.is_absolute() and not manifest.exists():
         manifest = root / manifest
     try:
         text = manifest.read_text()
     except FileNotFoundError:
         raise DataError(f"{manifest}: manifest not found") from None
+    except OSError as err:
+        raise DataError(f"{manifest}: cannot read manifest ({err})") from None
     if manifest.suffix.lower() == ".json":
         try:
             rows = json.loads(text)
@@ -92,6 +97,12 @@ def _read_manifest(schema: type[Schema], root: Path, manifest: Path
             raise DataError(f"{manifest}: expected a JSON list of objects with a 'path' key")
     else:
         rows = list(csv.DictReader(text.splitlines()))
+    return manifest, rows
+
+
+def _read_manifest(schema: type[Schema], root: Path, manifest: Path
+                   ) -> tuple[list[Path], list[dict[str, Any]]]:
+    manifest, rows = read_manifest_rows(root, manifest)
     paths, records = [], []
     for i, row in enumerate(rows):
         if not isinstance(row, dict) or "path" not in row:
