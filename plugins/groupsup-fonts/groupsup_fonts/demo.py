@@ -3,8 +3,9 @@
 1. renders Fonts-mini (composition in ``demo.toml`` beside this file: six faces that ship
    with matplotlib, so a pip-only machine runs it, plus up to ``--extra-fonts`` families of
    the system's fonts when it has any);
-2. holds out combinations with the Fonts protocol split (per letter range, some sizes /
-   colours / fonts are never seen in training);
+2. holds out attribute combinations (``dataset.split`` of ``demo.toml``: a random 10% of the
+   combinations; ``protocol`` is the harder rule-based split) while every value stays in
+   training;
 3. trains a CPU-sized swap autoencoder with the GSL losses (recon + swap + cover) within the
    time budget;
 4. evaluates: zero-shot synthesis of the held-out combinations against their rendered ground
@@ -122,7 +123,8 @@ def _summary(metrics: dict[str, Any], result: gs.RunResult, total: float,
         "images": len(data), "image_size": data.image_shape[1],
         "vocabularies": {a.name: list(a.values) for a in data.schema.attributes},
         "train_images": len(split.train), "held_out_images": len(split.test),
-        "held_out_combinations": len(split.held_out), "steps": result.step,
+        "held_out_combinations": len(split.held_out), "split": split.description,
+        "steps": result.step,
         "train_seconds": round(result.wall_time, 1), "total_seconds": round(total, 1),
         "final_loss": result.last.get("loss"),
         "zero_shot_mse": metrics["synthesis"]["mse"],
@@ -153,7 +155,7 @@ def _report(s: dict[str, Any], run_dir: Path, out: Path) -> str:
 
 {s['images']} images of {s['image_size']} px; {s['train_images']} for training,
 {s['held_out_images']} held out ({s['held_out_combinations']} attribute combinations never seen
-in training, chosen by the Fonts protocol split). Trained {s['steps']} steps in
+in training; split: {s['split']}). Trained {s['steps']} steps in
 {s['train_seconds']:.0f} s; the whole demo took {s['total_seconds']:.0f} s.
 
 | attribute | values | vocabulary |
