@@ -155,3 +155,9 @@ def test_python_api_trains_objects(tmp_path, toy_dataset):
                       progress=False, threads=1)
     assert result.step == 3 and result.checkpoint.is_dir()
     assert gs.load_model(tmp_path / "py").schema.same_as(toy_dataset.schema)
+
+
+def test_a_new_run_refuses_to_overwrite_an_existing_one(tmp_path, store):
+    Trainer(config(tmp_path, store, steps=1)).fit()
+    with pytest.raises(gs.ConfigError, match="already holds a run.*--resume"):
+        Trainer(config(tmp_path, store, steps=1))

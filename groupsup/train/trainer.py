@@ -115,6 +115,9 @@ class Trainer:
                 f"({self.dist.world_size}) and divide train.groups_per_step="
                 f"{cfg.groups_per_step}")
         self.run_dir = Path(resume) if resume is not None else Path(cfg.out)
+        if resume is None and (self.run_dir / "checkpoints" / ckpt.LATEST).exists():
+            raise ConfigError(f"train.out {str(self.run_dir)!r} already holds a run; continue it "
+                              f"with --resume {self.run_dir} or choose another train.out")
 
         # data -> split -> graph -> strategy
         self.full_dataset = dataset if dataset is not None else self._load_dataset()
