@@ -101,10 +101,12 @@ def run(backbone: str, side: int, groups: int, steps: int, warmup: int, root: Pa
             "final_step": result.step}
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="conv-small only, fewer steps")
     parser.add_argument("--groups", type=int, default=8, help="groups per step")
+    parser.add_argument("--steps", type=int, default=None,
+                        help="timed steps of every run (default: per backbone)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     torch.manual_seed(0)
@@ -115,7 +117,9 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for backbone, side, steps in plan:
-            if args.quick:
+            if args.steps is not None:
+                steps = args.steps
+            elif args.quick:
                 steps = max(5, steps // 3)
             rows.append(run(backbone, side, args.groups, steps, warmup=2, root=Path(tmp)))
     for row in rows:
@@ -124,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
               "matmul_peak_gflops": peak, "runs": rows}
     if args.json:
         print(json.dumps(report, indent=2))
-        return 0
+        return report
     print(f"float32 matmul peak (baseline, this process): {peak:.1f} GFLOP/s, "
           f"{torch.get_num_threads()} threads")
     print(f"{'backbone':<11}{'px':>4}{'params M':>10}{'groups/s':>10}{'images/s':>10}"
@@ -133,8 +137,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{r['backbone']:<11}{r['side']:>4}{r['params_m']:>10.2f}{r['groups_per_s']:>10.2f}"
               f"{r['images_per_s']:>10.1f}{r['step_s']:>8.3f}{r['gflops_per_s']:>9.1f}"
               f"{r['peak_fraction']:>9.0%}{r['overhead']:>10.1%}")
-    return 0
+    return report
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -1,0 +1,29 @@
+"""benchmarks/train.py and benchmarks/step.py run end to end at a tiny scale, so they cannot rot."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+def load(name: str):
+    sys.path.insert(0, str(BENCHMARKS))  # train.py imports step.py as its neighbour
+    try:
+        spec = importlib.util.spec_from_file_location(f"{name}_benchmark", BENCHMARKS / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+    finally:
+        sys.path.remove(str(BENCHMARKS))
+
+
+def test_train_benchmark_runs_small(one_thread):
+    report = load("train").main(["--quick", "--steps", "2", "--groups", "2", "--json"])
+    assert [(r["backbone"], r["side"]) for r in report["runs"]] == [("conv-small", 32),
+                                                                     ("conv-small", 64)]
+    for run in report["runs"]:
+        assert run["steps"] == 2 and run["groups_per_s"] > 0 and 0 <= run["overhead"] < 1
+        assert 0 < run["peak_fraction"] < 2
