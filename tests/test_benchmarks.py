@@ -12,7 +12,8 @@ BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 def load(name: str):
     sys.path.insert(0, str(BENCHMARKS))  # train.py imports step.py as its neighbour
     try:
-        spec = importlib.util.spec_from_file_location(f"{name}_benchmark", BENCHMARKS / f"{name}.py")
+        path = BENCHMARKS / f"{name}.py"
+        spec = importlib.util.spec_from_file_location(f"{name}_benchmark", path)
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
         return module

@@ -159,5 +159,5 @@ def test_python_api_trains_objects(tmp_path, toy_dataset):
 
 def test_a_new_run_refuses_to_overwrite_an_existing_one(tmp_path, store):
     Trainer(config(tmp_path, store, steps=1)).fit()
-    with pytest.raises(gs.ConfigError, match="already holds a run.*--resume"):
+    with pytest.raises(gs.ConfigError, match=r"already holds a run.*--resume"):
         Trainer(config(tmp_path, store, steps=1))
