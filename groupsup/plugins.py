@@ -138,8 +138,13 @@ class PluginHost:
     def _load_local(self, spec: str) -> None:
         for item in filter(None, (s.strip() for s in spec.split(","))):
             path = Path(item)
-            files = sorted(path.glob("*.py")) if path.is_dir() else [path]
-            for target in files if (path.suffix == ".py" or path.is_dir()) else [None]:
+            if path.is_dir():
+                targets: list[Path | None] = sorted(path.glob("*.py"))
+            elif path.suffix == ".py":
+                targets = [path]
+            else:  # a dotted module path
+                targets = [None]
+            for target in targets:
                 name = item if target is None else target.stem
                 info = PluginInfo(name, "(local)", "-", "local")
                 try:
