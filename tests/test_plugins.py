@@ -126,3 +126,19 @@ def test_every_hook_is_documented_with_its_exact_signature():
 def test_hookimpl_is_reexported():
     assert gs.hookimpl is hookspecs.hookimpl
     assert sys.modules["groupsup"].hookimpl.project_name == "groupsup"
+
+
+def test_a_plugins_folder_loads_every_module_in_it(tmp_path):
+    folder = tmp_path / "my_plugins"
+    folder.mkdir()
+    for name in ("alpha", "beta"):
+        write_plugin(folder, name, f"""
+            import groupsup as gs
+
+            @gs.hookimpl
+            def register_metrics(register):
+                register("{name}-metric", len)
+        """)
+    host = PluginHost(entry_points=False, local=str(folder))
+    assert {"alpha-metric", "beta-metric"} <= set(host.metrics.names())
+    assert host.metrics.entry("beta-metric").plugin == "beta"
