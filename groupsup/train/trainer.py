@@ -338,6 +338,7 @@ class Trainer:
                         if main:
                             self._log(last, writer)
                         postfix = {"loss": f"{last['loss']:.4f}",
+                                   **{k: f"{last[k]:.3f}" for k in values if k != "loss"},
                                    "gps": f"{last['groups_per_s']:.1f}"}
                         if cfg.time_budget:  # the step total means little under a budget
                             postfix["left"] = f"{max(0.0, cfg.time_budget - last['time']):.0f}s"
