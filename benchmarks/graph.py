@@ -25,6 +25,7 @@ import json  # noqa: E402
 import platform  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
+import tracemalloc  # noqa: E402
 from collections.abc import Callable  # noqa: E402
 from typing import Any  # noqa: E402
 
@@ -64,12 +65,6 @@ def timed(fn: Callable[[], Any], repeat: int) -> tuple[float, float, Any]:
         best_wall = min(best_wall, time.perf_counter() - wall)
         best_cpu = min(best_cpu, time.process_time() - cpu)
     return best_wall, best_cpu, result
-
-
-def rss() -> int:
-    """Resident memory of this process in bytes."""
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
 def bench_engine(labels: np.ndarray, schema: type[gs.Schema], draws: int, groups: int,
@@ -127,11 +122,17 @@ def bench_networkx(labels: np.ndarray, names: tuple[str, ...], nodes: int,
     rng = np.random.default_rng(1)
     subset = labels[np.sort(rng.choice(len(labels), size=nodes, replace=False))]
     gc.collect()
-    before = rss()
     started = time.perf_counter()
     graph = naive_networkx(subset, names)
     build = time.perf_counter() - started
-    used = rss() - before
+    # Python objects only: tracemalloc counts them exactly, where a resident-set delta can
+    # read 0 when the allocator reuses freed pages (small subsets).
+    gc.collect()
+    tracemalloc.start()
+    traced = naive_networkx(subset, names)
+    used = tracemalloc.get_traced_memory()[0]
+    tracemalloc.stop()
+    del traced
     edges = graph.number_of_edges()
     centres = rng.integers(0, nodes, size=draws)
     attributes = rng.integers(0, len(names), size=draws)
