@@ -21,6 +21,21 @@ from groupsup.schema import Schema
 STORE_FORMAT = "groupsup.store/1"
 
 
+def replace_directory(staging: Path, target: Path) -> None:
+    """Put the complete directory *staging* at *target* by renames, replacing any old one.
+
+    Readers see the old directory or the new one, never a half-written one.
+    """
+    if target.exists():
+        old = target.with_name(f".{target.name}.old")
+        shutil.rmtree(old, ignore_errors=True)
+        target.rename(old)
+        staging.rename(target)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        staging.rename(target)
+
+
 def to_tensor(images: np.ndarray) -> torch.Tensor:
     """uint8 ``(n, H, W, C)`` -> float32 ``(n, C, H, W)`` in ``[-1, 1]``."""
     images = np.ascontiguousarray(images)
@@ -161,14 +176,7 @@ class GroupDataset:
                         "image_shape": list(self.image_shape), "schema": self.schema.to_dict(),
                         **(extra or {})}
             (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2))
-            if root.exists():
-                old = root.with_name(f".{root.name}.old")
-                shutil.rmtree(old, ignore_errors=True)
-                root.rename(old)
-                tmp.rename(root)
-                shutil.rmtree(old, ignore_errors=True)
-            else:
-                tmp.rename(root)
+            replace_directory(tmp, root)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise

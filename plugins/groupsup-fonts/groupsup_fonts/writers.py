@@ -35,6 +35,7 @@ import numpy as np
 from tqdm import tqdm
 
 import groupsup as gs
+from groupsup.data import replace_directory
 from groupsup_fonts.discovery import FontFace
 from groupsup_fonts.layout import (
     NAMINGS,
@@ -343,14 +344,7 @@ def _render_store(plan: RenderPlan, root: Path, workers: int, progress: bool, ov
     write_atomic(partial / "manifest.json", json.dumps(manifest, indent=2).encode())
     (partial / "progress.txt").unlink()
     (partial / "plan.json").unlink()
-    if root.exists():
-        old = root.with_name(f".{root.name}.old")
-        shutil.rmtree(old, ignore_errors=True)
-        root.rename(old)
-        partial.rename(root)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        partial.rename(root)
+    replace_directory(partial, root)
     return RenderResult(root, root / "manifest.json", "store", len(plan), rendered,
                         len(plan) - rendered, time.perf_counter() - began)
 
