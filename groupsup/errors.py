@@ -45,6 +45,11 @@ class RegistryError(GroupsupError, LookupError):
         return str(self.args[0]) if self.args else ""
 
 
+class GroupsWarning(UserWarning):
+    """Training or evaluation goes on, but something the user should know about is off (for
+    example a label value that no swap can ever transfer)."""
+
+
 def did_you_mean(name: str, choices: Iterable[str]) -> str:
     """Return ``" (did you mean 'x'?)"`` for the closest of *choices*, or ``""``."""
     close = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.6)

@@ -34,7 +34,8 @@ def _check_pairs(graph: gs.MultiGraph, batch: gs.GroupBatch, exact: bool) -> Non
 @pytest.mark.parametrize("cycle_pairs", [0, 2])
 def test_centre_cover_groups(exact, cycle_pairs):
     graph = _incomplete()
-    strategy = CentreCover(graph, {"exact": exact, "cycle_pairs": cycle_pairs})
+    strategy = CentreCover(graph, {"exact": exact, "cycle_pairs": cycle_pairs,
+                                   "fallback": "off"})
     batch = strategy.sample(7, np.random.default_rng(0)).validate(4)
     per_group = 5 + 2 * cycle_pairs
     assert batch.groups == 7 and len(batch.examples) == 7 * per_group
@@ -75,11 +76,12 @@ def test_strategies_on_random_label_sets_draw_only_admissible_centres(data, seed
     rng = np.random.default_rng(seed)
     for exact in (True, False):
         admissible = graph.admissible_centres(exact)
+        config = {"exact": exact, "fallback": "off"}
         if not len(admissible):
             with pytest.raises(gs.GroupsupError, match="centre-cover"):
-                CentreCover(graph, {"exact": exact})
+                CentreCover(graph, config)
             continue
-        batch = CentreCover(graph, {"exact": exact}).sample(6, rng).validate(len(schema))
+        batch = CentreCover(graph, config).sample(6, rng).validate(len(schema))
         assert np.isin(batch.examples[batch.cover_target], admissible).all()
         assert (batch.examples >= 0).all()
         _check_pairs(graph, batch, exact)
@@ -88,7 +90,7 @@ def test_strategies_on_random_label_sets_draw_only_admissible_centres(data, seed
 def test_centres_are_uniform_over_admissible_examples():
     labels = np.concatenate([grid([3, 3]), [[0, 0]]])  # a duplicate row
     graph = gs.MultiGraph(labels, schema_for([3, 3]))
-    batch = CentreCover(graph).sample(20000, np.random.default_rng(3))
+    batch = CentreCover(graph, {"fallback": "off"}).sample(20000, np.random.default_rng(3))
     centres = batch.examples[batch.cover_target]
     counts = np.bincount(centres, minlength=len(labels))
     assert chi_square(counts) < chi_square_bound(len(labels) - 1)
@@ -98,7 +100,7 @@ def test_no_admissible_centre_names_the_attribute():
     labels = np.array([[0, 0], [0, 1], [1, 2]])  # a1 values are all singletons
     graph = gs.MultiGraph(labels, schema_for([2, 3]))
     with pytest.raises(gs.GroupsupError, match=r"attribute\(s\) \['a1'\]"):
-        CentreCover(graph, {"exact": False})
+        CentreCover(graph, {"exact": False, "fallback": "off"})
     with pytest.raises(gs.GroupsupError, match=r"'edge'.*\['a1'\]"):
         EdgeStrategy(graph)
 
@@ -125,3 +127,59 @@ def test_registry_and_configs():
         EdgeStrategy(graph, {"cycle_pairs": -1})
     with pytest.raises(gs.RegistryError, match="did you mean 'edge'"):
         make_strategy("edges", graph)
+
+
+@settings(max_examples=40, deadline=None)
+@given(label_sets(min_rows=2), st.integers(0, 2**32 - 1))
+def test_fallback_makes_every_example_a_centre(data, seed):
+    labels, schema = data
+    graph = gs.MultiGraph(labels, schema)
+    for exact in (True, False):
+        strategy = CentreCover(graph, {"exact": exact})
+        batch = strategy.sample(64, np.random.default_rng(seed)).validate(len(schema))
+        ids = batch.examples
+        centre, partner = ids[batch.swap_pairs[:, 0]], ids[batch.swap_pairs[:, 1]]
+        j = batch.swap_attribute
+        shared = graph.shared_mask(centre, partner)
+        assert shared[np.arange(len(j)), j].all()  # partner j always shares value j
+        wanted = np.stack([graph.has_partner(a, exact) for a in range(len(schema))])[j, centre]
+        some = np.stack([graph.has_partner(a, False) for a in range(len(schema))])[j, centre]
+        assert (shared[wanted].sum(axis=1) == 1).all() if exact else True  # kind asked for
+        assert (centre[wanted] != partner[wanted]).all()
+        assert (centre[some] != partner[some]).all()  # a relaxed partner where one exists
+        assert (centre[~some] == partner[~some]).all()  # the centre stands in for none
+        report = strategy.partner_report()
+        for a, name in enumerate(graph.names):
+            c = report.counts[name]
+            assert c["exact"] + c["relaxed"] + c["none"] == len(graph)
+            assert c["exact"] == int(graph.has_partner(a, exact).sum())
+            assert c["none"] == int((~graph.has_partner(a, False)).sum())
+
+
+def test_centres_without_exact_partners_are_kept_and_reported():
+    # The protocol-split shape: letters 0-2 at size 0 only, size 1-2 only with letter 3; no
+    # letter 0-2 example has an exact letter partner (all share size 0 with each other).
+    labels = np.array([[letter, 0, colour] for letter in range(3) for colour in range(3)]
+                      + [[3, size, colour] for size in range(1, 3) for colour in range(3)])
+    graph = gs.MultiGraph(labels, schema_for([4, 3, 3]))
+    assert not graph.has_partner(0, True)[:9].any()
+    strategy = CentreCover(graph)
+    batch = strategy.sample(4000, np.random.default_rng(0))
+    centres = batch.examples[batch.cover_target]
+    assert set(np.unique(centres)) == set(range(len(labels)))  # every example is a centre
+    report = strategy.partner_report()
+    assert report.counts["a0"] == {"exact": 6, "relaxed": 9, "none": 0}
+    assert report.never_recombined == {}
+    assert "a0: 6 exact, 9 relaxed, 0 none" in report.lines()
+    with pytest.raises(gs.GroupsupError, match=r"fallback='off'.*every attribute at once"):
+        CentreCover(graph, {"fallback": "off"})
+
+
+def test_values_that_can_never_be_recombined_are_named():
+    labels = np.array([[0, 0], [0, 1], [1, 1], [1, 0], [2, 0]])  # a0=2 occurs once
+    graph = gs.MultiGraph(labels, schema_for([3, 2]))
+    report = CentreCover(graph).partner_report()
+    assert report.never_recombined == {"a0": ["2"]}
+    assert report.counts["a0"]["none"] == 1
+    (message,) = report.warnings()
+    assert "'a0'" in message and "can never be recombined: 2" in message

@@ -108,3 +108,39 @@ def test_unknown_config_key_suggests_the_nearest(trained, capsys):
     _, cfg, _ = trained
     assert main(["train", str(cfg), "--set", "train.stpes=3"]) == 1
     assert "did you mean 'train.steps'" in capsys.readouterr().err
+
+
+def test_train_reports_partners_and_warns_of_values_never_recombined(tmp_path, capsys):
+    from conftest import Toy, toy_images, toy_labels
+
+    import groupsup as gs
+
+    labels = toy_labels(copies=1)
+    labels = labels[~((labels[:, 1] == 2) & ((labels[:, 0] == 1) | (labels[:, 2] == 1)))]
+    assert (labels[:, 1] == 2).sum() == 1  # 'blue' occurs once: no swap can transfer it
+    data = gs.GroupDataset.from_arrays(Toy, toy_images(labels), labels, name="toy")
+    store = data.write_store(tmp_path / "store")
+    cfg = tmp_path / "toy.toml"
+    cfg.write_text(f"""
+[dataset]
+name = "store"
+options = {{ path = "{store}" }}
+[model]
+backbone = "conv-small"
+options = {{ width = 8, max_width = 16 }}
+[train]
+steps = 1
+groups_per_step = 2
+progress = false
+threads = 1
+out = "{tmp_path / 'run'}"
+""")
+    assert main(["train", str(cfg)]) == 0
+    out, err = capsys.readouterr()
+    assert "centre-cover partners (exact requested) per attribute, over 9 centres:" in out
+    assert "color: " in out and "1 none" in out
+    assert ("groupsup: warning: attribute 'color': 1 value(s) held by a single training example "
+            "can never be recombined: blue") in err
+    report = json.loads((tmp_path / "run" / "partners.json").read_text())
+    assert report["never_recombined"] == {"color": ["blue"]}
+    assert sum(report["counts"]["shape"].values()) == 9

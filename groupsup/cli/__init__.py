@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from groupsup.errors import GroupsupError
+from groupsup.errors import GroupsupError, GroupsWarning
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``groupsup`` console script and ``python -m groupsup``."""
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
+    with warnings.catch_warnings():
+        python_show = warnings.showwarning
+
+        def show(message, category, *where) -> None:  # ours as one line, others as Python's
+            if issubclass(category, GroupsWarning):
+                print(f"groupsup: warning: {message}", file=sys.stderr)
+            else:
+                python_show(message, category, *where)
+
+        warnings.showwarning = show
+        return _main(argv, debug)
+
+
+def _main(argv: list[str], debug: bool) -> int:
     try:
         parser = build_parser()
         args = parser.parse_args(argv)

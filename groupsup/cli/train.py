@@ -39,6 +39,12 @@ def _run_train(args: argparse.Namespace) -> int:
         print(f"training {config.name}: {len(trainer.dataset)} examples, "
               f"{sum(p.numel() for p in trainer.model.parameters()) / 1e6:.2f} M parameters, "
               f"device {trainer.device}, from step {trainer.step} to {config.train.steps}")
+        if trainer.partner_report is not None:
+            kind = "exact" if trainer.partner_report.exact else "relaxed"
+            print(f"centre-cover partners ({kind} requested) per attribute, over "
+                  f"{len(trainer.dataset):,} centres:")
+            for line in trainer.partner_report.lines():
+                print(f"    {line}")
     result = trainer.fit()
     if trainer.dist.is_main:
         print(f"stopped at step {result.step} ({result.stopped}) after {result.wall_time:.1f} s;"

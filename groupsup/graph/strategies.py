@@ -19,7 +19,8 @@ a random block to swap), so one strategy serves recipes with a cycle term (RaFD)
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any, ClassVar
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -105,13 +106,53 @@ class _WithCycle(Strategy):
         return pairs, positions, rng.integers(0, self.graph.num_attributes, size=groups * p)
 
 
+@dataclass(frozen=True)
+class PartnerReport:
+    """How centre-cover partners are found, counted over every example as a centre.
+
+    ``counts[attribute]`` is ``{"exact": n, "relaxed": n, "none": n}``: examples whose partner
+    for that attribute is exact (one-overlap), relaxed (shares the value and possibly more), or
+    missing (no other example shares the value: the centre stands in for its own partner, so
+    that attribute's swap degenerates into a self reconstruction). ``never_recombined`` lists
+    per attribute the values held by one example only: no swap ever transfers them.
+    """
+
+    exact: bool
+    counts: dict[str, dict[str, int]]
+    never_recombined: dict[str, list[str]]
+
+    def lines(self) -> list[str]:
+        """One line per attribute, for a console or a log."""
+        return [f"{name}: {c['exact']:,} exact, {c['relaxed']:,} relaxed, {c['none']:,} none"
+                for name, c in self.counts.items()]
+
+    def warnings(self) -> list[str]:
+        """One message per attribute with values that can never be recombined."""
+        out = []
+        for name, values in self.never_recombined.items():
+            shown = ", ".join(values[:8]) + (f" (+{len(values) - 8} more)" if len(values) > 8
+                                             else "")
+            out.append(f"attribute {name!r}: {len(values)} value(s) held by a single training "
+                       f"example can never be recombined: {shown}")
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"exact": self.exact, "counts": self.counts,
+                "never_recombined": self.never_recombined}
+
+
 class CentreCover(_WithCycle):
     """A centre C plus one partner per attribute; partner j shares attribute j with C.
 
     Group layout (positions within a group of ``A + 1 + 2 * cycle_pairs`` images):
     ``[C, partner_0, ..., partner_{A-1}, cycle pairs...]``. Swap pairs ``(C, partner_j)`` with
     swap attribute j; cover target C with providers ``partner_0 .. partner_{A-1}``.
-    Centres are uniform over the examples that have a partner for every attribute.
+
+    Every example is a centre (``fallback="relaxed"``, the default): where a centre has no
+    exact partner for attribute j it gets a relaxed one (same value of j), and where no other
+    example shares its value of j it is its own partner j. :meth:`partner_report` counts each
+    case. ``fallback="off"`` draws centres only among the examples that have a partner of the
+    requested kind for every attribute (and never falls back).
     """
 
     name = "centre-cover"
@@ -120,26 +161,53 @@ class CentreCover(_WithCycle):
         model_config = ConfigDict(extra="forbid")
         exact: bool = Field(True, description="partners share exactly one attribute "
                             "(one-overlap); False: at least that one")
+        fallback: Literal["relaxed", "off"] = Field(
+            "relaxed", description="'relaxed': every example is a centre; an attribute "
+            "without an exact partner uses a relaxed one, without any partner the centre "
+            "itself. 'off': centres only where every attribute has a partner of the requested "
+            "kind")
         cycle_pairs: int = Field(0, ge=0, description="no-overlap pairs appended per group")
 
     def __init__(self, graph: MultiGraph, config: BaseModel | dict[str, Any] | None = None):
         super().__init__(graph, config)
         exact = self.config.exact
-        kind = "an exact (one-overlap)" if exact else "a"
-        ok = np.ones(len(graph), dtype=bool)
-        for name in graph.names:
-            ok &= graph.has_partner(name, exact)
+        self._relaxed = [graph.has_partner(j, False) for j in range(graph.num_attributes)]
+        self._exact = ([graph.has_partner(j, True) for j in range(graph.num_attributes)]
+                       if exact else self._relaxed)
+        if self.config.fallback == "relaxed":
+            self.centres = None
+            return
+        ok = np.logical_and.reduce(self._exact)
         if not ok.any():
+            kind = "an exact (one-overlap)" if exact else "a"
             missing = _no_partner(graph, exact)
             detail = (f"no example has {kind} partner for attribute(s) {missing}" if missing
                       else f"no example has {kind} partner for every attribute at once")
-            raise GroupsupError(f"strategy 'centre-cover' (exact={exact}): {detail}; see "
-                                "graph.admissibility()")
+            raise GroupsupError(f"strategy 'centre-cover' (exact={exact}, fallback='off'): "
+                                f"{detail}; see graph.admissibility()")
         self.centres = _pool(ok)
 
     @property
     def provides(self) -> frozenset[str]:
         return frozenset({"swap", "cover"} | ({"cycle"} if self.config.cycle_pairs else set()))
+
+    def partner_report(self) -> PartnerReport:
+        """Per attribute, how many centres get an exact, a relaxed or no partner."""
+        g = self.graph
+        pool = np.ones(len(g), dtype=bool) if self.centres is None else np.zeros(len(g), bool)
+        if self.centres is not None:
+            pool[self.centres] = True
+        counts, never = {}, {}
+        for j, name in enumerate(g.names):
+            exact = self._exact[j] & pool
+            relaxed = self._relaxed[j] & pool & ~exact
+            counts[name] = {"exact": int(exact.sum()), "relaxed": int(relaxed.sum()),
+                            "none": int((pool & ~exact & ~relaxed).sum())}
+            single = np.flatnonzero(g.value_counts[j] == 1)
+            if len(single):
+                values = g.schema.attributes[j].values
+                never[name] = [str(values[v]) for v in single]
+        return PartnerReport(self.config.exact, counts, never)
 
     def sample(self, groups: int, rng: np.random.Generator) -> GroupBatch:
         g, a = self.graph, self.graph.num_attributes
@@ -149,7 +217,7 @@ class CentreCover(_WithCycle):
         members = np.empty((groups, per_group), dtype=np.int64)
         members[:, 0] = centres
         for j in range(a):
-            members[:, 1 + j] = g.partners(centres, j, rng, exact=self.config.exact)
+            members[:, 1 + j] = self._partners(centres, j, rng)
         start = np.arange(groups)[:, None] * per_group
         partner_pos = start + 1 + np.arange(a)
         swap_pairs = np.stack([np.broadcast_to(start, (groups, a)), partner_pos],
@@ -162,6 +230,21 @@ class CentreCover(_WithCycle):
                 groups, per_group, core, rng)
         batch["examples"] = members.reshape(-1)
         return GroupBatch(**batch, groups=groups)
+
+    def _partners(self, centres: np.ndarray, j: int, rng: np.random.Generator) -> np.ndarray:
+        """Partner j of each centre: of the requested kind where one exists, else relaxed,
+        else the centre itself."""
+        exact = self.config.exact
+        if self.centres is not None:  # fallback off: every centre has the requested kind
+            return self.graph.partners(centres, j, rng, exact=exact)
+        out = centres.copy()
+        first = self._exact[j][centres]
+        if first.any():
+            out[first] = self.graph.partners(centres[first], j, rng, exact=exact)
+        second = ~first & self._relaxed[j][centres]
+        if exact and second.any():
+            out[second] = self.graph.partners(centres[second], j, rng, exact=False)
+        return out
 
 
 class EdgeStrategy(_WithCycle):

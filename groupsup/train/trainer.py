@@ -7,6 +7,7 @@ import math
 import signal
 import threading
 import time
+import warnings
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +21,7 @@ from tqdm.auto import tqdm
 from groupsup import __version__
 from groupsup.data import GroupDataset
 from groupsup.data.loader import GroupLoader
-from groupsup.errors import ConfigError, GroupsupError
+from groupsup.errors import ConfigError, GroupsupError, GroupsWarning
 from groupsup.graph import MultiGraph
 from groupsup.graph.splits import Split, random_combinations
 from groupsup.groups import GroupBatch
@@ -129,6 +130,11 @@ class Trainer:
         self.strategy = strategy_cls(self.graph, _validate(strategy_cls.Config,
                                                            config.strategy.options,
                                                            "strategy.options"))
+        self.partner_report = (self.strategy.partner_report()
+                               if hasattr(self.strategy, "partner_report") else None)
+        if self.partner_report is not None and self.dist.is_main:
+            for message in self.partner_report.warnings():
+                warnings.warn(message, GroupsWarning, stacklevel=2)
         # model -> loss recipe
         torch.manual_seed(config.seed)
         schema = self.dataset.schema
@@ -256,6 +262,9 @@ class Trainer:
         ckpt.atomic_write_text(self.run_dir / "config.json",
                                json.dumps(self.config.to_dict(), indent=2))
         ckpt.atomic_write_text(self.run_dir / "schema.json", self.model.schema.to_json())
+        if self.partner_report is not None:
+            ckpt.atomic_write_text(self.run_dir / "partners.json",
+                                   json.dumps(self.partner_report.to_dict(), indent=2))
         if self.split is not None:
             ckpt.atomic_write_text(self.run_dir / "split.json",
                                    json.dumps(self.split.to_dict(), indent=2))
