@@ -20,7 +20,7 @@ from groupsup.errors import (
     SchemaError,
 )
 from groupsup.graph import MultiGraph, Rule, Split, Strategy
-from groupsup.groups import GroupBatch
+from groupsup.groups import GroupBatch, Relation
 from groupsup.hookspecs import hookimpl
 from groupsup.losses import (
     Decode,
@@ -63,6 +63,7 @@ __all__ = [
     "PartitionError",
     "PluginError",
     "RegistryError",
+    "Relation",
     "Rule",
     "RunResult",
     "Schema",

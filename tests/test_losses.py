@@ -215,7 +215,8 @@ def test_bce_needs_a_logits_backbone():
 
 def test_missing_batch_part_is_an_error():
     batch = gs.GroupBatch(examples=np.arange(7))
-    with pytest.raises(gs.ConfigError, match="'swap' needs 'swap' in the GroupBatch"):
+    with pytest.raises(gs.ConfigError,
+                       match=r"'swap' needs the relation 'swap' in the GroupBatch, which holds"):
         gs.LossRecipe(["recon", "swap"]).compute(make_model(), images(), batch)
     with pytest.raises(gs.ConfigError, match="M = 7"):
         gs.LossRecipe(["recon"]).compute(make_model(), images()[:3], batch)

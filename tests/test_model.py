@@ -60,8 +60,9 @@ def centre_cover_groups(rng: np.random.Generator, groups: int) -> gs.GroupBatch:
             pairs.append((base, base + 1 + j))
             attrs.append(j)
         providers.append([base + 1, base + 2, base + 3])
-    return gs.GroupBatch(np.array(examples), np.array(pairs), np.array(attrs),
-                         np.arange(groups) * 4, np.array(providers), groups=groups)
+    return gs.GroupBatch(np.array(examples), swap_pairs=np.array(pairs),
+                         swap_attribute=np.array(attrs), cover_target=np.arange(groups) * 4,
+                         cover_providers=np.array(providers), groups=groups)
 
 
 def train(terms: list[str], steps: int = 400, seed: int = 0) -> gs.SwapAutoencoder:

@@ -3,7 +3,7 @@
 A strategy is built as ``Strategy(graph, config)`` (``config`` a pydantic ``Config`` or a
 dict) and draws ``sample(groups, rng)`` using only the numpy Generator it is given, so step k
 of a run is reproducible from ``(seed, rank, k)`` alone. ``provides`` names the GroupBatch
-parts it fills (``"swap"``, ``"cover"``, ``"cycle"``).
+relation kinds it fills (``"swap"``, ``"cover"``, ``"cycle"``, or any kind of a plugin's own).
 
 Built-in strategies (registered through ``register_strategies`` like any plugin's):
 
@@ -27,7 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from groupsup.errors import ConfigError, GroupsupError
 from groupsup.graph.multigraph import MultiGraph
-from groupsup.groups import GroupBatch
+from groupsup.groups import GroupBatch, Relation
 from groupsup.hookspecs import hookimpl
 
 
@@ -60,7 +60,8 @@ class Strategy(ABC):
     @property
     @abstractmethod
     def provides(self) -> frozenset[str]:
-        """The GroupBatch parts this strategy fills: ``"swap"``, ``"cover"``, ``"cycle"``."""
+        """The GroupBatch relation kinds this strategy fills (``"swap"``, ``"cover"``,
+        ``"cycle"``, or a plugin's own)."""
 
     @property
     def requires(self) -> frozenset[str]:
@@ -96,14 +97,15 @@ class _WithCycle(Strategy):
     """Shared by strategies that may append ``cycle_pairs`` no-overlap pairs per group."""
 
     def _cycle(self, groups: int, per_group: int, offset: int, rng: np.random.Generator
-               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """``(examples (groups, 2P), cycle pair positions (groups*P, 2), attributes)``;
-        positions are relative to each group's start plus *offset* (the group's core size)."""
+               ) -> tuple[np.ndarray, Relation]:
+        """``(examples (groups, 2P), the cycle relation)``; pair positions are relative to each
+        group's start plus *offset* (the group's core size), each pair with a random block."""
         p = self.config.cycle_pairs
         pairs = self.graph.no_overlap_pairs(groups * p, rng).reshape(groups, 2 * p)
         local = offset + np.arange(2 * p).reshape(p, 2)
         positions = (np.arange(groups)[:, None, None] * per_group + local).reshape(-1, 2)
-        return pairs, positions, rng.integers(0, self.graph.num_attributes, size=groups * p)
+        attribute = rng.integers(0, self.graph.num_attributes, size=groups * p)
+        return pairs, Relation.pairs(positions, attribute)
 
 
 @dataclass(frozen=True)
@@ -222,14 +224,11 @@ class CentreCover(_WithCycle):
         partner_pos = start + 1 + np.arange(a)
         swap_pairs = np.stack([np.broadcast_to(start, (groups, a)), partner_pos],
                               axis=-1).reshape(-1, 2)
-        batch = dict(examples=members, swap_pairs=swap_pairs,
-                     swap_attribute=np.tile(np.arange(a), groups),
-                     cover_target=start[:, 0], cover_providers=partner_pos)
+        relations = {"swap": Relation.pairs(swap_pairs, np.tile(np.arange(a), groups)),
+                     "cover": Relation.cover(start[:, 0], partner_pos)}
         if self.config.cycle_pairs:
-            members[:, core:], batch["cycle_pairs"], batch["cycle_attribute"] = self._cycle(
-                groups, per_group, core, rng)
-        batch["examples"] = members.reshape(-1)
-        return GroupBatch(**batch, groups=groups)
+            members[:, core:], relations["cycle"] = self._cycle(groups, per_group, core, rng)
+        return GroupBatch(members.reshape(-1), relations, groups=groups)
 
     def _partners(self, centres: np.ndarray, j: int, rng: np.random.Generator) -> np.ndarray:
         """Partner j of each centre: of the requested kind where one exists, else relaxed,
@@ -289,11 +288,10 @@ class EdgeStrategy(_WithCycle):
             members[:, 2 * j + 1] = g.partners(centres, j, rng, exact=self.config.exact)
         start = np.arange(groups)[:, None] * per_group
         swap_pairs = (start[:, :, None] + np.arange(core).reshape(a, 2)).reshape(-1, 2)
-        batch = dict(swap_pairs=swap_pairs, swap_attribute=np.tile(np.arange(a), groups))
+        relations = {"swap": Relation.pairs(swap_pairs, np.tile(np.arange(a), groups))}
         if self.config.cycle_pairs:
-            members[:, core:], batch["cycle_pairs"], batch["cycle_attribute"] = self._cycle(
-                groups, per_group, core, rng)
-        return GroupBatch(examples=members.reshape(-1), **batch, groups=groups)
+            members[:, core:], relations["cycle"] = self._cycle(groups, per_group, core, rng)
+        return GroupBatch(members.reshape(-1), relations, groups=groups)
 
 
 class NoOverlapPairs(Strategy):
@@ -313,10 +311,9 @@ class NoOverlapPairs(Strategy):
     def sample(self, groups: int, rng: np.random.Generator) -> GroupBatch:
         n = groups * self.config.pairs
         pairs = self.graph.no_overlap_pairs(n, rng)
-        return GroupBatch(examples=pairs.reshape(-1),
-                          cycle_pairs=np.arange(2 * n).reshape(n, 2),
-                          cycle_attribute=rng.integers(0, self.graph.num_attributes, size=n),
-                          groups=groups)
+        cycle = Relation.pairs(np.arange(2 * n).reshape(n, 2),
+                               rng.integers(0, self.graph.num_attributes, size=n))
+        return GroupBatch(pairs.reshape(-1), {"cycle": cycle}, groups=groups)
 
 
 BUILTIN_STRATEGIES: tuple[type[Strategy], ...] = (CentreCover, EdgeStrategy, NoOverlapPairs)

@@ -39,14 +39,6 @@ from groupsup.partition import LatentPartition
 if TYPE_CHECKING:
     from groupsup.model import SwapAutoencoder
 
-# GroupBatch parts a term can need, and the fields that hold each.
-PARTS: dict[str, tuple[str, ...]] = {
-    "swap": ("swap_pairs", "swap_attribute"),
-    "cover": ("cover_target", "cover_providers"),
-    "cycle": ("cycle_pairs", "cycle_attribute"),
-}
-
-
 @dataclass(frozen=True)
 class Decode:
     """Request: decode ``codes`` ``(n, Z)``; the term receives raw output ``(n, C, H, W)``."""
@@ -100,12 +92,21 @@ class StepContext:
             self._indices["labels"] = codes.to(self.z.device)
         return self._indices["labels"]
 
+    def relation(self, kind: str) -> dict[str, torch.Tensor]:
+        """The batch's relation of *kind* as ``{field: int64 tensor on z's device}``."""
+        relation = self.batch.relation(kind)
+        return {name: self._tensor(f"{kind}.{name}", relation[name]) for name in relation.fields}
+
     def index(self, name: str) -> torch.Tensor:
-        """A :class:`GroupBatch` field (e.g. ``"swap_pairs"``) as an int64 tensor on z's device."""
-        if name not in self._indices:
-            array = np.ascontiguousarray(getattr(self.batch, name), dtype=np.int64)
-            self._indices[name] = torch.from_numpy(array).to(self.z.device)
-        return self._indices[name]
+        """A built-in relation field by its :class:`GroupBatch` keyword name (e.g.
+        ``"swap_pairs"``) as an int64 tensor on z's device."""
+        return self._tensor(name, getattr(self.batch, name))
+
+    def _tensor(self, key: str, array: np.ndarray) -> torch.Tensor:
+        if key not in self._indices:
+            array = np.ascontiguousarray(array, dtype=np.int64)
+            self._indices[key] = torch.from_numpy(array).to(self.z.device)
+        return self._indices[key]
 
     def to_image(self, raw: torch.Tensor) -> torch.Tensor:
         """Raw decoder output -> images in ``[-1, 1]``, ready to re-encode."""
@@ -124,8 +125,9 @@ LossRun = Generator[Request, torch.Tensor, torch.Tensor]
 class LossTerm:
     """One term of the objective. Subclass, set ``name`` and ``requires``, implement :meth:`run`.
 
-    - ``requires``: the :class:`~groupsup.GroupBatch` parts the term reads (``"swap"``,
-      ``"cover"``, ``"cycle"``); a recipe checks a strategy provides them.
+    - ``requires``: the :class:`~groupsup.GroupBatch` relation kinds the term reads
+      (``"swap"``, ``"cover"``, ``"cycle"``, or a plugin's own); a recipe checks that the
+      strategy provides them, and each step that the batch holds them.
     - ``compares``: ``"images"`` (the recipe's distance applies) or ``"codes"`` (``l1``/``l2``
       only; the recipe's default distance does not apply, the term's default is ``l1``).
     - ``Config``: a pydantic model of the term's options (``LossSpec.options``).

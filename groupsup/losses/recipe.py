@@ -22,7 +22,7 @@ from torch import nn
 
 from groupsup.errors import ConfigError
 from groupsup.groups import GroupBatch
-from groupsup.losses.base import PARTS, Decode, Encode, LossRun, LossTerm, Request, StepContext
+from groupsup.losses.base import Decode, Encode, LossRun, LossTerm, Request, StepContext
 from groupsup.losses.distances import CODE_DISTANCES, DISTANCES
 from groupsup.plugins import get_host
 
@@ -177,10 +177,10 @@ class LossRecipe:
                               f"examples of the batch, got {tuple(images.shape)}")
         batch.validate(len(model.partition))
         for spec, term in zip(self.specs, self.terms):
-            for part in sorted(type(term).requires):
-                if not len(getattr(batch, PARTS[part][0])):
-                    raise ConfigError(f"loss term {spec.term!r} needs {part!r} in the GroupBatch, "
-                                      f"which has none ({PARTS[part][0]} is empty)")
+            for kind in sorted(type(term).requires):
+                if not batch.has(kind):
+                    raise ConfigError(f"loss term {spec.term!r} needs the relation {kind!r} in "
+                                      f"the GroupBatch, which holds {sorted(batch.relations)}")
         step = StepContext(model, images, model.encode(images), batch, labels)
         values = _run_lockstep(model, [term.run(step) for term in self.terms],
                                [s.term for s in self.specs])

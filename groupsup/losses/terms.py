@@ -20,8 +20,8 @@ def _swapped_pairs(step: StepContext, part: str) -> tuple[torch.Tensor, torch.Te
     Returns ``(rows, codes, attribute)``: ``rows`` ``(2P,)`` = a then b; ``codes`` ``(2P, Z)``
     = a's code with b's block, then b's code with a's block; ``attribute`` ``(P,)``.
     """
-    pairs = step.index(f"{part}_pairs")
-    attribute = step.index(f"{part}_attribute")
+    relation = step.relation(part)
+    pairs, attribute = relation["pairs"], relation["attribute"]
     a, b = pairs[:, 0], pairs[:, 1]
     z_a, z_b = step.partition.swap(step.z[a], step.z[b], attribute)
     return torch.cat([a, b]), torch.cat([z_a, z_b]), attribute
@@ -60,9 +60,10 @@ class Cover(LossTerm):
     requires = frozenset({"cover"})
 
     def run(self, step: StepContext) -> LossRun:
-        codes = step.partition.assemble(step.z, step.index("cover_providers"))
+        cover = step.relation("cover")
+        codes = step.partition.assemble(step.z, cover["providers"])
         raw = yield Decode(codes)
-        return self.compare(step, raw, step.images[step.index("cover_target")])
+        return self.compare(step, raw, step.images[cover["target"]])
 
 
 class Cycle(LossTerm):
