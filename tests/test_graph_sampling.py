@@ -103,11 +103,11 @@ def test_exact_sampler_reaches_every_partner_uniformly(case, monkeypatch):
 def test_each_centre_uses_the_proposal_with_the_smaller_candidate_space():
     full = gs.MultiGraph(grid([6, 5, 4, 5]))
     # Full grid: the perturbation space is never larger than a clique, and always succeeds.
-    assert all(full._perturbation.space[j] <= c.min() - 1
+    assert all(full.perturbation_tables.space[j] <= c.min() - 1
                for j, c in enumerate(full.value_counts))
     sparse = gs.MultiGraph(grid([6, 5, 4, 5])[::7])
     # Sparse data: cliques of a0 (about 14 other members) beat 4 * 3 * 4 = 48 perturbed rows.
-    assert sparse._perturbation.space[0] == 48.0
+    assert sparse.perturbation_tables.space[0] == 48.0
     assert (sparse.value_counts[0] - 1 < 48).all()
 
 

@@ -31,7 +31,7 @@ def to_networkx(graph: MultiGraph, nodes: Any = None, max_edges: int = 2_000_000
     """Explicit ``networkx.MultiGraph``: nodes are example ids with their label values as node
     attributes; one edge per shared attribute, keyed by the attribute's name."""
     ids = (np.arange(len(graph)) if nodes is None
-           else np.unique(graph._ids(nodes, "node")))
+           else np.unique(graph.check_ids(nodes, "node")))
     edges = subgraph_edge_counts(graph, ids)
     total = sum(edges.values())
     if total > max_edges:

@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from groupsup.data.dataset import GroupDataset
 from groupsup.errors import GroupsupError, LabelError, did_you_mean
 from groupsup.graph import sampling
 from groupsup.graph.admissibility import Admissibility, AttributeReport, partner_counts
@@ -31,6 +30,8 @@ from groupsup.schema import Attribute, Schema
 
 if TYPE_CHECKING:
     import networkx as nx
+
+    from groupsup.data import GroupDataset
 
 
 def _value_dtype(cardinality: int) -> type[np.integer]:
@@ -92,8 +93,8 @@ class MultiGraph:
 
     def __init__(self, dataset_or_labels: GroupDataset | np.ndarray,
                  schema: type[Schema] | None = None):
-        if isinstance(dataset_or_labels, GroupDataset):
-            schema = schema or dataset_or_labels.schema
+        if hasattr(dataset_or_labels, "labels") and hasattr(dataset_or_labels, "schema"):
+            schema = schema or dataset_or_labels.schema  # a GroupDataset, or alike
             labels = dataset_or_labels.labels
         else:
             labels = np.asarray(dataset_or_labels)
@@ -146,7 +147,9 @@ class MultiGraph:
             raise GroupsupError(f"no attribute {attribute!r}{hint}; attributes are "
                                 f"{list(self.names)}") from None
 
-    def _ids(self, ids: Any, what: str = "example") -> np.ndarray:
+    def check_ids(self, ids: Any, what: str = "example") -> np.ndarray:
+        """*ids* as a flat int64 array; raises :class:`GroupsupError` naming the first id out
+        of range (as a *what*)."""
         arr = np.asarray(ids, dtype=np.int64).reshape(-1)
         if arr.size and (arr.min() < 0 or arr.max() >= len(self)):
             bad = int(arr[(arr < 0) | (arr >= len(self))][0])
@@ -166,22 +169,22 @@ class MultiGraph:
     def neighbours(self, i: int, attribute: str | int) -> np.ndarray:
         """``(d,)`` int64 ids of the examples other than *i* sharing *i*'s value of *attribute*."""
         j = self.attribute_index(attribute)
-        i = int(self._ids(i)[0])
+        i = int(self.check_ids(i)[0])
         clique = self.members(j, int(self.labels[i, j]))
         return clique[clique != i]
 
     def shared_attributes(self, i: int, k: int) -> tuple[str, ...]:
         """Names of the attributes examples *i* and *k* share (the labels of their edges)."""
-        a, b = self._ids([i, k])
+        a, b = self.check_ids([i, k])
         return tuple(n for n, same in zip(self.names, self.labels[a] == self.labels[b]) if same)
 
     def shared_mask(self, i: Any, k: Any) -> np.ndarray:
         """``(n, A)`` bool: which attributes the pairs ``(i[e], k[e])`` share."""
-        return self.labels[self._ids(i)] == self.labels[self._ids(k)]
+        return self.labels[self.check_ids(i)] == self.labels[self.check_ids(k)]
 
     def degree(self, i: Any) -> np.ndarray:
         """Edges per attribute: ``(A,)`` int64 for one example, ``(n, A)`` for an array."""
-        ids = self._ids(i)
+        ids = self.check_ids(i)
         out = np.stack([self.value_counts[j][self.labels[ids, j]] - 1
                         for j in range(self.num_attributes)], axis=1)
         return out[0] if np.ndim(i) == 0 else out
@@ -211,31 +214,33 @@ class MultiGraph:
 
     # ------------------------------------------------------------------ cached structures
     @cached_property
-    def _perturbation(self) -> sampling.PerturbationTables | None:
+    def perturbation_tables(self) -> sampling.PerturbationTables | None:
+        """Lookup tables of the perturbation sampler (None where the key space is too big)."""
         return sampling.perturbation_tables(self)
 
     @cached_property
-    def _partner_counts(self) -> tuple[np.ndarray, np.ndarray]:
+    def partner_counts(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(exact (A, N), no_overlap (N,))`` partner counts, computed once on first use."""
         return partner_counts(self.labels, self.cardinalities)
 
     @cached_property
-    def _exact_everywhere(self) -> tuple[bool, ...]:
+    def exact_everywhere(self) -> tuple[bool, ...]:
         """Per attribute: whether every example has an exact partner (samplers skip checks)."""
-        return tuple(bool(c.min() > 0) if len(c) else True for c in self._partner_counts[0])
+        return tuple(bool(c.min() > 0) if len(c) else True for c in self.partner_counts[0])
 
     def exact_partner_counts(self) -> np.ndarray:
         """``(N, A)``: how many exact (one-overlap) partners each example has per attribute."""
-        return self._partner_counts[0].T
+        return self.partner_counts[0].T
 
     def no_overlap_counts(self) -> np.ndarray:
         """``(N,)``: how many examples share no attribute with each example."""
-        return self._partner_counts[1]
+        return self.partner_counts[1]
 
     def has_partner(self, attribute: str | int, exact: bool = True) -> np.ndarray:
         """``(N,)`` bool: which examples have an exact (or relaxed) partner for *attribute*."""
         j = self.attribute_index(attribute)
         if exact:
-            return self._partner_counts[0][j] > 0
+            return self.partner_counts[0][j] > 0
         return self.value_counts[j][self.labels[:, j]] > 1
 
     def admissible_centres(self, exact: bool = True) -> np.ndarray:
@@ -251,7 +256,7 @@ class MultiGraph:
 
     @cached_property
     def _admissibility(self) -> Admissibility:
-        exact = self._partner_counts[0]
+        exact = self.partner_counts[0]
         edges = self.edge_counts()
         reports = []
         for j, (name, attr) in enumerate(zip(self.names, self.schema.attributes)):
@@ -266,7 +271,7 @@ class MultiGraph:
             size=len(self), attributes=tuple(reports),
             admissible_exact=len(self.admissible_centres(True)),
             admissible_relaxed=len(self.admissible_centres(False)),
-            no_overlap_pairs=int(self._partner_counts[1].sum(dtype=np.int64) // 2))
+            no_overlap_pairs=int(self.partner_counts[1].sum(dtype=np.int64) // 2))
 
     def nbytes(self) -> dict[str, int]:
         """Bytes held per component (cached structures only once built)."""
@@ -276,8 +281,8 @@ class MultiGraph:
                "labels": self.labels.nbytes}
         if self.combination_index is not None:
             out["combination_index"] = self.combination_index.nbytes
-        if "_partner_counts" in self.__dict__:
-            out["partner_counts"] = sum(a.nbytes for a in self._partner_counts)
+        if "partner_counts" in self.__dict__:
+            out["partner_counts"] = sum(a.nbytes for a in self.partner_counts)
         return out
 
     # ------------------------------------------------------------------ sampling
@@ -290,7 +295,7 @@ class MultiGraph:
         of each centre, never the centre itself.
         """
         j = self.attribute_index(attribute)
-        centres = self._ids(centres, "centre")
+        centres = self.check_ids(centres, "centre")
         sampling.check_rng(rng)
         draw = sampling.exact_partners if exact else sampling.relaxed_partners
         return sampling.in_blocks(len(centres), lambda a, b: draw(self, centres[a:b], j, rng))

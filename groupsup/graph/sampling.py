@@ -116,8 +116,8 @@ def exact_partners(graph: MultiGraph, centres: np.ndarray, j: int,
     if graph.num_attributes == 1:
         return relaxed_partners(graph, centres, j, rng)
     out = np.full(len(centres), -1, dtype=np.int64)
-    has_all = graph._exact_everywhere[j]
-    counts = None if has_all else graph._partner_counts[0][j].take(centres)
+    has_all = graph.exact_everywhere[j]
+    counts = None if has_all else graph.partner_counts[0][j].take(centres)
     if counts is not None:
         todo = np.flatnonzero(counts > 0)
         centres, counts = centres[todo], counts[todo]
@@ -126,7 +126,7 @@ def exact_partners(graph: MultiGraph, centres: np.ndarray, j: int,
     packed = graph.rows.take(centres)
     fields = [graph.rows.field(packed, k) for k in range(graph.num_attributes)]
     clique = graph.value_counts[j].take(fields[j]) - 1
-    tables = graph._perturbation
+    tables = graph.perturbation_tables
     space = np.inf if tables is None else tables.space[j]
     found = np.full(len(centres), -1, dtype=np.int64)
     # Rounds run on the still-unresolved centres only; arrays shrink after each round.
