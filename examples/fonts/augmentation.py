@@ -1,4 +1,4 @@
-"""Data augmentation by GSL synthesis on an unbalanced Fonts training set (spec section 7).
+"""Data augmentation by GSL synthesis on an unbalanced Fonts training set (docs/method.md §4).
 
 Task: classify the letter and the font colour of Fonts images. The training set is unbalanced:
 for every letter some font colours never occur (a cyclic pattern, so every letter and every

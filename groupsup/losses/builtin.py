@@ -12,7 +12,7 @@ def register_losses(register: Register) -> None:
         register(term.name, term, description=(term.__doc__ or "").split("\n")[0].rstrip(":"))
 
 
-# name -> (terms, description): GSL and its ablations (spec section 7), all L1 by default and
+# name -> (terms, description): GSL and its ablations (docs/method.md §4), all L1 by default and
 # weight 1, so that a comparison changes one thing at a time.
 RECIPES: dict[str, tuple[list[str], str]] = {
     "gsl": (["recon", "swap", "cover"], "group-supervised learning: self, one-overlap swap and "

@@ -1,4 +1,4 @@
-"""The built-in loss terms of group-supervised learning (spec section 2).
+"""The built-in loss terms of group-supervised learning (docs/method.md §2).
 
 Each term reads positions from the step's :class:`~groupsup.GroupBatch`, gathers rows of the
 code matrix ``z`` with index tensors (no loop over samples) and yields its decode requests;

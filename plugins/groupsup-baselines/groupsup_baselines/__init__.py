@@ -1,4 +1,4 @@
-"""groupsup-baselines: the paper's baselines as a groupsup plugin (spec section 7).
+"""groupsup-baselines: the paper's baselines as a groupsup plugin (docs/method.md §4).
 
 The entry point (group ``groupsup``) is :mod:`groupsup_baselines.plugin`. It registers the loss
 terms ``block-classifier`` (AE+DS) and ``kl``, the backbone wrapper ``vae``, the recipes

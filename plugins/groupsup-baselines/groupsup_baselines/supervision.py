@@ -1,6 +1,6 @@
 """AE+DS: direct supervision of every latent block by a classifier of its own attribute.
 
-The paper's AE+DS baseline (spec section 7) is the same autoencoder, trained to reconstruct,
+The paper's AE+DS baseline (docs/method.md §4) is the same autoencoder, trained to reconstruct,
 with a classifier on each latent block; at synthesis blocks are swapped exactly as in GZS-Net
 (:meth:`groupsup.SwapAutoencoder.synthesize`). Here the classifiers are linear heads owned by
 the ``block-classifier`` loss term, optimised with the model by the trainer.

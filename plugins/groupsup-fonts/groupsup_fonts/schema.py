@@ -1,6 +1,6 @@
 """The Fonts schema: letter, size, font colour, background colour and font.
 
-Vocabularies follow the paper (spec section 6): 52 letters (A–Z then a–z), three sizes, ten
+Vocabularies follow the paper (docs/method.md §4): 52 letters (A–Z then a–z), three sizes, ten
 named colours with the spec's RGB values, and the fonts found on the machine (discovered).
 Colour names are lower case throughout; the reference spells one of them ``Yellow``, which the
 folder loader accepts as an alias of ``yellow``.

@@ -1,6 +1,6 @@
 """``gzsnet``: the GZS-Net reference network ("Generator_fc"), generic in image size.
 
-Written from the paper's description (spec section 4). At ``3x128x128`` with z = 100 and the
+Written from the paper's description (docs/method.md §3). At ``3x128x128`` with z = 100 and the
 defaults it has the reference's layer sizes and 142.95 M parameters:
 
 - encoder: conv 7x7 (C -> w), four conv 4x4 stride 2 (w -> 2w -> 4w -> 4w -> 4w), so the
