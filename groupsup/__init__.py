@@ -18,6 +18,7 @@ from groupsup.errors import (
     PluginError,
     RegistryError,
     SchemaError,
+    StorageError,
 )
 from groupsup.graph import MultiGraph, Rule, Split, Strategy
 from groupsup.groups import GroupBatch
@@ -69,6 +70,7 @@ __all__ = [
     "SchemaError",
     "Split",
     "StepContext",
+    "StorageError",
     "Strategy",
     "SwapAutoencoder",
     "TermConfig",

@@ -16,18 +16,19 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import torch
 from pydantic import BaseModel
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
+from safetensors.torch import save as safetensors_bytes
 from torch import nn
 
 from groupsup.backbones.base import Backbone
 from groupsup.errors import ConfigError, DataError, PartitionError, PluginError
+from groupsup.fileio import atomic_write_bytes, atomic_write_text
 from groupsup.partition import AttributeSelector, LatentPartition
 from groupsup.plugins import get_host
 from groupsup.registry import Entry
@@ -224,9 +225,8 @@ class SwapAutoencoder(nn.Module):
         weights, config_path = _paths(Path(path), create=True)
         state = {k: v.detach().cpu().contiguous() for k, v in self.state_dict().items()}
         document = {"format": MODEL_FORMAT, "weights": weights.name, "model": self.config_dict()}
-        _atomic_write(weights, lambda tmp: save_file(state, tmp, metadata={"format": MODEL_FORMAT}))
-        text = json.dumps(document, indent=2)
-        _atomic_write(config_path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+        atomic_write_bytes(weights, safetensors_bytes(state, metadata={"format": MODEL_FORMAT}))
+        atomic_write_text(config_path, json.dumps(document, indent=2))
         return config_path
 
     @classmethod
@@ -269,15 +269,3 @@ def _paths(path: Path, create: bool) -> tuple[Path, Path]:
         path.mkdir(parents=True, exist_ok=True)
     return path / WEIGHTS_FILE, path / CONFIG_FILE
 
-
-def _atomic_write(target: Path, write: Any) -> None:
-    """Call ``write(temporary_path)`` then rename it onto *target* (no half-written files)."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

@@ -16,11 +16,11 @@ Layout of ``RUN/checkpoints/step-000120/``:
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import random
 import shutil
-import tempfile
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -28,24 +28,13 @@ from typing import Any
 
 import numpy as np
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
+from safetensors.torch import save as safetensors_bytes
 
-from groupsup.errors import DataError, PluginError
+from groupsup.errors import DataError, PluginError, StorageError
+from groupsup.fileio import atomic_directory, atomic_write_bytes, atomic_write_text
 
 LATEST = "latest"
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write *text* to *path* through a temporary file and a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def rng_state() -> dict[str, Any]:
@@ -87,19 +76,21 @@ def save_checkpoint(run_dir: Path, step: int, model: torch.nn.Module, model_conf
     root = run_dir / "checkpoints"
     root.mkdir(parents=True, exist_ok=True)
     final = root / f"step-{step:06d}"
-    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=root))
+    state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+    # serialised in memory, so a full disk is an OSError(ENOSPC) naming the file rather than
+    # torch's "enforce fail at inline_container.cc"
+    buffer = io.BytesIO()
+    torch.save(training, buffer)
     try:
-        state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
-        save_file(state, str(tmp / "model.safetensors"))
-        (tmp / "model.json").write_text(json.dumps(model_config, indent=2))
-        torch.save(training, tmp / "training.pt")
-        (tmp / "meta.json").write_text(json.dumps({**meta, "step": step}, indent=2))
-        if final.exists():
-            shutil.rmtree(final)
-        tmp.rename(final)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        with atomic_directory(final) as tmp:
+            atomic_write_bytes(tmp / "model.safetensors", safetensors_bytes(state))
+            atomic_write_text(tmp / "model.json", json.dumps(model_config, indent=2))
+            atomic_write_bytes(tmp / "training.pt", buffer.getvalue())
+            atomic_write_text(tmp / "meta.json", json.dumps({**meta, "step": step}, indent=2))
+    except StorageError as err:
+        previous = (root / LATEST).read_text().strip() if (root / LATEST).is_file() else None
+        kept = f"the previous checkpoint {previous} is kept" if previous else "no checkpoint kept"
+        raise StorageError(f"{err} (checkpoint of step {step} not written; {kept})") from None
     atomic_write_text(root / LATEST, final.name + "\n")
     for old in sorted(p for p in root.glob("step-*") if p.is_dir())[:-keep]:
         shutil.rmtree(old, ignore_errors=True)
