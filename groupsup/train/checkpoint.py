@@ -28,11 +28,11 @@ from typing import Any
 
 import numpy as np
 import torch
-from safetensors.torch import load_file
 from safetensors.torch import save as safetensors_bytes
 
-from groupsup.errors import DataError, PluginError, StorageError
+from groupsup.errors import DataError, GroupsupError, PluginError, StorageError
 from groupsup.fileio import atomic_directory, atomic_write_bytes, atomic_write_text
+from groupsup.model import load_weights
 
 LATEST = "latest"
 
@@ -127,19 +127,54 @@ def check_plugins(meta: dict[str, Any], origin: Path) -> None:
 
 def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu",
                     training: bool = True) -> Checkpoint:
+    """Read a checkpoint (see the module docstring); any missing, corrupt or wrongly shaped
+    file is a :class:`DataError` naming it. Without *training*, ``training.pt`` is not read."""
     ckpt = resolve_checkpoint(path)
-    try:
-        meta = json.loads((ckpt / "meta.json").read_text())
-        model_config = json.loads((ckpt / "model.json").read_text())
-        state = load_file(str(ckpt / "model.safetensors"), device=str(map_location))
-        train_state = (torch.load(ckpt / "training.pt", map_location=map_location,
-                                  weights_only=True) if training else {})
-    except FileNotFoundError as err:
-        raise DataError(f"{ckpt}: incomplete checkpoint ({err.filename} missing)") from None
-    except (json.JSONDecodeError, OSError, RuntimeError) as err:
-        raise DataError(f"{ckpt}: corrupt checkpoint ({type(err).__name__}: {err})") from None
+    for name in ("meta.json", "model.json", "model.safetensors",
+                 *(("training.pt",) if training else ())):
+        if not (ckpt / name).is_file():
+            raise DataError(f"{ckpt}: incomplete checkpoint ({ckpt / name} missing)")
+    meta = _read_json_object(ckpt / "meta.json")
+    step = meta.get("step")
+    if not isinstance(step, int) or isinstance(step, bool) or step < 0:
+        raise DataError(f"{ckpt / 'meta.json'}: key 'step' must be a non-negative integer, "
+                        f"got {step!r}")
+    plugins = meta.get("plugins", [])
+    if not isinstance(plugins, list) or not all(isinstance(p, dict) for p in plugins):
+        raise DataError(f"{ckpt / 'meta.json'}: key 'plugins' must be a list of objects, "
+                        f"got {plugins!r}")
+    model_config = _read_json_object(ckpt / "model.json")
+    state = load_weights(ckpt / "model.safetensors", map_location)
+    train_state = _load_training_state(ckpt / "training.pt", map_location) if training else {}
     check_plugins(meta, ckpt)
-    return Checkpoint(ckpt, int(meta["step"]), state, model_config, train_state, meta)
+    return Checkpoint(ckpt, step, state, model_config, train_state, meta)
+
+
+def _read_json_object(path: Path) -> dict[str, Any]:
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise DataError(f"{path}: not readable JSON ({err})") from None
+    if not isinstance(value, dict):
+        raise DataError(f"{path}: expected a JSON object, got {type(value).__name__}")
+    return value
+
+
+TRAINING_KEYS = ("optimizer", "scheduler", "scaler", "rng")
+
+
+def _load_training_state(path: Path, map_location: str | torch.device) -> dict[str, Any]:
+    """``training.pt`` as plain tensors and numbers; anything else is refused unexecuted."""
+    try:
+        state = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as err:  # unpickling, zip and I/O errors all mean a corrupt file
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise DataError(f"{path}: not a loadable training state, truncated, corrupt or not "
+                        f"written by groupsup ({first})") from None
+    missing = [k for k in TRAINING_KEYS if not isinstance(state, dict) or k not in state]
+    if missing:
+        raise DataError(f"{path}: training state lacks {missing}")
+    return state
 
 
 def load_model(path: str | os.PathLike, map_location: str | torch.device = "cpu"):
@@ -147,6 +182,14 @@ def load_model(path: str | os.PathLike, map_location: str | torch.device = "cpu"
     from groupsup.model import SwapAutoencoder
 
     state = load_checkpoint(path, map_location=map_location, training=False)
-    model = SwapAutoencoder.from_config(state.model_config)
-    model.load_state_dict(state.model_state)
+    try:
+        model = SwapAutoencoder.from_config(state.model_config)
+    except GroupsupError as err:
+        raise type(err)(f"{state.path / 'model.json'}: {err}") from None
+    try:
+        model.load_state_dict(state.model_state)
+    except RuntimeError as err:
+        raise DataError(f"{state.path / 'model.safetensors'}: weights do not fit backbone "
+                        f"{state.model_config['backbone']!r}: {str(err).splitlines()[0]}"
+                        ) from None
     return model.to(map_location)
