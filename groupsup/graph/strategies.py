@@ -22,12 +22,13 @@ from abc import ABC, abstractmethod
 from typing import Any, ClassVar
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from groupsup.errors import ConfigError, GroupsupError
+from groupsup.errors import GroupsupError
 from groupsup.graph.multigraph import MultiGraph
 from groupsup.groups import GroupBatch
 from groupsup.hookspecs import hookimpl
+from groupsup.validation import validate
 
 
 class Strategy(ABC):
@@ -49,12 +50,7 @@ class Strategy(ABC):
             return config
         if isinstance(config, BaseModel):
             config = config.model_dump()
-        try:
-            return cls.Config.model_validate(config or {})
-        except ValidationError as err:
-            first = err.errors()[0]
-            key = ".".join(str(p) for p in first["loc"]) or "(config)"
-            raise ConfigError(f"strategy {cls.name!r}: {key}: {first['msg']}") from None
+        return validate(cls.Config, config or {}, f"strategy {cls.name!r}", noun="option")
 
     @property
     @abstractmethod
@@ -89,6 +85,20 @@ def _pool(ok: np.ndarray) -> np.ndarray | None:
 
 def _no_partner(graph: MultiGraph, exact: bool) -> list[str]:
     return [n for n in graph.names if not graph.has_partner(n, exact).any()]
+
+
+def _single_valued_cause(graph: MultiGraph, exact: bool) -> str | None:
+    """The real cause when exact partners are missing because an attribute has one value only:
+    an exact partner for attribute j must differ in every other attribute, that one included,
+    so the attributes it would otherwise blame are innocent."""
+    if not exact or graph.num_attributes < 2:
+        return None
+    single = [n for j, n in enumerate(graph.names) if int((graph.value_counts[j] > 0).sum()) < 2]
+    if not single:
+        return None
+    return (f"attribute(s) {single} have only one value in the data, so no example can have an "
+            f"exact partner for any other attribute (an exact partner differs in every other "
+            f"attribute, {single} included); drop them from the schema or use exact=false")
 
 
 class _WithCycle(Strategy):
@@ -131,8 +141,9 @@ class CentreCover(_WithCycle):
             ok &= graph.has_partner(name, exact)
         if not ok.any():
             missing = _no_partner(graph, exact)
-            detail = (f"no example has {kind} partner for attribute(s) {missing}" if missing
-                      else f"no example has {kind} partner for every attribute at once")
+            detail = (_single_valued_cause(graph, exact)
+                      or (f"no example has {kind} partner for attribute(s) {missing}" if missing
+                          else f"no example has {kind} partner for every attribute at once"))
             raise GroupsupError(f"strategy 'centre-cover' (exact={exact}): {detail}; see "
                                 "graph.admissibility()")
         self.centres = _pool(ok)
@@ -186,8 +197,9 @@ class EdgeStrategy(_WithCycle):
         missing = _no_partner(graph, exact)
         if missing:
             kind = "an exact (one-overlap)" if exact else "a"
-            raise GroupsupError(f"strategy 'edge' (exact={exact}): no example has {kind} "
-                                f"partner for attribute(s) {missing}; see "
+            detail = (_single_valued_cause(graph, exact)
+                      or f"no example has {kind} partner for attribute(s) {missing}")
+            raise GroupsupError(f"strategy 'edge' (exact={exact}): {detail}; see "
                                 "graph.admissibility()")
         self.centres = [_pool(graph.has_partner(n, exact)) for n in graph.names]
 
