@@ -18,6 +18,7 @@ from groupsup.errors import (
     PluginError,
     RegistryError,
     SchemaError,
+    StorageError,
 )
 from groupsup.graph import MultiGraph, Rule, Split, Strategy
 from groupsup.groups import GroupBatch, Relation
@@ -70,6 +71,7 @@ __all__ = [
     "SchemaError",
     "Split",
     "StepContext",
+    "StorageError",
     "Strategy",
     "SwapAutoencoder",
     "TermConfig",

@@ -38,6 +38,10 @@ class PluginError(GroupsupError):
     """A plugin failed to load or registered something invalid."""
 
 
+class StorageError(GroupsupError, OSError):
+    """An output could not be written (no space left on device); the previous one is kept."""
+
+
 class RegistryError(GroupsupError, LookupError):
     """A name was looked up in a registry that does not hold it."""
 

@@ -3,27 +3,18 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw
 
+from groupsup.fileio import atomic_save
+
 
 def save_png(image: Image.Image, path: str | os.PathLike) -> Path:
     """Save through a temporary file and a rename, so a reader never sees half a PNG."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".png", dir=path.parent)
-    os.close(fd)
-    try:
-        image.save(tmp, format="PNG")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return atomic_save(path, lambda tmp: image.save(tmp, format="PNG"))
 
 
 def image_grid(rows: Sequence[np.ndarray], row_labels: Sequence[str] | None = None,

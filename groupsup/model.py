@@ -16,20 +16,22 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import torch
 from pydantic import BaseModel
-from safetensors.torch import load_file, save_file
+from safetensors import SafetensorError
+from safetensors.torch import load_file
+from safetensors.torch import save as safetensors_bytes
 from torch import nn
 
 from groupsup.backbones.base import Backbone
-from groupsup.errors import ConfigError, DataError, PartitionError, PluginError
+from groupsup.errors import ConfigError, DataError, GroupsupError, PartitionError, PluginError
+from groupsup.fileio import atomic_write_bytes, atomic_write_text
 from groupsup.partition import AttributeSelector, LatentPartition
-from groupsup.plugins import get_host
+from groupsup.plugins import PLUGINS_ENV, get_host
 from groupsup.registry import Entry
 from groupsup.schema import Schema
 
@@ -194,22 +196,16 @@ class SwapAutoencoder(nn.Module):
             "schema": self.schema.to_dict(),
             "image_shape": list(self.image_shape),
             "plugin": {"name": self._entry.plugin, "distribution": self._entry.distribution,
-                       "version": self._entry.version},
+                       "version": self._entry.version, **_location_of(self._entry.plugin)},
         }
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> SwapAutoencoder:
         """Rebuild a model (fresh weights) from :meth:`config_dict` output."""
-        for key in ("backbone", "backbone_config", "schema", "image_shape"):
-            if key not in config:
-                raise ConfigError(f"model config lacks key {key!r}; has {sorted(config)}")
+        _check_model_config(config)
         name = config["backbone"]
         if name not in get_host().backbones:
-            plugin = config.get("plugin") or {}
-            dist, version = plugin.get("distribution"), plugin.get("version", "")
-            if dist and dist != "groupsup":
-                raise PluginError(f"backbone {name!r} comes from distribution {dist} {version}, "
-                                  f"which is not installed: pip install {dist}")
+            _missing_plugin(name, config.get("plugin") or {})
             get_host().backbones.entry(name)  # raises RegistryError with a did-you-mean
         schema = Schema.from_dict(config["schema"])
         return cls(name, schema, tuple(config["image_shape"]), config["backbone_config"])
@@ -224,9 +220,8 @@ class SwapAutoencoder(nn.Module):
         weights, config_path = _paths(Path(path), create=True)
         state = {k: v.detach().cpu().contiguous() for k, v in self.state_dict().items()}
         document = {"format": MODEL_FORMAT, "weights": weights.name, "model": self.config_dict()}
-        _atomic_write(weights, lambda tmp: save_file(state, tmp, metadata={"format": MODEL_FORMAT}))
-        text = json.dumps(document, indent=2)
-        _atomic_write(config_path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+        atomic_write_bytes(weights, safetensors_bytes(state, metadata={"format": MODEL_FORMAT}))
+        atomic_write_text(config_path, json.dumps(document, indent=2))
         return config_path
 
     @classmethod
@@ -244,14 +239,72 @@ class SwapAutoencoder(nn.Module):
         if not isinstance(document, dict) or document.get("format") != MODEL_FORMAT:
             raise DataError(f"{config_path}: not a groupsup model (expected format "
                             f"{MODEL_FORMAT!r})")
-        model = cls.from_config(document["model"])
-        state = load_file(weights, device=str(torch.device(map_location)))
+        try:
+            model = cls.from_config(document.get("model"))
+        except GroupsupError as err:
+            raise type(err)(f"{config_path}: {err}") from None
+        state = load_weights(weights, map_location)
         try:
             model.load_state_dict(state)
         except RuntimeError as err:
             raise DataError(f"{weights}: weights do not fit backbone {model._label()}: "
                             f"{str(err).splitlines()[0]}") from None
         return model.to(map_location)
+
+
+def load_weights(path: Path, map_location: str | torch.device = "cpu") -> dict[str, torch.Tensor]:
+    """The tensors of a safetensors file; a truncated or corrupt one is a :class:`DataError`."""
+    try:
+        return load_file(str(path), device=str(torch.device(map_location)))
+    except FileNotFoundError:
+        raise DataError(f"{path}: file not found") from None
+    except (SafetensorError, OSError, ValueError, RuntimeError) as err:
+        raise DataError(f"{path}: not a readable safetensors file, truncated or corrupt "
+                        f"({str(err).splitlines()[0] if str(err) else type(err).__name__})"
+                        ) from None
+
+
+def _check_model_config(config: Any) -> None:
+    """Refuse a model config of the wrong shape, naming the key (the caller adds the file)."""
+    if not isinstance(config, Mapping):
+        raise ConfigError(f"model config must be a JSON object, got {type(config).__name__}")
+    for key in ("backbone", "backbone_config", "schema", "image_shape"):
+        if key not in config:
+            raise ConfigError(f"model config lacks key {key!r}; has {sorted(config)}")
+    for key, kind in (("backbone", str), ("backbone_config", Mapping), ("schema", Mapping)):
+        if not isinstance(config[key], kind):
+            raise ConfigError(f"model config key {key!r} must be a "
+                              f"{'string' if kind is str else 'JSON object'}, "
+                              f"got {config[key]!r}")
+    shape = config["image_shape"]
+    if (not isinstance(shape, list) or len(shape) != 3
+            or not all(isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in shape)):
+        raise ConfigError(f"model config key 'image_shape' must be [C, H, W] of positive "
+                          f"integers, got {shape!r}")
+    if not isinstance(config.get("plugin") or {}, Mapping):
+        raise ConfigError(f"model config key 'plugin' must be a JSON object, "
+                          f"got {config['plugin']!r}")
+
+
+def _missing_plugin(backbone: str, plugin: Mapping[str, Any]) -> None:
+    """Raise :class:`PluginError` naming what provides *backbone* when that is not loaded."""
+    dist, version = plugin.get("distribution"), plugin.get("version", "")
+    if dist == "(local)":
+        where = plugin.get("location")
+        hint = (f"add {where} to {PLUGINS_ENV}, e.g. {PLUGINS_ENV}={where}" if where else
+                f"add its module or .py file to {PLUGINS_ENV}")
+        raise PluginError(f"backbone {backbone!r} comes from local plugin "
+                          f"{plugin.get('name')!r}, which is not loaded: {hint}")
+    if dist and dist != "groupsup":
+        raise PluginError(f"backbone {backbone!r} comes from distribution {dist} {version}, "
+                          f"which is not installed: pip install {dist}")
+
+
+def _location_of(plugin: str) -> dict[str, str]:
+    """``{"location": ...}`` for a local plugin (its file or module), so a checkpoint can say
+    what to add to ``GROUPSUP_PLUGINS``; ``{}`` for an installed one."""
+    info = get_host().plugins.get(plugin)
+    return {"location": info.location} if info is not None and info.location else {}
 
 
 def _entry_of(backbone_class: type) -> Entry[Any] | None:
@@ -269,15 +322,3 @@ def _paths(path: Path, create: bool) -> tuple[Path, Path]:
         path.mkdir(parents=True, exist_ok=True)
     return path / WEIGHTS_FILE, path / CONFIG_FILE
 
-
-def _atomic_write(target: Path, write: Any) -> None:
-    """Call ``write(temporary_path)`` then rename it onto *target* (no half-written files)."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

@@ -70,6 +70,7 @@ class PluginInfo:
     version: str
     source: str  # "builtin", "entry point" or "local"
     error: str | None = None
+    location: str = ""  # a local plugin's .py file or dotted module, as GROUPSUP_PLUGINS takes it
     registered: dict[str, list[str]] = field(default_factory=dict)
 
 
@@ -146,7 +147,8 @@ class PluginHost:
                 targets = [None]
             for target in targets:
                 name = item if target is None else target.stem
-                info = PluginInfo(name, "(local)", "-", "local")
+                info = PluginInfo(name, "(local)", "-", "local",
+                                  location=item if target is None else str(target.resolve()))
                 try:
                     module = (importlib.import_module(item) if target is None
                               else _import_file(target))

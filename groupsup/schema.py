@@ -27,6 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from groupsup.errors import LabelError, SchemaError, did_you_mean
 from groupsup.partition import LatentPartition
+from groupsup.validation import explain
 
 Value = str | int
 SCHEMA_FORMAT = "groupsup.schema/1"
@@ -119,7 +120,8 @@ class SchemaMeta(type):
                     inherited[key] = value.model_copy(update={"name": key})
                     Attribute.model_validate(inherited[key].model_dump())
                 except ValidationError as err:
-                    raise SchemaError(f"attribute {key!r} in {name}: {err}") from None
+                    raise explain(err, f"attribute {key!r} in {name}", Attribute,
+                                  error=SchemaError) from None
         cls = super().__new__(mcs, name, bases, dict(namespace))
         cls._attributes = inherited
         return cls
@@ -212,8 +214,8 @@ class Schema(metaclass=SchemaMeta):
                 try:
                     a = Attribute(**{**a.model_dump(), "latent": sizes[a.name]})
                 except ValidationError as err:
-                    msg = err.errors()[0]["msg"]
-                    raise SchemaError(f"latent size for {a.name!r}: {msg}") from None
+                    raise explain(err, f"attribute {a.name!r}", Attribute,
+                                  error=SchemaError) from None
             attrs.append(a)
         return cls.define(cls.__name__, attrs)
 
@@ -228,7 +230,8 @@ class Schema(metaclass=SchemaMeta):
                 try:
                     a = Attribute(**{**a.model_dump(), "values": tuple(values[a.name])})
                 except ValidationError as err:
-                    raise SchemaError(f"values for {a.name!r}: {err.errors()[0]['msg']}") from None
+                    raise explain(err, f"attribute {a.name!r}", Attribute,
+                                  error=SchemaError) from None
             attrs.append(a)
         return cls.define(cls.__name__, attrs)
 
@@ -363,8 +366,9 @@ class Schema(metaclass=SchemaMeta):
             try:
                 attrs.append(Attribute.model_validate(raw))
             except ValidationError as err:
-                raise SchemaError(f"schema attribute #{i} ({raw.get('name')!r}): "
-                                  f"{err.errors()[0]['msg']}") from None
+                name = raw.get("name") if isinstance(raw, dict) else None
+                raise explain(err, f"schema attribute #{i} ({name!r})", Attribute,
+                              error=SchemaError) from None
         return Schema.define(str(data.get("name", "Schema")), attrs)
 
     @staticmethod

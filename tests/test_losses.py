@@ -192,7 +192,7 @@ def test_named_recipe_and_requirements():
     ([{"term": "latent", "options": {"detach": True}}], {},
      r"'latent': unknown option 'detach' \(did you mean 'detach_target'\?\)"),
     ([{"term": "swap", "wieght": 2}], {}, r"loss 'swap': unknown key 'wieght'"),
-    ([{"term": "swap", "distance": "l3"}], {}, r"loss 'swap' key 'distance'"),
+    ([{"term": "swap", "distance": "l3"}], {}, r"loss 'swap': key 'distance' = 'l3'"),
     (["swap", "swap"], {}, r"'swap' appears twice"),
     (["recon"], {"distance": "huber"}, r"distance 'huber' is not one of"),
     ([{"term": "latent", "distance": "bce"}], {}, r"compares latent codes"),

@@ -12,10 +12,11 @@ from collections.abc import Mapping
 from typing import Any, ClassVar, Literal
 
 import torch
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict
 from torch import nn
 
-from groupsup.errors import ConfigError, did_you_mean
+from groupsup.errors import ConfigError
+from groupsup.validation import validate
 
 Output = Literal["tanh", "logits"]
 
@@ -68,10 +69,7 @@ class Backbone(nn.Module):
         else:
             raise ConfigError(f"{cls.__name__} config must be a mapping or a pydantic model, "
                               f"got {type(config).__name__}")
-        try:
-            return cls.Config.model_validate(dict(raw))
-        except ValidationError as err:
-            raise ConfigError(_config_message(cls, err, raw)) from None
+        return validate(cls.Config, dict(raw), f"{cls.__name__} config")
 
     def check_image_shape(self, image_shape: tuple[int, int, int]) -> None:
         """Raise :class:`~groupsup.errors.ConfigError` for shapes this backbone cannot build."""
@@ -115,13 +113,3 @@ def _image_shape(image_shape: Any, owner: str) -> tuple[int, int, int]:
                           f"got {image_shape!r}")
     return shape  # type: ignore[return-value]
 
-
-def _config_message(cls: type[Backbone], err: ValidationError, raw: Mapping[str, Any]) -> str:
-    first = err.errors()[0]
-    key = ".".join(str(p) for p in first["loc"]) or "(config)"
-    fields = list(cls.Config.model_fields)
-    if first["type"] == "extra_forbidden":
-        return (f"{cls.__name__} config: unknown key {key!r}{did_you_mean(key, fields)}; "
-                f"known keys: {', '.join(fields)}")
-    value = raw.get(key, "(missing)") if isinstance(raw, Mapping) else "?"
-    return f"{cls.__name__} config key {key!r} = {value!r}: {first['msg']}"

@@ -54,13 +54,18 @@ def _run_train(args: argparse.Namespace) -> int:
 
 # ---------------------------------------------------------------------- images in / out
 def read_image(path: str | Path, shape: tuple[int, int, int]) -> torch.Tensor:
-    """An image file as ``(C, H, W)`` in ``[-1, 1]``, converted and resized to *shape*."""
+    """An image file as ``(C, H, W)`` in ``[-1, 1]``, converted to *shape*'s channels.
+
+    An image of another size is refused, not resized: the model saw only images of its size,
+    and a silent resize would hide a wrong file.
+    """
     c, h, w = shape
     try:
         with Image.open(path) as img:
-            img = img.convert("L" if c == 1 else "RGB")
             if img.size != (w, h):
-                img = img.resize((w, h), Image.Resampling.BILINEAR)
+                raise DataError(f"{path}: image is {img.size[0]}x{img.size[1]}, the model "
+                                f"expects {w}x{h}; resize or crop it first")
+            img = img.convert("L" if c == 1 else "RGB")
             array = np.asarray(img, dtype=np.uint8).reshape(h, w, c)
     except FileNotFoundError:
         raise DataError(f"{path}: image file not found") from None
@@ -155,12 +160,14 @@ def _configure_config(p: argparse.ArgumentParser) -> None:
 
 
 def _run_config(args: argparse.Namespace) -> int:
-    from groupsup.train.config import config_json_schema, load_config
+    from groupsup.train.config import config_json_schema, dataset_options, load_config
 
     if args.action == "schema":
         print(json.dumps(config_json_schema(), indent=2))
     else:
-        print(json.dumps(load_config(args.config, args.overrides).to_dict(), indent=2))
+        config = load_config(args.config, args.overrides)
+        dataset_options(config)  # show only what `train` would accept
+        print(json.dumps(config.to_dict(), indent=2))
     return 0
 
 

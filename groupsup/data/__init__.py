@@ -1,6 +1,6 @@
 """Datasets: labels + images, from arrays, memory-mapped stores or image folders."""
 
-from groupsup.data.dataset import GroupDataset, replace_directory, to_tensor, to_uint8
+from groupsup.data.dataset import GroupDataset, to_tensor, to_uint8
 from groupsup.data.spec import DatasetSpec
 
-__all__ = ["DatasetSpec", "GroupDataset", "replace_directory", "to_tensor", "to_uint8"]
+__all__ = ["DatasetSpec", "GroupDataset", "to_tensor", "to_uint8"]

@@ -5,6 +5,8 @@ Both serve custom data from a config file alone (``groupsup train``), with no Py
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from groupsup.data.dataset import GroupDataset
@@ -22,8 +24,9 @@ class StoreOptions(BaseModel):
 class FolderOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
     root: str = Field(description="the image folder")
-    attributes: dict[str, int] = Field(description="attribute name -> latent block size, in "
-                                       "order; values are discovered from the labels")
+    attributes: dict[str, Annotated[int, Field(gt=0)]] = Field(
+        description="attribute name -> latent block size (> 0), in order; values are "
+        "discovered from the labels")
     pattern: str | None = Field(default=None, description="file-name pattern relative to root, "
                                 "e.g. '{shape}/{shape}_{color}_{position}.png'")
     manifest: str | None = Field(default=None, description="CSV/JSON with a path column and "

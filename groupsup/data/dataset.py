@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -16,24 +14,10 @@ from PIL import Image
 
 from groupsup.data.sources import ArraySource, FileSource, ImageTransform, apply_transform
 from groupsup.errors import DataError, LabelError
+from groupsup.fileio import atomic_directory, atomic_write_text
 from groupsup.schema import Schema
 
 STORE_FORMAT = "groupsup.store/1"
-
-
-def replace_directory(staging: Path, target: Path) -> None:
-    """Put the complete directory *staging* at *target* by renames, replacing any old one.
-
-    Readers see the old directory or the new one, never a half-written one.
-    """
-    if target.exists():
-        old = target.with_name(f".{target.name}.old")
-        shutil.rmtree(old, ignore_errors=True)
-        target.rename(old)
-        staging.rename(target)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        staging.rename(target)
 
 
 def to_tensor(images: np.ndarray) -> torch.Tensor:
@@ -160,9 +144,7 @@ class GroupDataset:
                     chunk: int = 4096) -> Path:
         """Write images (uint8 ``.npy``), labels and a manifest; atomic (temp dir + rename)."""
         root = Path(path)
-        root.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{root.name}.", dir=root.parent))
-        try:
+        with atomic_directory(root) as tmp:
             c, h, w = self.image_shape
             images = np.lib.format.open_memmap(tmp / "images.npy", mode="w+", dtype=np.uint8,
                                                shape=(len(self), h, w, c))
@@ -175,11 +157,7 @@ class GroupDataset:
             manifest = {"format": STORE_FORMAT, "name": self.name, "size": len(self),
                         "image_shape": list(self.image_shape), "schema": self.schema.to_dict(),
                         **(extra or {})}
-            (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2))
-            replace_directory(tmp, root)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
+            atomic_write_text(tmp / "manifest.json", json.dumps(manifest, indent=2))
         return root
 
     @classmethod

@@ -90,6 +90,28 @@ class FileSource:
             raise DataError(f"{path}: cannot read image ({type(err).__name__}: {err})") from None
         return array.reshape(h, w, c)
 
+    def size_mismatch(self) -> str | None:
+        """When the files (read as they are: no resize, no transform) differ in size, a line
+        naming a file of the first size and the first file of another; else None.
+
+        Reads every file's header, so it is called on an error path only: a backbone that
+        refuses the first file's size may really be facing mixed sizes.
+        """
+        if self.resize or self.transform is not None:
+            return None
+        _, h, w = self.image_shape
+        for path in self.paths[1:]:
+            try:
+                with Image.open(path) as img:
+                    size = img.size
+            except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
+                continue  # unreadable files are reported when read
+            if size != (w, h):
+                return (f"the images differ in size: {self.paths[0]} is {w}x{h}, {path} is "
+                        f"{size[0]}x{size[1]}; set image_size (dataset.options.image_size) to "
+                        "resize them all on load")
+        return None
+
     def read(self, indices: np.ndarray) -> np.ndarray:
         c, h, w = self.image_shape
         out = np.empty((len(indices), h, w, c), dtype=np.uint8)

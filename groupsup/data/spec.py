@@ -32,4 +32,6 @@ class DatasetSpec:
     splits: dict[str, Callable[[GroupDataset, int], Any]] = field(default_factory=dict)
 
     def build(self, options: dict[str, Any] | None = None) -> GroupDataset:
-        return self.load(self.options_model.model_validate(options or {}))
+        from groupsup.validation import validate
+
+        return self.load(validate(self.options_model, options or {}, "dataset options"))

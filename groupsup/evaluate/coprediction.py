@@ -28,6 +28,7 @@ from groupsup.evaluate.arrays import (
 )
 from groupsup.evaluate.probes import fit_probes, stack_blocks
 from groupsup.evaluate.splits import Seed, make_rng, seed_record, split_indices, torch_generator
+from groupsup.fileio import atomic_save
 from groupsup.partition import LatentPartition
 
 
@@ -120,10 +121,9 @@ class CoPrediction:
                      fontsize=10)
         fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
         fig.tight_layout()
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, dpi=120)
-        return path
+        # the temporary name has no suffix to infer the format from
+        kind = Path(path).suffix.lstrip(".") or "png"
+        return atomic_save(path, lambda tmp: fig.savefig(tmp, format=kind, dpi=120))
 
 
 def coprediction(

@@ -27,7 +27,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from groupsup.train.checkpoint import atomic_write_text
+from groupsup.fileio import atomic_save, atomic_write_text
 
 # metrics.jsonl keys that are not loss values
 NOT_LOSSES = frozenset({"step", "loss", "groups_per_s", "images_per_s", "lr", "time"})
@@ -65,9 +65,8 @@ def plot_training_curves(records: Sequence[dict[str, Any]], path: Path) -> Path 
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    return path
+    kind = path.suffix.lstrip(".") or "png"  # the temporary name has no suffix to infer it from
+    return atomic_save(path, lambda tmp: fig.savefig(tmp, format=kind))
 
 
 def _num(value: Any, digits: int = 3) -> str:

@@ -38,9 +38,10 @@ from groupsup.evaluate.coprediction import coprediction
 from groupsup.evaluate.image_quality import psnr
 from groupsup.evaluate.swap import swap_accuracy
 from groupsup.evaluate.synthesis import synthesis_quality
+from groupsup.fileio import atomic_write_text
 from groupsup.imaging import image_grid, save_png
 from groupsup.model import SwapAutoencoder
-from groupsup.train.checkpoint import atomic_write_text, load_model
+from groupsup.train.checkpoint import load_model
 
 # (loaded model, full dataset, training ids) -> the model to evaluate
 ModelAdapter = Callable[[SwapAutoencoder, GroupDataset, np.ndarray], SwapAutoencoder]

@@ -23,12 +23,13 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from groupsup.errors import ConfigError, GroupsupError
+from groupsup.errors import GroupsupError
 from groupsup.graph.multigraph import MultiGraph
 from groupsup.groups import GroupBatch, Relation
 from groupsup.hookspecs import hookimpl
+from groupsup.validation import validate
 
 
 class Strategy(ABC):
@@ -50,12 +51,7 @@ class Strategy(ABC):
             return config
         if isinstance(config, BaseModel):
             config = config.model_dump()
-        try:
-            return cls.Config.model_validate(config or {})
-        except ValidationError as err:
-            first = err.errors()[0]
-            key = ".".join(str(p) for p in first["loc"]) or "(config)"
-            raise ConfigError(f"strategy {cls.name!r}: {key}: {first['msg']}") from None
+        return validate(cls.Config, config or {}, f"strategy {cls.name!r}", noun="option")
 
     @property
     @abstractmethod
@@ -93,6 +89,20 @@ def _no_partner(graph: MultiGraph, exact: bool) -> list[str]:
     return [n for n in graph.names if not graph.has_partner(n, exact).any()]
 
 
+def _single_valued_cause(graph: MultiGraph, exact: bool) -> str | None:
+    """The real cause when exact partners are missing because an attribute has one value only:
+    an exact partner for attribute j must differ in every other attribute, that one included,
+    so the attributes it would otherwise blame are innocent."""
+    if not exact or graph.num_attributes < 2:
+        return None
+    single = [n for j, n in enumerate(graph.names) if int((graph.value_counts[j] > 0).sum()) < 2]
+    if not single:
+        return None
+    return (f"attribute(s) {single} have only one value in the data, so no example can have an "
+            f"exact partner for any other attribute (an exact partner differs in every other "
+            f"attribute, {single} included); drop them from the schema or use exact=false")
+
+
 class _WithCycle(Strategy):
     """Shared by strategies that may append ``cycle_pairs`` no-overlap pairs per group."""
 
@@ -122,6 +132,7 @@ class PartnerReport:
     exact: bool
     counts: dict[str, dict[str, int]]
     never_recombined: dict[str, list[str]]
+    cause: str | None = None  # why exact partners are missing everywhere, when one is known
 
     def lines(self) -> list[str]:
         """One line per attribute, for a console or a log."""
@@ -129,8 +140,9 @@ class PartnerReport:
                 for name, c in self.counts.items()]
 
     def warnings(self) -> list[str]:
-        """One message per attribute with values that can never be recombined."""
-        out = []
+        """One message per attribute with values that can never be recombined, after the cause
+        of missing exact partners when one is known."""
+        out = [f"centre-cover: {self.cause}"] if self.cause else []
         for name, values in self.never_recombined.items():
             shown = ", ".join(values[:8]) + (f" (+{len(values) - 8} more)" if len(values) > 8
                                              else "")
@@ -140,7 +152,7 @@ class PartnerReport:
 
     def to_dict(self) -> dict[str, Any]:
         return {"exact": self.exact, "counts": self.counts,
-                "never_recombined": self.never_recombined}
+                "never_recombined": self.never_recombined, "cause": self.cause}
 
 
 class CentreCover(_WithCycle):
@@ -183,8 +195,9 @@ class CentreCover(_WithCycle):
         if not ok.any():
             kind = "an exact (one-overlap)" if exact else "a"
             missing = _no_partner(graph, exact)
-            detail = (f"no example has {kind} partner for attribute(s) {missing}" if missing
-                      else f"no example has {kind} partner for every attribute at once")
+            detail = (_single_valued_cause(graph, exact)
+                      or (f"no example has {kind} partner for attribute(s) {missing}" if missing
+                          else f"no example has {kind} partner for every attribute at once"))
             raise GroupsupError(f"strategy 'centre-cover' (exact={exact}, fallback='off'): "
                                 f"{detail}; see graph.admissibility()")
         self.centres = _pool(ok)
@@ -209,7 +222,8 @@ class CentreCover(_WithCycle):
             if len(single):
                 values = g.schema.attributes[j].values
                 never[name] = [str(values[v]) for v in single]
-        return PartnerReport(self.config.exact, counts, never)
+        return PartnerReport(self.config.exact, counts, never,
+                             _single_valued_cause(g, self.config.exact))
 
     def sample(self, groups: int, rng: np.random.Generator) -> GroupBatch:
         g, a = self.graph, self.graph.num_attributes
@@ -268,8 +282,9 @@ class EdgeStrategy(_WithCycle):
         missing = _no_partner(graph, exact)
         if missing:
             kind = "an exact (one-overlap)" if exact else "a"
-            raise GroupsupError(f"strategy 'edge' (exact={exact}): no example has {kind} "
-                                f"partner for attribute(s) {missing}; see "
+            detail = (_single_valued_cause(graph, exact)
+                      or f"no example has {kind} partner for attribute(s) {missing}")
+            raise GroupsupError(f"strategy 'edge' (exact={exact}): {detail}; see "
                                 "graph.admissibility()")
         self.centres = [_pool(graph.has_partner(n, exact)) for n in graph.names]
 

@@ -28,13 +28,14 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
 import torch
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict
 from torch import nn
 
-from groupsup.errors import ConfigError, did_you_mean
+from groupsup.errors import ConfigError
 from groupsup.groups import GroupBatch
 from groupsup.losses.distances import image_distance
 from groupsup.partition import LatentPartition
+from groupsup.validation import validate
 
 if TYPE_CHECKING:
     from groupsup.model import SwapAutoencoder
@@ -149,17 +150,7 @@ class LossTerm:
         if isinstance(options, cls.Config):
             return options
         raw = dict(options.model_dump() if isinstance(options, BaseModel) else options or {})
-        try:
-            return cls.Config.model_validate(raw)
-        except ValidationError as err:
-            first = err.errors()[0]
-            key = ".".join(str(p) for p in first["loc"])
-            known = list(cls.Config.model_fields)
-            if first["type"] == "extra_forbidden":
-                raise ConfigError(f"loss term {cls.name!r}: unknown option {key!r}"
-                                  f"{did_you_mean(key, known)}; options: {known or 'none'}"
-                                  ) from None
-            raise ConfigError(f"loss term {cls.name!r} option {key!r}: {first['msg']}") from None
+        return validate(cls.Config, raw, f"loss term {cls.name!r}", noun="option")
 
     def build(self, model: SwapAutoencoder) -> nn.Module | None:
         """The parameters this term owns, built for *model* (``None``: it owns none).

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import torch
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
 from groupsup.errors import ConfigError
@@ -25,6 +25,7 @@ from groupsup.groups import GroupBatch
 from groupsup.losses.base import Decode, Encode, LossRun, LossTerm, Request, StepContext
 from groupsup.losses.distances import CODE_DISTANCES, DISTANCES
 from groupsup.plugins import get_host
+from groupsup.validation import validate
 
 if TYPE_CHECKING:
     from groupsup.model import SwapAutoencoder
@@ -58,16 +59,7 @@ def _spec(item: LossSpec | Mapping[str, Any] | str, position: int) -> LossSpec:
     if not isinstance(item, Mapping):
         raise ConfigError(f"loss #{position}: expected a term name, a mapping or a LossSpec, "
                           f"got {type(item).__name__}")
-    try:
-        return LossSpec.model_validate(dict(item))
-    except ValidationError as err:
-        first = err.errors()[0]
-        key = ".".join(str(p) for p in first["loc"])
-        label = item.get("term", f"#{position}")
-        if first["type"] == "extra_forbidden":
-            raise ConfigError(f"loss {label!r}: unknown key {key!r}; keys are "
-                              f"{list(LossSpec.model_fields)}") from None
-        raise ConfigError(f"loss {label!r} key {key!r}: {first['msg']}") from None
+    return validate(LossSpec, dict(item), f"loss {item.get('term', f'#{position}')!r}")
 
 
 class LossRecipe:

@@ -16,11 +16,11 @@ Layout of ``RUN/checkpoints/step-000120/``:
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import random
 import shutil
-import tempfile
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -28,24 +28,13 @@ from typing import Any
 
 import numpy as np
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save as safetensors_bytes
 
-from groupsup.errors import DataError, PluginError
+from groupsup.errors import DataError, GroupsupError, PluginError, StorageError
+from groupsup.fileio import atomic_directory, atomic_write_bytes, atomic_write_text
+from groupsup.model import load_weights
 
 LATEST = "latest"
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write *text* to *path* through a temporary file and a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def rng_state() -> dict[str, Any]:
@@ -87,19 +76,21 @@ def save_checkpoint(run_dir: Path, step: int, model: torch.nn.Module, model_conf
     root = run_dir / "checkpoints"
     root.mkdir(parents=True, exist_ok=True)
     final = root / f"step-{step:06d}"
-    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=root))
+    state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+    # serialised in memory, so a full disk is an OSError(ENOSPC) naming the file rather than
+    # torch's "enforce fail at inline_container.cc"
+    buffer = io.BytesIO()
+    torch.save(training, buffer)
     try:
-        state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
-        save_file(state, str(tmp / "model.safetensors"))
-        (tmp / "model.json").write_text(json.dumps(model_config, indent=2))
-        torch.save(training, tmp / "training.pt")
-        (tmp / "meta.json").write_text(json.dumps({**meta, "step": step}, indent=2))
-        if final.exists():
-            shutil.rmtree(final)
-        tmp.rename(final)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        with atomic_directory(final) as tmp:
+            atomic_write_bytes(tmp / "model.safetensors", safetensors_bytes(state))
+            atomic_write_text(tmp / "model.json", json.dumps(model_config, indent=2))
+            atomic_write_bytes(tmp / "training.pt", buffer.getvalue())
+            atomic_write_text(tmp / "meta.json", json.dumps({**meta, "step": step}, indent=2))
+    except StorageError as err:
+        previous = (root / LATEST).read_text().strip() if (root / LATEST).is_file() else None
+        kept = f"the previous checkpoint {previous} is kept" if previous else "no checkpoint kept"
+        raise StorageError(f"{err} (checkpoint of step {step} not written; {kept})") from None
     atomic_write_text(root / LATEST, final.name + "\n")
     for old in sorted(p for p in root.glob("step-*") if p.is_dir())[:-keep]:
         shutil.rmtree(old, ignore_errors=True)
@@ -136,19 +127,54 @@ def check_plugins(meta: dict[str, Any], origin: Path) -> None:
 
 def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu",
                     training: bool = True) -> Checkpoint:
+    """Read a checkpoint (see the module docstring); any missing, corrupt or wrongly shaped
+    file is a :class:`DataError` naming it. Without *training*, ``training.pt`` is not read."""
     ckpt = resolve_checkpoint(path)
-    try:
-        meta = json.loads((ckpt / "meta.json").read_text())
-        model_config = json.loads((ckpt / "model.json").read_text())
-        state = load_file(str(ckpt / "model.safetensors"), device=str(map_location))
-        train_state = (torch.load(ckpt / "training.pt", map_location=map_location,
-                                  weights_only=True) if training else {})
-    except FileNotFoundError as err:
-        raise DataError(f"{ckpt}: incomplete checkpoint ({err.filename} missing)") from None
-    except (json.JSONDecodeError, OSError, RuntimeError) as err:
-        raise DataError(f"{ckpt}: corrupt checkpoint ({type(err).__name__}: {err})") from None
+    for name in ("meta.json", "model.json", "model.safetensors",
+                 *(("training.pt",) if training else ())):
+        if not (ckpt / name).is_file():
+            raise DataError(f"{ckpt}: incomplete checkpoint ({ckpt / name} missing)")
+    meta = _read_json_object(ckpt / "meta.json")
+    step = meta.get("step")
+    if not isinstance(step, int) or isinstance(step, bool) or step < 0:
+        raise DataError(f"{ckpt / 'meta.json'}: key 'step' must be a non-negative integer, "
+                        f"got {step!r}")
+    plugins = meta.get("plugins", [])
+    if not isinstance(plugins, list) or not all(isinstance(p, dict) for p in plugins):
+        raise DataError(f"{ckpt / 'meta.json'}: key 'plugins' must be a list of objects, "
+                        f"got {plugins!r}")
+    model_config = _read_json_object(ckpt / "model.json")
+    state = load_weights(ckpt / "model.safetensors", map_location)
+    train_state = _load_training_state(ckpt / "training.pt", map_location) if training else {}
     check_plugins(meta, ckpt)
-    return Checkpoint(ckpt, int(meta["step"]), state, model_config, train_state, meta)
+    return Checkpoint(ckpt, step, state, model_config, train_state, meta)
+
+
+def _read_json_object(path: Path) -> dict[str, Any]:
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise DataError(f"{path}: not readable JSON ({err})") from None
+    if not isinstance(value, dict):
+        raise DataError(f"{path}: expected a JSON object, got {type(value).__name__}")
+    return value
+
+
+TRAINING_KEYS = ("optimizer", "scheduler", "scaler", "rng")
+
+
+def _load_training_state(path: Path, map_location: str | torch.device) -> dict[str, Any]:
+    """``training.pt`` as plain tensors and numbers; anything else is refused unexecuted."""
+    try:
+        state = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as err:  # unpickling, zip and I/O errors all mean a corrupt file
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise DataError(f"{path}: not a loadable training state, truncated, corrupt or not "
+                        f"written by groupsup ({first})") from None
+    missing = [k for k in TRAINING_KEYS if not isinstance(state, dict) or k not in state]
+    if missing:
+        raise DataError(f"{path}: training state lacks {missing}")
+    return state
 
 
 def load_model(path: str | os.PathLike, map_location: str | torch.device = "cpu"):
@@ -156,6 +182,14 @@ def load_model(path: str | os.PathLike, map_location: str | torch.device = "cpu"
     from groupsup.model import SwapAutoencoder
 
     state = load_checkpoint(path, map_location=map_location, training=False)
-    model = SwapAutoencoder.from_config(state.model_config)
-    model.load_state_dict(state.model_state)
+    try:
+        model = SwapAutoencoder.from_config(state.model_config)
+    except GroupsupError as err:
+        raise type(err)(f"{state.path / 'model.json'}: {err}") from None
+    try:
+        model.load_state_dict(state.model_state)
+    except RuntimeError as err:
+        raise DataError(f"{state.path / 'model.safetensors'}: weights do not fit backbone "
+                        f"{state.model_config['backbone']!r}: {str(err).splitlines()[0]}"
+                        ) from None
     return model.to(map_location)

@@ -6,7 +6,6 @@ the nearest valid one. ``--set key.sub=value`` overrides apply before validation
 
 from __future__ import annotations
 
-import difflib
 import json
 import os
 import sys
@@ -16,6 +15,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from groupsup.errors import ConfigError
+from groupsup.validation import explain, validate
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -63,12 +63,12 @@ class LossConfig(_Section):
 
 class OptimConfig(_Section):
     name: Literal["adam", "adamw"] = "adam"
-    lr: float = Field(default=1e-4, gt=0)
+    lr: float = Field(default=1e-4, gt=0, allow_inf_nan=False)
     betas: tuple[float, float] = (0.9, 0.999)
-    weight_decay: float = Field(default=0.0, ge=0)
+    weight_decay: float = Field(default=0.0, ge=0, allow_inf_nan=False)
     schedule: Literal["constant", "cosine"] = "constant"
     warmup_steps: int = Field(default=0, ge=0)
-    grad_clip: float | None = Field(default=None, gt=0)
+    grad_clip: float | None = Field(default=None, gt=0, allow_inf_nan=False)
 
 
 class TrainConfig(_Section):
@@ -114,39 +114,6 @@ class ExperimentConfig(_Section):
 
     def to_dict(self) -> dict[str, Any]:
         return self.model_dump(mode="json", by_alias=True)
-
-
-def _model_at(path: tuple[Any, ...]) -> type[BaseModel] | None:
-    """The pydantic model that owns the key at *path* (for suggestions)."""
-    model: type[BaseModel] | None = ExperimentConfig
-    for key in path[:-1]:
-        if model is None:
-            return None
-        field = next((f for n, f in model.model_fields.items() if (f.alias or n) == key), None)
-        ann = getattr(field, "annotation", None)
-        model = ann if isinstance(ann, type) and issubclass(ann, BaseModel) else None
-    return model
-
-
-def _explain(err: ValidationError, origin: str) -> ConfigError:
-    lines = []
-    for e in err.errors():
-        loc = tuple(e["loc"])
-        key = ".".join(str(p) for p in loc)
-        if e["type"] == "extra_forbidden":
-            owner = _model_at(loc)
-            names = [f.alias or n for n, f in owner.model_fields.items()] if owner else []
-            close = difflib.get_close_matches(str(loc[-1]), names, n=1, cutoff=0.5)
-            if close:
-                hint = f" (did you mean '{'.'.join(map(str, (*loc[:-1], close[0])))}'?)"
-            else:
-                hint = f" (valid keys: {', '.join(names)})"
-            lines.append(f"unknown config key '{key}'{hint}")
-        elif e["type"] == "missing":
-            lines.append(f"config key '{key}' is required")
-        else:
-            lines.append(f"config key '{key}': {e['msg']} (got {e.get('input')!r})")
-    return ConfigError(f"{origin}: " + "; ".join(lines))
 
 
 def parse_value(text: str) -> Any:
@@ -212,7 +179,16 @@ def load_config(source: str | os.PathLike | dict[str, Any], overrides: list[str]
     try:
         return ExperimentConfig.model_validate(data)
     except ValidationError as err:
-        raise _explain(err, origin) from None
+        raise explain(err, origin, ExperimentConfig) from None
+
+
+def dataset_options(config: ExperimentConfig) -> BaseModel:
+    """``dataset.options`` validated against the named dataset's options model (a registry
+    lookup: an unknown dataset is an error with a did-you-mean)."""
+    from groupsup.plugins import get_host
+
+    spec = get_host().datasets.get(config.dataset.name)
+    return validate(spec.options_model, config.dataset.options, "dataset.options")
 
 
 def config_json_schema() -> dict[str, Any]:

@@ -21,7 +21,7 @@ from tqdm.auto import tqdm
 from groupsup import __version__
 from groupsup.data import GroupDataset
 from groupsup.data.loader import GroupLoader
-from groupsup.errors import ConfigError, GroupsupError, GroupsWarning
+from groupsup.errors import ConfigError, DataError, GroupsupError, GroupsWarning
 from groupsup.graph import MultiGraph
 from groupsup.graph.splits import Split, random_combinations
 from groupsup.groups import GroupBatch
@@ -29,7 +29,7 @@ from groupsup.losses import LossRecipe
 from groupsup.model import SwapAutoencoder
 from groupsup.plugins import get_host
 from groupsup.train import checkpoint as ckpt
-from groupsup.train.config import ExperimentConfig
+from groupsup.train.config import ExperimentConfig, dataset_options
 from groupsup.train.distributed import (
     all_reduce_mean,
     device_for,
@@ -39,6 +39,7 @@ from groupsup.train.distributed import (
     wrap_ddp,
 )
 from groupsup.train.samples import sample_sheet
+from groupsup.validation import validate
 
 
 class NonFiniteLossError(GroupsupError):
@@ -127,9 +128,9 @@ class Trainer:
                         else self.full_dataset.subset(self.split.train, name="train"))
         self.graph = MultiGraph(self.dataset)
         strategy_cls = self._use("strategy", self.host.strategies, config.strategy.name)
-        self.strategy = strategy_cls(self.graph, _validate(strategy_cls.Config,
-                                                           config.strategy.options,
-                                                           "strategy.options"))
+        self.strategy = strategy_cls(self.graph, validate(strategy_cls.Config,
+                                                          config.strategy.options,
+                                                          "strategy.options", noun="option"))
         self.partner_report = (self.strategy.partner_report()
                                if hasattr(self.strategy, "partner_report") else None)
         if self.partner_report is not None and self.dist.is_main:
@@ -142,8 +143,14 @@ class Trainer:
             schema = schema.with_latent(**config.schema_.latent)
         if model is None:
             self._use("backbone", self.host.backbones, config.model.backbone)
-            model = SwapAutoencoder(config.model.backbone, schema, self.dataset.image_shape,
-                                    config.model.options)
+            try:
+                model = SwapAutoencoder(config.model.backbone, schema, self.dataset.image_shape,
+                                        config.model.options)
+            except ConfigError:  # e.g. "sides must be powers of two": from mixed image sizes?
+                mismatch = getattr(self.full_dataset.source, "size_mismatch", None)
+                if mismatch is not None and (message := mismatch()):
+                    raise DataError(message) from None
+                raise
         self.model = model.to(self.device)
         if cfg.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
@@ -400,19 +407,7 @@ class Trainer:
 
 def load_dataset(config: ExperimentConfig) -> GroupDataset:
     """The full dataset (before any split) that *config* names, from the plugin registry."""
-    spec = get_host().datasets.get(config.dataset.name)
-    return spec.load(_validate(spec.options_model, config.dataset.options, "dataset.options"))
-
-
-def _validate(model_cls: Any, options: dict[str, Any], where: str) -> Any:
-    from pydantic import ValidationError
-
-    try:
-        return model_cls.model_validate(options)
-    except ValidationError as err:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or '(root)'}: {e['msg']}"
-                             for e in err.errors())
-        raise ConfigError(f"{where}: {problems}") from None
+    return get_host().datasets.get(config.dataset.name).load(dataset_options(config))
 
 
 class _StopFlag:

@@ -23,6 +23,7 @@ from typing import Any
 
 import groupsup as gs
 from groupsup.evaluate.run import EvalOptions, evaluate_run
+from groupsup.fileio import atomic_save, atomic_write_text
 from groupsup_baselines.search import PartitionSearch
 
 # (key in a row, column title, higher is better)
@@ -101,9 +102,8 @@ def compare(configs: Sequence[str | Path], *, budget: float, out: str | Path,
     document = {"budget_seconds": budget, "command": command, "overrides": list(overrides),
                 "evaluation": {k: v for k, v in options.__dict__.items()},
                 "rows": rows, "configs": provenance}
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "compare.json").write_text(json.dumps(document, indent=2))
-    (out / "compare.md").write_text(markdown_table(document))
+    atomic_write_text(out / "compare.json", json.dumps(document, indent=2))
+    atomic_write_text(out / "compare.md", markdown_table(document))
     plot_metrics(rows, out)
     return document
 
@@ -153,8 +153,7 @@ def plot_metrics(rows: Sequence[dict[str, Any]], out: Path) -> list[Path]:
         ax.tick_params(axis="x", labelrotation=20, labelsize=8)
         fig.tight_layout()
         path = out / f"compare-{key}.png"
-        fig.savefig(path)
-        paths.append(path)
+        paths.append(atomic_save(path, lambda tmp, fig=fig: fig.savefig(tmp, format="png")))
     return paths
 
 

@@ -22,6 +22,7 @@ import torch
 
 import groupsup as gs
 import groupsup.evaluate as ev
+from groupsup.fileio import atomic_write_text
 
 
 @dataclass(frozen=True)
@@ -159,6 +160,5 @@ class PartitionSearch:
         found = search_partition(model, dataset, train, examples=self.examples, bins=self.bins,
                                  seed=self.seed, device=device)
         if self.out is not None:
-            self.out.parent.mkdir(parents=True, exist_ok=True)
-            self.out.write_text(json.dumps(found.to_dict(), indent=2))
+            atomic_write_text(self.out, json.dumps(found.to_dict(), indent=2))
         return found.apply(model)

@@ -110,7 +110,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def gs_write(path: Path, text: str) -> None:
-    from groupsup.train.checkpoint import atomic_write_text
+    from groupsup.fileio import atomic_write_text
 
     atomic_write_text(path, text)
 

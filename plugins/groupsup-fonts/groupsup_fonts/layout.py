@@ -158,10 +158,3 @@ def encode_png(image: np.ndarray) -> bytes:
     return (PNG_SIGNATURE + _png_chunk(b"IHDR", header)
             + _png_chunk(b"IDAT", zlib.compress(rows.tobytes(), 6)) + _png_chunk(b"IEND", b""))
 
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write *data* to *path* through a temporary sibling and a rename."""
-    temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(temp, "wb") as handle:
-        handle.write(data)
-    os.replace(temp, path)

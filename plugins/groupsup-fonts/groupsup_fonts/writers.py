@@ -35,7 +35,7 @@ import numpy as np
 from tqdm import tqdm
 
 import groupsup as gs
-from groupsup.data import replace_directory
+from groupsup.fileio import atomic_write_bytes, replace_directory
 from groupsup_fonts.discovery import FontFace
 from groupsup_fonts.layout import (
     NAMINGS,
@@ -43,7 +43,6 @@ from groupsup_fonts.layout import (
     encode_png,
     png_problem,
     relative_path,
-    write_atomic,
 )
 from groupsup_fonts.renderer import DEFAULT_MARGIN, FontsRenderer
 from groupsup_fonts.schema import COLOUR_NAMES, COLOURS, LETTERS, SIZES, fonts_schema
@@ -218,7 +217,8 @@ class _FolderChunks:
             images = self.renderer.render_indices(*rows[todo].T)
             for image, k in zip(images, todo):
                 _make_folder(paths[k].parent)
-                write_atomic(paths[k], encode_png(image))
+                # not fsynced: a resumed render re-checks every file (png_problem)
+                atomic_write_bytes(paths[k], encode_png(image), durable=False)
         return chunk, len(todo), len(paths) - len(todo)
 
 
@@ -341,7 +341,7 @@ def _render_store(plan: RenderPlan, root: Path, workers: int, progress: bool, ov
     manifest = {"format": STORE_FORMAT, "name": name, "size": len(plan),
                 "image_shape": [3, plan.image_size, plan.image_size],
                 "schema": plan.schema.to_dict(), "fonts": plan.manifest("store", "plain")}
-    write_atomic(partial / "manifest.json", json.dumps(manifest, indent=2).encode())
+    atomic_write_bytes(partial / "manifest.json", json.dumps(manifest, indent=2).encode())
     (partial / "progress.txt").unlink()
     (partial / "plan.json").unlink()
     replace_directory(partial, root)
@@ -398,7 +398,7 @@ def _open_partial_store(plan: RenderPlan, partial: Path, key: str) -> set[int]:
                               shape=(len(plan), plan.image_size, plan.image_size, 3)).flush()
     np.save(partial / "labels.npy", plan.labels())
     (partial / "progress.txt").touch()
-    write_atomic(partial / "plan.json", json.dumps({"key": key}).encode())
+    atomic_write_bytes(partial / "plan.json", json.dumps({"key": key}).encode())
     return set()
 
 
@@ -429,13 +429,13 @@ def render_folder(plan: RenderPlan, path: str | os.PathLike, *, workers: int = 1
     manifest = {"format": FOLDER_FORMAT, "name": root.name, "size": len(plan),
                 "image_shape": [3, plan.image_size, plan.image_size],
                 "schema": plan.schema.to_dict(), "complete": False, "fonts": fonts_section}
-    write_atomic(manifest_path, json.dumps(manifest, indent=2).encode())
+    atomic_write_bytes(manifest_path, json.dumps(manifest, indent=2).encode())
     rendered = skipped = 0
     for _, count, kept in _run_chunks("folder", plan, root, naming, range(plan.chunks),
                                       workers, progress, 0):
         rendered, skipped = rendered + count, skipped + kept
     manifest["complete"] = True
-    write_atomic(manifest_path, json.dumps(manifest, indent=2).encode())
+    atomic_write_bytes(manifest_path, json.dumps(manifest, indent=2).encode())
     return RenderResult(root, manifest_path, "folder", len(plan), rendered, skipped,
                         time.perf_counter() - began)
 
