@@ -14,7 +14,7 @@ from groupsup.cli import Command
 from groupsup.data import to_tensor, to_uint8
 from groupsup.errors import ConfigError, DataError
 from groupsup.hookspecs import hookimpl
-from groupsup.imaging import image_grid, save_png
+from groupsup.imaging import image_grid, save_png, to_8bit
 
 
 # ---------------------------------------------------------------------- train
@@ -52,7 +52,7 @@ def read_image(path: str | Path, shape: tuple[int, int, int]) -> torch.Tensor:
     c, h, w = shape
     try:
         with Image.open(path) as img:
-            img = img.convert("L" if c == 1 else "RGB")
+            img = to_8bit(img, "L" if c == 1 else "RGB", path)
             if img.size != (w, h):
                 img = img.resize((w, h), Image.Resampling.BILINEAR)
             array = np.asarray(img, dtype=np.uint8).reshape(h, w, c)

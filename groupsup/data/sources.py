@@ -14,6 +14,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from groupsup.errors import DataError
+from groupsup.imaging import to_8bit
 
 ImageTransform = Callable[[Image.Image], Image.Image]
 
@@ -72,12 +73,7 @@ class FileSource:
                 img.load()
                 if self.transform is not None:
                     img = apply_transform(self.transform, img, path)
-                if img.mode != self.mode:
-                    if img.mode in ("P", "RGBA", "LA", "L", "RGB", "I;16", "I", "CMYK", "1"):
-                        img = img.convert(self.mode)
-                    else:
-                        raise DataError(f"{path}: image mode {img.mode} cannot be converted to "
-                                        f"{self.mode}")
+                img = to_8bit(img, self.mode, path)
                 if img.size != (w, h):
                     if not self.resize:
                         raise DataError(f"{path}: image is {img.size[0]}x{img.size[1]}, expected "
