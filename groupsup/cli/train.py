@@ -25,6 +25,8 @@ def _configure_train(p: argparse.ArgumentParser) -> None:
                    help="override a config key, e.g. --set train.steps=100 (repeatable)")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its "
                    "latest checkpoint")
+    p.add_argument("--skip-check", action="store_true", help="do not read every image file "
+                   "before training (sets train.check_images=false)")
 
 
 def _run_train(args: argparse.Namespace) -> int:
@@ -33,9 +35,12 @@ def _run_train(args: argparse.Namespace) -> int:
     if args.config is None and args.resume is None:
         raise ConfigError("give a CONFIG file, or --resume RUN_DIR")
     source = args.config if args.config else Path(args.resume) / "config.json"
-    config = load_config(source, args.overrides)
+    skip = ["train.check_images=false"] if args.skip_check else []
+    config = load_config(source, [*args.overrides, *skip])
     trainer = Trainer(config, resume=args.resume)
     if trainer.dist.is_main:
+        if trainer.image_check is not None:
+            print(trainer.image_check)
         print(f"training {config.name}: {len(trainer.dataset)} examples, "
               f"{sum(p.numel() for p in trainer.model.parameters()) / 1e6:.2f} M parameters, "
               f"device {trainer.device}, from step {trainer.step} to {config.train.steps}")

@@ -19,6 +19,17 @@ from groupsup.imaging import to_8bit
 ImageTransform = Callable[[Image.Image], Image.Image]
 
 
+class ImageReadError(DataError):
+    """An image file that cannot be read: ``path`` and ``reason`` kept apart for listings."""
+
+    def __init__(self, path: str | Path, reason: str):
+        super().__init__(f"{path}: {reason}")
+        self.path, self.reason = Path(path), reason
+
+    def __reduce__(self) -> tuple[type, tuple[Path, str]]:  # rebuilt from both, not the message
+        return type(self), (self.path, self.reason)
+
+
 class ArraySource:
     """Images held in a uint8 array ``(N, H, W, C)``: in memory or a ``np.memmap``."""
 
@@ -66,6 +77,7 @@ class FileSource:
         return len(self.paths)
 
     def read_one(self, index: int) -> np.ndarray:
+        """uint8 ``(H, W, C)`` pixels of file *index*; failures raise :class:`ImageReadError`."""
         path = self.paths[index]
         c, h, w = self.image_shape
         try:
@@ -81,9 +93,17 @@ class FileSource:
                     img = img.resize((w, h), Image.Resampling.BILINEAR)
                 array = np.asarray(img, dtype=np.uint8)
         except FileNotFoundError:
-            raise DataError(f"{path}: image file is missing") from None
-        except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
-            raise DataError(f"{path}: cannot read image ({type(err).__name__}: {err})") from None
+            raise ImageReadError(path, "image file is missing") from None
+        except UnidentifiedImageError:
+            empty = path.stat().st_size == 0
+            raise ImageReadError(path, "cannot read image (empty file, 0 bytes)" if empty else
+                                 "cannot read image (not an image file Pillow can identify)"
+                                 ) from None
+        except (OSError, SyntaxError, ValueError) as err:
+            raise ImageReadError(path, f"cannot read image ({type(err).__name__}: {err})"
+                                 ) from None
+        except DataError as err:  # the transform, mode and size checks name the path already
+            raise ImageReadError(path, str(err).removeprefix(f"{path}: ")) from None
         return array.reshape(h, w, c)
 
     def read(self, indices: np.ndarray) -> np.ndarray:
