@@ -82,38 +82,48 @@ def check_images(dataset: GroupDataset, *, cache_dirs: list[Path] | None = None,
     name = _cache_name(source)
     known = _read_cache(dirs, name)
     keys = [str(p.absolute()) for p in source.paths]
-
-    def check(index: int) -> tuple[str | None, tuple[int, int] | None, bool]:
-        """``(reason or None, (size, mtime_ns) when good, decoded?)`` of file *index*."""
-        try:
-            stat = os.stat(source.paths[index])
-        except FileNotFoundError:
-            return "image file is missing", None, False
-        except OSError as err:
-            return f"cannot stat file ({err.strerror})", None, False
-        stamp = (stat.st_size, stat.st_mtime_ns)
-        if stat.st_size == 0:
-            return "empty file (0 bytes)", None, False
-        if known.get(keys[index]) == list(stamp):
-            return None, stamp, False
-        try:
-            source.read_one(index)
-        except ImageReadError as err:
-            return err.reason, None, True
-        except DataError as err:
-            return str(err), None, True
-        return None, stamp, True
-
+    bad: dict[int, str] = {}
+    stamps: dict[int, list[int]] = {}
+    for i, path in enumerate(source.paths):  # stat is cheap, done in turn; decoding in the pool
+        stamp = _stamp(path)
+        if isinstance(stamp, str):
+            bad[i] = stamp
+        else:
+            stamps[i] = stamp
+    todo = [i for i, stamp in stamps.items() if known.get(keys[i]) != stamp]
     with ThreadPoolExecutor(workers or min(32, os.cpu_count() or 1)) as pool:
-        results = list(pool.map(check, range(len(keys))))
-    bad = [(source.paths[i], reason) for i, (reason, _, _) in enumerate(results) if reason]
-    good = {keys[i]: list(stamp) for i, (_, stamp, _) in enumerate(results) if stamp}
+        for i, reason in zip(todo, pool.map(lambda i: _decode_problem(source, i), todo)):
+            if reason is not None:
+                bad[i] = reason
+                del stamps[i]
+    good = {keys[i]: stamp for i, stamp in stamps.items()}
     cache_file = _write_cache(dirs, name, good) if good != known else _cached_at(dirs, name)
     if bad:
-        raise DataError(_listing(bad, len(keys)))
-    decoded = sum(1 for _, _, did in results if did)
-    return CheckReport(len(keys), decoded, len(keys) - decoded, time.perf_counter() - started,
-                       cache_file)
+        raise DataError(_listing([(source.paths[i], bad[i]) for i in sorted(bad)], len(keys)))
+    return CheckReport(len(keys), len(todo), len(keys) - len(todo),
+                       time.perf_counter() - started, cache_file)
+
+
+def _stamp(path: Path) -> list[int] | str:
+    """``[size, mtime_ns]`` of *path* (the cache key), or why it cannot be an image."""
+    try:
+        stat = os.stat(path)
+    except FileNotFoundError:
+        return "image file is missing"
+    except OSError as err:
+        return f"cannot stat file ({err.strerror})"
+    return [stat.st_size, stat.st_mtime_ns] if stat.st_size else "empty file (0 bytes)"
+
+
+def _decode_problem(source: FileSource, index: int) -> str | None:
+    """Why file *index* cannot be read as training would read it, or None when it can."""
+    try:
+        source.read_one(index)
+    except ImageReadError as err:
+        return err.reason
+    except DataError as err:
+        return str(err)
+    return None
 
 
 def _listing(bad: list[tuple[Path, str]], total: int) -> str:
