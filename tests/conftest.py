@@ -50,3 +50,9 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture(autouse=True)
+def _image_check_cache(tmp_path_factory, monkeypatch):
+    """The pre-flight image check caches into a per-session folder, not the user's ~/.cache."""
+    monkeypatch.setenv("GROUPSUP_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "cache"))

@@ -14,7 +14,7 @@ from groupsup.cli import Command
 from groupsup.data import to_tensor, to_uint8
 from groupsup.errors import ConfigError, DataError
 from groupsup.hookspecs import hookimpl
-from groupsup.imaging import image_grid, save_png
+from groupsup.imaging import image_grid, save_png, to_8bit
 
 
 # ---------------------------------------------------------------------- train
@@ -25,6 +25,8 @@ def _configure_train(p: argparse.ArgumentParser) -> None:
                    help="override a config key, e.g. --set train.steps=100 (repeatable)")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its "
                    "latest checkpoint")
+    p.add_argument("--skip-check", action="store_true", help="do not read every image file "
+                   "before training (sets train.check_images=false)")
 
 
 def _run_train(args: argparse.Namespace) -> int:
@@ -33,9 +35,12 @@ def _run_train(args: argparse.Namespace) -> int:
     if args.config is None and args.resume is None:
         raise ConfigError("give a CONFIG file, or --resume RUN_DIR")
     source = args.config if args.config else Path(args.resume) / "config.json"
-    config = load_config(source, args.overrides)
+    skip = ["train.check_images=false"] if args.skip_check else []
+    config = load_config(source, [*args.overrides, *skip])
     trainer = Trainer(config, resume=args.resume)
     if trainer.dist.is_main:
+        if trainer.image_check is not None:
+            print(trainer.image_check)
         print(f"training {config.name}: {len(trainer.dataset)} examples, "
               f"{sum(p.numel() for p in trainer.model.parameters()) / 1e6:.2f} M parameters, "
               f"device {trainer.device}, from step {trainer.step} to {config.train.steps}")
@@ -62,10 +67,10 @@ def read_image(path: str | Path, shape: tuple[int, int, int]) -> torch.Tensor:
     c, h, w = shape
     try:
         with Image.open(path) as img:
+            img = to_8bit(img, "L" if c == 1 else "RGB", path)
             if img.size != (w, h):
                 raise DataError(f"{path}: image is {img.size[0]}x{img.size[1]}, the model "
                                 f"expects {w}x{h}; resize or crop it first")
-            img = img.convert("L" if c == 1 else "RGB")
             array = np.asarray(img, dtype=np.uint8).reshape(h, w, c)
     except FileNotFoundError:
         raise DataError(f"{path}: image file not found") from None

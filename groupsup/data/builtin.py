@@ -33,6 +33,8 @@ class FolderOptions(BaseModel):
                                  "one column per attribute")
     image_size: int | None = Field(default=None, gt=0, description="resize to this square size")
     channels: int = Field(default=3, ge=1, le=3)
+    allow_outside_root: bool = Field(default=False, description="read manifest rows and "
+                                     "symlinks that resolve outside root")
 
 
 def load_store(options: StoreOptions) -> GroupDataset:
@@ -44,7 +46,8 @@ def load_folder(options: FolderOptions) -> GroupDataset:
                                       for n, w in options.attributes.items()])
     return GroupDataset.from_folder(schema, options.root, pattern=options.pattern,
                                     manifest=options.manifest, image_size=options.image_size,
-                                    channels=options.channels)
+                                    channels=options.channels,
+                                    allow_outside_root=options.allow_outside_root)
 
 
 @hookimpl

@@ -196,18 +196,19 @@ class GroupDataset:
     def from_folder(cls, schema: type[Schema], root: str | os.PathLike, *,
                     pattern: str | None = None, manifest: str | os.PathLike | None = None,
                     image_size: int | tuple[int, int] | None = None, channels: int = 3,
-                    strict: bool = True) -> GroupDataset:
+                    strict: bool = True, allow_outside_root: bool = False) -> GroupDataset:
         """Image files under *root*, labelled by a file-name *pattern* or a CSV/JSON *manifest*.
 
         *pattern* is matched against each path relative to *root*, e.g.
         ``"{letter}/{size}/{letter}_{size}.png"``; *manifest* is a CSV with a ``path`` column
         and one column per attribute, or a JSON list of such objects. With ``strict`` a file
-        whose name does not match the pattern is an error; otherwise it is skipped.
+        whose name does not match the pattern is an error; otherwise it is skipped. Every
+        image must resolve (symlinks followed) inside *root* unless *allow_outside_root*.
         """
         from groupsup.data.folder import scan_folder
 
         paths, records = scan_folder(schema, Path(root), pattern=pattern, manifest=manifest,
-                                     strict=strict)
+                                     strict=strict, allow_outside_root=allow_outside_root)
         return cls.from_files(schema, paths, records, image_size=image_size, channels=channels,
                               name=Path(root).name)
 

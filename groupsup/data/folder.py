@@ -13,6 +13,17 @@ from groupsup.schema import Schema
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 _FIELD = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_OPT_IN = "set the folder option allow_outside_root = true to read files outside it"
+
+
+class _Containment:
+    """``inside(path)``: whether *path*, symlinks resolved, lies within *root* (resolved)."""
+
+    def __init__(self, root: Path):
+        self.root = root.resolve()
+
+    def __call__(self, path: Path) -> bool:
+        return path.resolve().is_relative_to(self.root)
 
 
 def compile_pattern(pattern: str, schema: type[Schema]) -> re.Pattern[str]:
@@ -50,15 +61,21 @@ def _typed(value: str, schema: type[Schema], name: str) -> Any:
 
 
 def scan_folder(schema: type[Schema], root: Path, *, pattern: str | None,
-                manifest: str | Path | None, strict: bool = True
-                ) -> tuple[list[Path], list[dict[str, Any]]]:
-    """Return ``(paths, label records)`` sorted by path, for :meth:`GroupDataset.from_folder`."""
+                manifest: str | Path | None, strict: bool = True,
+                allow_outside_root: bool = False) -> tuple[list[Path], list[dict[str, Any]]]:
+    """Return ``(paths, label records)`` sorted by path, for :meth:`GroupDataset.from_folder`.
+
+    Every image path (a manifest row, or a file the pattern matched, symlinks followed) must
+    resolve inside *root* unless *allow_outside_root*: a manifest row ``../../etc/passwd``
+    must not make groupsup read files the dataset's owner did not put there.
+    """
     if not root.is_dir():
         raise DataError(f"{root}: folder not found")
     if (pattern is None) == (manifest is None):
         raise DataError("give exactly one of pattern= (labels from file names) or manifest=")
+    inside = None if allow_outside_root else _Containment(root)
     if manifest is not None:
-        return _read_manifest(schema, root, Path(manifest))
+        return _read_manifest(schema, root, Path(manifest), inside)
     regex = compile_pattern(pattern, schema)
     paths, records = [], []
     for path in sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES):
@@ -68,6 +85,9 @@ def scan_folder(schema: type[Schema], root: Path, *, pattern: str | None,
             if strict:
                 raise DataError(f"{path}: file name does not match pattern {pattern!r}")
             continue
+        if inside is not None and not inside(path):
+            raise DataError(f"{path}: resolves to {path.resolve()}, outside the dataset root "
+                            f"{inside.root} (a symlink?); {_OPT_IN}")
         paths.append(path)
         records.append({n: _typed(m.group(n), schema, n) for n in schema.names})
     if not paths:
@@ -100,17 +120,22 @@ def read_manifest_rows(root: Path, manifest: Path) -> tuple[Path, list[dict[str,
     return manifest, rows
 
 
-def _read_manifest(schema: type[Schema], root: Path, manifest: Path
-                   ) -> tuple[list[Path], list[dict[str, Any]]]:
+def _read_manifest(schema: type[Schema], root: Path, manifest: Path,
+                   inside: _Containment | None) -> tuple[list[Path], list[dict[str, Any]]]:
     manifest, rows = read_manifest_rows(root, manifest)
     paths, records = [], []
-    for i, row in enumerate(rows):
+    for i, row in enumerate(rows, start=1):  # row 1: the first data row (after a CSV header)
         if not isinstance(row, dict) or "path" not in row:
             raise DataError(f"{manifest}: row {i} has no 'path' column/key")
         missing = [n for n in schema.names if n not in row]
         if missing:
             raise DataError(f"{manifest}: row {i} lacks attributes {missing}")
-        paths.append(root / row["path"])
+        path = root / row["path"]  # an absolute row path replaces root
+        if inside is not None and not inside(path):
+            raise DataError(f"{manifest}: row {i} path {row['path']!r} resolves to "
+                            f"{path.resolve()}, outside the dataset root {inside.root}; "
+                            f"{_OPT_IN}")
+        paths.append(path)
         records.append({n: _typed(row[n], schema, n) if isinstance(row[n], str) else row[n]
                         for n in schema.names})
     if not paths:

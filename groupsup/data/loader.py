@@ -14,6 +14,7 @@ them back in step order.
 
 from __future__ import annotations
 
+import pickle
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -21,7 +22,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
-from groupsup.errors import ConfigError
+from groupsup.errors import ConfigError, GroupsupError
 from groupsup.groups import GroupBatch
 
 if TYPE_CHECKING:
@@ -101,7 +102,10 @@ class GroupLoader:
         else:
             source = DataLoader(_Steps(self), batch_size=None, num_workers=self.num_workers,
                                 pin_memory=pin, collate_fn=_as_is)
-        for step, batch, images in source:
+        for item in source:
+            if isinstance(item, _Failure):
+                raise item.error
+            step, batch, images = item
             if self.device is not None:
                 images = images.to(self.device, non_blocking=pin)
             yield step, batch, images
@@ -118,7 +122,27 @@ class _Steps(IterableDataset):
         info = get_worker_info()
         worker, workers = (0, 1) if info is None else (info.id, info.num_workers)
         for step in self.loader._step_range(worker, workers):
-            yield self.loader.load(step)
+            try:
+                item = self.loader.load(step)
+            except GroupsupError as err:
+                yield _Failure(err)
+                return
+            yield item
+
+
+class _Failure:
+    """A GroupsupError raised in a worker, handed back as an item in its step's place.
+
+    Raised in the worker, the DataLoader would re-create it in the main process with the
+    worker's traceback appended to its message; handed back, it is raised there unchanged.
+    """
+
+    def __init__(self, error: GroupsupError):
+        try:  # it travels pickled; one that cannot make the trip travels as its message
+            pickle.loads(pickle.dumps(error))
+        except Exception:
+            error = GroupsupError(str(error))
+        self.error = error
 
 
 def _as_is(item: Step) -> Step:

@@ -14,8 +14,20 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from groupsup.errors import DataError
+from groupsup.imaging import to_8bit
 
 ImageTransform = Callable[[Image.Image], Image.Image]
+
+
+class ImageReadError(DataError):
+    """An image file that cannot be read: ``path`` and ``reason`` kept apart for listings."""
+
+    def __init__(self, path: str | Path, reason: str):
+        super().__init__(f"{path}: {reason}")
+        self.path, self.reason = Path(path), reason
+
+    def __reduce__(self) -> tuple[type, tuple[Path, str]]:  # rebuilt from both, not the message
+        return type(self), (self.path, self.reason)
 
 
 class ArraySource:
@@ -65,6 +77,7 @@ class FileSource:
         return len(self.paths)
 
     def read_one(self, index: int) -> np.ndarray:
+        """uint8 ``(H, W, C)`` pixels of file *index*; failures raise :class:`ImageReadError`."""
         path = self.paths[index]
         c, h, w = self.image_shape
         try:
@@ -72,22 +85,27 @@ class FileSource:
                 img.load()
                 if self.transform is not None:
                     img = apply_transform(self.transform, img, path)
-                if img.mode != self.mode:
-                    if img.mode in ("P", "RGBA", "LA", "L", "RGB", "I;16", "I", "CMYK", "1"):
-                        img = img.convert(self.mode)
-                    else:
-                        raise DataError(f"{path}: image mode {img.mode} cannot be converted to "
-                                        f"{self.mode}")
+                img = to_8bit(img, self.mode, path)
                 if img.size != (w, h):
                     if not self.resize:
                         raise DataError(f"{path}: image is {img.size[0]}x{img.size[1]}, expected "
-                                        f"{w}x{h} (pass image_size to resize on load)")
+                                        f"{w}x{h}: the images differ in size ({w}x{h} is the "
+                                        f"size of the first file, {self.paths[0]}); set "
+                                        f"image_size to resize on load")
                     img = img.resize((w, h), Image.Resampling.BILINEAR)
                 array = np.asarray(img, dtype=np.uint8)
         except FileNotFoundError:
-            raise DataError(f"{path}: image file is missing") from None
-        except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
-            raise DataError(f"{path}: cannot read image ({type(err).__name__}: {err})") from None
+            raise ImageReadError(path, "image file is missing") from None
+        except UnidentifiedImageError:
+            empty = path.stat().st_size == 0
+            raise ImageReadError(path, "cannot read image (empty file, 0 bytes)" if empty else
+                                 "cannot read image (not an image file Pillow can identify)"
+                                 ) from None
+        except (OSError, SyntaxError, ValueError) as err:
+            raise ImageReadError(path, f"cannot read image ({type(err).__name__}: {err})"
+                                 ) from None
+        except DataError as err:  # the transform, mode and size checks name the path already
+            raise ImageReadError(path, str(err).removeprefix(f"{path}: ")) from None
         return array.reshape(h, w, c)
 
     def size_mismatch(self) -> str | None:

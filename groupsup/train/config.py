@@ -87,6 +87,8 @@ class TrainConfig(_Section):
     channels_last: bool = False
     compile: bool = False
     num_workers: int = Field(default=0, ge=0)
+    check_images: bool = Field(default=True, description="read every image file once before "
+                               "training and list every bad one (cached by size and mtime)")
     threads: int | None = Field(default=None, gt=0, description="torch CPU threads")
     out: str = "runs/experiment"
     log_every: int = Field(default=10, gt=0)

@@ -20,6 +20,7 @@ from tqdm.auto import tqdm
 
 from groupsup import __version__
 from groupsup.data import GroupDataset
+from groupsup.data.check import check_images, user_cache_dir
 from groupsup.data.loader import GroupLoader
 from groupsup.errors import ConfigError, DataError, GroupsupError, GroupsWarning
 from groupsup.graph import MultiGraph
@@ -123,6 +124,11 @@ class Trainer:
 
         # data -> split -> graph -> strategy
         self.full_dataset = dataset if dataset is not None else self._load_dataset()
+        # every bad image listed before training, not when first sampled; good ones cached
+        # in the user's cache directory (in the run directory where that is not writable)
+        self.image_check = (check_images(self.full_dataset,
+                                         cache_dirs=[user_cache_dir(), self.run_dir])
+                            if cfg.check_images else None)
         self.split = _split_dataset(config, self.full_dataset, self._dataset_spec())
         self.dataset = (self.full_dataset if self.split is None
                         else self.full_dataset.subset(self.split.train, name="train"))
@@ -376,6 +382,8 @@ class Trainer:
                     if until is not None and self.step >= until:
                         stopped = "until"
                         break
+        except DataError as err:  # an image unreadable mid-run (changed after the check)
+            raise self._stop_on_data_error(err) from None
         finally:
             bar.close()
             if writer is not None:
@@ -388,6 +396,16 @@ class Trainer:
         shutdown(self.dist)
         return RunResult(self.run_dir, self.step, stopped, self.last_checkpoint, last,
                          time.perf_counter() - started)
+
+    def _stop_on_data_error(self, err: DataError) -> DataError:
+        """Checkpoint the steps done so far, then say which file stopped the run and how to go
+        on (the steps since the last checkpoint would be lost otherwise)."""
+        if self.step and not (self.last_checkpoint and self.last_checkpoint.name.endswith(
+                f"{self.step:06d}")):
+            self.save()
+        saved = (f"checkpoint {self.last_checkpoint} saved; fix the file and continue with "
+                 f"--resume {self.run_dir}" if self.last_checkpoint else "no checkpoint written")
+        return DataError(f"{err} (while loading step {self.step + 1}; {saved})")
 
     def _log(self, record: dict[str, Any], writer: Any) -> None:
         with open(self.run_dir / "metrics.jsonl", "a") as f:
