@@ -19,7 +19,9 @@ from groupsup.errors import (
     RegistryError,
     SchemaError,
 )
+from groupsup.evaluate.run import EvalOptions, evaluate_run
 from groupsup.graph import MultiGraph, Rule, Split, Strategy
+from groupsup.graph.splits import held_out_split
 from groupsup.groups import GroupBatch
 from groupsup.hookspecs import hookimpl
 from groupsup.losses import (
@@ -48,6 +50,7 @@ __all__ = [
     "DatasetSpec",
     "Decode",
     "Encode",
+    "EvalOptions",
     "ExperimentConfig",
     "GroupBatch",
     "GroupDataset",
@@ -74,7 +77,9 @@ __all__ = [
     "TermConfig",
     "Trainer",
     "__version__",
+    "evaluate_run",
     "get_host",
+    "held_out_split",
     "hookimpl",
     "load_config",
     "load_model",

@@ -93,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
           f"(final loss {result.last.get('loss', float('nan')):.4f})", flush=True)
 
     print("  evaluating ...", flush=True)
-    metrics = evaluate_run(result.run_dir, dataset=data,
+    metrics = evaluate_run(result.run_dir, dataset=data, out=result.run_dir / "eval",
                            options=EvalOptions(classifier_budget=CLASSIFIER_BUDGET))
     total = time.perf_counter() - started
     summary = _summary(metrics, result, total, data, split)
