@@ -195,6 +195,9 @@ def test_non_grid_held_out_run_from_the_cli_is_deterministic(tmp_path, shapes, c
                      for n in ("001", "002"))
     assert comparable(first) == comparable(second)
     assert first["synthesis"]["held_out"] and first["dataset"]["test"] == len(split["test"])
+    # four jittered, noised images per combination: PSNR has an instance-variation ceiling
+    assert first["synthesis"]["instance_reference_n"] == 16
+    assert 10 < first["synthesis"]["instance_reference_psnr"] < 40
     leak = first["leakage"]
     assert leak["blocks"] == leak["attributes"] == ["shape", "ink", "back"]
     assert np.array(leak["matrix"], dtype=float).shape == (3, 3)

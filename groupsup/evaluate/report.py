@@ -124,6 +124,10 @@ def build_markdown(run_dir: Path, metrics: dict[str, Any], out: Path) -> str:
         _table(["metric", "value"], [
             ["PSNR (dB)", synth["psnr"]], ["SSIM", synth["ssim"]], ["MSE", synth["mse"]],
             ["best single provider PSNR (dB)", synth["baseline_best_provider_psnr"]],
+            ["another real image of the same combination, PSNR (dB)",
+             synth.get("instance_reference_psnr")],
+            ["another real image of the same combination, SSIM",
+             synth.get("instance_reference_ssim")],
             ["reconstruction PSNR (dB), training images", recon["psnr"]],
             ["reconstruction SSIM", recon["ssim"]]]),
         "![synthesis](synthesis.png)",

@@ -33,7 +33,7 @@ import torch
 
 from groupsup.data import GroupDataset, to_uint8
 from groupsup.errors import ConfigError, DataError
-from groupsup.evaluate.arrays import json_array
+from groupsup.evaluate.arrays import json_array, json_float
 from groupsup.evaluate.coprediction import coprediction
 from groupsup.evaluate.image_quality import psnr
 from groupsup.evaluate.judge import Judge, fit_judge
@@ -148,6 +148,36 @@ def _split_ids(run_dir: Path, dataset: GroupDataset, split: Split | None
                         "are not the split's held-out combinations: evaluate the run with the "
                         "dataset it was trained on")
     return split.train, split.test
+
+
+def instance_reference(data: GroupDataset, targets: np.ndarray, truth: torch.Tensor,
+                       rng: np.random.Generator) -> dict[str, Any]:
+    """PSNR and SSIM between each target and another real image of the same combination.
+
+    Where a combination has several images (real photos, handwriting, jittered renders), a
+    synthesis cannot know the target's unlabelled variation; this is what a perfect model
+    would score against one instance. ``None`` when no target has such a twin (e.g. a
+    dataset rendered once per combination, where the ground truth is exact).
+    """
+    _, inverse = np.unique(data.labels, axis=0, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    members: dict[int, np.ndarray] = {}
+    keep, twins = [], []
+    for i, t in enumerate(targets.tolist()):
+        g = int(inverse[t])
+        if g not in members:
+            members[g] = np.flatnonzero(inverse == g)
+        others = members[g][members[g] != t]
+        if len(others):
+            keep.append(i)
+            twins.append(int(others[rng.integers(len(others))]))
+    if not keep:
+        return {"instance_reference_psnr": None, "instance_reference_ssim": None,
+                "instance_reference_n": 0}
+    pair = synthesis_quality(data.load(np.array(twins)), truth[np.array(keep)],
+                             data_range=2.0).overall
+    return {"instance_reference_psnr": json_float(pair["psnr"]),
+            "instance_reference_ssim": pair["ssim"], "instance_reference_n": len(keep)}
 
 
 def eval_dir(run_dir: Path, out: str | Path | None) -> Path:
@@ -324,6 +354,7 @@ def evaluate_run(run: str | Path | RunResult, dataset: GroupDataset | None = Non
     metrics["synthesis"] = {
         "held_out": test is not None, "n": len(targets), **quality["overall"],
         "baseline_best_provider_psnr": float(copy_best[np.isfinite(copy_best)].mean()),
+        **instance_reference(dataset, targets, truth, rng),
         "per_combination": quality["per_combination"]}
     swap = swap_accuracy(judge.classifier, synth, combos).to_dict()
     with np.errstate(divide="ignore", invalid="ignore"):
