@@ -1,12 +1,14 @@
-"""Evaluate a trained run: zero-shot synthesis, swap accuracy, co-prediction, sheets.
+"""Evaluate a trained run: the judge, swap accuracy, leakage, zero-shot synthesis, co-prediction.
 
-``evaluate_run(run_dir)`` rebuilds the run's dataset and split from its stored config, loads
-the latest checkpoint and writes under ``RUN/eval/``:
+``evaluate_run(run)`` (exported as ``groupsup.evaluate_run``) rebuilds the run's dataset (or
+takes it as ``dataset=``) and split (``RUN/split.json``, or ``split=``), loads the latest
+checkpoint and writes one evaluation folder (the next free ``RUN/eval/NNN``, or ``out``):
 
 - ``metrics.json``: every result with the config that produced the run and the evaluation's
-  own options (a provenance trail);
+  own options (a provenance trail); wall-clock times apart under ``timing``, so the rest is
+  the same for the same run, options and seed on any machine;
 - ``synthesis.png``: per row the attribute providers, the synthesised image, the truth;
-- ``reconstructions.png`` and ``coprediction.png``;
+- ``leakage.png``, ``reconstructions.png`` and ``coprediction.png``;
 - ``report.md`` and ``report.html`` (self-contained): config, training curves, sheets and every
   metric (:mod:`groupsup.evaluate.report`).
 
@@ -16,7 +18,8 @@ training codes. The evaluated partition is recorded in ``metrics.json``.
 
 Zero-shot synthesis: for each held-out test example t and each attribute j, a provider is
 drawn from the *training* split among the examples showing t's value of j; the blocks are
-assembled into one code and decoded. The test example itself is the ground truth.
+assembled into one code and decoded. The test example itself is the ground truth. The judge
+(:mod:`groupsup.evaluate.judge`) reads swaps; see docs/evaluation.md for every definition.
 """
 
 from __future__ import annotations
