@@ -20,7 +20,9 @@ from groupsup.errors import (
     SchemaError,
     StorageError,
 )
+from groupsup.evaluate.run import EvalOptions, evaluate_run
 from groupsup.graph import MultiGraph, Rule, Split, Strategy
+from groupsup.graph.splits import held_out_split
 from groupsup.groups import GroupBatch, Relation
 from groupsup.hookspecs import hookimpl
 from groupsup.losses import (
@@ -49,6 +51,7 @@ __all__ = [
     "DatasetSpec",
     "Decode",
     "Encode",
+    "EvalOptions",
     "ExperimentConfig",
     "GroupBatch",
     "GroupDataset",
@@ -77,7 +80,9 @@ __all__ = [
     "TermConfig",
     "Trainer",
     "__version__",
+    "evaluate_run",
     "get_host",
+    "held_out_split",
     "hookimpl",
     "load_config",
     "load_model",

@@ -127,7 +127,7 @@ def test_train_evaluate_synthesize_outputs_follow_the_umask(tmp_path, toy_datase
     written = [p for top in (store, run, out.parent) for p in [top, *top.rglob("*")]]
     assert any(p.name == "model.safetensors" for p in written)
     assert any(p.parent.name == "samples" for p in written)
-    assert (run / "eval" / "report.html") in written and out in written
+    assert (run / "eval" / "001" / "report.html") in written and out in written
     wrong = {str(p.relative_to(tmp_path)): oct(mode(p)) for p in written
              if mode(p) != (0o777 if p.is_dir() else 0o666) & ~umask}
     assert wrong == {}

@@ -38,22 +38,23 @@ def trained_run(tmp_path, toy_dataset):
 
 
 def test_evaluate_writes_metrics_and_reports(trained_run, capsys):
-    assert main(["evaluate", str(trained_run), "--classifier-budget", "2",
-                 "--max-examples", "16"]) == 0
-    out = trained_run / "eval"
+    assert main(["evaluate", str(trained_run), "--classifier-steps", "5",
+                 "--max-examples", "16", "--leakage-examples", "8"]) == 0
+    out = trained_run / "eval" / "001"
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["evaluation"]["partition"] == {"shape": 4, "color": 4, "position": 4}
     assert metrics["evaluation"]["adapt"] is None and metrics["synthesis"]["held_out"]
     assert (out / "training_curves.png").stat().st_size > 1000
     md = (out / "report.md").read_text()
     for heading in ("## Training curves", "## Zero-shot synthesis", "## Swap accuracy",
+                    "## Judge", "## Leakage",
                     "## Co-prediction", "## Config", "## Synthesis per combination"):
         assert heading in md
     assert "![co-prediction](coprediction.png)" in md
     assert '"recipe": "gsl"' in md
     page = (out / "report.html").read_text()
     images = re.findall(r'<img [^>]*src="([^"]+)"', page)
-    assert len(images) == 5 and all(src.startswith("data:image/png;base64,") for src in images)
+    assert len(images) == 6 and all(src.startswith("data:image/png;base64,") for src in images)
     assert "<table>" in page and "missing image" not in page
 
 

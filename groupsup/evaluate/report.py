@@ -1,7 +1,7 @@
 """The experiment report of an evaluated run: ``report.md`` and a self-contained ``report.html``.
 
 :func:`write_report` is called by :func:`groupsup.evaluate.run.evaluate_run`; it writes, beside
-``metrics.json``:
+``metrics.json`` (one evaluation folder):
 
 - ``training_curves.png``: the total loss and every term from ``RUN/metrics.jsonl``;
 - ``report.md``: the config, the curves, the sample sheets and every metric of the evaluation,
@@ -93,10 +93,19 @@ def build_markdown(run_dir: Path, metrics: dict[str, Any], out: Path) -> str:
     samples = sorted((run_dir / "samples").glob("*.png"))
     synth, recon = metrics["synthesis"], metrics["reconstruction"]
     swap, classifier, co = metrics["swap_accuracy"], metrics["classifier"], metrics["coprediction"]
+    leak = metrics["leakage"]
     data = metrics["dataset"]
     last = records[-1] if records else {}
+    head = metrics["headline"]
+    flagged = classifier["unreliable"]
     parts = [
         f"# Evaluation report: {config.get('name', run_dir.name)}",
+        f"**Headline**: {head['text']}.",
+        ("**Warning: the judge is unreliable for " + ", ".join(f"`{a}`" for a in flagged)
+         + "** (real-image accuracy below 0.9 or within 0.1 of chance): swap accuracy and "
+         "leakage of these attributes say little." if flagged else
+         "The judge reads every attribute of real images it did not train on reliably "
+         "(accuracy at least 0.9 and more than 0.1 above chance)."),
         f"Run `{run_dir}`: dataset `{config['dataset']['name']}` ({data['examples']} examples, "
         f"{data['train']} for training, {data['test']} held out), backbone "
         f"`{config['model']['backbone']}`, loss "
@@ -114,16 +123,47 @@ def build_markdown(run_dir: Path, metrics: dict[str, Any], out: Path) -> str:
         _table(["metric", "value"], [
             ["PSNR (dB)", synth["psnr"]], ["SSIM", synth["ssim"]], ["MSE", synth["mse"]],
             ["best single provider PSNR (dB)", synth["baseline_best_provider_psnr"]],
+            ["another real image of the same combination, PSNR (dB)",
+             synth.get("instance_reference_psnr")],
+            ["another real image of the same combination, SSIM",
+             synth.get("instance_reference_ssim")],
             ["reconstruction PSNR (dB), training images", recon["psnr"]],
             ["reconstruction SSIM", recon["ssim"]]]),
         "![synthesis](synthesis.png)",
         "Each row: the attribute providers, the synthesis, the ground truth.",
-        "## Swap accuracy (independent classifier)",
-        _table(["attribute", "synthesised", "real held-out images", "chance"],
-               [[a, s, c, ch] for a, s, c, ch in zip(swap["attributes"], swap["accuracy"],
-                                                    classifier["accuracy"],
-                                                    classifier["chance"])]),
-        f"Mean {_num(swap['mean'])}; all attributes right at once {_num(swap['all_correct'])}.",
+        "## Judge (independent attribute classifier)",
+        f"Trained on {_judge_source(classifier['config'])}; scored on "
+        f"{classifier['config']['scored']} real images it did not train on"
+        + (f" ({classifier['config']['folds']}-fold cross-validation)"
+           if classifier["config"]["folds"] > 1 else "") + "."
+        + (" Its training hit the time budget before its step count: these numbers depend "
+           "on the machine's speed." if classifier["config"]["budget_hit"] else ""),
+        _table(["attribute", "real-image accuracy", "chance", "on held-out combinations",
+                "reliable"],
+               [[a, acc, ch, "n/a" if classifier["held_out_accuracy"] is None else
+                 classifier["held_out_accuracy"][i], "**no**" if a in flagged else "yes"]
+                for i, (a, acc, ch) in enumerate(zip(classifier["attributes"],
+                                                     classifier["accuracy"],
+                                                     classifier["chance"]))]),
+        "## Swap accuracy",
+        _table(["attribute", "synthesised", "judge on real images", "ratio", "reliable"],
+               [[a, s, c, r, "**no**" if a in flagged else "yes"]
+                for a, s, c, r in zip(swap["attributes"], swap["accuracy"],
+                                      swap["judge_accuracy"], swap["ratio"])]),
+        f"Mean {_num(swap['mean'])}; all attributes right at once {_num(swap['all_correct'])}. "
+        "The ratio divides by the judge's real-image accuracy (1: the syntheses read as well "
+        "as real images).",
+        "## Leakage",
+        "Rows: the block swapped in from a provider (all other blocks from the base image); "
+        "columns: the attribute the judge reads. Each entry is the rate at which the reading "
+        "follows the provider instead of the base, over the pairs whose provider and base "
+        "differ in that attribute. Diagonal: swap success (higher is better, mean "
+        f"{_num(leak['diagonal_mean'])}); off-diagonal: leakage (lower is better, mean "
+        f"{_num(leak['off_diagonal_mean'])})."
+        + (" Columns marked * are read by an unreliable judge." if flagged else ""),
+        _table(["block", *leak["attributes"]],
+               [[b, *row] for b, row in zip(leak["blocks"], leak["matrix"])]),
+        "![leakage](leakage.png)",
         "## Co-prediction",
         "Held-out accuracy of a probe predicting each attribute (columns) from each latent "
         f"block (rows): diagonal mean {_num(co['diagonal_mean'])}, off-diagonal mean "
@@ -151,11 +191,19 @@ def build_markdown(run_dir: Path, metrics: dict[str, Any], out: Path) -> str:
     return "\n\n".join(parts) + "\n"
 
 
+def _judge_source(config: dict[str, Any]) -> str:
+    data = config["data"]
+    what = {"all": "every real labelled image of the dataset (held-out combinations included)",
+            "train": "the real images of the training split only"}.get(data, data)
+    return f"{what}, {config['pool']} images, {config['steps']} steps per training"
+
+
 def write_report(run_dir: str | Path, metrics: dict[str, Any], out: str | Path | None = None
                  ) -> tuple[Path, Path]:
-    """Write ``report.md`` and ``report.html`` (and the curves) into *out* (``RUN/eval``)."""
+    """Write ``report.md`` and ``report.html`` (and the curves) into *out* (default the
+    evaluation folder recorded in *metrics*)."""
     run_dir = Path(run_dir)
-    out = Path(out) if out is not None else run_dir / "eval"
+    out = Path(out) if out is not None else Path(metrics["out"])
     md = out / "report.md"
     atomic_write_text(md, build_markdown(run_dir, metrics, out))
     return md, write_html(md)

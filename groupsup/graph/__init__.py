@@ -2,7 +2,15 @@
 
 from groupsup.graph.admissibility import Admissibility, AttributeReport
 from groupsup.graph.multigraph import MultiGraph
-from groupsup.graph.splits import Rule, Split, random_combinations, rule_split
+from groupsup.graph.splits import (
+    Rule,
+    Split,
+    column_split,
+    held_out_split,
+    random_combinations,
+    resolve_split,
+    rule_split,
+)
 from groupsup.graph.strategies import (
     CentreCover,
     EdgeStrategy,
@@ -21,7 +29,10 @@ __all__ = [
     "Rule",
     "Split",
     "Strategy",
+    "column_split",
+    "held_out_split",
     "make_strategy",
     "random_combinations",
+    "resolve_split",
     "rule_split",
 ]

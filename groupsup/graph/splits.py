@@ -8,6 +8,11 @@ training example (it has a *cover* in the training graph).
   attributes, or of some), redrawing until every value keeps a training example.
 - :func:`rule_split` with :class:`Rule`: a protocol like the paper authors' (letters A-J seen
   only at size "medium": ``Rule(when={"letter": [...]}, allow={"size": ["medium"]})``).
+- :func:`held_out_split`: the combinations a config declares (``[dataset] split =
+  "held-out"``, ``held_out = [{digit = 0, ink = "red"}]``); :func:`column_split`: a
+  ``train``/``test`` entry per example (a manifest's ``split`` column).
+- :func:`resolve_split`: the split a ``[dataset]`` config section names (the trainer and the
+  evaluation both build it here).
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from groupsup.errors import ConfigError, GroupsupError, LabelError, did_you_mean
+from groupsup.errors import ConfigError, DataError, GroupsupError, LabelError, did_you_mean
 from groupsup.graph.keys import group_ids
 from groupsup.schema import Schema
 
@@ -246,3 +251,137 @@ def rule_split(labels: Any, schema: type[Schema], rules: Sequence[Rule]) -> Spli
     for rule in rules:
         test |= rule.test_mask(labels, schema)
     return _make(labels, schema, test, "rule split: " + "; ".join(r.describe() for r in rules))
+
+
+# ---------------------------------------------------------------------- declared hold-out
+def _value_code(attr: Any, value: Any, where: str) -> int:
+    """The code of *value* in *attr*'s vocabulary; values also match by their text, so
+    ``digit = 0`` in TOML finds the value ``"0"`` read from a CSV manifest."""
+    lookup = attr.code_of()
+    if value in lookup and type(value) is not bool:
+        return lookup[value]
+    by_text = [code for v, code in lookup.items() if str(v) == str(value)]
+    if len(by_text) == 1:
+        return by_text[0]
+    raise ConfigError(f"{where}: value {value!r} is not in the vocabulary of attribute "
+                      f"{attr.name!r}{did_you_mean(str(value), map(str, attr.values or ()))}; "
+                      f"values are {list(attr.values or ())[:20]}")
+
+
+def held_out_split(labels: Any, schema: type[Schema],
+                   held_out: Sequence[Mapping[str, Any]]) -> Split:
+    """Test = every example matching one of the *held_out* (partial) combinations.
+
+    Each entry maps attribute names to values by name (``{"digit": 0, "ink": "red"}``); an
+    entry naming only some attributes holds out every example that matches it on those.
+    Unknown attributes or values raise :class:`ConfigError` naming them; a hold-out that takes
+    every example of some value out of training raises as :func:`rule_split` does.
+    """
+    labels = schema.check_codes(labels, where="split labels")
+    if not held_out:
+        raise ConfigError("dataset.held_out: empty; list the combinations to hold out, e.g. "
+                          "held_out = [{digit = 0, ink = \"red\"}]")
+    test = np.zeros(len(labels), dtype=bool)
+    parts = []
+    for i, combo in enumerate(held_out):
+        where = f"dataset.held_out[{i}]"
+        if not isinstance(combo, Mapping) or not combo:
+            raise ConfigError(f"{where}: expected a non-empty table of attribute = value, "
+                              f"got {combo!r}")
+        match = np.ones(len(labels), dtype=bool)
+        for name, value in combo.items():
+            if name not in schema.names:
+                raise ConfigError(f"{where}: unknown attribute {name!r}"
+                                  f"{did_you_mean(str(name), schema.names)}; attributes are "
+                                  f"{list(schema.names)}")
+            attr = schema[name]
+            match &= labels[:, schema.names.index(name)] == _value_code(attr, value, where)
+        if not match.any():
+            raise ConfigError(f"{where}: {dict(combo)} matches no example of the dataset")
+        test |= match
+        parts.append(", ".join(f"{k}={v}" for k, v in combo.items()))
+    return _make(labels, schema, test, "held-out: " + "; ".join(parts))
+
+
+SPLIT_COLUMN_VALUES = {"train": False, "test": True}
+
+
+def column_split(sides: Sequence[Any], labels: Any, schema: type[Schema],
+                 where: str = "split column") -> Split:
+    """A split from one ``train``/``test`` entry per example (e.g. a manifest's ``split``
+    column, in dataset order). Other entries raise :class:`DataError` naming the row."""
+    labels = schema.check_codes(labels, where="split labels")
+    if len(sides) != len(labels):
+        raise DataError(f"{where}: {len(sides)} entries for {len(labels)} examples")
+    test = np.zeros(len(labels), dtype=bool)
+    for i, side in enumerate(sides):
+        key = str(side).strip().lower()
+        if key not in SPLIT_COLUMN_VALUES:
+            raise DataError(f"{where}: row {i} holds {side!r}; expected 'train' or 'test'")
+        test[i] = SPLIT_COLUMN_VALUES[key]
+    return _make(labels, schema, test, f"{where} (train/test)")
+
+
+SPLITS_BUILT_IN = ("none", "random-combinations", "held-out", "manifest")
+
+
+def resolve_split(dataset: GroupDataset, name: str, *, seed: int,
+                  options: Mapping[str, Any] | None = None,
+                  held_out: Sequence[Mapping[str, Any]] | None = None,
+                  dataset_options: Mapping[str, Any] | None = None,
+                  named: Mapping[str, Any] | None = None,
+                  dataset_name: str = "dataset") -> Split | None:
+    """The split a ``[dataset]`` config section names, for the full *dataset*.
+
+    *name*: ``"none"`` (``None``), ``"random-combinations"`` (*options*: fraction,
+    attributes), ``"held-out"`` (*held_out*: combinations by value name),
+    ``"manifest"`` (the ``split`` column, or ``options["column"]``, of the folder dataset's
+    CSV/JSON manifest named in *dataset_options*), or a split the dataset offers in *named*
+    (``name -> make(dataset, seed)``).
+    """
+    options = dict(options or {})
+    named = named or {}
+    if held_out and name != "held-out":
+        raise ConfigError(f"dataset.held_out is given but dataset.split is {name!r}; set "
+                          "split = \"held-out\"")
+    if name == "none":
+        return None
+    if name == "random-combinations":
+        unknown = set(options) - {"fraction", "attributes"}
+        if unknown:
+            raise ConfigError(f"dataset.split_options: unknown keys {sorted(unknown)} for "
+                              "'random-combinations' (fraction, attributes)")
+        return random_combinations(dataset.labels, dataset.schema, options.get("fraction", 0.1),
+                                   seed, attributes=options.get("attributes"))
+    if name == "held-out":
+        return held_out_split(dataset.labels, dataset.schema, held_out or [])
+    if name == "manifest":
+        return _manifest_split(dataset, options, dataset_options or {})
+    if name not in named:
+        raise ConfigError(f"dataset.split {name!r}: dataset {dataset_name!r} offers "
+                          f"{[*SPLITS_BUILT_IN, *sorted(named)]}")
+    return named[name](dataset, seed)
+
+
+def _manifest_split(dataset: GroupDataset, options: Mapping[str, Any],
+                    dataset_options: Mapping[str, Any]) -> Split:
+    from pathlib import Path
+
+    from groupsup.data.folder import read_manifest_rows
+
+    unknown = set(options) - {"column"}
+    if unknown:
+        raise ConfigError(f"dataset.split_options: unknown keys {sorted(unknown)} for "
+                          "'manifest' (column)")
+    column = str(options.get("column", "split"))
+    if not dataset_options.get("manifest") or not dataset_options.get("root"):
+        raise ConfigError("dataset.split 'manifest' needs a folder dataset with "
+                          "dataset.options.root and dataset.options.manifest")
+    manifest, rows = read_manifest_rows(Path(dataset_options["root"]),
+                                        Path(dataset_options["manifest"]))
+    missing = [i for i, row in enumerate(rows) if column not in row]
+    if missing:
+        raise DataError(f"{manifest}: row {missing[0]} has no {column!r} column (train/test) "
+                        "for dataset.split 'manifest'")
+    return column_split([row[column] for row in rows], dataset.labels, dataset.schema,
+                        where=f"{manifest} column {column!r}")

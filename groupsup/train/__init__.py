@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from groupsup.data import GroupDataset
+from groupsup.graph.splits import Split
 from groupsup.model import SwapAutoencoder
 from groupsup.train.checkpoint import load_checkpoint, load_model
 from groupsup.train.config import ExperimentConfig, load_config
@@ -18,16 +19,23 @@ def train(model: SwapAutoencoder, data: GroupDataset, *, strategy: str = "centre
           losses: Sequence[str | dict[str, Any]] = ("recon", "swap", "cover"),
           distance: str = "l1", steps: int = 1000, groups_per_step: int = 4, lr: float = 1e-4,
           seed: int = 1, out: str | Path = "runs/experiment", resume: bool = False,
-          **train_options: Any) -> RunResult:
+          split: Split | str | None = None, held_out: Sequence[dict[str, Any]] = (),
+          split_options: dict[str, Any] | None = None, **train_options: Any) -> RunResult:
     """Train *model* on *data* from Python objects (no registry look-up for either).
 
     ``losses`` lists term names or ``{term, weight, distance, options}`` dicts; further
     keyword arguments are ``train`` config keys (``time_budget``, ``device``, ...).
+    ``split`` holds examples of *data* out of training: a :class:`~groupsup.Split` of *data*,
+    or a split name as in ``[dataset] split`` (``"held-out"`` with ``held_out=[{...}]``,
+    ``"random-combinations"`` with ``split_options``). The run's ``split.json`` records it, and
+    :func:`groupsup.evaluate_run` evaluates the held-out side.
     """
     terms = [{"term": t} if isinstance(t, str) else dict(t) for t in losses]
+    named = split if isinstance(split, str) else "none" if split is None else "(python)"
     config = load_config({
         "name": Path(out).name, "seed": seed,
-        "dataset": {"name": f"(python: {data.name})"},
+        "dataset": {"name": f"(python: {data.name})", "split": named,
+                    "split_options": split_options or {}, "held_out": list(held_out)},
         "model": {"backbone": model.backbone_name,
                   "options": model.config_dict()["backbone_config"]},
         "strategy": {"name": strategy, "options": strategy_options or {}},
@@ -37,7 +45,8 @@ def train(model: SwapAutoencoder, data: GroupDataset, *, strategy: str = "centre
                   **train_options},
     })
     trainer = Trainer(config, dataset=data, model=model,
-                      resume=out if resume and Path(out, "checkpoints").exists() else None)
+                      resume=out if resume and Path(out, "checkpoints").exists() else None,
+                      split=split if isinstance(split, Split) else None)
     return trainer.fit()
 
 

@@ -32,10 +32,16 @@ class DatasetConfig(_Section):
 
     name: str = Field(description="a dataset registered by a plugin (`groupsup datasets`)")
     options: dict[str, Any] = Field(default_factory=dict, description="the dataset's options")
-    split: str = Field(default="none", description="'none', 'random-combinations', or a "
-                       "split the dataset names (e.g. 'protocol')")
+    split: str = Field(default="none", description="'none', 'random-combinations', "
+                       "'held-out' (the combinations in `held_out`), 'manifest' (a folder "
+                       "manifest's train/test column), or a split the dataset names (e.g. "
+                       "'protocol')")
     split_options: dict[str, Any] = Field(
-        default_factory=dict, description="for 'random-combinations': fraction, attributes")
+        default_factory=dict, description="for 'random-combinations': fraction, attributes; "
+        "for 'manifest': column (default 'split')")
+    held_out: list[dict[str, Any]] = Field(
+        default_factory=list, description="for split 'held-out': (partial) combinations by "
+        "value name, e.g. [{digit = 0, ink = 'red'}]; each holds out every matching example")
 
 
 class SchemaConfig(_Section):

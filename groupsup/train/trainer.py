@@ -24,7 +24,7 @@ from groupsup.data.check import check_images, user_cache_dir
 from groupsup.data.loader import GroupLoader
 from groupsup.errors import ConfigError, DataError, GroupsupError, GroupsWarning
 from groupsup.graph import MultiGraph
-from groupsup.graph.splits import Split, random_combinations
+from groupsup.graph.splits import Split, resolve_split
 from groupsup.groups import GroupBatch
 from groupsup.losses import LossRecipe
 from groupsup.model import SwapAutoencoder
@@ -75,33 +75,23 @@ class _StepModule(nn.Module):
 
 
 def _split_dataset(config: ExperimentConfig, dataset: GroupDataset, spec: Any) -> Split | None:
-    name = config.dataset.split
-    if name == "none":
-        return None
-    if name == "random-combinations":
-        opts = dict(config.dataset.split_options)
-        unknown = set(opts) - {"fraction", "attributes"}
-        if unknown:
-            raise ConfigError(f"dataset.split_options: unknown keys {sorted(unknown)} for "
-                              "'random-combinations' (fraction, attributes)")
-        return random_combinations(dataset.labels, dataset.schema, opts.get("fraction", 0.1),
-                                   config.seed, attributes=opts.get("attributes"))
-    splits = getattr(spec, "splits", {}) or {}
-    if name not in splits:
-        raise ConfigError(f"dataset.split {name!r}: dataset {config.dataset.name!r} offers "
-                          f"{['none', 'random-combinations', *sorted(splits)]}")
-    return splits[name](dataset, config.seed)
+    d = config.dataset
+    return resolve_split(dataset, d.split, seed=config.seed, options=d.split_options,
+                         held_out=d.held_out, dataset_options=d.options,
+                         named=getattr(spec, "splits", {}) or {}, dataset_name=d.name)
 
 
 class Trainer:
     """Builds everything a config names and runs the loop.
 
     Pass ``dataset`` / ``model`` to train objects built in Python instead of looking the
-    dataset and backbone up in the plugin registries (``groupsup.train`` does this).
+    dataset and backbone up in the plugin registries (``groupsup.train`` does this), and
+    ``split`` to use a :class:`Split` of that dataset instead of the config's.
     """
 
     def __init__(self, config: ExperimentConfig, *, dataset: GroupDataset | None = None,
-                 model: SwapAutoencoder | None = None, resume: str | Path | None = None):
+                 model: SwapAutoencoder | None = None, resume: str | Path | None = None,
+                 split: Split | None = None):
         self.config = config
         cfg = config.train
         if cfg.threads:
@@ -129,7 +119,8 @@ class Trainer:
         self.image_check = (check_images(self.full_dataset,
                                          cache_dirs=[user_cache_dir(), self.run_dir])
                             if cfg.check_images else None)
-        self.split = _split_dataset(config, self.full_dataset, self._dataset_spec())
+        self.split = (split if split is not None
+                      else _split_dataset(config, self.full_dataset, self._dataset_spec()))
         self.dataset = (self.full_dataset if self.split is None
                         else self.full_dataset.subset(self.split.train, name="train"))
         self.graph = MultiGraph(self.dataset)

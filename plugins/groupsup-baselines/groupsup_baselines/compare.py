@@ -96,7 +96,7 @@ def compare(configs: Sequence[str | Path], *, budget: float, out: str | Path,
                  if needs_search(config) else None)
         say(f"[{name}] {result.step} steps; evaluating", flush=True)
         metrics = evaluate_run(run_dir, dataset=trainer.full_dataset, options=options,
-                               progress=progress, adapt=adapt)
+                               progress=progress, adapt=adapt, out=run_dir / "eval")
         rows.append(summarise(name, config, result, metrics))
         provenance[name] = config.to_dict()
     document = {"budget_seconds": budget, "command": command, "overrides": list(overrides),

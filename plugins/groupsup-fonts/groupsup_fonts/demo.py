@@ -93,17 +93,16 @@ def run(args: argparse.Namespace) -> int:
           f"(final loss {result.last.get('loss', float('nan')):.4f})", flush=True)
 
     print("  evaluating ...", flush=True)
-    metrics = evaluate_run(result.run_dir, dataset=data,
+    metrics = evaluate_run(result.run_dir, dataset=data, out=result.run_dir / "eval",
                            options=EvalOptions(classifier_budget=CLASSIFIER_BUDGET))
     total = time.perf_counter() - started
     summary = _summary(metrics, result, total, data, split)
     gs_write(out / "metrics.json", json.dumps({**summary, "details": metrics}, indent=2))
     gs_write(out / "report.md", _report(summary, result.run_dir, out))
-    for name in ("synthesis.png", "reconstructions.png", "coprediction.png"):
+    for name in ("synthesis.png", "reconstructions.png", "coprediction.png", "leakage.png"):
         shutil.copyfile(result.run_dir / "eval" / name, out / name)
     write_html(out / "report.md")
-    print(f"done in {total:.0f} s: zero-shot PSNR {summary['zero_shot_psnr']:.2f} dB "
-          f"(best single provider {summary['best_provider_psnr']:.2f} dB), swap accuracy "
+    print(f"done in {total:.0f} s: {summary['headline']}; swap accuracy "
           + ", ".join(f"{k} {v:.2f}" for k, v in summary["swap_accuracy"].items()))
     print(f"see {out / 'report.md'} or {out / 'report.html'} (sheet: {out / 'synthesis.png'})")
     return 0
@@ -137,6 +136,9 @@ def _summary(metrics: dict[str, Any], result: gs.RunResult, total: float,
         "classifier_accuracy_real": dict(zip(classifier["attributes"],
                                              classifier["accuracy"])),
         "classifier_chance": dict(zip(classifier["attributes"], classifier["chance"])),
+        "judge_unreliable": classifier["unreliable"],
+        "leakage": metrics["leakage"]["off_diagonal_mean"],
+        "headline": metrics["headline"]["text"],
         "coprediction_diagonal": metrics["coprediction"]["diagonal_mean"],
         "coprediction_off_diagonal": metrics["coprediction"]["off_diagonal_mean"],
     }
@@ -148,7 +150,9 @@ def _report(s: dict[str, Any], run_dir: Path, out: Path) -> str:
     attrs = list(s["swap_accuracy"])
     rows = "\n".join(
         f"| {a} | {s['swap_accuracy'][a]:.3f} | {s['classifier_accuracy_real'][a]:.3f} | "
-        f"{s['classifier_chance'][a]:.3f} |" for a in attrs)
+        f"{s['classifier_chance'][a]:.3f} | {'no' if a in s['judge_unreliable'] else 'yes'} |"
+        for a in attrs)
+    leak = "n/a" if s["leakage"] is None else f"{s['leakage']:.3f}"
     samples = sorted((run_dir / "samples").glob("*.png"))
     last_sample = samples[-1].relative_to(out) if samples else None
     return f"""# groupsup demo: zero-shot synthesis on Fonts-mini
@@ -157,6 +161,8 @@ def _report(s: dict[str, Any], run_dir: Path, out: Path) -> str:
 {s['held_out_images']} held out ({s['held_out_combinations']} attribute combinations never seen
 in training; split: {s['split']}). Trained {s['steps']} steps in
 {s['train_seconds']:.0f} s; the whole demo took {s['total_seconds']:.0f} s.
+
+**Headline**: {s['headline']}.
 
 | attribute | values | vocabulary |
 |---|---|---|
@@ -180,14 +186,23 @@ of that unseen combination.
 
 ## Swap accuracy (independent classifier)
 
-A small CNN trained on real training images names each attribute of the synthesised images;
-accuracy is how often it sees the requested value.
+A small CNN (the judge) trained on real rendered images (held-out combinations included)
+names each attribute of the synthesised images; accuracy is how often it sees the requested
+value. Its own accuracy is measured on real images it did not train on; an attribute it reads
+below 0.9 (or within 0.1 of chance) is marked unreliable.
 
-| attribute | synthesised | real held-out images | chance |
-|---|---|---|---|
+| attribute | synthesised | judge on real images | chance | reliable |
+|---|---|---|---|---|
 {rows}
 
 All five attributes right at once: {s['swap_all_correct']:.3f}.
+
+## Leakage
+
+![leakage](leakage.png)
+
+Rate at which the attribute a column names follows the provider of the block a row names
+(block swapped into a base image); off-diagonal mean {leak} (0 is ideal).
 
 ## Co-prediction
 
