@@ -96,7 +96,7 @@ def load_source(source: str, options: dict[str, Any], pattern: str | None,
     if path.is_dir():
         raise ConfigError(f"{source}: a folder needs --pattern or --manifest to label its images")
     raise ConfigError(f"{source}: neither a registered dataset ({', '.join(registry.names())}) "
-                      "nor a store or image folder")
+                      f"nor a store or image folder{registry.failure_note()}")
 
 
 def _run(args: argparse.Namespace) -> int:
