@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import time
 from pathlib import Path
 from typing import Any
@@ -17,13 +16,11 @@ import numpy as np
 
 from groupsup.cli import Command
 from groupsup.data.dataset import GroupDataset
-from groupsup.data.folder import read_manifest_rows
+from groupsup.data.folder import pattern_fields, read_manifest_rows
 from groupsup.errors import ConfigError, DataError
 from groupsup.hookspecs import hookimpl
 from groupsup.plugins import get_host
 from groupsup.schema import Attribute, Schema
-
-_FIELD = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
 def _configure(p: argparse.ArgumentParser) -> None:
@@ -33,7 +30,8 @@ def _configure(p: argparse.ArgumentParser) -> None:
                    help="an option of a registered dataset (repeatable); values are read as "
                    "JSON when they parse, else as text")
     p.add_argument("--pattern", help="folder: file-name pattern relative to the folder, e.g. "
-                   "'{letter}_{size}_{font}.png'; its fields name the attributes")
+                   "'{letter}_{size}_{font}.png'; its fields name the attributes; {_id} or * "
+                   "skip a part that is not a label")
     p.add_argument("--manifest", help="folder: CSV/JSON with a path column and one column per "
                    "attribute")
     p.add_argument("--json", action="store_true", help="machine-readable output")
@@ -62,9 +60,10 @@ def _options(items: list[str]) -> dict[str, Any]:
 def _folder_schema(root: Path, pattern: str | None, manifest: str | None) -> type[Schema]:
     """Attributes of a folder: the pattern's fields, or the manifest's columns but 'path'."""
     if pattern is not None:
-        names = list(dict.fromkeys(_FIELD.findall(pattern)))
+        names = pattern_fields(pattern)
         if not names:
-            raise ConfigError(f"--pattern {pattern!r} has no {{attribute}} fields")
+            raise ConfigError(f"--pattern {pattern!r} has no {{attribute}} fields ({{_name}} and "
+                              "* are ignored parts)")
     else:
         path, rows = read_manifest_rows(root, Path(manifest))
         if not rows or not isinstance(rows[0], dict):
