@@ -72,22 +72,34 @@ class _StepModule(nn.Module):
 
 
 def _split_dataset(config: ExperimentConfig, dataset: GroupDataset, spec: Any) -> Split | None:
-    name = config.dataset.split
+    return split_by_name(dataset, spec, config.dataset.split, config.dataset.split_options,
+                         config.seed, dataset_name=config.dataset.name)
+
+
+def split_by_name(dataset: GroupDataset, spec: Any, name: str, options: dict[str, Any],
+                  seed: int, *, dataset_name: str | None = None,
+                  keys: tuple[str, str] = ("dataset.split", "dataset.split_options")
+                  ) -> Split | None:
+    """The zero-shot split *name* of *dataset*: ``"none"`` (None), ``"random-combinations"``
+    (*options*: fraction, attributes) or one that the dataset's *spec* offers.
+
+    *keys* name the split and its options in errors (the config keys, or CLI flags).
+    """
     if name == "none":
         return None
     if name == "random-combinations":
-        opts = dict(config.dataset.split_options)
+        opts = dict(options)
         unknown = set(opts) - {"fraction", "attributes"}
         if unknown:
-            raise ConfigError(f"dataset.split_options: unknown keys {sorted(unknown)} for "
+            raise ConfigError(f"{keys[1]}: unknown keys {sorted(unknown)} for "
                               "'random-combinations' (fraction, attributes)")
         return random_combinations(dataset.labels, dataset.schema, opts.get("fraction", 0.1),
-                                   config.seed, attributes=opts.get("attributes"))
+                                   seed, attributes=opts.get("attributes"))
     splits = getattr(spec, "splits", {}) or {}
     if name not in splits:
-        raise ConfigError(f"dataset.split {name!r}: dataset {config.dataset.name!r} offers "
+        raise ConfigError(f"{keys[0]} {name!r}: dataset {dataset_name or dataset.name!r} offers "
                           f"{['none', 'random-combinations', *sorted(splits)]}")
-    return splits[name](dataset, config.seed)
+    return splits[name](dataset, seed)
 
 
 class Trainer:
