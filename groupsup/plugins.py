@@ -90,6 +90,8 @@ class PluginHost:
         self.pm.add_hookspecs(hookspecs)
         self.plugins: dict[str, PluginInfo] = {}
         self.problems: list[str] = []
+        # plugins that failed as a whole (import, unknown hook): any registry may lack their names
+        self.load_failures: list[str] = []
         self._registries: dict[str, Registry[Any]] = {}
         self._lock = threading.Lock()
         for module_name in BUILTIN_MODULES:
@@ -117,6 +119,7 @@ class PluginHost:
             self.pm.unregister(name=info.name)
             info.error = f"implements an unknown hook: {err}"
             self.plugins[info.name] = info
+            self.load_failures.append(f"plugin {info.name!r} ({info.distribution}) {info.error}")
             self._report(f"plugin {info.name!r} ({info.distribution}) {info.error}")
             return
         self.plugins[info.name] = info
@@ -131,6 +134,7 @@ class PluginHost:
             except Exception as err:  # a broken plugin must not take the host down
                 info.error = f"{type(err).__name__}: {err}"
                 self.plugins[info.name] = info
+                self.load_failures.append(f"plugin {ep.name!r} failed to load ({info.error})")
                 self._report(f"plugin {ep.name!r} ({info.distribution} {info.version}) failed to "
                              f"load: {info.error}")
                 continue
@@ -155,6 +159,8 @@ class PluginHost:
                 except Exception as err:
                     info.error = f"{type(err).__name__}: {err}"
                     self.plugins[name] = info
+                    self.load_failures.append(f"local plugin {name!r} failed to load "
+                                              f"({info.error})")
                     self._report(f"local plugin {item!r} failed to load: {info.error}")
                     continue
                 self._register(module, info)
@@ -170,6 +176,7 @@ class PluginHost:
     def _collect(self, hook: str) -> Registry[Any]:
         kind = REGISTRY_HOOKS[hook]
         registry: Registry[Any] = Registry(kind, PLURALS.get(kind))
+        registry.failures.extend(self.load_failures)
         caller = getattr(self.pm.hook, hook)
         # Call each implementation on its own so that we know who registered what, and so
         # that one plugin's failing hook does not lose the others' registrations.
@@ -185,8 +192,10 @@ class PluginHost:
             try:
                 impl.function(register=register)
             except Exception as err:
-                self._report(f"plugin {info.name!r} ({info.distribution}) failed in {hook}: "
-                             f"{type(err).__name__}: {err}")
+                failure = (f"plugin {info.name!r} ({info.distribution}) failed in {hook}: "
+                           f"{type(err).__name__}: {err}")
+                registry.failures.append(failure)
+                self._report(failure)
         for first, second in registry.collisions:
             self._report(f"{registry.kind} {first.name!r} registered by both {first.plugin!r} and "
                          f"{second.plugin!r}; {first.plugin!r} keeps the name, the other is "

@@ -27,7 +27,9 @@ class Registry(Generic[T]):
     """Name -> :class:`Entry` for one kind of thing (``"backbone"``, ``"loss"``, ...).
 
     The first registration of a name wins; later ones are recorded as collisions (listed by
-    ``groupsup plugins``) and stay reachable under ``"<plugin>:<name>"``.
+    ``groupsup plugins``) and stay reachable under ``"<plugin>:<name>"``. ``failures`` holds one
+    line per plugin that failed to load or to register into this registry: a name that is not
+    found may be one such a plugin would have provided, so the lookup error lists them.
     """
 
     def __init__(self, kind: str, plural: str | None = None):
@@ -35,6 +37,7 @@ class Registry(Generic[T]):
         self.plural = plural or f"{kind}s"
         self._entries: dict[str, Entry[T]] = {}
         self.collisions: list[tuple[Entry[T], Entry[T]]] = []
+        self.failures: list[str] = []
 
     def add(self, entry: Entry[T]) -> None:
         if not entry.name or not isinstance(entry.name, str):
@@ -53,8 +56,14 @@ class Registry(Generic[T]):
             known = self.names()
             raise RegistryError(
                 f"no {self.kind} named {name!r}{did_you_mean(name, known)}; registered "
-                f"{self.plural}: {', '.join(known) or '(none)'}"
+                f"{self.plural}: {', '.join(known) or '(none)'}{self.failure_note()}"
             ) from None
+
+    def failure_note(self) -> str:
+        """``"; it may come from a plugin that failed: ..."`` naming each failure, or ``""``."""
+        if not self.failures:
+            return ""
+        return f"; it may come from a plugin that failed: {'; '.join(self.failures)}"
 
     def get(self, name: str) -> T:
         return self.entry(name).obj

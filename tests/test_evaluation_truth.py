@@ -132,7 +132,7 @@ def test_manifest_split_column(tmp_path, shapes):
         writer = csv.DictWriter(f, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
-    with pytest.raises(gs.DataError, match="row 5 holds 'validation'"):
+    with pytest.raises(gs.DataError, match="row 6 holds 'validation'"):  # rows count from 1
         resolve_split(data, "manifest", seed=0, dataset_options=options)
 
 

@@ -1,7 +1,9 @@
 """The ``groupsup`` command line. Thin: it parses, builds configs and calls the library.
 
 Subcommands are registered through the ``register_commands`` hook (core ones too), so a plugin
-adds a subcommand the same way groupsup does. Errors print as one line on stderr: exit status 2
+adds a subcommand the same way groupsup does. Every plugin problem (a plugin that failed to
+load or to register, a name two plugins claim) prints once as a warning on stderr before any
+command runs. Errors print as one line on stderr: exit status 2
 for usage errors, 1 for failures; ``--debug`` shows the traceback.
 """
 
@@ -47,6 +49,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     host = get_host()
+    # Every registry is filled before any command runs, so that a plugin that failed in, say,
+    # register_backbones is reported by `train` too, not only by `groupsup plugins`.
+    host.load_all()
     for entry in host.commands:
         command: Command = entry.obj
         p = sub.add_parser(entry.name, help=command.help,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
+import math
 import time
 from pathlib import Path
 from typing import Any
@@ -17,13 +17,12 @@ import numpy as np
 
 from groupsup.cli import Command
 from groupsup.data.dataset import GroupDataset
-from groupsup.data.folder import read_manifest_rows
-from groupsup.errors import ConfigError, DataError
+from groupsup.data.folder import pattern_fields, read_manifest_rows
+from groupsup.data.spec import DatasetSpec
+from groupsup.errors import ConfigError, DataError, did_you_mean
 from groupsup.hookspecs import hookimpl
 from groupsup.plugins import get_host
 from groupsup.schema import Attribute, Schema
-
-_FIELD = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
 def _configure(p: argparse.ArgumentParser) -> None:
@@ -33,25 +32,34 @@ def _configure(p: argparse.ArgumentParser) -> None:
                    help="an option of a registered dataset (repeatable); values are read as "
                    "JSON when they parse, else as text")
     p.add_argument("--pattern", help="folder: file-name pattern relative to the folder, e.g. "
-                   "'{letter}_{size}_{font}.png'; its fields name the attributes")
+                   "'{letter}_{size}_{font}.png'; its fields name the attributes; {_id} or * "
+                   "skip a part that is not a label")
     p.add_argument("--manifest", help="folder: CSV/JSON with a path column and one column per "
                    "attribute")
+    p.add_argument("--attributes", metavar="A,B,...", help="with --manifest: the columns that "
+                   "are attributes (default: every column but 'path')")
+    p.add_argument("--split", metavar="NAME", help="report the training side of this zero-shot "
+                   "split (as `train` makes it): 'random-combinations' or a split the dataset "
+                   "names")
+    p.add_argument("--split-option", action="append", default=[], metavar="KEY=VALUE",
+                   help="an option of --split, e.g. fraction=0.2 (repeatable)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument("--export", metavar="FILE.graphml", help="write the explicit multigraph of "
                    "a node subset as GraphML")
     p.add_argument("--nodes", type=int, metavar="N", help="with --export: a random subset of N "
                    "examples (default: all)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the --nodes subset")
+    p.add_argument("--seed", type=int, default=1, help="seed of --split (a config's `seed`, "
+                   "default 1 there too) and of the --nodes subset")
     p.add_argument("--max-edges", type=int, default=2_000_000,
                    help="refuse exports with more edges (default 2,000,000)")
 
 
-def _options(items: list[str]) -> dict[str, Any]:
+def _options(items: list[str], flag: str = "--option") -> dict[str, Any]:
     out: dict[str, Any] = {}
     for item in items:
         key, sep, value = item.partition("=")
         if not sep or not key:
-            raise ConfigError(f"--option {item!r}: expected KEY=VALUE")
+            raise ConfigError(f"{flag} {item!r}: expected KEY=VALUE")
         try:
             out[key] = json.loads(value)
         except json.JSONDecodeError:
@@ -59,18 +67,28 @@ def _options(items: list[str]) -> dict[str, Any]:
     return out
 
 
-def _folder_schema(root: Path, pattern: str | None, manifest: str | None) -> type[Schema]:
-    """Attributes of a folder: the pattern's fields, or the manifest's columns but 'path'."""
+def _folder_schema(root: Path, pattern: str | None, manifest: str | None,
+                   attributes: list[str] | None = None) -> type[Schema]:
+    """Attributes of a folder: the pattern's fields, or the manifest's columns (*attributes*, or
+    all but 'path')."""
     if pattern is not None:
-        names = list(dict.fromkeys(_FIELD.findall(pattern)))
+        if attributes is not None:
+            raise ConfigError("--attributes picks manifest columns; in a --pattern, write "
+                              "{_name} for a part of the name that is not an attribute")
+        names = pattern_fields(pattern)
         if not names:
-            raise ConfigError(f"--pattern {pattern!r} has no {{attribute}} fields")
+            raise ConfigError(f"--pattern {pattern!r} has no {{attribute}} fields ({{_name}} and "
+                              "* are ignored parts)")
     else:
         path, rows = read_manifest_rows(root, Path(manifest))
         if not rows or not isinstance(rows[0], dict):
             raise DataError(f"{path}: the manifest has no rows")
         columns = list(rows[0])
-        names = [c for c in columns if c != "path"]
+        names = [c for c in columns if c != "path"] if attributes is None else attributes
+        for name in names:
+            if name not in columns or name == "path":
+                raise ConfigError(f"--attributes: {path} has no attribute column {name!r}"
+                                  f"{did_you_mean(name, columns)}; columns: {', '.join(columns)}")
         if not names:
             raise DataError(f"{path}: no attribute columns besides 'path'")
     # Latent sizes do not matter to the graph; values are discovered from the labels.
@@ -78,43 +96,73 @@ def _folder_schema(root: Path, pattern: str | None, manifest: str | None) -> typ
 
 
 def load_source(source: str, options: dict[str, Any], pattern: str | None,
-                manifest: str | None) -> GroupDataset:
-    """The GroupDataset that SOURCE names (see the module docstring)."""
+                manifest: str | None, attributes: list[str] | None = None
+                ) -> tuple[GroupDataset, DatasetSpec | None]:
+    """The GroupDataset that SOURCE names (see the module docstring), and its registered spec
+    (None for a store or folder)."""
     path = Path(source)
+    if attributes is not None and manifest is None:
+        raise ConfigError("--attributes picks the columns of a --manifest")
     if pattern is not None or manifest is not None:
         if pattern is not None and manifest is not None:
             raise ConfigError("give --pattern or --manifest, not both")
-        schema = _folder_schema(path, pattern, manifest)
-        return GroupDataset.from_folder(schema, path, pattern=pattern, manifest=manifest)
+        schema = _folder_schema(path, pattern, manifest, attributes)
+        return GroupDataset.from_folder(schema, path, pattern=pattern, manifest=manifest), None
     if (path / "manifest.json").is_file():
         if options:
             raise ConfigError("--option applies to registered datasets, not to a store")
-        return GroupDataset.from_store(path)
+        return GroupDataset.from_store(path), None
     registry = get_host().datasets
     if source in registry:
-        return registry.get(source).build(options)
+        spec = registry.get(source)
+        return spec.build(options), spec
     if path.is_dir():
         raise ConfigError(f"{source}: a folder needs --pattern or --manifest to label its images")
     raise ConfigError(f"{source}: neither a registered dataset ({', '.join(registry.names())}) "
-                      "nor a store or image folder")
+                      f"nor a store or image folder{registry.failure_note()}")
 
 
 def _run(args: argparse.Namespace) -> int:
     from groupsup.graph import MultiGraph
     from groupsup.graph.export import write_graphml
+    from groupsup.graph.splits import resolve_split
 
     if args.nodes is not None and args.export is None:
         raise ConfigError("--nodes selects the subset for --export; give --export FILE.graphml")
-    dataset = load_source(args.source, _options(args.option), args.pattern, args.manifest)
+    if args.split_option and args.split is None:
+        raise ConfigError("--split-option applies to a --split")
+    attributes = None if args.attributes is None else [
+        a.strip() for a in args.attributes.split(",") if a.strip()]
+    dataset, spec = load_source(args.source, _options(args.option), args.pattern, args.manifest,
+                                attributes)
+    split_report = None
+    if args.split is not None:
+        split = resolve_split(dataset, args.split, seed=args.seed,
+                              options=_options(args.split_option, "--split-option"),
+                              named=getattr(spec, "splits", {}) or {},
+                              dataset_options=({"root": args.source, "manifest": args.manifest}
+                                               if args.manifest else _options(args.option)),
+                              dataset_name=args.source, keys=("--split", "--split-option"))
+        if split is not None:
+            split_report = {"name": args.split, "seed": args.seed,
+                            "description": split.description, "examples": len(dataset),
+                            "train": len(split.train), "test": len(split.test),
+                            "held_out_combinations": len(split.held_out)}
+            dataset = dataset.subset(split.train, name="train")
     started = time.perf_counter()
     graph = MultiGraph(dataset)
     admissibility = graph.admissibility()
     elapsed = time.perf_counter() - started
+    present = len(np.unique(dataset.labels, axis=0)) if len(dataset) else 0
+    possible = math.prod(int(k) for k in graph.cardinalities)
     report: dict[str, Any] = {
         "source": args.source, "name": dataset.name, "size": len(graph),
         "attributes": {n: int(k) for n, k in zip(graph.names, graph.cardinalities)},
+        "combinations": {"present": present, "possible": possible},
         "edges": graph.edge_counts(), "total_edges": graph.num_edges,
         "admissibility": admissibility.to_dict(), "seconds": round(elapsed, 3)}
+    if split_report is not None:
+        report["split"] = split_report
     if args.export:
         nodes = None
         if args.nodes is not None:
@@ -127,8 +175,15 @@ def _run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(report, indent=2, default=str))
         return 0
+    if split_report is not None:
+        s = split_report
+        print(f"split {s['name']!r} (seed {s['seed']}): the training side, {s['train']:,} of "
+              f"{s['examples']:,} examples; {s['test']:,} test examples, "
+              f"{s['held_out_combinations']:,} combinations held out")
     print(f"{dataset.name}: {len(graph):,} examples, {graph.num_attributes} attributes, "
           f"{graph.num_edges:,} edges (graph and admissibility in {elapsed:.2f} s)")
+    print(f"label combinations: {present:,} of {possible:,} possible present "
+          f"({100 * present / max(possible, 1):.1f}%)")
     print(admissibility.summary())
     if args.export:
         e = report["export"]

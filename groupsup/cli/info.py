@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import Any
 
 from groupsup.cli import Command
 from groupsup.hookspecs import hookimpl
@@ -39,13 +40,29 @@ def _run_plugins(args: argparse.Namespace) -> int:
 
 
 def _configure_datasets(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("name", nargs="?", help="one dataset: also list its options (type, "
+                        "default, meaning)")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
+
+
+def _print_options(options: list[dict[str, Any]]) -> None:
+    """One option a line, ``name (type) = default``, its meaning indented on the next line."""
+    print("    options:" if options else "    options: (none)")
+    for o in options:
+        if o["required"]:
+            default = ", required"
+        else:
+            default = ") = " + ("unset" if o["default"] is None else json.dumps(o["default"]))
+        print(f"      {o['name']} ({o['type']}{default}{')' if o['required'] else ''}")
+        if o["description"]:
+            print(f"          {o['description']}")
 
 
 def _run_datasets(args: argparse.Namespace) -> int:
     registry = get_host().datasets
+    entries = [registry.entry(args.name)] if args.name else list(registry)
     rows = []
-    for entry in registry:
+    for entry in entries:
         spec = entry.obj
         rows.append({
             "name": entry.name, "plugin": entry.plugin, "distribution": entry.distribution,
@@ -54,6 +71,8 @@ def _run_datasets(args: argparse.Namespace) -> int:
                          "latent": a.latent} for a in spec.schema.attributes},
             "expects": spec.expects, "description": entry.description or spec.description,
         })
+        if args.name:
+            rows[-1]["options"] = spec.options()
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
@@ -66,6 +85,8 @@ def _run_datasets(args: argparse.Namespace) -> int:
             for n, a in row["attributes"].items())
         print(f"    attributes: {attrs}")
         print(f"    expects: {row['expects']}")
+        if "options" in row:
+            _print_options(row["options"])
     return 0
 
 
@@ -73,5 +94,6 @@ def _run_datasets(args: argparse.Namespace) -> int:
 def register_commands(register):
     register("plugins", Command("list plugins and what each registers", _configure_plugins,
                                 _run_plugins))
-    register("datasets", Command("list registered datasets, their attributes and data layout",
+    register("datasets", Command("list registered datasets, their attributes and data layout; "
+                                 "with a NAME, its options",
                                  _configure_datasets, _run_datasets))

@@ -12,7 +12,7 @@ from PIL import Image, UnidentifiedImageError
 
 from groupsup.cli import Command
 from groupsup.data import to_tensor, to_uint8
-from groupsup.errors import ConfigError, DataError
+from groupsup.errors import ConfigError, DataError, did_you_mean
 from groupsup.hookspecs import hookimpl
 from groupsup.imaging import image_grid, save_png, to_8bit
 
@@ -94,13 +94,19 @@ def _sources(model, pairs: list[str]) -> dict[str, torch.Tensor]:
     return sources
 
 
+# optional files of a --groups folder besides <attribute>.png
+TRUTH, LABELS = "truth.png", "labels.json"
+
+
 def _configure_synthesize(p: argparse.ArgumentParser) -> None:
     p.add_argument("--checkpoint", required=True, help="run or checkpoint directory")
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--from", dest="sources", action="append", metavar="ATTRIBUTE=IMAGE",
                      help="take ATTRIBUTE's latent block from IMAGE (one per attribute)")
     src.add_argument("--groups", metavar="DIR", help="a folder of group folders, each holding "
-                     "<attribute>.png for every attribute")
+                     "<attribute>.png for every attribute, and optionally labels.json (the "
+                     "requested value of each attribute, shown on the sheet) and truth.png (the "
+                     "expected image, shown in a last column)")
     p.add_argument("--out", required=True, help="output PNG (with --groups: output folder)")
     p.add_argument("--device", default="cpu")
 
@@ -121,18 +127,53 @@ def _run_synthesize(args: argparse.Namespace) -> int:
     groups = sorted(d for d in root.iterdir() if d.is_dir()) if root.is_dir() else []
     if not groups:
         raise DataError(f"{root}: no group folders found")
-    rows = []
+    rows, captions = [], []
+    with_truth = any((g / TRUTH).is_file() for g in groups)
+    columns = [*names, "output", *(["truth"] if with_truth else [])]
     for group in groups:
         sources = _sources(model, [f"{n}={group / (n + '.png')}" for n in names])
         image = model.synthesize({k: v.to(args.device) for k, v in sources.items()})
-        row = to_uint8(torch.stack([*sources.values(), image[0].cpu()]))
-        save_png(image_grid([row], column_labels=[*names, "output"]),
+        tiles = [*sources.values(), image[0].cpu()]
+        if (group / TRUTH).is_file():
+            tiles.append(read_image(group / TRUTH, model.image_shape))
+        row = to_uint8(torch.stack(tiles))
+        labels = _requested_labels(model, group)
+        caption = [labels.get(n, "") for n in names]  # under the column named by the attribute
+        save_png(image_grid([row], column_labels=columns, captions=[caption]),
                  out_dir / f"{group.name}.png")
         rows.append(row)
-    save_png(image_grid(rows, [g.name for g in groups], [*names, "output"]),
+        captions.append(caption)
+    save_png(image_grid(rows, [g.name for g in groups], columns, captions=captions),
              out_dir / "sheet.png")
     print(f"wrote {len(groups)} group sheets and {out_dir / 'sheet.png'}")
     return 0
+
+
+def _requested_labels(model, group: Path) -> dict[str, str]:
+    """``labels.json`` of a group folder: attribute -> requested value (as text), or ``{}``.
+
+    Unknown attributes, and values outside a known vocabulary, are errors naming the file.
+    """
+    path = group / LABELS
+    if not path.is_file():
+        return {}
+    try:
+        labels = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise DataError(f"{path}: cannot read labels ({err})") from None
+    if not isinstance(labels, dict):
+        raise DataError(f"{path}: expected a JSON object attribute -> requested value, got "
+                        f"{type(labels).__name__}")
+    for name, value in labels.items():
+        if name not in model.schema.names:
+            raise ConfigError(f"{path}: no attribute {name!r}"
+                              f"{did_you_mean(name, model.schema.names)}; attributes: "
+                              f"{', '.join(model.schema.names)}")
+        vocab = [str(v) for v in model.schema[name].values or []]
+        if vocab and str(value) not in vocab:
+            raise ConfigError(f"{path}: {name} = {value!r} is not a value the model was trained "
+                              f"on{did_you_mean(str(value), vocab)}")
+    return {name: str(value) for name, value in labels.items()}
 
 
 def _configure_reconstruct(p: argparse.ArgumentParser) -> None:

@@ -18,21 +18,28 @@ from groupsup.schema import Attribute, Schema
 class StoreOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
     path: str = Field(description="a store directory (manifest.json, images.npy, labels.npy)")
-    mmap: bool = True
+    mmap: bool = Field(default=True, description="memory-map images.npy (read pages on demand) "
+                       "instead of loading it whole")
 
 
 class FolderOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    root: str = Field(description="the image folder")
+    root: str = Field(description="the image folder; every image file under it (any depth) is "
+                      "an example")
     attributes: dict[str, Annotated[int, Field(gt=0)]] = Field(
         description="attribute name -> latent block size (> 0), in order; values are "
         "discovered from the labels")
     pattern: str | None = Field(default=None, description="file-name pattern relative to root, "
-                                "e.g. '{shape}/{shape}_{color}_{position}.png'")
-    manifest: str | None = Field(default=None, description="CSV/JSON with a path column and "
-                                 "one column per attribute")
-    image_size: int | None = Field(default=None, gt=0, description="resize to this square size")
-    channels: int = Field(default=3, ge=1, le=3)
+                                "e.g. '{shape}/{shape}_{color}_{_id}.png': {name} is an "
+                                "attribute, {_} / {_name} / * an ignored part; give pattern or "
+                                "manifest")
+    manifest: str | None = Field(default=None, description="CSV/JSON (relative to root or the "
+                                 "working directory) with a path column and one column per "
+                                 "attribute; give pattern or manifest")
+    image_size: int | None = Field(default=None, gt=0, description="resize every image to this "
+                                   "square size on load; unset: keep the files' size (all equal)")
+    channels: int = Field(default=3, ge=1, le=3, description="1: grayscale, 3: RGB (images are "
+                          "converted on load)")
     allow_outside_root: bool = Field(default=False, description="read manifest rows and "
                                      "symlinks that resolve outside root")
 

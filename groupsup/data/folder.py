@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -12,8 +13,9 @@ from groupsup.errors import DataError
 from groupsup.schema import Schema
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
-_FIELD = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _OPT_IN = "set the folder option allow_outside_root = true to read files outside it"
+# {name}: an attribute; {_} or {_anything}: a part of the name that is not a label; *: any text
+_TOKEN = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}|\*")
 
 
 class _Containment:
@@ -26,27 +28,108 @@ class _Containment:
         return path.resolve().is_relative_to(self.root)
 
 
-def compile_pattern(pattern: str, schema: type[Schema]) -> re.Pattern[str]:
-    """``"{letter}_{size}.png"`` -> a regex with one named group per attribute.
+@dataclass(frozen=True)
+class _Token:
+    kind: str  # "text" (literal), "field" (an attribute) or "skip" ({_...} or *)
+    text: str  # the literal, the attribute name, or the placeholder as written
 
-    A field may repeat (``{letter}/{letter}_x.png``): every occurrence must hold the same value.
-    Fields match within one path segment and never across ``/``.
+
+class NamePattern:
+    """A file-name pattern such as ``"{letter}/{letter}_{size}_{_id}.png"``.
+
+    ``{name}`` is an attribute; ``{_}`` or ``{_anything}`` (a leading underscore) matches a
+    non-empty part of the name that is not a label, and ``*`` any part, possibly empty. Every
+    placeholder matches within one path segment, never across ``/``. An attribute field may
+    repeat (``{letter}/{letter}_x.png``): every occurrence must hold the same value.
     """
-    names = _FIELD.findall(pattern)
-    for field in names:
+
+    def __init__(self, pattern: str):
+        self.pattern = pattern
+        self.tokens: list[_Token] = []
+        pos = 0
+        for m in _TOKEN.finditer(pattern):
+            if m.start() > pos:
+                self.tokens.append(_Token("text", pattern[pos:m.start()]))
+            name = m.group(1)
+            if name is None or name.startswith("_"):
+                self.tokens.append(_Token("skip", m.group(0)))
+            else:
+                self.tokens.append(_Token("field", name))
+            pos = m.end()
+        if pos < len(pattern):
+            self.tokens.append(_Token("text", pattern[pos:]))
+        self.fields: list[str] = list(dict.fromkeys(t.text for t in self.tokens
+                                                    if t.kind == "field"))
+        self._regex = self._compile(self.tokens, anchored=True)
+
+    @staticmethod
+    def _compile(tokens: list[_Token], *, anchored: bool) -> re.Pattern[str]:
+        out, seen = [], set()
+        for t in tokens:
+            if t.kind == "text":
+                out.append(re.escape(t.text))
+            elif t.kind == "skip":
+                out.append("[^/]*?" if t.text == "*" else "[^/]+?")
+            else:
+                out.append(f"(?P={t.text})" if t.text in seen else f"(?P<{t.text}>[^/]+?)")
+                seen.add(t.text)
+        return re.compile("^" + "".join(out) + ("$" if anchored else ""))
+
+    def match(self, name: str) -> dict[str, str] | None:
+        """The attribute values in *name* (a path relative to the root), or ``None``."""
+        m = self._regex.match(name)
+        return None if m is None else {f: m.group(f) for f in self.fields}
+
+    def explain(self, name: str) -> str:
+        """Which part of *name* does not match, e.g. ``"after 'a_3_' expected field 'ink' ..."``.
+
+        The longest prefix of the pattern that matches the start of *name* locates the failure;
+        placeholders just before the failing literal are named with it, since any of them may
+        have swallowed the text the literal needed.
+        """
+        n = len(self.tokens)
+        k = max(i for i in range(n + 1)
+                if self._compile(self.tokens[:i], anchored=False).match(name))
+        if k == n:
+            end = self._compile(self.tokens, anchored=False).match(name).end()  # type: ignore
+            return f"the pattern ends after {name[:end]!r} but the name goes on: {name[end:]!r}"
+        j = k
+        while j > 0 and self.tokens[j - 1].kind != "text":
+            j -= 1
+        anchor = self._compile(self.tokens[:j], anchored=False).match(name)
+        assert anchor is not None  # a prefix of a matching prefix matches
+        parts = [self._describe(t, anchor) for t in self.tokens[j:k + 1]]
+        where = f"after {name[:anchor.end()]!r}" if anchor.end() else "at the start"
+        rest = name[anchor.end():]
+        found = f"found {rest!r}" if rest else "found the end of the name"
+        return f"{where} expected {' then '.join(parts)}, {found}"
+
+    @staticmethod
+    def _describe(token: _Token, before: re.Match[str]) -> str:
+        if token.kind == "text":
+            return repr(token.text)
+        if token.kind == "skip":
+            return f"{token.text} (ignored, {'any text' if token.text == '*' else 'non-empty'})"
+        if token.text in before.groupdict():
+            return f"field {token.text!r} again (the same value {before.group(token.text)!r})"
+        return f"field {token.text!r} (non-empty, no '/')"
+
+
+def pattern_fields(pattern: str) -> list[str]:
+    """The attribute fields of a file-name pattern, in order (ignored fields left out)."""
+    return NamePattern(pattern).fields
+
+
+def compile_pattern(pattern: str, schema: type[Schema]) -> NamePattern:
+    """``"{letter}_{size}_{_id}.png"`` -> a :class:`NamePattern` checked against *schema*."""
+    parsed = NamePattern(pattern)
+    for field in parsed.fields:
         schema[field]  # unknown field -> SchemaError with a did-you-mean
-    missing = [n for n in schema.names if n not in names]
+    missing = [n for n in schema.names if n not in parsed.fields]
     if missing:
-        raise DataError(f"file-name pattern {pattern!r} lacks fields for attributes {missing}")
-    out, pos, seen = [], 0, set()
-    for m in _FIELD.finditer(pattern):
-        out.append(re.escape(pattern[pos:m.start()]))
-        name = m.group(1)
-        out.append(f"(?P={name})" if name in seen else f"(?P<{name}>[^/]+?)")
-        seen.add(name)
-        pos = m.end()
-    out.append(re.escape(pattern[pos:]))
-    return re.compile("^" + "".join(out) + "$")
+        raise DataError(f"file-name pattern {pattern!r} lacks fields for attributes {missing} "
+                        "(fields written {_name} or * are ignored, not attributes)")
+    return parsed
 
 
 def _typed(value: str, schema: type[Schema], name: str) -> Any:
@@ -76,22 +159,25 @@ def scan_folder(schema: type[Schema], root: Path, *, pattern: str | None,
     inside = None if allow_outside_root else _Containment(root)
     if manifest is not None:
         return _read_manifest(schema, root, Path(manifest), inside)
-    regex = compile_pattern(pattern, schema)
-    paths, records = [], []
+    parsed = compile_pattern(pattern, schema)
+    paths, records, first_miss = [], [], None
     for path in sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES):
         rel = path.relative_to(root).as_posix()
-        m = regex.match(rel)
-        if m is None:
+        values = parsed.match(rel)
+        if values is None:
             if strict:
-                raise DataError(f"{path}: file name does not match pattern {pattern!r}")
+                raise DataError(f"{path}: file name does not match pattern {pattern!r}: "
+                                f"{parsed.explain(rel)}")
+            first_miss = first_miss or rel
             continue
         if inside is not None and not inside(path):
             raise DataError(f"{path}: resolves to {path.resolve()}, outside the dataset root "
                             f"{inside.root} (a symlink?); {_OPT_IN}")
         paths.append(path)
-        records.append({n: _typed(m.group(n), schema, n) for n in schema.names})
+        records.append({n: _typed(values[n], schema, n) for n in schema.names})
     if not paths:
-        raise DataError(f"{root}: no image files match pattern {pattern!r}")
+        example = f" ({first_miss}: {parsed.explain(first_miss)})" if first_miss else ""
+        raise DataError(f"{root}: no image files match pattern {pattern!r}{example}")
     return paths, records
 
 

@@ -309,16 +309,17 @@ SPLIT_COLUMN_VALUES = {"train": False, "test": True}
 def column_split(sides: Sequence[Any], labels: Any, schema: type[Schema],
                  where: str = "split column") -> Split:
     """A split from one ``train``/``test`` entry per example (e.g. a manifest's ``split``
-    column, in dataset order). Other entries raise :class:`DataError` naming the row."""
+    column, in dataset order). Other entries raise :class:`DataError` naming the row, counted
+    from 1 like the manifest reader's."""
     labels = schema.check_codes(labels, where="split labels")
     if len(sides) != len(labels):
         raise DataError(f"{where}: {len(sides)} entries for {len(labels)} examples")
     test = np.zeros(len(labels), dtype=bool)
-    for i, side in enumerate(sides):
+    for i, side in enumerate(sides, start=1):
         key = str(side).strip().lower()
         if key not in SPLIT_COLUMN_VALUES:
             raise DataError(f"{where}: row {i} holds {side!r}; expected 'train' or 'test'")
-        test[i] = SPLIT_COLUMN_VALUES[key]
+        test[i - 1] = SPLIT_COLUMN_VALUES[key]
     return _make(labels, schema, test, f"{where} (train/test)")
 
 
@@ -330,14 +331,17 @@ def resolve_split(dataset: GroupDataset, name: str, *, seed: int,
                   held_out: Sequence[Mapping[str, Any]] | None = None,
                   dataset_options: Mapping[str, Any] | None = None,
                   named: Mapping[str, Any] | None = None,
-                  dataset_name: str = "dataset") -> Split | None:
+                  dataset_name: str = "dataset",
+                  keys: tuple[str, str] = ("dataset.split", "dataset.split_options")
+                  ) -> Split | None:
     """The split a ``[dataset]`` config section names, for the full *dataset*.
 
     *name*: ``"none"`` (``None``), ``"random-combinations"`` (*options*: fraction,
     attributes), ``"held-out"`` (*held_out*: combinations by value name),
     ``"manifest"`` (the ``split`` column, or ``options["column"]``, of the folder dataset's
     CSV/JSON manifest named in *dataset_options*), or a split the dataset offers in *named*
-    (``name -> make(dataset, seed)``).
+    (``name -> make(dataset, seed)``). *keys* name the split and its options in errors (the
+    config keys, or a command's flags).
     """
     options = dict(options or {})
     named = named or {}
@@ -349,7 +353,7 @@ def resolve_split(dataset: GroupDataset, name: str, *, seed: int,
     if name == "random-combinations":
         unknown = set(options) - {"fraction", "attributes"}
         if unknown:
-            raise ConfigError(f"dataset.split_options: unknown keys {sorted(unknown)} for "
+            raise ConfigError(f"{keys[1]}: unknown keys {sorted(unknown)} for "
                               "'random-combinations' (fraction, attributes)")
         return random_combinations(dataset.labels, dataset.schema, options.get("fraction", 0.1),
                                    seed, attributes=options.get("attributes"))
@@ -358,7 +362,7 @@ def resolve_split(dataset: GroupDataset, name: str, *, seed: int,
     if name == "manifest":
         return _manifest_split(dataset, options, dataset_options or {})
     if name not in named:
-        raise ConfigError(f"dataset.split {name!r}: dataset {dataset_name!r} offers "
+        raise ConfigError(f"{keys[0]} {name!r}: dataset {dataset_name!r} offers "
                           f"{[*SPLITS_BUILT_IN, *sorted(named)]}")
     return named[name](dataset, seed)
 
@@ -379,7 +383,7 @@ def _manifest_split(dataset: GroupDataset, options: Mapping[str, Any],
                           "dataset.options.root and dataset.options.manifest")
     manifest, rows = read_manifest_rows(Path(dataset_options["root"]),
                                         Path(dataset_options["manifest"]))
-    missing = [i for i, row in enumerate(rows) if column not in row]
+    missing = [i for i, row in enumerate(rows, start=1) if column not in row]
     if missing:
         raise DataError(f"{manifest}: row {missing[0]} has no {column!r} column (train/test) "
                         "for dataset.split 'manifest'")
