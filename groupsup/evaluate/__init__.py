@@ -14,12 +14,13 @@ from groupsup.evaluate.classifier import AttributeClassifier, ClassifierFit, tra
 from groupsup.evaluate.coprediction import CoPrediction, coprediction
 from groupsup.evaluate.dci import DCIScores, dci
 from groupsup.evaluate.image_quality import ImageScores, mse, psnr, ssim
-from groupsup.evaluate.mig import MIGScores, mig
+from groupsup.evaluate.mig import BlockMIGScores, MIGScores, block_mig, mig
 from groupsup.evaluate.swap import SwapAccuracy, swap_accuracy
 from groupsup.evaluate.synthesis import SynthesisQuality, synthesis_quality
 
 __all__ = [
     "AttributeClassifier",
+    "BlockMIGScores",
     "ClassifierFit",
     "CoPrediction",
     "DCIScores",
@@ -27,6 +28,7 @@ __all__ = [
     "MIGScores",
     "SwapAccuracy",
     "SynthesisQuality",
+    "block_mig",
     "chance_level",
     "coprediction",
     "dci",

@@ -1,0 +1,95 @@
+"""MIG in float64, block-level MIG, DCI's null floor and tree importances, FactorVAE and SAP,
+against hand-computed cases and constructed codes with known answers."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+import groupsup as gs
+import groupsup.evaluate as ev
+from groupsup.errors import ConfigError, DataError
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+N = 2000
+CARDS = (3, 6, 10, 5)
+WIDTH = 5  # dimensions per block of the block codes
+
+
+@pytest.fixture(scope="module")
+def factors() -> np.ndarray:
+    rng = np.random.default_rng(1)
+    return np.stack([rng.integers(0, k, N) for k in CARDS], axis=1)
+
+
+def block_code(factors: np.ndarray, noise: float, seed: int = 3) -> np.ndarray:
+    """``(N, 4 * WIDTH)``: block j a noisy random embedding of factor j in WIDTH dimensions."""
+    rng = np.random.default_rng(seed)
+    return np.concatenate([rng.normal(size=(k, WIDTH))[factors[:, j]]
+                           + noise * rng.normal(size=(len(factors), WIDTH))
+                           for j, k in enumerate(CARDS)], axis=1)
+
+
+# ---------------------------------------------------------------------------- MIG in float64
+
+
+def test_mig_does_not_change_when_a_dimension_is_shifted_or_scaled(factors):
+    rng = np.random.default_rng(0)
+    codes = 0.005 * (factors + 0.3 * rng.normal(size=factors.shape))  # small variations
+    moved = codes * np.array([1.0, 7.0, 1e-3, 1.0]) + np.array([1e4, -3.0, 0.0, 1e4])
+    assert ev.mig(moved, factors).score == pytest.approx(ev.mig(codes, factors).score, abs=1e-9)
+    assert ev.mig(moved, factors).mutual_information == pytest.approx(
+        ev.mig(codes, factors).mutual_information, abs=1e-9)
+
+
+# ---------------------------------------------------------------------------- block-level MIG
+
+
+def test_block_mig_hand_computed():
+    """Block 0 holds both bits of a 4-valued factor in two binary dimensions; block 1 one bit
+    of it. I(block0; v) = log 4, I(block1; v) = log 2, so the gap is (log 4 - log 2) / log 4."""
+    v = np.repeat(np.arange(4), 25)
+    codes = np.stack([v // 2, v % 2, v % 2], axis=1).astype(float)
+    result = ev.block_mig(codes, v, [2, 1], clusters=4, seed=0)
+    assert result.mutual_information[:, 0] == pytest.approx([math.log(4), math.log(2)])
+    assert result.score == pytest.approx(0.5)
+    assert result.best_block == ("block0",)
+
+
+def test_block_mig_of_a_perfect_block_code_is_near_one_where_per_dimension_mig_is_near_zero(
+        factors):
+    codes = block_code(factors, noise=0.2)
+    partition = gs.LatentPartition([(f"b{j}", WIDTH) for j in range(4)])
+    result = ev.block_mig(codes, factors, partition, seed=0)
+    assert result.score > 0.95 and result.best_block == ("b0", "b1", "b2", "b3")
+    assert ev.mig(codes, factors).score < 0.15  # the gap between two dimensions of one block
+
+
+def test_block_mig_of_random_and_rotated_codes_is_near_zero(factors):
+    rng = np.random.default_rng(4)
+    assert ev.block_mig(rng.normal(size=(N, 4 * WIDTH)), factors, [WIDTH] * 4).score < 0.02
+    rotation, _ = np.linalg.qr(rng.normal(size=(4 * WIDTH, 4 * WIDTH)))
+    rotated = ev.block_mig(block_code(factors, 0.2) @ rotation, factors, [WIDTH] * 4)
+    assert rotated.score < 0.2
+
+
+def test_block_mig_is_seeded_invariant_to_units_and_json_ready(factors):
+    codes = block_code(factors, noise=0.5)
+    first = ev.block_mig(codes, factors, [WIDTH] * 4, seed=7)
+    again = ev.block_mig(codes * 3.0 + 1e4, factors, [WIDTH] * 4, seed=7)
+    assert np.array_equal(first.mutual_information, again.mutual_information)
+    out = json.loads(json.dumps(first.to_dict()))
+    assert out["metric"] == "block_mig" and out["config"]["seed"] == 7
+    assert out["block_mig"] == pytest.approx(first.score)
+
+
+def test_block_mig_names_the_argument_at_fault(factors):
+    codes = block_code(factors, noise=0.5)
+    with pytest.raises(DataError, match=r"at least 2 blocks .* 20 code dimensions, got widths"):
+        ev.block_mig(codes, factors, [WIDTH] * 3)
+    with pytest.raises(DataError, match="at least 2 blocks"):
+        ev.block_mig(codes, factors, [4 * WIDTH])
+    with pytest.raises(ConfigError, match="clusters"):
+        ev.block_mig(codes, factors, [WIDTH] * 4, clusters=1)
