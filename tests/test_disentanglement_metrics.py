@@ -93,3 +93,62 @@ def test_block_mig_names_the_argument_at_fault(factors):
         ev.block_mig(codes, factors, [4 * WIDTH])
     with pytest.raises(ConfigError, match="clusters"):
         ev.block_mig(codes, factors, [WIDTH] * 4, clusters=1)
+
+
+# ---------------------------------------------------------------------- DCI: null floor, trees
+
+
+def test_dci_reports_the_floor_of_permuted_codes(factors):
+    """Random codes score D, C of about 0.1 with logistic importances; the permuted-code floor
+    is reported beside them, so the chance-adjusted scores are about 0."""
+    rng = np.random.default_rng(5)
+    random = ev.dci(rng.normal(size=(N, 10)), factors, seed=0)
+    assert 0.03 < random.disentanglement < 0.3 and 0.03 < random.null_disentanglement < 0.3
+    assert abs(random.disentanglement_above_null) < 0.1
+    assert abs(random.completeness_above_null) < 0.1
+    perfect = ev.dci(factors.astype(float), factors, seed=0)
+    assert perfect.disentanglement_above_null > 0.98 and perfect.completeness_above_null > 0.98
+    out = json.loads(json.dumps(perfect.to_dict()))
+    assert out["null_disentanglement"] == pytest.approx(perfect.null_disentanglement)
+    assert out["config"]["null_repeats"] == 1
+    unchecked = ev.dci(factors.astype(float), factors, seed=0, null_repeats=0)
+    assert math.isnan(unchecked.null_disentanglement)
+    assert unchecked.disentanglement == perfect.disentanglement  # the floor draws after the fit
+
+
+def test_dci_does_not_change_when_a_dimension_is_shifted(factors):
+    rng = np.random.default_rng(6)
+    codes = 0.001 * (factors + 0.5 * rng.normal(size=factors.shape))
+    near, far = ev.dci(codes, factors, seed=0), ev.dci(codes + 1e4, factors, seed=0)
+    assert far.importance == pytest.approx(near.importance, abs=1e-4)
+    assert far.informativeness == pytest.approx(near.informativeness, abs=1e-3)
+
+
+def test_dci_with_gradient_boosted_tree_importances_matches_scikit_learn():
+    ensemble = pytest.importorskip(
+        "sklearn.ensemble", reason="importance='gbt' needs scikit-learn (groupsup[metrics])")
+    rng = np.random.default_rng(7)
+    labels = np.stack([rng.integers(0, 3, 400), rng.integers(0, 4, 400)], axis=1)
+    codes = np.concatenate([labels + 0.1 * rng.normal(size=labels.shape),
+                            rng.normal(size=(400, 2))], axis=1)
+    train = np.arange(300)
+    scores = ev.dci(codes, labels, importance="gbt", gbt_options={"n_estimators": 20},
+                    train_index=train, seed=0, null_repeats=1)
+    assert scores.disentanglement > 0.9 and scores.completeness > 0.9
+    assert scores.informativeness == pytest.approx(1.0)
+    assert scores.null_disentanglement < 0.5
+    # the importances are those of the classifier alone, each column normalised
+    state = int(np.random.default_rng(0).integers(2**31))
+    standard = (codes - codes.mean(0)) / codes.std(0)
+    model = ensemble.GradientBoostingClassifier(n_estimators=20, random_state=state)
+    model.fit(standard[train], labels[train, 0])
+    expected = model.feature_importances_ / model.feature_importances_.sum()
+    assert scores.importance[:, 0] == pytest.approx(expected, abs=1e-12)
+    assert scores.config["importance"] == "gbt"
+
+
+def test_dci_options_are_checked(factors):
+    with pytest.raises(ConfigError, match=r"importance must be one of .*'gtb'.*did you mean"):
+        ev.dci(factors.astype(float), factors, importance="gtb")
+    with pytest.raises(ConfigError, match="null_repeats"):
+        ev.dci(factors.astype(float), factors, null_repeats=-1)
