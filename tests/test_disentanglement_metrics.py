@@ -152,3 +152,97 @@ def test_dci_options_are_checked(factors):
         ev.dci(factors.astype(float), factors, importance="gtb")
     with pytest.raises(ConfigError, match="null_repeats"):
         ev.dci(factors.astype(float), factors, null_repeats=-1)
+
+
+# ---------------------------------------------------------------------------- FactorVAE
+
+
+@pytest.fixture(scope="module")
+def hadamard_code(factors) -> np.ndarray:
+    """Every dimension an equal mix of the four standardised factors."""
+    standard = (factors - factors.mean(0)) / factors.std(0)
+    return standard @ (np.array([[1, 1, 1, 1], [1, -1, 1, -1], [1, 1, -1, -1], [1, -1, -1, 1]])
+                       / 2)
+
+
+def test_factorvae_of_a_perfect_code_is_one(factors):
+    result = ev.factorvae(factors.astype(float), factors, seed=0, num_train=2000, num_eval=1000)
+    assert result.score == 1.0 and result.train_accuracy == 1.0
+    assert result.classifier.tolist() == [0, 1, 2, 3]
+    assert result.eval_votes.sum() == 1000
+    blocks = ev.factorvae(block_code(factors, 0.5), factors, num_train=2000, num_eval=1000)
+    assert blocks.score > 0.99  # every dimension of a block votes for the block's factor
+
+
+def test_factorvae_known_answers_of_entangled_codes(factors, hadamard_code):
+    """Dimension 0 holds factor 0, dimension 1 noise: fixing factor 0 always picks dimension 0,
+    fixing factor 1 picks either at random, so the majority vote is right 1/2 + 1/4 = 3/4 of
+    the time. Equal mixes leave the votes random: about 1/A."""
+    rng = np.random.default_rng(8)
+    two = factors[:, :2]
+    half = np.stack([two[:, 0], rng.normal(size=N)], axis=1)
+    assert ev.factorvae(half, two, seed=0).score == pytest.approx(0.75, abs=0.03)
+    mixed = ev.factorvae(hadamard_code, factors, seed=0, num_train=2000, num_eval=1000)
+    assert mixed.score == pytest.approx(0.25, abs=0.08)
+    rotated = (two - two.mean(0)) / two.std(0) @ (np.array([[1, 1], [1, -1]]) / math.sqrt(2))
+    assert ev.factorvae(rotated, two, seed=0).score == pytest.approx(0.5, abs=0.05)
+
+
+def test_factorvae_prunes_constant_dimensions_and_is_seeded(factors):
+    codes = np.concatenate([factors.astype(float), np.zeros((N, 1))], axis=1)
+    result = ev.factorvae(codes, factors, seed=3, num_train=500, num_eval=500)
+    assert result.active.tolist() == [True] * 4 + [False] and result.score == 1.0
+    again = ev.factorvae(codes, factors, seed=3, num_train=500, num_eval=500)
+    assert np.array_equal(result.train_votes, again.train_votes)
+    out = json.loads(json.dumps(result.to_dict()))
+    assert out["factorvae"] == 1.0 and out["active_dimensions"] == 4
+    pruned = ev.factorvae(codes, factors, prune_threshold=1e9, num_train=10, num_eval=10)
+    assert pruned.score == 0.0  # nothing left to vote, as in disentanglement_lib
+    with pytest.raises(ConfigError, match="batch_size must be at least 2"):
+        ev.factorvae(codes, factors, batch_size=1)
+    with pytest.raises(DataError, match="at least two values"):
+        ev.factorvae(codes, np.zeros((N, 2), dtype=int))
+
+
+# ---------------------------------------------------------------------------- SAP
+
+
+def test_sap_hand_computed_r2():
+    """v = 0..3; dimension 0 is v, dimension 1 is v mod 2: R^2 = 1 and 0.2, so SAP is 0.8."""
+    v = np.arange(4)
+    codes = np.stack([v, v % 2], axis=1).astype(float)
+    result = ev.sap(codes, v, continuous=True, train_index=np.arange(4), test_index=[0])
+    assert result.score_matrix[:, 0] == pytest.approx([1.0, 0.2])
+    assert result.score == pytest.approx(0.8)
+
+
+def test_sap_is_high_for_axis_aligned_and_near_zero_for_entangled_codes(factors, hadamard_code):
+    perfect = factors.astype(float)
+    assert ev.sap(perfect, factors, continuous=True).score > 0.99
+    discrete = ev.sap(perfect, factors, seed=0)
+    chance = np.array([np.bincount(c).max() / N for c in factors.T])
+    assert discrete.gap == pytest.approx(1 - chance, abs=0.06)  # the best possible gap
+    for continuous in (True, False):
+        assert ev.sap(hadamard_code, factors, continuous=continuous).score < 0.05
+    rng = np.random.default_rng(9)
+    assert ev.sap(rng.normal(size=(N, 8)), factors).score < 0.03
+
+
+def test_sap_with_linear_svms_as_in_disentanglement_lib(factors):
+    pytest.importorskip("sklearn", reason="classifier='svm' needs scikit-learn (groupsup[metrics])")
+    codes = factors[:, :2].astype(float)
+    result = ev.sap(codes, factors[:, :2], classifier="svm", seed=0)
+    assert result.gap[0] == pytest.approx(1 - np.bincount(factors[:, 0]).max() / N, abs=0.06)
+    assert result.config["classifier"] == "svm"
+
+
+def test_sap_options_and_json(factors):
+    result = ev.sap(factors.astype(float), factors, continuous=[True, False, False, True])
+    assert result.continuous == (True, False, False, True)
+    assert json.loads(json.dumps(result.to_dict()))["sap"] == pytest.approx(result.score)
+    with pytest.raises(ConfigError, match="one flag or one per factor"):
+        ev.sap(factors.astype(float), factors, continuous=[True])
+    with pytest.raises(ConfigError, match="classifier must be one of"):
+        ev.sap(factors.astype(float), factors, classifier="svc")
+    with pytest.raises(DataError, match="at least 2 dimensions"):
+        ev.sap(factors[:, :1].astype(float), factors)
