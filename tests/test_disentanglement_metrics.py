@@ -246,3 +246,44 @@ def test_sap_options_and_json(factors):
         ev.sap(factors.astype(float), factors, classifier="svc")
     with pytest.raises(DataError, match="at least 2 dimensions"):
         ev.sap(factors[:, :1].astype(float), factors)
+
+
+# ---------------------------------------------------------------------------- in `evaluate`
+
+
+def test_disentanglement_metrics_of_a_block_code(factors):
+    from groupsup.evaluate.latent import disentanglement_metrics, summary_line
+
+    partition = gs.LatentPartition([(n, WIDTH) for n in ("a", "b", "c", "d")])
+    results = disentanglement_metrics(block_code(factors[:600], 0.2), factors[:600], partition,
+                                      ["a", "b", "c", "d"], seed=0)
+    assert set(results) == {"mig", "block_mig", "dci", "factorvae", "sap"}
+    assert results["block_mig"]["block_mig"] > 0.9 and results["mig"]["mig"] < 0.2
+    assert results["block_mig"]["best_block"] == ["a", "b", "c", "d"]
+    assert results["factorvae"]["factorvae"] > 0.95
+    json.dumps(results)
+    line = summary_line(results)
+    assert line.startswith("MIG ") and "block-MIG 0.9" in line and "(floor 0." in line
+
+
+def test_evaluate_run_reports_the_disentanglement_metrics(tmp_path, toy_dataset):
+    from groupsup.evaluate.run import EvalOptions, evaluate_run
+    from groupsup.train import Trainer, load_config
+
+    store = toy_dataset.write_store(tmp_path / "store")
+    config = load_config({
+        "name": "gsl", "seed": 3,
+        "dataset": {"name": "store", "options": {"path": str(store)},
+                    "split": "random-combinations", "split_options": {"fraction": 0.25}},
+        "model": {"backbone": "conv-small", "options": {"width": 8, "max_width": 16}},
+        "strategy": {"name": "centre-cover"}, "loss": {"recipe": "gsl"},
+        "train": {"steps": 2, "groups_per_step": 2, "log_every": 1, "checkpoint_every": 100,
+                  "progress": False, "threads": 1, "out": str(tmp_path / "run")}})
+    run_dir = Trainer(config).fit().run_dir
+    metrics = evaluate_run(run_dir, options=EvalOptions(max_examples=8, classifier_steps=2),
+                           progress=False, report=False)
+    latent = json.loads((run_dir / "eval" / "metrics.json").read_text())["disentanglement"]
+    assert latent == json.loads(json.dumps(metrics["disentanglement"]))
+    assert latent["block_mig"]["blocks"] == ["shape", "color", "position"]
+    for name in ("mig", "block_mig", "dci", "factorvae", "sap"):
+        assert latent[name]["metric"] == name

@@ -4,7 +4,8 @@
 the latest checkpoint and writes under ``RUN/eval/``:
 
 - ``metrics.json``: every result with the config that produced the run and the evaluation's
-  own options (a provenance trail);
+  own options (a provenance trail), including MIG, block-MIG, DCI, FactorVAE and SAP of the
+  training codes under ``"disentanglement"`` (:mod:`groupsup.evaluate.latent`);
 - ``synthesis.png``: per row the attribute providers, the synthesised image, the truth;
 - ``reconstructions.png`` and ``coprediction.png``;
 - ``report.md`` and ``report.html`` (self-contained): config, training curves, sheets and every
@@ -36,6 +37,7 @@ from groupsup.errors import DataError
 from groupsup.evaluate.classifier import train_classifier
 from groupsup.evaluate.coprediction import coprediction
 from groupsup.evaluate.image_quality import psnr
+from groupsup.evaluate.latent import disentanglement_metrics, summary_line
 from groupsup.evaluate.swap import swap_accuracy
 from groupsup.evaluate.synthesis import synthesis_quality
 from groupsup.imaging import image_grid, save_png
@@ -196,6 +198,9 @@ def evaluate_run(run_dir: str | Path, dataset: GroupDataset | None = None,
                       seed=opts.seed)
     co.plot(out / "coprediction.png", title="co-prediction (held-out probe accuracy)")
     metrics["coprediction"] = co.to_dict()
+    metrics["disentanglement"] = disentanglement_metrics(
+        codes.numpy(), dataset.labels[ids], model.partition, names, seed=opts.seed)
+    say(summary_line(metrics["disentanglement"]))
     metrics["evaluation"]["seconds"] = round(time.perf_counter() - started, 1)
     atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=2))
     if report:
