@@ -187,8 +187,8 @@ def kmeans(x: np.ndarray, clusters: int, rng: np.random.Generator,
             break
         assignment = new
         counts = np.bincount(assignment, minlength=len(centre))
-        sums = np.zeros_like(centre)
-        np.add.at(sums, assignment, x)
+        sums = np.stack([np.bincount(assignment, weights=column, minlength=len(centre))
+                         for column in x.T], axis=1)
         filled = counts > 0
         centre[filled] = sums[filled] / counts[filled, None]
     return assignment
