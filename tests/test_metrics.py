@@ -227,7 +227,8 @@ def test_disentanglement_metrics_name_the_argument_at_fault(factors, representat
 
 def test_builtin_metrics_are_registered_through_the_hook():
     host = PluginHost(entry_points=False, local="")
-    for name in ("psnr", "ssim", "mse", "coprediction", "dci", "mig", "swap_accuracy"):
+    for name in ("psnr", "ssim", "mse", "coprediction", "dci", "mig", "block_mig", "factorvae",
+                 "sap", "swap_accuracy"):
         entry = host.metrics.entry(name)
         assert entry.obj is getattr(ev, name)
         assert entry.plugin == "groupsup.evaluate.plugin" and entry.distribution == "groupsup"

@@ -1,7 +1,8 @@
 """Evaluation metrics: pure functions on fixed arrays, each returning a result with ``to_dict()``.
 
 - image quality: :func:`mse`, :func:`psnr`, :func:`ssim`, :func:`synthesis_quality`
-- latent structure: :func:`coprediction` (block x attribute probes), :func:`dci`, :func:`mig`
+- latent structure: :func:`coprediction` (block x attribute probes), :func:`dci`, :func:`mig`,
+  :func:`block_mig`, :func:`factorvae`, :func:`sap`
 - swaps judged by an independent classifier: :class:`AttributeClassifier`,
   :func:`train_classifier`, :func:`swap_accuracy`
 
@@ -13,26 +14,34 @@ from groupsup.evaluate.arrays import chance_level
 from groupsup.evaluate.classifier import AttributeClassifier, ClassifierFit, train_classifier
 from groupsup.evaluate.coprediction import CoPrediction, coprediction
 from groupsup.evaluate.dci import DCIScores, dci
+from groupsup.evaluate.factorvae import FactorVAEScores, factorvae
 from groupsup.evaluate.image_quality import ImageScores, mse, psnr, ssim
-from groupsup.evaluate.mig import MIGScores, mig
+from groupsup.evaluate.mig import BlockMIGScores, MIGScores, block_mig, mig
+from groupsup.evaluate.sap import SAPScores, sap
 from groupsup.evaluate.swap import SwapAccuracy, swap_accuracy
 from groupsup.evaluate.synthesis import SynthesisQuality, synthesis_quality
 
 __all__ = [
     "AttributeClassifier",
+    "BlockMIGScores",
     "ClassifierFit",
     "CoPrediction",
     "DCIScores",
+    "FactorVAEScores",
     "ImageScores",
     "MIGScores",
+    "SAPScores",
     "SwapAccuracy",
     "SynthesisQuality",
+    "block_mig",
     "chance_level",
     "coprediction",
     "dci",
+    "factorvae",
     "mig",
     "mse",
     "psnr",
+    "sap",
     "ssim",
     "swap_accuracy",
     "synthesis_quality",

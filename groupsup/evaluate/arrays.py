@@ -18,8 +18,10 @@ from groupsup.errors import ConfigError, DataError
 ArrayLike = np.ndarray | torch.Tensor | Sequence[Any]
 
 
-def as_float_matrix(x: ArrayLike, name: str, rows: int | None = None) -> torch.Tensor:
-    """``(N, D)`` array -> float32 CPU tensor; checks the shape, the row count and finiteness."""
+def as_float_matrix(x: ArrayLike, name: str, rows: int | None = None,
+                    dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """``(N, D)`` array -> CPU tensor of *dtype* (float32 unless a metric needs float64's
+    resolution); checks the shape, the row count and finiteness."""
     t = torch.as_tensor(np.asarray(x) if not isinstance(x, torch.Tensor) else x.detach())
     if t.ndim != 2:
         raise DataError(f"{name} must have shape (N, D), got {tuple(t.shape)}")
@@ -28,7 +30,7 @@ def as_float_matrix(x: ArrayLike, name: str, rows: int | None = None) -> torch.T
                         f"{tuple(t.shape)}")
     if t.shape[0] == 0:
         raise DataError(f"{name} is empty (shape {tuple(t.shape)})")
-    t = t.to(device="cpu", dtype=torch.float32)
+    t = t.to(device="cpu", dtype=dtype)
     if not torch.isfinite(t).all():
         row = int(torch.nonzero(~torch.isfinite(t))[0, 0])
         raise DataError(f"{name} holds a NaN or infinite value (row {row})")

@@ -5,8 +5,10 @@ takes it as ``dataset=``) and split (``RUN/split.json``, or ``split=``), loads t
 checkpoint and writes one evaluation folder (the next free ``RUN/eval/NNN``, or ``out``):
 
 - ``metrics.json``: every result with the config that produced the run and the evaluation's
-  own options (a provenance trail); wall-clock times apart under ``timing``, so the rest is
-  the same for the same run, options and seed on any machine;
+  own options (a provenance trail), including MIG, block-MIG, DCI, FactorVAE and SAP of the
+  training codes under ``"disentanglement"`` (:mod:`groupsup.evaluate.latent`); wall-clock
+  times apart under ``timing``, so the rest is the same for the same run, options and seed
+  on any machine;
 - ``synthesis.png``: per row the attribute providers, the synthesised image, the truth;
 - ``leakage.png``, ``reconstructions.png`` and ``coprediction.png``;
 - ``report.md`` and ``report.html`` (self-contained): config, training curves, sheets and every
@@ -40,6 +42,7 @@ from groupsup.evaluate.arrays import json_array, json_float
 from groupsup.evaluate.coprediction import coprediction
 from groupsup.evaluate.image_quality import psnr
 from groupsup.evaluate.judge import Judge, fit_judge
+from groupsup.evaluate.latent import disentanglement_metrics, summary_line
 from groupsup.evaluate.leakage import Leakage, leakage
 from groupsup.evaluate.swap import swap_accuracy
 from groupsup.evaluate.synthesis import synthesis_quality
@@ -384,6 +387,9 @@ def evaluate_run(run: str | Path | RunResult, dataset: GroupDataset | None = Non
                       seed=opts.seed)
     co.plot(out / "coprediction.png", title="co-prediction (held-out probe accuracy)")
     metrics["coprediction"] = co.to_dict()
+    metrics["disentanglement"] = disentanglement_metrics(
+        codes.numpy(), dataset.labels[ids], model.partition, names, seed=opts.seed)
+    say(summary_line(metrics["disentanglement"]))
     metrics["headline"] = {"swap_accuracy": swap["mean"],
                            "judge_accuracy": judge.mean_accuracy,
                            "leakage": leak.to_dict()["off_diagonal_mean"],
