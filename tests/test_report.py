@@ -47,10 +47,10 @@ def test_evaluate_writes_metrics_and_reports(trained_run, capsys):
     assert (out / "training_curves.png").stat().st_size > 1000
     md = (out / "report.md").read_text()
     for heading in ("## Training curves", "## Zero-shot synthesis", "## Swap accuracy",
-                    "## Judge", "## Leakage",
+                    "## Judge", "## Leakage", "## Disentanglement metrics",
                     "## Co-prediction", "## Config", "## Synthesis per combination"):
         assert heading in md
-    assert "![co-prediction](coprediction.png)" in md
+    assert "![co-prediction](coprediction.png)" in md and "block-MIG " in md
     assert '"recipe": "gsl"' in md
     page = (out / "report.html").read_text()
     images = re.findall(r'<img [^>]*src="([^"]+)"', page)

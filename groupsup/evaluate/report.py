@@ -27,6 +27,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from groupsup.evaluate.latent import summary_line
 from groupsup.fileio import atomic_save, atomic_write_text
 
 # metrics.jsonl keys that are not loss values
@@ -173,6 +174,12 @@ def build_markdown(run_dir: Path, metrics: dict[str, Any], out: Path) -> str:
                [[b, *row] for b, row in zip(co["blocks"], co["matrix"])]
                + [["chance", *co["chance"]]]),
         "![co-prediction](coprediction.png)",
+    ]
+    if "disentanglement" in metrics:
+        parts += ["## Disentanglement metrics",
+                  "Standard scores of the training codes (definitions and floors in "
+                  "docs/evaluation.md): " + summary_line(metrics["disentanglement"]) + "."]
+    parts += [
         "## Reconstructions and training samples",
         "![reconstructions](reconstructions.png)",
     ]
