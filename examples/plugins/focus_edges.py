@@ -2,7 +2,9 @@
 
     GROUPSUP_PLUGINS=examples/plugins/focus_edges.py groupsup train my.toml \
         --set strategy.name=focus-edges --set 'strategy.options={attributes = ["colour"]}' \
-        --set 'loss.terms=[{term = "recon"}, {term = "swap"}]'
+        --set loss.recipe=gsl-no-cover
+
+on a dataset with a ``colour`` attribute, such as shapes.toml of docs/plugins.md.
 
 Use it when some attributes' labels are unreliable: the swap loss then disentangles only the
 attributes you trust, while reconstruction still trains on every image. It fills the built-in

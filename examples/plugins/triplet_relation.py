@@ -2,7 +2,7 @@
 and a recipe using the term. No change to groupsup's core is needed.
 
     GROUPSUP_PLUGINS=examples/plugins/triplet_relation.py groupsup train my.toml \
-        --set strategy.name=triplets --set loss.recipe=triplet
+        --set strategy.name=triplets --set strategy.options={} --set loss.recipe=triplet
 
 A triplet is (anchor, positive, negative) for one attribute j: the positive shares the anchor's
 value of j, the negative does not. The term pulls latent block j of the anchor towards the
