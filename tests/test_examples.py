@@ -36,7 +36,7 @@ def test_fonts_demo_config_is_the_packaged_one():
 
 def test_custom_backbone_example_plugin(monkeypatch, toy_dataset, tmp_path):
     monkeypatch.setenv("GROUPSUP_PLUGINS",
-                       str(ROOT / "examples/custom_backbone/mlp_backbone.py"))
+                       str(ROOT / "examples/plugins/mlp_backbone.py"))
     reset_host()
     try:
         assert gs.get_host().backbones.entry("mlp").plugin == "mlp_backbone"

@@ -4,6 +4,7 @@ term reading it, and trains, with no change to groupsup's core."""
 from __future__ import annotations
 
 import pickle
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,76 +12,14 @@ import pytest
 import groupsup as gs
 from groupsup.plugins import reset_host
 
-TRIPLET_PLUGIN = '''
-import numpy as np
-import torch
-from pydantic import BaseModel, ConfigDict, Field
-
-import groupsup as gs
-
-
-class Triplets(gs.Strategy):
-    """Anchor, positive sharing attribute j, negative differing in j: relation 'triplet'."""
-
-    name = "triplets"
-
-    class Config(BaseModel):
-        model_config = ConfigDict(extra="forbid")
-        per_group: int = Field(2, ge=1)
-
-    @property
-    def provides(self):
-        return frozenset({"triplet"})
-
-    def sample(self, groups, rng):
-        g, n = self.graph, groups * self.config.per_group
-        anchor = rng.integers(0, len(g), size=n)
-        j = rng.integers(0, g.num_attributes, size=n)
-        positive = np.array([g.partners([a], int(k), rng, exact=False)[0]
-                             for a, k in zip(anchor, j)])
-        negative = rng.integers(0, len(g), size=n)
-        examples = np.stack([anchor, positive, negative], axis=1).reshape(-1)
-        rows = np.arange(3 * n).reshape(n, 3)
-        relation = gs.Relation({"anchor": rows[:, 0], "positive": rows[:, 1],
-                                "negative": rows[:, 2]}, {"attribute": j})
-        return gs.GroupBatch(examples, {"triplet": relation}, groups=groups)
-
-
-class BlockTriplet(gs.LossTerm):
-    """Margin loss on block j: the anchor's block is closer to the positive's than the
-    negative's."""
-
-    name = "block-triplet"
-    requires = frozenset({"triplet"})
-    compares = "codes"
-
-    def run(self, step):
-        t = step.relation("triplet")
-        blocks = step.partition.split(step.z)
-        losses = []
-        for j, block in enumerate(blocks.values()):
-            rows = t["attribute"] == j
-            a, p, n = (block[t[k][rows]] for k in ("anchor", "positive", "negative"))
-            losses.append(torch.relu((a - p).pow(2).sum(1) - (a - n).pow(2).sum(1) + 1.0))
-        return torch.cat(losses).mean()
-
-
-@gs.hookimpl
-def register_strategies(register):
-    register("triplets", Triplets)
-
-
-@gs.hookimpl
-def register_losses(register):
-    register("block-triplet", BlockTriplet)
-'''
+# the plugin author's guide's relation example (docs/plugins.md): a strategy filling the new
+# kind "triplet", a loss term reading it and a recipe, in one local plugin file
+TRIPLET_PLUGIN = Path(__file__).resolve().parents[1] / "examples/plugins/triplet_relation.py"
 
 
 @pytest.fixture
-def triplet_plugin(tmp_path, monkeypatch):
-    path = tmp_path / "triplet_plugin.py"
-    path.write_text(TRIPLET_PLUGIN)
-    monkeypatch.setenv("GROUPSUP_PLUGINS", str(path))
+def triplet_plugin(monkeypatch):
+    monkeypatch.setenv("GROUPSUP_PLUGINS", str(TRIPLET_PLUGIN))
     reset_host()
     yield
     reset_host()
