@@ -25,6 +25,9 @@ def _configure_train(p: argparse.ArgumentParser) -> None:
                    help="override a config key, e.g. --set train.steps=100 (repeatable)")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its "
                    "latest checkpoint")
+    p.add_argument("--overwrite", action="store_true", help="start afresh in a train.out that "
+                   "holds a previous run, deleting that run's files (config, metrics, samples, "
+                   "checkpoints, eval)")
 
 
 def _run_train(args: argparse.Namespace) -> int:
@@ -34,7 +37,7 @@ def _run_train(args: argparse.Namespace) -> int:
         raise ConfigError("give a CONFIG file, or --resume RUN_DIR")
     source = args.config if args.config else Path(args.resume) / "config.json"
     config = load_config(source, args.overrides)
-    trainer = Trainer(config, resume=args.resume)
+    trainer = Trainer(config, resume=args.resume, overwrite=args.overwrite)
     if trainer.dist.is_main:
         print(f"training {config.name}: {len(trainer.dataset)} examples, "
               f"{sum(p.numel() for p in trainer.model.parameters()) / 1e6:.2f} M parameters, "

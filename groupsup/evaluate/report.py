@@ -27,6 +27,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+from PIL import Image
+
+from groupsup.imaging import save_png
 from groupsup.train.checkpoint import atomic_write_text
 
 # metrics.jsonl keys that are not loss values
@@ -52,7 +56,7 @@ def plot_training_curves(records: Sequence[dict[str, Any]], path: Path) -> Path 
     steps = [r["step"] for r in records]
     terms = [k for k in records[0] if k not in NOT_LOSSES]
     fig = Figure(figsize=(7, 4), dpi=100)
-    FigureCanvasAgg(fig)
+    canvas = FigureCanvasAgg(fig)
     ax = fig.add_subplot(1, 1, 1)
     ax.plot(steps, [r["loss"] for r in records], color="black", linewidth=2, label="total")
     for key in terms:
@@ -65,9 +69,8 @@ def plot_training_curves(records: Sequence[dict[str, Any]], path: Path) -> Path 
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    return path
+    canvas.draw()  # the trainer redraws this file as it trains: write it whole, atomically
+    return save_png(Image.fromarray(np.asarray(canvas.buffer_rgba())[..., :3]), path)
 
 
 def _num(value: Any, digits: int = 3) -> str:
