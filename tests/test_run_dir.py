@@ -99,6 +99,12 @@ def test_the_lock_is_held_while_training_and_released_after(tmp_path, store):
     assert not (tmp_path / "run" / LOCK_FILE).exists()
 
 
+def test_an_uncreatable_run_directory_is_one_clear_error(tmp_path, store):
+    (tmp_path / "file").write_text("")
+    with pytest.raises(gs.DataError, match=r"run.lock: cannot create the run directory's lock"):
+        Trainer(config(tmp_path, store, out=str(tmp_path / "file" / "run")))
+
+
 def test_a_failed_construction_releases_the_lock(tmp_path, store):
     cfg = config(tmp_path, store)
     cfg.strategy.name = "edge"  # fails after the lock is taken
@@ -230,8 +236,12 @@ def test_under_a_time_budget_the_bar_counts_seconds(capsys):
     finally:
         budget.close()
         steps.close()
-    assert _Progress("lines", "x", 100, 0, 30.0).time_left({"step": 10, "time": 25.0}, 1.0) \
-        == 5.0
+    lines = _Progress("lines", "x", 100000, 0, 30.0)
+    record = {"step": 10, "time": 25.0, "loss": 0.5, "recon": 0.25}
+    assert lines.time_left(record, 1.0) == 5.0  # the budget ends before the steps do
+    lines.log(record, ["recon"], 1.0)
+    assert capsys.readouterr().out == ("x step 10 (25/30 s)  loss 0.5000  recon 0.2500  "
+                                       "1.00 steps/s  5s left\n")
 
 
 def test_curves_are_drawn_while_training_and_samples_are_bounded(tmp_path, store):

@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from groupsup.errors import GroupsupError
+from groupsup.errors import DataError, GroupsupError
 from groupsup.train.checkpoint import atomic_write_text
 
 LOCK_FILE = "run.lock"
@@ -64,9 +64,13 @@ class RunLock:
         stderr) and take over a stale lock of a process that died."""
         if self.held:
             return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         while True:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
+            except OSError as err:
+                raise DataError(f"{self.path}: cannot create the run directory's lock file "
+                                f"({err.strerror})") from None
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:

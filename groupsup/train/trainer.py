@@ -549,7 +549,9 @@ class _Progress:
             self.bar.set_postfix(postfix)
         elif self.mode == "lines":
             losses = "  ".join(f"{k} {record[k]:.4f}" for k in ("loss", *terms))
-            print(f"{self.name} step {record['step']}/{self.steps}  {losses}  "
+            where = (f"step {record['step']} ({record['time']:.0f}/{self.time_budget:.0f} s)"
+                     if self.time_budget else f"step {record['step']}/{self.steps}")
+            print(f"{self.name} {where}  {losses}  "
                   f"{steps_per_s:.2f} steps/s  "
                   f"{_duration(self.time_left(record, steps_per_s))} left", flush=True)
 
