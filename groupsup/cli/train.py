@@ -27,6 +27,9 @@ def _configure_train(p: argparse.ArgumentParser) -> None:
                    "latest checkpoint")
     p.add_argument("--skip-check", action="store_true", help="do not read every image file "
                    "before training (sets train.check_images=false)")
+    p.add_argument("--overwrite", action="store_true", help="start afresh in a train.out that "
+                   "holds a previous run, deleting that run's files (config, metrics, samples, "
+                   "checkpoints, eval)")
 
 
 def _run_train(args: argparse.Namespace) -> int:
@@ -37,7 +40,7 @@ def _run_train(args: argparse.Namespace) -> int:
     source = args.config if args.config else Path(args.resume) / "config.json"
     skip = ["train.check_images=false"] if args.skip_check else []
     config = load_config(source, [*args.overrides, *skip])
-    trainer = Trainer(config, resume=args.resume)
+    trainer = Trainer(config, resume=args.resume, overwrite=args.overwrite)
     if trainer.dist.is_main:
         if trainer.image_check is not None:
             print(trainer.image_check)

@@ -11,16 +11,18 @@ from groupsup.graph.splits import Split
 from groupsup.model import SwapAutoencoder
 from groupsup.train.checkpoint import load_checkpoint, load_model
 from groupsup.train.config import ExperimentConfig, load_config
+from groupsup.train.rundir import RunLockedError
 from groupsup.train.trainer import NonFiniteLossError, RunResult, Trainer
 
 
 def train(model: SwapAutoencoder, data: GroupDataset, *, strategy: str = "centre-cover",
           strategy_options: dict[str, Any] | None = None,
           losses: Sequence[str | dict[str, Any]] = ("recon", "swap", "cover"),
-          distance: str = "l1", steps: int = 1000, groups_per_step: int = 4, lr: float = 1e-4,
+          distance: str = "l1", steps: int = 1000, groups_per_step: int = 4, lr: float = 1e-3,
           seed: int = 1, out: str | Path = "runs/experiment", resume: bool = False,
           split: Split | str | None = None, held_out: Sequence[dict[str, Any]] = (),
-          split_options: dict[str, Any] | None = None, **train_options: Any) -> RunResult:
+          split_options: dict[str, Any] | None = None, overwrite: bool = False,
+          **train_options: Any) -> RunResult:
     """Train *model* on *data* from Python objects (no registry look-up for either).
 
     ``losses`` lists term names or ``{term, weight, distance, options}`` dicts; further
@@ -29,6 +31,8 @@ def train(model: SwapAutoencoder, data: GroupDataset, *, strategy: str = "centre
     or a split name as in ``[dataset] split`` (``"held-out"`` with ``held_out=[{...}]``,
     ``"random-combinations"`` with ``split_options``). The run's ``split.json`` records it, and
     :func:`groupsup.evaluate_run` evaluates the held-out side.
+    ``resume=True`` continues the run in *out* from its latest checkpoint (a new run when it
+    has none); ``overwrite=True`` deletes a previous run's files in *out* first.
     """
     terms = [{"term": t} if isinstance(t, str) else dict(t) for t in losses]
     named = split if isinstance(split, str) else "none" if split is None else "(python)"
@@ -44,11 +48,11 @@ def train(model: SwapAutoencoder, data: GroupDataset, *, strategy: str = "centre
         "train": {"steps": steps, "groups_per_step": groups_per_step, "out": str(out),
                   **train_options},
     })
-    trainer = Trainer(config, dataset=data, model=model,
+    trainer = Trainer(config, dataset=data, model=model, overwrite=overwrite,
                       resume=out if resume and Path(out, "checkpoints").exists() else None,
                       split=split if isinstance(split, Split) else None)
     return trainer.fit()
 
 
-__all__ = ["ExperimentConfig", "NonFiniteLossError", "RunResult", "Trainer", "load_checkpoint",
-           "load_config", "load_model", "train"]
+__all__ = ["ExperimentConfig", "NonFiniteLossError", "RunLockedError", "RunResult", "Trainer",
+           "load_checkpoint", "load_config", "load_model", "train"]

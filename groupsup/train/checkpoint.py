@@ -11,7 +11,8 @@ Layout of ``RUN/checkpoints/step-000120/``:
 - ``meta.json``: step, resolved experiment config, groupsup version, and every plugin the run
   used (distribution and version), so a missing plugin is named on load.
 
-``RUN/checkpoints/latest`` holds the name of the newest complete checkpoint.
+``RUN/checkpoints/latest`` holds the name of the newest complete checkpoint. A checkpoint
+whose weights or optimiser state hold a NaN or an infinity is never written.
 """
 
 from __future__ import annotations
@@ -35,6 +36,43 @@ from groupsup.fileio import atomic_directory, atomic_write_bytes, atomic_write_t
 from groupsup.model import load_weights
 
 LATEST = "latest"
+
+
+class NonFiniteLossError(GroupsupError):
+    """Training diverged: the loss, the weights or the optimiser state became NaN or
+    infinite. Nothing is saved from the bad step; the last good checkpoint is kept."""
+
+
+def _tensors(obj: Any) -> list[torch.Tensor]:
+    """Every floating-point tensor in a nest of dicts, lists and tuples."""
+    if isinstance(obj, torch.Tensor):
+        return [obj] if obj.is_floating_point() else []
+    if isinstance(obj, dict):
+        return [t for v in obj.values() for t in _tensors(v)]
+    if isinstance(obj, (list, tuple)):
+        return [t for v in obj for t in _tensors(v)]
+    return []
+
+
+def count_non_finite(obj: Any) -> tuple[int, int]:
+    """``(non-finite, all)`` floating-point tensors in *obj* (a tensor or a nest of them)."""
+    tensors = _tensors(obj)
+    return sum(not bool(torch.isfinite(t).all()) for t in tensors), len(tensors)
+
+
+def check_finite(root: Path, step: int, parts: dict[str, Any]) -> None:
+    """Raise :class:`NonFiniteLossError` when a tensor in *parts* (name -> state) holds a NaN
+    or an infinity, naming the counts and the last good checkpoint under *root*."""
+    counts = {name: count_non_finite(state) for name, state in parts.items()}
+    if not any(bad for bad, _ in counts.values()):
+        return
+    latest = root / LATEST
+    good = (f"the last good checkpoint is {root / latest.read_text().strip()}"
+            if latest.is_file() else "no checkpoint was written before")
+    found = ", ".join(f"{bad} of {n} {name} tensors" for name, (bad, n) in counts.items() if n)
+    raise NonFiniteLossError(
+        f"step {step}: NaN or infinite values in {found}; no checkpoint written for this step, "
+        f"{good}. Lower optim.lr or set optim.grad_clip")
 
 
 def rng_state() -> dict[str, Any]:
@@ -72,11 +110,16 @@ class Checkpoint:
 
 def save_checkpoint(run_dir: Path, step: int, model: torch.nn.Module, model_config: dict,
                     training: dict[str, Any], meta: dict[str, Any], keep: int) -> Path:
-    """Write checkpoint ``step`` under ``run_dir/checkpoints``; keep the newest *keep*."""
+    """Write checkpoint ``step`` under ``run_dir/checkpoints``; keep the newest *keep*.
+
+    Refuses (:class:`NonFiniteLossError`) to write one whose model weights or *training*
+    tensors (optimiser moments, loss-term weights, ...) are not all finite.
+    """
     root = run_dir / "checkpoints"
+    state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+    check_finite(root, step, {"model": state, **training})
     root.mkdir(parents=True, exist_ok=True)
     final = root / f"step-{step:06d}"
-    state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
     # serialised in memory, so a full disk is an OSError(ENOSPC) naming the file rather than
     # torch's "enforce fail at inline_container.cc"
     buffer = io.BytesIO()

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from groupsup.errors import ConfigError
 from groupsup.validation import explain, validate
@@ -69,7 +69,9 @@ class LossConfig(_Section):
 
 class OptimConfig(_Section):
     name: Literal["adam", "adamw"] = "adam"
-    lr: float = Field(default=1e-4, gt=0, allow_inf_nan=False)
+    lr: float = Field(default=1e-3, gt=0, allow_inf_nan=False,
+                      description="learning rate; 1e-3 suits conv-small (the paper's configs "
+                      "set its 1e-4 for the gzsnet backbone)")
     betas: tuple[float, float] = (0.9, 0.999)
     weight_decay: float = Field(default=0.0, ge=0, allow_inf_nan=False)
     schedule: Literal["constant", "cosine"] = "constant"
@@ -101,8 +103,21 @@ class TrainConfig(_Section):
     sample_every: int = Field(default=500, gt=0)
     checkpoint_every: int = Field(default=1000, gt=0)
     keep_checkpoints: int = Field(default=3, gt=0)
+    keep_samples: int = Field(default=8, gt=0, description="sample sheets kept in RUN/samples "
+                              "(the newest, the final one included)")
     tensorboard: bool = False
-    progress: bool = True
+    progress: Literal["auto", "bar", "lines", "off"] = Field(
+        default="auto", description="'bar' (tqdm), 'lines' (one plain line per log_every "
+        "steps, for log files), 'off', or 'auto': a bar on a terminal, else lines. "
+        "true means 'auto', false 'off'")
+
+    @field_validator("progress", mode="before")
+    @classmethod
+    def _progress_bool(cls, value: Any) -> Any:
+        # configs and gs.train(progress=False) from before the modes existed
+        if isinstance(value, bool):
+            return "auto" if value else "off"
+        return value
 
 
 class ExperimentConfig(_Section):

@@ -1,4 +1,7 @@
-"""Sample sheets written during training: reconstructions and one row of swaps per block."""
+"""Sample sheets written during training: reconstructions and one row of swaps per block.
+
+``RUN/samples/step-000250.png`` for step 250; a run keeps the newest ``train.keep_samples``.
+"""
 
 from __future__ import annotations
 
@@ -30,3 +33,23 @@ def sample_sheet(model: SwapAutoencoder, images: torch.Tensor, path: Path) -> Pa
     finally:
         model.train(was_training)
     return save_png(image_grid([to_uint8(r) for r in rows], labels), path)
+
+
+def sheet_step(path: Path) -> int:
+    """The step of a ``step-000250.png`` sheet."""
+    return int(path.stem.removeprefix("step-"))
+
+
+def sample_sheets(folder: Path) -> list[Path]:
+    """The sheets in *folder*, oldest first."""
+    return sorted((p for p in folder.glob("step-*.png") if p.stem[5:].isdigit()),
+                  key=sheet_step)
+
+
+def prune_samples(folder: Path, keep: int) -> list[Path]:
+    """Delete all but the newest *keep* sheets in *folder* (the one just written stays);
+    returns the deleted ones."""
+    old = sample_sheets(folder)[:-keep]
+    for path in old:
+        path.unlink(missing_ok=True)
+    return old

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import signal
+import sys
 import threading
 import time
 import warnings
@@ -30,21 +31,20 @@ from groupsup.losses import LossRecipe
 from groupsup.model import SwapAutoencoder
 from groupsup.plugins import get_host
 from groupsup.train import checkpoint as ckpt
+from groupsup.train.checkpoint import NonFiniteLossError
 from groupsup.train.config import ExperimentConfig, dataset_options
 from groupsup.train.distributed import (
     all_reduce_mean,
+    broadcast_from_main,
     device_for,
     env_info,
     init_distributed,
     shutdown,
     wrap_ddp,
 )
-from groupsup.train.samples import sample_sheet
+from groupsup.train.rundir import RunLock, clear_run, previous_run_files, truncate_metrics
+from groupsup.train.samples import prune_samples, sample_sheet, sample_sheets, sheet_step
 from groupsup.validation import validate
-
-
-class NonFiniteLossError(GroupsupError):
-    """The loss became NaN or infinite; the last good checkpoint is kept."""
 
 
 @dataclass
@@ -87,11 +87,26 @@ class Trainer:
     Pass ``dataset`` / ``model`` to train objects built in Python instead of looking the
     dataset and backbone up in the plugin registries (``groupsup.train`` does this), and
     ``split`` to use a :class:`Split` of that dataset instead of the config's.
+
+
+    The run directory is locked (``RUN/run.lock``) from construction to the end of
+    :meth:`fit`, so no other process trains into it meanwhile. A new run refuses a directory
+    that holds a previous run's files unless ``overwrite=True``, which deletes them.
     """
 
     def __init__(self, config: ExperimentConfig, *, dataset: GroupDataset | None = None,
                  model: SwapAutoencoder | None = None, resume: str | Path | None = None,
-                 split: Split | None = None):
+                 split: Split | None = None, overwrite: bool = False):
+        self._lock = RunLock(resume if resume is not None else config.train.out)
+        try:
+            self._setup(config, dataset, model, resume, overwrite, split)
+        except BaseException:
+            self._lock.release()
+            raise
+
+    def _setup(self, config: ExperimentConfig, dataset: GroupDataset | None,
+               model: SwapAutoencoder | None, resume: str | Path | None,
+               overwrite: bool, split: Split | None) -> None:
         self.config = config
         cfg = config.train
         if cfg.threads:
@@ -108,9 +123,7 @@ class Trainer:
                 f"({self.dist.world_size}) and divide train.groups_per_step="
                 f"{cfg.groups_per_step}")
         self.run_dir = Path(resume) if resume is not None else Path(cfg.out)
-        if resume is None and (self.run_dir / "checkpoints" / ckpt.LATEST).exists():
-            raise ConfigError(f"train.out {str(self.run_dir)!r} already holds a run; continue it "
-                              f"with --resume {self.run_dir} or choose another train.out")
+        self._claim_run_dir(resume is not None, overwrite)
 
         # data -> split -> graph -> strategy
         self.full_dataset = dataset if dataset is not None else self._load_dataset()
@@ -168,6 +181,48 @@ class Trainer:
         self.last_checkpoint: Path | None = None
         if resume is not None:
             self._resume(Path(resume))
+
+    # ------------------------------------------------------------------ run directory
+    def _claim_run_dir(self, resuming: bool, overwrite: bool) -> None:
+        """Lock the run directory (rank 0) and check that it suits a new run or a resume;
+        every process raises the same error when it does not."""
+        problem: GroupsupError | None = None
+        if self.dist.is_main:
+            try:
+                self._lock.acquire()
+                self._check_run_dir(resuming, overwrite)
+            except GroupsupError as err:
+                self._lock.release()
+                problem = err
+        problem = broadcast_from_main(problem, self.dist)
+        if problem is not None:
+            raise problem
+
+    def _check_run_dir(self, resuming: bool, overwrite: bool) -> None:
+        run = self.run_dir
+        if resuming:
+            if overwrite:
+                raise ConfigError("--overwrite starts a new run; it cannot be combined with "
+                                  f"--resume {run}")
+            if not (run / "checkpoints" / ckpt.LATEST).is_file():
+                raise ConfigError(f"--resume {run}: the run holds no checkpoint (it stopped "
+                                  "before its first); start it afresh with --overwrite")
+            return
+        found = previous_run_files(run)
+        if found and not overwrite:
+            raise ConfigError(
+                f"train.out {str(run)!r} already holds a run "
+                f"({', '.join(p.name for p in found)}); continue it with --resume {run}, "
+                "start it afresh with --overwrite (deletes those files), or choose another "
+                "train.out")
+        if found:
+            clear_run(run)
+            print(f"groupsup: overwrote the previous run in {run} "
+                  f"({', '.join(p.name for p in found)})", file=sys.stderr)
+
+    def close(self) -> None:
+        """Release the run directory (:meth:`fit` does this when it returns)."""
+        self._lock.release()
 
     # ------------------------------------------------------------------ building
     def _use(self, kind: str, registry: Any, name: str) -> Any:
@@ -236,6 +291,11 @@ class Trainer:
 
     def save(self) -> Path | None:
         if not self.dist.is_main:
+            # rank 0 refuses to save non-finite weights (the same on every rank): stop together
+            ckpt.check_finite(self.run_dir / "checkpoints", self.step,
+                              {"model": self.model.state_dict(),
+                               "optimizer": self.optimizer.state_dict(),
+                               "terms": self.term_modules.state_dict()})
             return None
         terms = {k: v.detach().cpu() for k, v in self.term_modules.state_dict().items()}
         training = {"optimizer": self.optimizer.state_dict(),
@@ -258,6 +318,11 @@ class Trainer:
         ckpt.restore_rng_state(state.training["rng"])
         self.step = state.step
         self.last_checkpoint = state.path
+        if self.dist.is_main:  # the steps after the checkpoint are run (and logged) again
+            truncate_metrics(run_dir, self.step)
+            for sheet in sample_sheets(run_dir / "samples"):
+                if sheet_step(sheet) > self.step:
+                    sheet.unlink()
 
     def _write_run_files(self) -> None:
         if not self.dist.is_main:
@@ -317,12 +382,21 @@ class Trainer:
 
     def fit(self, until: int | None = None) -> RunResult:
         """Train until ``train.steps`` (or step *until*, or the time budget); checkpoint and
-        return. A run stopped early continues with ``Trainer(config, resume=run_dir)``."""
+        return. A run stopped early continues with ``Trainer(config, resume=run_dir)``.
+        The run directory stays locked until this returns."""
+        if self.dist.is_main:
+            self._lock.acquire()  # again, when an earlier fit() released it
+        try:
+            return self._fit(until)
+        finally:
+            self._lock.release()
+
+    def _fit(self, until: int | None) -> RunResult:
         cfg = self.config.train
         self._write_run_files()
         main = self.dist.is_main
-        bar = tqdm(total=cfg.steps, initial=self.step, disable=not (cfg.progress and main),
-                   desc=self.config.name, unit="step", dynamic_ncols=True)
+        progress = _Progress(cfg.progress if main else "off", self.config.name, cfg.steps,
+                             self.step, cfg.time_budget)
         writer = _TensorBoard(self.run_dir) if cfg.tensorboard and main else None
         stop = _StopFlag()
         sums: dict[str, float] = defaultdict(float)
@@ -350,18 +424,14 @@ class Trainer:
                                 "time": time.perf_counter() - started}
                         if main:
                             self._log(last, writer)
-                        postfix = {"loss": f"{last['loss']:.4f}",
-                                   **{k: f"{last[k]:.3f}" for k in values if k != "loss"},
-                                   "gps": f"{last['groups_per_s']:.1f}"}
-                        if cfg.time_budget:  # the step total means little under a budget
-                            postfix["left"] = f"{max(0.0, cfg.time_budget - last['time']):.0f}s"
-                        bar.set_postfix(postfix)
+                        progress.log(last, [k for k in values if k != "loss"], count / elapsed)
                         sums.clear()
                         count, window_groups, window_images = 0, 0, 0
                         window_start = time.perf_counter()
-                    bar.update(1)
+                    progress.advance(time.perf_counter() - started)
                     if main and self.step % cfg.sample_every == 0:
                         self.write_samples(fixed)
+                        self.write_curves()
                     if self.step % cfg.checkpoint_every == 0:
                         self.save()
                     if cfg.time_budget and time.perf_counter() - started >= cfg.time_budget:
@@ -376,7 +446,7 @@ class Trainer:
         except DataError as err:  # an image unreadable mid-run (changed after the check)
             raise self._stop_on_data_error(err) from None
         finally:
-            bar.close()
+            progress.close()
             if writer is not None:
                 writer.close()
         if self.last_checkpoint is None or not self.last_checkpoint.name.endswith(
@@ -384,6 +454,8 @@ class Trainer:
             self.save()
         if main and self.step % cfg.sample_every:
             self.write_samples(fixed)
+        if main:
+            self.write_curves()
         shutdown(self.dist)
         return RunResult(self.run_dir, self.step, stopped, self.last_checkpoint, last,
                          time.perf_counter() - started)
@@ -411,12 +483,94 @@ class Trainer:
         images = self.dataset.load(examples).to(self.device)
         path = self.run_dir / "samples" / f"step-{self.step:06d}.png"
         sample_sheet(self.model, images, path)
+        prune_samples(path.parent, self.config.train.keep_samples)
         return path
+
+    def write_curves(self) -> Path | None:
+        """``RUN/training_curves.png``: the total loss and each term against the step, from
+        ``metrics.jsonl`` (``None`` before the first log line)."""
+        # imported here: groupsup.evaluate.report itself imports groupsup.train
+        from groupsup.evaluate.report import CURVES_FILE, plot_training_curves, read_log
+
+        return plot_training_curves(read_log(self.run_dir), self.run_dir / CURVES_FILE)
 
 
 def load_dataset(config: ExperimentConfig) -> GroupDataset:
     """The full dataset (before any split) that *config* names, from the plugin registry."""
     return get_host().datasets.get(config.dataset.name).load(dataset_options(config))
+
+
+def _duration(seconds: float) -> str:
+    """``"1h02m"``, ``"4m05s"`` or ``"12s"``."""
+    if not math.isfinite(seconds):
+        return "?"
+    seconds = max(0, round(seconds))
+    if seconds >= 3600:
+        return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+    if seconds >= 60:
+        return f"{seconds // 60}m{seconds % 60:02d}s"
+    return f"{seconds}s"
+
+
+class _Progress:
+    """Training progress where the user looks: a tqdm bar on a terminal; one plain line per
+    log interval elsewhere, so that a log file gets no carriage returns; or nothing.
+
+    *mode* is ``train.progress``: "bar", "lines", "off", or "auto" (a bar when stdout and
+    stderr are both terminals, else lines). Under a time budget the bar counts seconds up to
+    the budget, when the run will stop, rather than steps it will not reach.
+    """
+
+    def __init__(self, mode: str, name: str, steps: int, start: int,
+                 time_budget: float | None) -> None:
+        if mode == "auto":
+            mode = "bar" if sys.stdout.isatty() and sys.stderr.isatty() else "lines"
+        self.mode, self.name, self.steps, self.time_budget = mode, name, steps, time_budget
+        self.bar: Any = None
+        if mode == "bar" and time_budget:
+            self.bar = tqdm(total=time_budget, desc=name, unit="s", dynamic_ncols=True,
+                            bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} s "
+                                       "[{elapsed}<{remaining}{postfix}]")
+        elif mode == "bar":
+            self.bar = tqdm(total=steps, initial=start, desc=name, unit="step",
+                            dynamic_ncols=True)
+
+    def advance(self, elapsed: float) -> None:
+        """One step done, *elapsed* seconds into the run."""
+        if self.bar is None:
+            return
+        if self.time_budget:
+            self.bar.update(min(elapsed, self.time_budget) - self.bar.n)
+        else:
+            self.bar.update(1)
+
+    def time_left(self, record: dict[str, Any], steps_per_s: float) -> float:
+        """Seconds until the run stops: at ``train.steps`` or at the time budget."""
+        left = (self.steps - record["step"]) / steps_per_s if steps_per_s > 0 else math.inf
+        if self.time_budget:
+            left = min(left, self.time_budget - record["time"])
+        return left
+
+    def log(self, record: dict[str, Any], terms: list[str], steps_per_s: float) -> None:
+        """Show a ``metrics.jsonl`` record (its loss terms named by *terms*)."""
+        if self.bar is not None:
+            postfix = {"loss": f"{record['loss']:.4f}",
+                       **{k: f"{record[k]:.3f}" for k in terms},
+                       "gps": f"{record['groups_per_s']:.1f}"}
+            if self.time_budget:
+                postfix["step"] = str(record["step"])
+            self.bar.set_postfix(postfix)
+        elif self.mode == "lines":
+            losses = "  ".join(f"{k} {record[k]:.4f}" for k in ("loss", *terms))
+            where = (f"step {record['step']} ({record['time']:.0f}/{self.time_budget:.0f} s)"
+                     if self.time_budget else f"step {record['step']}/{self.steps}")
+            print(f"{self.name} {where}  {losses}  "
+                  f"{steps_per_s:.2f} steps/s  "
+                  f"{_duration(self.time_left(record, steps_per_s))} left", flush=True)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
 
 
 class _StopFlag:
