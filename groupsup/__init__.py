@@ -3,8 +3,6 @@
 The public API is what this module exports; everything else may change between versions.
 """
 
-__version__ = "0.1.0"
-
 from groupsup.backbones import Backbone, BackboneConfig
 from groupsup.cli import Command
 from groupsup.data import DatasetSpec, GroupDataset
@@ -40,6 +38,7 @@ from groupsup.partition import LatentPartition
 from groupsup.plugins import get_host
 from groupsup.schema import Attribute, Schema
 from groupsup.train import ExperimentConfig, RunResult, Trainer, load_config, load_model, train
+from groupsup.version import __version__
 
 __all__ = [
     "Attribute",

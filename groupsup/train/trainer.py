@@ -18,7 +18,6 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from groupsup import __version__
 from groupsup.data import GroupDataset
 from groupsup.data.check import check_images, user_cache_dir
 from groupsup.data.loader import GroupLoader
@@ -41,6 +40,7 @@ from groupsup.train.distributed import (
 )
 from groupsup.train.samples import sample_sheet
 from groupsup.validation import validate
+from groupsup.version import __version__
 
 
 class NonFiniteLossError(GroupsupError):
