@@ -6,7 +6,6 @@ The public API is what this module exports; everything else may change between v
 from groupsup.backbones import Backbone, BackboneConfig
 from groupsup.cli import Command
 from groupsup.data import DatasetSpec, GroupDataset
-from groupsup.data.loader import GroupLoader
 from groupsup.errors import (
     ConfigError,
     DataError,
@@ -38,6 +37,7 @@ from groupsup.partition import LatentPartition
 from groupsup.plugins import get_host
 from groupsup.schema import Attribute, Schema
 from groupsup.train import ExperimentConfig, RunResult, Trainer, load_config, load_model, train
+from groupsup.train.loader import GroupLoader
 from groupsup.version import __version__
 
 __all__ = [

@@ -20,7 +20,6 @@ from tqdm.auto import tqdm
 
 from groupsup.data import GroupDataset
 from groupsup.data.check import check_images, user_cache_dir
-from groupsup.data.loader import GroupLoader
 from groupsup.errors import ConfigError, DataError, GroupsupError, GroupsWarning
 from groupsup.graph import MultiGraph
 from groupsup.graph.splits import Split, resolve_split
@@ -38,6 +37,7 @@ from groupsup.train.distributed import (
     shutdown,
     wrap_ddp,
 )
+from groupsup.train.loader import GroupLoader
 from groupsup.train.samples import sample_sheet
 from groupsup.validation import validate
 from groupsup.version import __version__
