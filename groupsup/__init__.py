@@ -1,14 +1,13 @@
 """groupsup: group-supervised learning (GZS-Net) as a framework.
 
-The public API is what this module exports; everything else may change between versions.
+The public API is what this module exports (``__all__``), plus the public submodules
+:mod:`groupsup.evaluate` (the metrics) and :mod:`groupsup.fileio` (atomic writes), each through
+its own ``__all__``; everything else may change between versions (docs/architecture.md).
 """
-
-__version__ = "0.1.0"
 
 from groupsup.backbones import Backbone, BackboneConfig
 from groupsup.cli import Command
 from groupsup.data import DatasetSpec, GroupDataset
-from groupsup.data.loader import GroupLoader
 from groupsup.errors import (
     ConfigError,
     DataError,
@@ -20,9 +19,10 @@ from groupsup.errors import (
     SchemaError,
     StorageError,
 )
-from groupsup.evaluate.run import EvalOptions, evaluate_run
+from groupsup.evaluate.report import write_html, write_report
+from groupsup.evaluate.run import EvalOptions, evaluate_run, synthesise
 from groupsup.graph import MultiGraph, Rule, Split, Strategy
-from groupsup.graph.splits import held_out_split
+from groupsup.graph.splits import held_out_split, random_combinations, rule_split
 from groupsup.groups import GroupBatch, Relation
 from groupsup.hookspecs import hookimpl
 from groupsup.losses import (
@@ -40,6 +40,9 @@ from groupsup.partition import LatentPartition
 from groupsup.plugins import get_host
 from groupsup.schema import Attribute, Schema
 from groupsup.train import ExperimentConfig, RunResult, Trainer, load_config, load_model, train
+from groupsup.train.loader import GroupLoader
+from groupsup.train.trainer import load_dataset
+from groupsup.version import __version__
 
 __all__ = [
     "Attribute",
@@ -85,6 +88,12 @@ __all__ = [
     "held_out_split",
     "hookimpl",
     "load_config",
+    "load_dataset",
     "load_model",
+    "random_combinations",
+    "rule_split",
+    "synthesise",
     "train",
+    "write_html",
+    "write_report",
 ]

@@ -24,6 +24,16 @@ from pathlib import Path
 
 from groupsup.errors import StorageError
 
+# public for plugin writers (docs/architecture.md, "Public API"); the rest may change
+__all__ = [
+    "atomic_directory",
+    "atomic_save",
+    "atomic_write_bytes",
+    "atomic_write_text",
+    "replace_directory",
+    "staging_directory",
+]
+
 _NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
 # torch.save reports a failed write as a RuntimeError from its C++ zip writer
 # ("[enforce fail at inline_container.cc:...] ... file write failed"), without the errno.

@@ -9,15 +9,28 @@ Sources, in order:
 Each plugin loads in isolation: one that raises on import, or implements a hook that does not
 exist (a misspelling), is reported by name with its error and the rest still load.
 ``GROUPSUP_STRICT_PLUGINS=1`` (or ``strict=True``) turns every such report into an error.
+``GROUPSUP_DISABLE_PLUGINS=name,...`` (or ``disable=[...]``, or a config's ``disable_plugins``
+through :func:`configure_host`) skips installed or local plugins, by plugin or distribution
+name, without importing them; built-in plugins cannot be disabled.
+
+Hooks are called through pluggy's own call loop (``pm.hook.register_backbones(register=...)``),
+so ``tryfirst``/``trylast``, hook wrappers, tracing and call monitoring work. Isolation and
+attribution come from how each plugin is registered: pluggy receives a proxy of the plugin whose
+hook implementations hand the plugin its own ``register`` callback (so every registration names
+the plugin that made it) and turn an exception into a report naming the plugin, so that one
+failing implementation does not lose the others' registrations.
 """
 
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.util
+import inspect
 import os
 import sys
 import threading
+from collections.abc import Callable, Generator, Iterable
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -27,12 +40,14 @@ from typing import Any
 import pluggy
 
 from groupsup import hookspecs
-from groupsup.errors import PluginError
+from groupsup.errors import PluginError, RegistryError, did_you_mean
 from groupsup.registry import Entry, Registry
+from groupsup.version import __version__
 
 ENTRY_POINT_GROUP = hookspecs.PROJECT
 PLUGINS_ENV = "GROUPSUP_PLUGINS"
 STRICT_ENV = "GROUPSUP_STRICT_PLUGINS"
+DISABLE_ENV = "GROUPSUP_DISABLE_PLUGINS"
 
 # Core pieces, registered through the same hooks third-party plugins use.
 BUILTIN_MODULES: tuple[str, ...] = (
@@ -46,6 +61,7 @@ BUILTIN_MODULES: tuple[str, ...] = (
     "groupsup.cli.graph",
     "groupsup.evaluate.plugin",
 )
+BUILTIN_DISTRIBUTION = "groupsup"
 
 # hook name -> the kind of thing its registry holds
 REGISTRY_HOOKS: dict[str, str] = {
@@ -63,7 +79,7 @@ PLURALS = {"loss": "losses", "strategy": "strategies"}
 
 @dataclass
 class PluginInfo:
-    """One loaded (or failed) plugin."""
+    """One loaded, failed or disabled plugin."""
 
     name: str
     distribution: str
@@ -72,20 +88,127 @@ class PluginInfo:
     error: str | None = None
     location: str = ""  # a local plugin's .py file or dotted module, as GROUPSUP_PLUGINS takes it
     registered: dict[str, list[str]] = field(default_factory=dict)
+    disabled: bool = False  # named in GROUPSUP_DISABLE_PLUGINS / disable_plugins: not imported
 
 
-def _version() -> str:
-    from groupsup import __version__
+def disabled_names(extra: Iterable[str] = ()) -> frozenset[str]:
+    """The plugin or distribution names ``GROUPSUP_DISABLE_PLUGINS`` lists, plus *extra*."""
+    listed = os.environ.get(DISABLE_ENV, "").split(",")
+    return frozenset(n.strip() for n in (*listed, *extra) if n.strip())
 
-    return __version__
+
+class Registrar:
+    """The ``register`` argument the host passes into one ``register_*`` hook call.
+
+    Plugins never see it: each plugin's implementation receives :meth:`bind`'s callback, which
+    records the plugin with every registration. pluggy calls the last registered plugin first
+    (``tryfirst``/``trylast`` aside), so registrations are held until the call ends and then
+    added in plugin load order: which plugin keeps a contested name (built-ins first) does not
+    depend on call order.
+    """
+
+    def __init__(self, host: PluginHost, hook: str, registry: Registry[Any]):
+        self.host, self.hook, self.registry = host, hook, registry
+        self.culprit: PluginInfo | None = None  # the first hook wrapper that raised
+        self._pending: list[tuple[PluginInfo, Entry[Any]]] = []
+
+    def bind(self, info: PluginInfo) -> hookspecs.Register:
+        def register(name: str, obj: Any, *, description: str = "") -> None:
+            self._pending.append((info, Entry(name, obj, info.name, info.distribution,
+                                              info.version, description)))
+
+        return register
+
+    def failed(self, info: PluginInfo, err: BaseException) -> None:
+        failure = (f"plugin {info.name!r} ({info.distribution}) failed in {self.hook}: "
+                   f"{type(err).__name__}: {err}")
+        self.registry.failures.append(failure)
+        self.host._report(failure)
+
+    def commit(self) -> None:
+        """Add the held registrations to the registry, in plugin load order."""
+        order = {name: i for i, name in enumerate(self.host.plugins)}
+        for info, entry in sorted(self._pending, key=lambda p: order.get(p[0].name, len(order))):
+            try:
+                self.registry.add(entry)
+            except RegistryError as err:
+                self.failed(info, err)
+                continue
+            info.registered.setdefault(self.registry.plural, []).append(entry.name)
+
+
+def _guard(function: Callable[..., Any], info: PluginInfo, wrapper: bool) -> Callable[..., Any]:
+    """*function* (a hook implementation of *info*'s plugin) as pluggy should call it.
+
+    The plugin gets its own ``register`` callback in place of the host's :class:`Registrar`;
+    a plain implementation that raises is reported and returns ``None``, so pluggy's loop goes
+    on to the next plugin. A hook wrapper (a generator) cannot be isolated, as it encloses the
+    other implementations; the registrar remembers the first one that raised so that the host
+    names it. ``functools.wraps`` keeps pluggy's marker (tryfirst, trylast, wrapper, ...) and,
+    through ``__wrapped__``, the argument names pluggy passes by.
+    """
+    names = list(inspect.signature(function).parameters)
+
+    def arguments(args: tuple[Any, ...]) -> tuple[Registrar | None, tuple[Any, ...]]:
+        registrar = next((a for a in args if isinstance(a, Registrar)), None)
+        if registrar is None:  # called with a plain callback (a test, a plugin): no isolation
+            return None, args
+        return registrar, tuple(registrar.bind(info) if n == "register" else a
+                                for n, a in zip(names, args))
+
+    if wrapper:
+        @functools.wraps(function)
+        def guarded_wrapper(*args: Any) -> Generator[Any, Any, Any]:
+            registrar, args = arguments(args)
+            try:
+                return (yield from function(*args))
+            except Exception:
+                if registrar is not None and registrar.culprit is None:
+                    registrar.culprit = info
+                raise
+
+        return guarded_wrapper
+
+    @functools.wraps(function)
+    def guarded(*args: Any) -> Any:
+        registrar, args = arguments(args)
+        if registrar is None:
+            return function(*args)
+        try:
+            return function(*args)
+        except Exception as err:  # one plugin's failing hook must not lose the others'
+            registrar.failed(info, err)
+            return None
+
+    return guarded
+
+
+class _Guarded:
+    """What pluggy registers for a plugin: its hook implementations, each :func:`_guard`-ed."""
+
+    def __init__(self, plugin: object, info: PluginInfo, pm: pluggy.PluginManager):
+        self.__name__ = info.name  # pluggy's tracing and repr name plugins by __name__
+        for attr in dir(plugin):
+            opts = pm.parse_hookimpl_opts(plugin, attr)
+            if opts is not None:
+                wrapper = bool(opts.get("wrapper") or opts.get("hookwrapper"))
+                setattr(self, attr, _guard(getattr(plugin, attr), info, wrapper))
 
 
 class PluginHost:
-    """A pluggy manager plus one :class:`~groupsup.registry.Registry` per ``register_*`` hook."""
+    """A pluggy manager plus one :class:`~groupsup.registry.Registry` per ``register_*`` hook.
+
+    *disable* adds plugin or distribution names to those of ``GROUPSUP_DISABLE_PLUGINS``.
+    """
 
     def __init__(self, *, strict: bool | None = None, entry_points: bool = True,
-                 local: str | None = None):
+                 local: str | None = None, disable: Iterable[str] = ()):
         self.strict = os.environ.get(STRICT_ENV, "") not in ("", "0") if strict is None else strict
+        self.disabled = disabled_names(disable)
+        for name in sorted(self.disabled):
+            if name in BUILTIN_MODULES or name == BUILTIN_DISTRIBUTION:
+                raise PluginError(f"{DISABLE_ENV} or disable_plugins names {name!r}, which is "
+                                  f"built into groupsup; built-in plugins cannot be disabled")
         self.pm = pluggy.PluginManager(hookspecs.PROJECT)
         self.pm.add_hookspecs(hookspecs)
         self.plugins: dict[str, PluginInfo] = {}
@@ -96,10 +219,12 @@ class PluginHost:
         self._lock = threading.Lock()
         for module_name in BUILTIN_MODULES:
             module = importlib.import_module(module_name)
-            self._register(module, PluginInfo(module_name, "groupsup", _version(), "builtin"))
+            self._register(module, PluginInfo(module_name, BUILTIN_DISTRIBUTION, __version__,
+                                              "builtin"))
         if entry_points:
             self._load_entry_points()
         self._load_local(os.environ.get(PLUGINS_ENV, "") if local is None else local)
+        self._check_disabled()
 
     # ------------------------------------------------------------------ loading
     def _report(self, message: str) -> None:
@@ -107,12 +232,26 @@ class PluginHost:
             raise PluginError(message)
         self.problems.append(message)
 
-    def _register(self, module: ModuleType, info: PluginInfo) -> None:
+    def _skip(self, info: PluginInfo) -> bool:
+        """Record *info* as disabled (it is not imported) when the disable list names it."""
+        if info.name not in self.disabled and info.distribution not in self.disabled:
+            return False
+        info.disabled = True
+        self.plugins[info.name] = info
+        return True
+
+    def _check_disabled(self) -> None:
+        known = {n for p in self.plugins.values() for n in (p.name, p.distribution)}
+        for name in sorted(self.disabled - known):
+            self._report(f"{DISABLE_ENV} or disable_plugins names {name!r}, which is no "
+                         f"installed or local plugin{did_you_mean(name, known)}")
+
+    def _register(self, module: object, info: PluginInfo) -> None:
         if info.name in self.plugins:
             self._report(f"plugin name {info.name!r} from {info.distribution} is already taken by "
                          f"{self.plugins[info.name].distribution}; skipped")
             return
-        self.pm.register(module, name=info.name)
+        self.pm.register(_Guarded(module, info, self.pm), name=info.name)
         try:
             self.pm.check_pending()
         except pluggy.PluginValidationError as err:
@@ -129,6 +268,8 @@ class PluginHost:
             dist = getattr(ep, "dist", None)
             info = PluginInfo(ep.name, dist.name if dist else "?", dist.version if dist else "?",
                               "entry point")
+            if self._skip(info):
+                continue
             try:
                 module = ep.load()
             except Exception as err:  # a broken plugin must not take the host down
@@ -153,6 +294,8 @@ class PluginHost:
                 name = item if target is None else target.stem
                 info = PluginInfo(name, "(local)", "-", "local",
                                   location=item if target is None else str(target.resolve()))
+                if self._skip(info):
+                    continue
                 try:
                     module = (importlib.import_module(item) if target is None
                               else _import_file(target))
@@ -164,6 +307,30 @@ class PluginHost:
                     self._report(f"local plugin {item!r} failed to load: {info.error}")
                     continue
                 self._register(module, info)
+
+    # ------------------------------------------------------------------ hook calls
+    # One typed method per hook: the only places that call into plugins, each through pluggy's
+    # call loop so that hook ordering, wrappers, tracing and call monitoring apply.
+    def call_register_datasets(self, register: Registrar) -> None:
+        self.pm.hook.register_datasets(register=register)
+
+    def call_register_backbones(self, register: Registrar) -> None:
+        self.pm.hook.register_backbones(register=register)
+
+    def call_register_losses(self, register: Registrar) -> None:
+        self.pm.hook.register_losses(register=register)
+
+    def call_register_recipes(self, register: Registrar) -> None:
+        self.pm.hook.register_recipes(register=register)
+
+    def call_register_strategies(self, register: Registrar) -> None:
+        self.pm.hook.register_strategies(register=register)
+
+    def call_register_metrics(self, register: Registrar) -> None:
+        self.pm.hook.register_metrics(register=register)
+
+    def call_register_commands(self, register: Registrar) -> None:
+        self.pm.hook.register_commands(register=register)
 
     # ------------------------------------------------------------------ registries
     def registry(self, hook: str) -> Registry[Any]:
@@ -177,25 +344,18 @@ class PluginHost:
         kind = REGISTRY_HOOKS[hook]
         registry: Registry[Any] = Registry(kind, PLURALS.get(kind))
         registry.failures.extend(self.load_failures)
-        caller = getattr(self.pm.hook, hook)
-        # Call each implementation on its own so that we know who registered what, and so
-        # that one plugin's failing hook does not lose the others' registrations.
-        for impl in caller.get_hookimpls():  # registration order: built-ins first
-            info = self.plugins[impl.plugin_name]
-
-            def register(name: str, obj: Any, *, description: str = "",
-                         _info: PluginInfo = info) -> None:
-                registry.add(Entry(name, obj, _info.name, _info.distribution, _info.version,
-                                   description))
-                _info.registered.setdefault(registry.plural, []).append(name)
-
-            try:
-                impl.function(register=register)
-            except Exception as err:
-                failure = (f"plugin {info.name!r} ({info.distribution}) failed in {hook}: "
-                           f"{type(err).__name__}: {err}")
-                registry.failures.append(failure)
-                self._report(failure)
+        registrar = Registrar(self, hook, registry)
+        try:
+            getattr(self, f"call_{hook}")(registrar)
+        except Exception as err:  # only a hook wrapper can raise here: it encloses the call
+            culprit = registrar.culprit
+            who = (f"plugin {culprit.name!r} ({culprit.distribution})" if culprit
+                   else "a hook wrapper")
+            failure = (f"{who} failed in {hook}, so later plugins may not have registered: "
+                       f"{type(err).__name__}: {err}")
+            registry.failures.append(failure)
+            self._report(failure)
+        registrar.commit()
         for first, second in registry.collisions:
             self._report(f"{registry.kind} {first.name!r} registered by both {first.plugin!r} and "
                          f"{second.plugin!r}; {first.plugin!r} keeps the name, the other is "
@@ -235,10 +395,6 @@ class PluginHost:
         for hook in REGISTRY_HOOKS:
             self.registry(hook)
 
-    def distribution_of(self, plugin: str) -> tuple[str, str]:
-        info = self.plugins[plugin]
-        return info.distribution, info.version
-
 
 def _import_file(path: Path) -> ModuleType:
     if not path.is_file():
@@ -266,14 +422,22 @@ def get_host() -> PluginHost:
         return _host
 
 
+def configure_host(*, disable: Iterable[str] = ()) -> PluginHost:
+    """The process-wide host, rebuilt if it does not yet disable every name of *disable*.
+
+    The CLI calls it with the ``disable_plugins`` of the config files it is given, before any
+    command runs; Python users call it (or set ``GROUPSUP_DISABLE_PLUGINS``) before building
+    anything from a config that lists plugins to disable.
+    """
+    global _host
+    with _host_lock:
+        if _host is None or not disabled_names(disable) <= _host.disabled:
+            _host = PluginHost(disable=disable)
+        return _host
+
+
 def reset_host() -> None:
     """Forget the process-wide host (tests; after changing ``GROUPSUP_PLUGINS``)."""
     global _host
     with _host_lock:
         _host = None
-
-
-def lookup(kind_hook: str, name: str) -> Any:
-    """Shortcut: ``lookup("register_backbones", "conv-small")`` -> the registered object."""
-    return get_host().registry(kind_hook).get(name)
-

@@ -36,8 +36,6 @@ import torch
 
 import groupsup as gs
 from groupsup.evaluate import train_classifier
-from groupsup.evaluate.run import synthesise
-from groupsup.train.trainer import load_dataset
 
 # a smaller Fonts for --quick: 5 letters x 3 sizes x 4 font colours x 3 backgrounds x 2 fonts
 QUICK_FONTS = ["dataset.options.letters=A-E", "dataset.options.fonts=2",
@@ -137,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     rng = np.random.default_rng(args.seed)
     config = experiment_config(args)
-    data = load_dataset(config)
+    data = gs.load_dataset(config)
     names = list(data.schema.names)
     letter, colour = names.index("letter"), names.index("font_color")
     cards = (data.schema["letter"].cardinality, data.schema["font_color"].cardinality)
@@ -157,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
     donor = np.array([rng.choice(train[pairs[train, 1] == c]) for c in wanted[:, 1]])
     providers = np.repeat(base[:, None], len(names), axis=1)
     providers[:, colour] = donor
-    synthetic = synthesise(model, data, providers, "cpu")
+    synthetic = gs.synthesise(model, data, providers, "cpu")
 
     real_images, real_labels = data.load(train), pairs[train]
     copies = rng.integers(0, len(train), len(wanted))

@@ -14,8 +14,11 @@ import sys
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
-from groupsup.errors import GroupsupError, GroupsWarning
+from groupsup.errors import ConfigError, GroupsupError, GroupsWarning
+
+CONFIG_SUFFIXES = (".toml", ".yaml", ".yml", ".json")
 
 
 @dataclass(frozen=True)
@@ -36,9 +39,37 @@ def _error(message: str) -> None:
     print(f"groupsup: error: {message}", file=sys.stderr)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    from groupsup import __version__
-    from groupsup.plugins import get_host
+def config_disables(argv: Sequence[str]) -> list[str]:
+    """The ``disable_plugins`` of every config the command line names, before plugins load.
+
+    Plugins define the commands and their arguments, so this cannot wait for the parser: it
+    looks at each argument that is a config file (``.toml``, ``.yaml``, ``.yml``, ``.json``) or
+    a run directory (its ``config.json``). A file that does not parse is left to the command.
+    """
+    from groupsup.train.config import read_config_file
+
+    names: list[str] = []
+    for arg in argv:
+        path = Path(arg)
+        if path.is_dir() and (path / "config.json").is_file():
+            path = path / "config.json"
+        if path.suffix.lower() not in CONFIG_SUFFIXES or not path.is_file():
+            continue
+        try:
+            listed = read_config_file(path).get("disable_plugins", [])
+        except GroupsupError:
+            continue
+        if not isinstance(listed, list) or not all(isinstance(n, str) for n in listed):
+            raise ConfigError(f"{path}: disable_plugins must be a list of plugin or "
+                              f"distribution names, got {listed!r}")
+        names.extend(listed)
+    return names
+
+
+def build_parser(disable: Sequence[str] = ()) -> argparse.ArgumentParser:
+    """The parser of every registered command; *disable* names plugins not to load."""
+    from groupsup.plugins import configure_host
+    from groupsup.version import __version__
 
     parser = argparse.ArgumentParser(
         prog="groupsup",
@@ -48,7 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"groupsup {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    host = get_host()
+    host = configure_host(disable=disable)
     # Every registry is filled before any command runs, so that a plugin that failed in, say,
     # register_backbones is reported by `train` too, not only by `groupsup plugins`.
     host.load_all()
@@ -82,7 +113,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _main(argv: list[str], debug: bool) -> int:
     try:
-        parser = build_parser()
+        parser = build_parser(disable=config_disables(argv))
         args = parser.parse_args(argv)
         if getattr(args, "_run", None) is None:
             parser.print_help()

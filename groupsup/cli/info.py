@@ -20,7 +20,8 @@ def _run_plugins(args: argparse.Namespace) -> int:
     host.load_all()
     rows = [
         {"plugin": p.name, "distribution": p.distribution, "version": p.version,
-         "source": p.source, "registered": p.registered, "error": p.error}
+         "source": p.source, "registered": p.registered, "error": p.error,
+         "disabled": p.disabled}
         for p in host.plugins.values()
     ]
     if args.json:
@@ -28,6 +29,9 @@ def _run_plugins(args: argparse.Namespace) -> int:
         return 0
     for row in rows:
         print(f"{row['plugin']}  [{row['distribution']} {row['version']}, {row['source']}]")
+        if row["disabled"]:
+            print("    disabled (GROUPSUP_DISABLE_PLUGINS or a config's disable_plugins); "
+                  "not imported")
         if row["error"]:
             print(f"    FAILED: {row['error']}")
         for kind, names in sorted(row["registered"].items()):

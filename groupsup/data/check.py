@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 
 from groupsup.data.sources import FileSource, ImageReadError
 from groupsup.errors import DataError
+from groupsup.fileio import atomic_write_text
 
 if TYPE_CHECKING:
     from groupsup.data.dataset import GroupDataset
@@ -173,8 +174,6 @@ def _write_cache(dirs: list[Path], name: str, files: dict[str, list[int]]) -> Pa
 
     A cache is an optimisation: failing to write one never fails the check.
     """
-    from groupsup.train.checkpoint import atomic_write_text  # train imports data, not back
-
     text = json.dumps({"format": CACHE_FORMAT, "files": files})
     for folder in dirs:
         try:

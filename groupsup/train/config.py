@@ -132,6 +132,9 @@ class ExperimentConfig(_Section):
     loss: LossConfig = Field(default_factory=LossConfig)
     optim: OptimConfig = Field(default_factory=OptimConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
+    # installed plugins to skip, by plugin or distribution name; the CLI reads it before it
+    # loads plugins (groupsup.plugins.configure_host)
+    disable_plugins: list[str] = Field(default_factory=list)
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 

@@ -19,10 +19,8 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from groupsup import __version__
 from groupsup.data import GroupDataset
 from groupsup.data.check import check_images, user_cache_dir
-from groupsup.data.loader import GroupLoader
 from groupsup.errors import ConfigError, DataError, GroupsupError, GroupsWarning
 from groupsup.graph import MultiGraph
 from groupsup.graph.splits import Split, resolve_split
@@ -33,6 +31,7 @@ from groupsup.plugins import get_host
 from groupsup.train import checkpoint as ckpt
 from groupsup.train.checkpoint import NonFiniteLossError
 from groupsup.train.config import ExperimentConfig, dataset_options
+from groupsup.train.curves import CURVES_FILE, plot_training_curves, read_log
 from groupsup.train.distributed import (
     all_reduce_mean,
     broadcast_from_main,
@@ -42,9 +41,11 @@ from groupsup.train.distributed import (
     shutdown,
     wrap_ddp,
 )
+from groupsup.train.loader import GroupLoader
 from groupsup.train.rundir import RunLock, clear_run, previous_run_files, truncate_metrics
 from groupsup.train.samples import prune_samples, sample_sheet, sample_sheets, sheet_step
 from groupsup.validation import validate
+from groupsup.version import __version__
 
 
 @dataclass
@@ -489,9 +490,6 @@ class Trainer:
     def write_curves(self) -> Path | None:
         """``RUN/training_curves.png``: the total loss and each term against the step, from
         ``metrics.jsonl`` (``None`` before the first log line)."""
-        # imported here: groupsup.evaluate.report itself imports groupsup.train
-        from groupsup.evaluate.report import CURVES_FILE, plot_training_curves, read_log
-
         return plot_training_curves(read_log(self.run_dir), self.run_dir / CURVES_FILE)
 
 

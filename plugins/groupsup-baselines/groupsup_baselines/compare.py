@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 import groupsup as gs
-from groupsup.evaluate.run import EvalOptions, evaluate_run
 from groupsup.fileio import atomic_save, atomic_write_text
 from groupsup_baselines.search import PartitionSearch
 
@@ -62,7 +61,7 @@ def summarise(name: str, config: gs.ExperimentConfig, result: gs.RunResult,
 
 
 def compare(configs: Sequence[str | Path], *, budget: float, out: str | Path,
-            overrides: Sequence[str] = (), options: EvalOptions | None = None,
+            overrides: Sequence[str] = (), options: gs.EvalOptions | None = None,
             progress: bool = True, command: str | None = None) -> dict[str, Any]:
     """Train and evaluate every config under *budget* seconds of training; write the
     comparison into *out*; return what ``compare.json`` holds."""
@@ -76,7 +75,7 @@ def compare(configs: Sequence[str | Path], *, budget: float, out: str | Path,
         raise gs.ConfigError(f"config file names must differ (each names its run folder); "
                              f"{doubled} appear twice")
     out = Path(out)
-    options = options or EvalOptions()
+    options = options or gs.EvalOptions()
     say = print if progress else (lambda *a, **k: None)
     # validate every config before the first (long) training starts
     loaded = [gs.load_config(path, [*overrides, f"train.time_budget={budget}",
@@ -95,8 +94,8 @@ def compare(configs: Sequence[str | Path], *, budget: float, out: str | Path,
                                  out=run_dir / "eval" / "partition_search.json")
                  if needs_search(config) else None)
         say(f"[{name}] {result.step} steps; evaluating", flush=True)
-        metrics = evaluate_run(run_dir, dataset=trainer.full_dataset, options=options,
-                               progress=progress, adapt=adapt, out=run_dir / "eval")
+        metrics = gs.evaluate_run(run_dir, dataset=trainer.full_dataset, options=options,
+                                  progress=progress, adapt=adapt, out=run_dir / "eval")
         rows.append(summarise(name, config, result, metrics))
         provenance[name] = config.to_dict()
     document = {"budget_seconds": budget, "command": command, "overrides": list(overrides),
@@ -175,7 +174,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
-    options = EvalOptions(max_examples=args.max_examples,
+    options = gs.EvalOptions(max_examples=args.max_examples,
                           classifier_budget=args.classifier_budget, seed=args.seed,
                           device=args.device)
     compare(args.configs, budget=args.budget, out=args.out, overrides=args.overrides,

@@ -14,7 +14,7 @@ from typing import IO
 
 import numpy as np
 
-from groupsup.errors import DataError
+import groupsup as gs
 from groupsup_dsprites.factors import FACTORS, IMAGE_SIZE, SIZES
 
 FILE_NAME = "dsprites_ndarray_co1sh3sc6or40x32y32_64x64.npz"
@@ -30,15 +30,15 @@ def _header(member: IO[bytes], where: str) -> tuple[tuple[int, ...], bool, np.dt
         if version == (2, 0):
             return np.lib.format.read_array_header_2_0(member)
     except ValueError as err:
-        raise DataError(f"{where}: not a .npy array ({err})") from None
-    raise DataError(f"{where}: unsupported .npy format version {version}")
+        raise gs.DataError(f"{where}: not a .npy array ({err})") from None
+    raise gs.DataError(f"{where}: unsupported .npy format version {version}")
 
 
 def _member(archive: zipfile.ZipFile, key: str, path: Path) -> str:
     name = f"{key}.npy"
     if name not in archive.namelist():
         keys = sorted(n.removesuffix(".npy") for n in archive.namelist())
-        raise DataError(f"{path}: key {key!r} is missing (keys: {keys}); expected the released "
+        raise gs.DataError(f"{path}: key {key!r} is missing (keys: {keys}); expected the released "
                         f"dSprites archive with keys 'imgs' and 'latents_classes'")
     return name
 
@@ -49,19 +49,19 @@ def read_classes(archive: zipfile.ZipFile, path: Path) -> np.ndarray:
         shape, fortran, dtype = _header(member, f"{path}:latents_classes")
         if len(shape) != 2 or shape[1] != len(LATENT_COLUMNS) or not np.issubdtype(dtype,
                                                                                    np.integer):
-            raise DataError(f"{path}: latents_classes is {dtype} {shape}, expected integers "
+            raise gs.DataError(f"{path}: latents_classes is {dtype} {shape}, expected integers "
                             f"(N, 6) for {list(LATENT_COLUMNS)}")
         data = np.frombuffer(member.read(), dtype=dtype)
     if data.size != shape[0] * shape[1]:
-        raise DataError(f"{path}: latents_classes is truncated")
+        raise gs.DataError(f"{path}: latents_classes is truncated")
     classes = data.reshape(shape, order="F" if fortran else "C").astype(np.int64)
     if (classes[:, 0] != 0).any():
-        raise DataError(f"{path}: latents_classes column 'color' must be 0 (one colour)")
+        raise gs.DataError(f"{path}: latents_classes column 'color' must be 0 (one colour)")
     classes = classes[:, 1:]
     for j, name in enumerate(FACTORS):
         bad = np.flatnonzero((classes[:, j] < 0) | (classes[:, j] >= SIZES[name]))
         if bad.size:
-            raise DataError(f"{path}: latents_classes row {int(bad[0])}: {name} class "
+            raise gs.DataError(f"{path}: latents_classes row {int(bad[0])}: {name} class "
                             f"{int(classes[bad[0], j])} is outside 0..{SIZES[name] - 1}")
     return classes
 
@@ -72,7 +72,7 @@ def read_images(archive: zipfile.ZipFile, path: Path, keep: np.ndarray) -> np.nd
         shape, fortran, dtype = _header(member, f"{path}:imgs")
         expected = (len(keep), IMAGE_SIZE, IMAGE_SIZE)
         if tuple(shape) != expected or dtype not in (np.uint8, np.bool_) or fortran:
-            raise DataError(f"{path}: imgs is {dtype} {tuple(shape)}"
+            raise gs.DataError(f"{path}: imgs is {dtype} {tuple(shape)}"
                             f"{' (Fortran order)' if fortran else ''}, expected uint8 "
                             f"{expected} in C order, one 64x64 image per latents_classes row")
         pixels = IMAGE_SIZE * IMAGE_SIZE
@@ -82,11 +82,12 @@ def read_images(archive: zipfile.ZipFile, path: Path, keep: np.ndarray) -> np.nd
             rows = min(_CHUNK_ROWS, len(keep) - start)
             raw = member.read(rows * pixels)
             if len(raw) != rows * pixels:
-                raise DataError(f"{path}: imgs is truncated at image {start + len(raw) // pixels}")
+                raise gs.DataError(
+                    f"{path}: imgs is truncated at image {start + len(raw) // pixels}")
             chunk = np.frombuffer(raw, dtype=np.uint8).reshape(rows, IMAGE_SIZE, IMAGE_SIZE)
             chunk = chunk[keep[start:start + rows]]
             if chunk.size and chunk.max() > 1:
-                raise DataError(f"{path}: imgs holds values other than 0 and 1 (found "
+                raise gs.DataError(f"{path}: imgs holds values other than 0 and 1 (found "
                                 f"{int(chunk.max())} near image {start})")
             np.multiply(chunk, 255, out=out[written:written + len(chunk)])
             written += len(chunk)
@@ -96,10 +97,10 @@ def read_images(archive: zipfile.ZipFile, path: Path, keep: np.ndarray) -> np.nd
 def open_archive(path: Path) -> zipfile.ZipFile:
     """Open the archive, or raise a :class:`DataError` that says where to get it."""
     if not path.is_file():
-        raise DataError(f"{path}: dSprites archive not found; download {FILE_NAME} from "
+        raise gs.DataError(f"{path}: dSprites archive not found; download {FILE_NAME} from "
                         f"https://github.com/google-deepmind/dsprites-dataset into that folder, "
                         f"or set source = \"generate\" to render the dataset instead")
     try:
         return zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError) as err:
-        raise DataError(f"{path}: not a readable .npz archive ({err})") from None
+        raise gs.DataError(f"{path}: not a readable .npz archive ({err})") from None

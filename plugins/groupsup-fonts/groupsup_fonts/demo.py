@@ -27,8 +27,6 @@ from pathlib import Path
 from typing import Any
 
 import groupsup as gs
-from groupsup.evaluate.report import write_html
-from groupsup.evaluate.run import EvalOptions, evaluate_run
 from groupsup_fonts.discovery import discover_fonts
 
 # seconds the evaluation after training needs on 2 CPU cores (classifier included); the
@@ -38,11 +36,10 @@ CLASSIFIER_BUDGET = 45.0
 
 
 def demo_config() -> dict[str, Any]:
-    """The CPU demo's experiment config (``groupsup_fonts/demo.toml``) as a dict."""
-    from groupsup.train.config import read_config_file
-
+    """The CPU demo's experiment config (``groupsup_fonts/demo.toml``) as a dict, defaults
+    filled in."""
     with resources.as_file(resources.files("groupsup_fonts") / "demo.toml") as path:
-        return read_config_file(path)
+        return gs.load_config(path).to_dict()
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -93,15 +90,15 @@ def run(args: argparse.Namespace) -> int:
           f"(final loss {result.last.get('loss', float('nan')):.4f})", flush=True)
 
     print("  evaluating ...", flush=True)
-    metrics = evaluate_run(result.run_dir, dataset=data, out=result.run_dir / "eval",
-                           options=EvalOptions(classifier_budget=CLASSIFIER_BUDGET))
+    metrics = gs.evaluate_run(result.run_dir, dataset=data, out=result.run_dir / "eval",
+                              options=gs.EvalOptions(classifier_budget=CLASSIFIER_BUDGET))
     total = time.perf_counter() - started
     summary = _summary(metrics, result, total, data, split)
     gs_write(out / "metrics.json", json.dumps({**summary, "details": metrics}, indent=2))
     gs_write(out / "report.md", _report(summary, result.run_dir, out))
     for name in ("synthesis.png", "reconstructions.png", "coprediction.png", "leakage.png"):
         shutil.copyfile(result.run_dir / "eval" / name, out / name)
-    write_html(out / "report.md")
+    gs.write_html(out / "report.md")
     print(f"done in {total:.0f} s: {summary['headline']}; swap accuracy "
           + ", ".join(f"{k} {v:.2f}" for k, v in summary["swap_accuracy"].items()))
     print(f"see {out / 'report.md'} or {out / 'report.html'} (sheet: {out / 'synthesis.png'})")

@@ -34,7 +34,6 @@ import itertools
 from collections.abc import Sequence
 
 import groupsup as gs
-from groupsup.graph import Rule, Split, random_combinations, rule_split
 
 PROTOCOL_RANGES = 5
 RANDOM_FRACTION = 0.1
@@ -69,22 +68,22 @@ def protocol_allowances(schema: type[gs.Schema]
             if count > 1]
 
 
-def protocol_rules(schema: type[gs.Schema]) -> list[Rule]:
+def protocol_rules(schema: type[gs.Schema]) -> list[gs.Rule]:
     """The protocol as :class:`groupsup.graph.Rule` s (see the module docstring)."""
-    return [Rule(when={"letter": list(letters)}, allow={attribute: list(allowed)})
+    return [gs.Rule(when={"letter": list(letters)}, allow={attribute: list(allowed)})
             for letters, attribute, allowed in protocol_allowances(schema)]
 
 
-def protocol_split(dataset: gs.GroupDataset, seed: int = 0) -> Split:
+def protocol_split(dataset: gs.GroupDataset, seed: int = 0) -> gs.Split:
     """The held-out protocol on *dataset* (deterministic; *seed* is not used)."""
-    return rule_split(dataset.labels, dataset.schema, protocol_rules(dataset.schema))
+    return gs.rule_split(dataset.labels, dataset.schema, protocol_rules(dataset.schema))
 
 
 def random_split(dataset: gs.GroupDataset, seed: int = 0, fraction: float = RANDOM_FRACTION,
-                 attributes: Sequence[str] | None = None) -> Split:
+                 attributes: Sequence[str] | None = None) -> gs.Split:
     """Hold out a random *fraction* of the combinations present.
 
     By default combinations of all five attributes, which in Fonts are single images; with
     e.g. ``attributes=("letter", "font")`` whole (letter, font) pairs are held out.
     """
-    return random_combinations(dataset.labels, dataset.schema, fraction, seed, attributes)
+    return gs.random_combinations(dataset.labels, dataset.schema, fraction, seed, attributes)
