@@ -4,8 +4,10 @@ import json
 
 import numpy as np
 import pytest
+from conftest import Toy, toy_images, toy_labels
 from PIL import Image
 
+import groupsup as gs
 from groupsup.cli import main
 from groupsup.plugins import reset_host
 
@@ -111,10 +113,6 @@ def test_unknown_config_key_suggests_the_nearest(trained, capsys):
 
 
 def test_train_reports_partners_and_warns_of_values_never_recombined(tmp_path, capsys):
-    from conftest import Toy, toy_images, toy_labels
-
-    import groupsup as gs
-
     labels = toy_labels(copies=1)
     labels = labels[~((labels[:, 1] == 2) & ((labels[:, 0] == 1) | (labels[:, 2] == 1)))]
     assert (labels[:, 1] == 2).sum() == 1  # 'blue' occurs once: no swap can transfer it
