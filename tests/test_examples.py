@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 
 import groupsup as gs
+from groupsup.graph.splits import SPLITS_BUILT_IN
 from groupsup.plugins import reset_host
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -17,7 +18,12 @@ def test_example_config_names_registered_pieces(path):
     host = gs.get_host()
     spec = host.datasets.get(config.dataset.name)
     spec.options_model.model_validate(config.dataset.options)
-    assert config.dataset.split in {"none", "random-combinations", *spec.splits}
+    assert config.dataset.split in {*SPLITS_BUILT_IN, *spec.splits}
+    if config.dataset.split == "held-out":  # values are checked against the data at training
+        names = spec.schema.names if spec.schema is not None else \
+            list(config.dataset.options["attributes"])
+        assert config.dataset.held_out
+        assert all(set(entry) <= set(names) for entry in config.dataset.held_out)
     host.strategies.get(config.strategy.name).Config.model_validate(config.strategy.options)
     backbone = host.backbones.get(config.model.backbone)
     backbone.parse_config(config.model.options)
