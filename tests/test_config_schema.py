@@ -196,6 +196,11 @@ def test_schema_of_other_registries():
                                                  host.recipes)
         backbones: Registry[Any] = Registry("backbone")
 
-    Few.backbones.add(Entry("conv-small", host.backbones.get("conv-small"), "me", "me", "0"))
+    conv = host.backbones.get("conv-small")
+    Few.backbones.add(Entry("conv-small", conv, "me", "me", "0"))
+    Few.backbones.add(Entry("conv-small", conv, "other", "other", "0"))  # a collision
     schema = config_json_schema(Few())
-    assert set(schema["properties"]["model"]["discriminator"]["mapping"]) == {"conv-small"}
+    assert set(schema["properties"]["model"]["discriminator"]["mapping"]) == {
+        "conv-small", "other:conv-small"}  # each name the registry answers to
+    check_config({"dataset": {"name": "store", "options": {"path": "x"}},
+                  "model": {"backbone": "other:conv-small"}}, registries=Few())

@@ -28,7 +28,7 @@ from typing import Annotated, Any, Literal, Protocol, Union
 from pydantic import BaseModel, Field, create_model
 
 from groupsup.losses.recipe import LossSpec
-from groupsup.registry import Entry, Registry
+from groupsup.registry import Registry
 from groupsup.train.config import (
     DatasetConfig,
     ExperimentConfig,
@@ -77,20 +77,22 @@ def _class_name(prefix: str, name: str) -> str:
     return f"{prefix}_{re.sub(r'[^0-9A-Za-z]+', '_', name)}"
 
 
-def _variants(section: type[BaseModel], key: str, kind: str, entries: Iterable[Entry[Any]],
+def _variants(section: type[BaseModel], key: str, kind: str, registry: Registry[Any],
               default: str | None) -> list[type[BaseModel]]:
-    """One subclass of *section* per registered entry: *key* the entry's name (a Literal),
+    """One subclass of *section* per name of *registry*: *key* the name (a Literal),
     ``options`` its options model (a free mapping when it declares none). The variant named
-    *default* keeps *key* optional, as the section's default does."""
+    *default* keeps *key* optional, as the section's default does. A name two plugins claim
+    has one variant per name it is reachable by (``"<plugin>:<name>"`` for the second)."""
     variants = []
-    for entry in entries:
+    for name in registry.names():
+        entry = registry.entry(name)
         model = options_model(kind, entry.obj)
         options: Any = (model, Field(default_factory=model, description=entry.description
-                                     or f"the options of {kind} {entry.name!r}"))
+                                     or f"the options of {kind} {name!r}"))
         if model is None:
             options = (dict[str, Any], Field(default_factory=dict))
-        tag = (Literal[entry.name], entry.name if entry.name == default else ...)
-        variants.append(create_model(_class_name(section.__name__, entry.name),
+        tag = (Literal[name], name if name == default else ...)
+        variants.append(create_model(_class_name(section.__name__, name),
                                      __base__=section, __module__=__name__,
                                      **{key: tag, "options": options}))
     return variants
