@@ -19,20 +19,26 @@ import errno
 import os
 import secrets
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from groupsup.errors import StorageError
 
 # public for plugin writers (docs/architecture.md, "Public API"); the rest may change
 __all__ = [
+    "STORE_FORMAT",
     "atomic_directory",
     "atomic_save",
     "atomic_write_bytes",
     "atomic_write_text",
     "replace_directory",
     "staging_directory",
+    "store_manifest",
 ]
+
+# the ``format`` of a store's manifest.json (GroupDataset.write_store / from_store)
+STORE_FORMAT = "groupsup.store/1"
 
 _NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
 # torch.save reports a failed write as a RuntimeError from its C++ zip writer
@@ -166,3 +172,14 @@ def atomic_directory(target: str | os.PathLike) -> Iterator[Path]:
         if isinstance(err, StorageError):
             raise StorageError(str(err).replace(str(staging), str(target))) from None
         raise
+
+
+def store_manifest(name: str, size: int, image_shape: Sequence[int],
+                   schema: Mapping[str, Any], **extra: Any) -> dict[str, Any]:
+    """The ``manifest.json`` of a store: ``images.npy`` uint8 ``(N, H, W, C)`` and
+    ``labels.npy`` int64 ``(N, A)`` beside it. *image_shape* is ``(C, H, W)``, *schema* the
+    schema's ``to_dict()``; *extra* adds sections (a writer's provenance, say).
+    ``GroupDataset.from_store`` opens such a store; a writer that fills ``images.npy``
+    incrementally (a memory map) writes this last, once every image is in place."""
+    return {"format": STORE_FORMAT, "name": name, "size": int(size),
+            "image_shape": [int(d) for d in image_shape], "schema": dict(schema), **extra}

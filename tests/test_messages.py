@@ -65,9 +65,11 @@ def folder_config(tmp_path: Path, **options) -> Path:
 
 @pytest.mark.parametrize(("options", "expected"), [
     ({"attributes": {"a": 0, "b": 2}},
-     "dataset.options: key 'attributes.a' = 0: Input should be greater than 0"),
-    ({"patern": "x"}, "dataset.options: unknown key 'patern' (did you mean 'pattern'?)"),
-    ({"image_size": -3}, "dataset.options: key 'image_size' = -3: Input should be greater"),
+     "c.json: key 'dataset.options.attributes.a' = 0: Input should be greater than 0"),
+    ({"patern": "x"},
+     "c.json: unknown key 'dataset.options.patern' (did you mean 'dataset.options.pattern'?)"),
+    ({"image_size": -3},
+     "c.json: key 'dataset.options.image_size' = -3: Input should be greater"),
 ])
 def test_folder_options_are_validated_by_train_and_config_show(tmp_path, capsys, options,
                                                                expected):

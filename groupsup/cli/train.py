@@ -34,12 +34,14 @@ def _configure_train(p: argparse.ArgumentParser) -> None:
 
 def _run_train(args: argparse.Namespace) -> int:
     from groupsup.train import Trainer, load_config
+    from groupsup.train.config_schema import check_config
 
     if args.config is None and args.resume is None:
         raise ConfigError("give a CONFIG file, or --resume RUN_DIR")
     source = args.config if args.config else Path(args.resume) / "config.json"
     skip = ["train.check_images=false"] if args.skip_check else []
     config = load_config(source, [*args.overrides, *skip])
+    check_config(config, str(source))  # every plugin option, before anything is built
     trainer = Trainer(config, resume=args.resume, overwrite=args.overwrite)
     if trainer.dist.is_main:
         if trainer.image_check is not None:
@@ -201,7 +203,8 @@ def _run_reconstruct(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------------- config
 def _configure_config(p: argparse.ArgumentParser) -> None:
     sub = p.add_subparsers(dest="action", required=True, metavar="ACTION")
-    sub.add_parser("schema", help="print the JSON Schema of experiment configs")
+    sub.add_parser("schema", help="print the JSON Schema of experiment configs, with the "
+                   "options of every registered dataset, backbone, strategy and loss term")
     show = sub.add_parser("show", help="print the resolved config (defaults filled in)")
     show.add_argument("config")
     show.add_argument("--set", dest="overrides", action="append", default=[],
@@ -209,13 +212,14 @@ def _configure_config(p: argparse.ArgumentParser) -> None:
 
 
 def _run_config(args: argparse.Namespace) -> int:
-    from groupsup.train.config import config_json_schema, dataset_options, load_config
+    from groupsup.train.config import load_config
+    from groupsup.train.config_schema import check_config, config_json_schema
 
     if args.action == "schema":
         print(json.dumps(config_json_schema(), indent=2))
     else:
         config = load_config(args.config, args.overrides)
-        dataset_options(config)  # show only what `train` would accept
+        check_config(config, args.config)  # show only what `train` would accept
         print(json.dumps(config.to_dict(), indent=2))
     return 0
 

@@ -14,10 +14,8 @@ from PIL import Image
 
 from groupsup.data.sources import ArraySource, FileSource, ImageTransform, apply_transform
 from groupsup.errors import DataError, LabelError
-from groupsup.fileio import atomic_directory, atomic_write_text
+from groupsup.fileio import STORE_FORMAT, atomic_directory, atomic_write_text, store_manifest
 from groupsup.schema import Schema
-
-STORE_FORMAT = "groupsup.store/1"
 
 
 def to_tensor(images: np.ndarray) -> torch.Tensor:
@@ -154,9 +152,8 @@ class GroupDataset:
             images.flush()
             del images
             np.save(tmp / "labels.npy", self.labels)
-            manifest = {"format": STORE_FORMAT, "name": self.name, "size": len(self),
-                        "image_shape": list(self.image_shape), "schema": self.schema.to_dict(),
-                        **(extra or {})}
+            manifest = store_manifest(self.name, len(self), self.image_shape,
+                                      self.schema.to_dict(), **(extra or {}))
             atomic_write_text(tmp / "manifest.json", json.dumps(manifest, indent=2))
         return root
 

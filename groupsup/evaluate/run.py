@@ -38,14 +38,20 @@ import torch
 
 from groupsup.data import GroupDataset, to_uint8
 from groupsup.errors import ConfigError, DataError
-from groupsup.evaluate.arrays import json_array, json_float
+from groupsup.evaluate.arrays import json_array
 from groupsup.evaluate.coprediction import coprediction
 from groupsup.evaluate.image_quality import psnr
-from groupsup.evaluate.judge import Judge, fit_judge
+from groupsup.evaluate.judge import fit_judge
 from groupsup.evaluate.latent import disentanglement_metrics, summary_line
-from groupsup.evaluate.leakage import Leakage, leakage
 from groupsup.evaluate.swap import swap_accuracy
 from groupsup.evaluate.synthesis import synthesis_quality
+from groupsup.evaluate.zeroshot import (
+    draw_providers,
+    encode_all,
+    instance_reference,
+    leakage_swaps,
+    synthesise,
+)
 from groupsup.fileio import atomic_write_text
 from groupsup.graph.splits import Split
 from groupsup.imaging import image_grid, save_png
@@ -85,52 +91,6 @@ class EvalOptions:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def draw_providers(labels: np.ndarray, train: np.ndarray, targets: np.ndarray,
-                   rng: np.random.Generator) -> np.ndarray:
-    """For each target row and attribute j, a random training example with the target's value
-    of j. ``labels (N, A)``; ``train (T,)`` ids; ``targets (n, A)`` codes -> ``(n, A)`` ids.
-
-    Raises :class:`DataError` when some value of a target is absent from training.
-    """
-    n, a = targets.shape
-    out = np.empty((n, a), dtype=np.int64)
-    for j in range(a):  # a loop over attributes; every draw inside is vectorised
-        values = labels[train, j]
-        order = np.argsort(values, kind="stable")
-        sorted_values = values[order]
-        start = np.searchsorted(sorted_values, targets[:, j], "left")
-        count = np.searchsorted(sorted_values, targets[:, j], "right") - start
-        if (count == 0).any():
-            bad = int(targets[np.flatnonzero(count == 0)[0], j])
-            raise DataError(f"attribute #{j}: value code {bad} of a test example never occurs "
-                            "in training, so it cannot be synthesised zero-shot")
-        pick = start + (rng.random(n) * count).astype(np.int64)
-        out[:, j] = train[order[pick]]
-    return out
-
-
-@torch.no_grad()
-def encode_all(model: SwapAutoencoder, data: GroupDataset, ids: np.ndarray,
-               device: str, batch: int = 256) -> torch.Tensor:
-    """Codes ``(len(ids), Z)`` of the given examples, encoded in batches."""
-    return torch.cat([model.encode(data.load(ids[i:i + batch]).to(device)).cpu()
-                      for i in range(0, len(ids), batch)])
-
-
-@torch.no_grad()
-def synthesise(model: SwapAutoencoder, data: GroupDataset, providers: np.ndarray,
-               device: str, batch: int = 128) -> torch.Tensor:
-    """Images ``(n, C, H, W)`` in [-1, 1] whose block j comes from example ``providers[:, j]``."""
-    out = []
-    for i in range(0, len(providers), batch):
-        rows = providers[i:i + batch]
-        unique, inverse = np.unique(rows, return_inverse=True)
-        z = model.encode(data.load(unique).to(device))
-        code = model.partition.assemble(z, torch.from_numpy(inverse.reshape(rows.shape)))
-        out.append(model.to_image(model.decode(code)).cpu())
-    return torch.cat(out)
-
-
 def _split_ids(run_dir: Path, dataset: GroupDataset, split: Split | None
                ) -> tuple[np.ndarray, np.ndarray | None]:
     """``(train, test)`` ids of *dataset*: *split* when given, else ``RUN/split.json`` (no
@@ -155,36 +115,6 @@ def _split_ids(run_dir: Path, dataset: GroupDataset, split: Split | None
                         "are not the split's held-out combinations: evaluate the run with the "
                         "dataset it was trained on")
     return split.train, split.test
-
-
-def instance_reference(data: GroupDataset, targets: np.ndarray, truth: torch.Tensor,
-                       rng: np.random.Generator) -> dict[str, Any]:
-    """PSNR and SSIM between each target and another real image of the same combination.
-
-    Where a combination has several images (real photos, handwriting, jittered renders), a
-    synthesis cannot know the target's unlabelled variation; this is what a perfect model
-    would score against one instance. ``None`` when no target has such a twin (e.g. a
-    dataset rendered once per combination, where the ground truth is exact).
-    """
-    _, inverse = np.unique(data.labels, axis=0, return_inverse=True)
-    inverse = inverse.reshape(-1)
-    members: dict[int, np.ndarray] = {}
-    keep, twins = [], []
-    for i, t in enumerate(targets.tolist()):
-        g = int(inverse[t])
-        if g not in members:
-            members[g] = np.flatnonzero(inverse == g)
-        others = members[g][members[g] != t]
-        if len(others):
-            keep.append(i)
-            twins.append(int(others[rng.integers(len(others))]))
-    if not keep:
-        return {"instance_reference_psnr": None, "instance_reference_ssim": None,
-                "instance_reference_n": 0}
-    pair = synthesis_quality(data.load(np.array(twins)), truth[np.array(keep)],
-                             data_range=2.0).overall
-    return {"instance_reference_psnr": json_float(pair["psnr"]),
-            "instance_reference_ssim": pair["ssim"], "instance_reference_n": len(keep)}
 
 
 def eval_dir(run_dir: Path, out: str | Path | None) -> Path:
@@ -220,37 +150,6 @@ def resolve_dataset(config: ExperimentConfig, run_dir: Path) -> GroupDataset:
                           "it as evaluate_run(run, dataset=...), or name a registered dataset: "
                           "groupsup evaluate RUN --dataset NAME --set dataset.options.KEY=VALUE")
     return load_dataset(config)
-
-
-def leakage_swaps(model: SwapAutoencoder, data: GroupDataset, judge: Judge, bases: np.ndarray,
-                  train: np.ndarray, rng: np.random.Generator, device: str) -> Leakage:
-    """Swap one block at a time into the *bases* from training providers; judge the results.
-
-    For block j (named after attribute j), each base gets a provider drawn from *train* among
-    the examples with another value of attribute j than the base's (any training example when
-    attribute j has one value in training); the other blocks stay the base's.
-    """
-    labels, names = data.labels, list(data.schema.names)
-    blocks = list(model.partition.names)
-    predicted, provider_labels = [], []
-    for j, block in enumerate(blocks):
-        k = names.index(block) if block in names else None
-        if k is None:
-            pick = rng.choice(train, size=len(bases))
-        else:
-            present = np.unique(labels[train, k])
-            wanted = labels[bases].copy()
-            if len(present) > 1:  # a random other value among those training shows
-                pos = np.searchsorted(present, labels[bases, k])
-                shift = rng.integers(1, len(present), size=len(bases))
-                wanted[:, k] = present[(pos + shift) % len(present)]
-            pick = draw_providers(labels[:, [k]], train, wanted[:, [k]], rng)[:, 0]
-        providers = np.repeat(bases[:, None], len(blocks), axis=1)
-        providers[:, j] = pick
-        predicted.append(judge.classifier.predict(synthesise(model, data, providers, device)))
-        provider_labels.append(labels[pick])
-    return leakage(np.stack(predicted), labels[bases], np.stack(provider_labels),
-                   blocks=blocks, attributes=names, unreliable=judge.unreliable)
 
 
 def headline(metrics: dict[str, Any]) -> str:

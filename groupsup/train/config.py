@@ -215,7 +215,3 @@ def dataset_options(config: ExperimentConfig) -> BaseModel:
 
     spec = get_host().datasets.get(config.dataset.name)
     return validate(spec.options_model, config.dataset.options, "dataset.options")
-
-
-def config_json_schema() -> dict[str, Any]:
-    return ExperimentConfig.model_json_schema(by_alias=True)

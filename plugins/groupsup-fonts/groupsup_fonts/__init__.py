@@ -11,10 +11,11 @@ command.
 from groupsup_fonts.discovery import FontCatalog, FontFace, Rejection, discover_fonts
 from groupsup_fonts.loader import FolderScan, load_folder, load_renderer, load_store, scan_folder
 from groupsup_fonts.options import FontsOptions, load_fonts, parse_letters
+from groupsup_fonts.plan import RenderPlan
 from groupsup_fonts.renderer import RENDERER_VERSION, FontsRenderer
 from groupsup_fonts.schema import COLOUR_NAMES, COLOURS, LETTERS, SIZES, FontsSchema, fonts_schema
 from groupsup_fonts.splits import protocol_allowances, protocol_rules, protocol_split, random_split
-from groupsup_fonts.writers import RenderPlan, RenderResult, render_folder, render_store
+from groupsup_fonts.writers import RenderResult, render_folder, render_store
 
 __version__ = "0.1.0"
 

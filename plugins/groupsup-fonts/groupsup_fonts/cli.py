@@ -8,9 +8,10 @@ import groupsup as gs
 from groupsup_fonts.discovery import FontCatalog, discover_fonts
 from groupsup_fonts.layout import NAMINGS
 from groupsup_fonts.options import parse_letters
+from groupsup_fonts.plan import RenderPlan
 from groupsup_fonts.renderer import CENTRINGS, SIZINGS
 from groupsup_fonts.schema import COLOUR_NAMES, SIZES
-from groupsup_fonts.writers import LAYOUTS, RenderPlan, render_folder, render_store
+from groupsup_fonts.writers import LAYOUTS, render_folder, render_store
 
 
 def _names(text: str) -> list[str]:

@@ -17,9 +17,10 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 import groupsup as gs
 from groupsup_fonts.discovery import discover_fonts
 from groupsup_fonts.loader import load_folder, load_store
+from groupsup_fonts.plan import RenderPlan
 from groupsup_fonts.renderer import DEFAULT_MARGIN
 from groupsup_fonts.schema import COLOUR_NAMES, LETTERS, SIZES
-from groupsup_fonts.writers import RenderPlan, render_store
+from groupsup_fonts.writers import render_store
 
 CACHE_ENV = "GROUPSUP_CACHE"
 
