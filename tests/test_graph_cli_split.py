@@ -12,12 +12,7 @@ from groupsup.cli import main
 from groupsup.graph import random_combinations
 from groupsup.plugins import PLUGINS_ENV, reset_host
 
-
-@pytest.fixture(autouse=True)
-def fresh_host():
-    reset_host()
-    yield
-    reset_host()
+pytestmark = pytest.mark.usefixtures("fresh_host")
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ import json
 
 import numpy as np
 import pytest
+from conftest import toy_config, write_config
 from PIL import Image
 
 import groupsup.cli.train as cli_train
@@ -14,11 +15,7 @@ from groupsup.plugins import reset_host
 NAMES = ["shape", "color", "position"]
 
 
-@pytest.fixture(autouse=True)
-def fresh_host():
-    reset_host()
-    yield
-    reset_host()
+pytestmark = pytest.mark.usefixtures("fresh_host")
 
 
 @pytest.fixture
@@ -26,21 +23,7 @@ def run(tmp_path_factory, toy_dataset):
     """A two-step run on the toy store, and the toy images 0..3 as PNG files."""
     root = tmp_path_factory.mktemp("synth")
     store = toy_dataset.write_store(root / "store")
-    cfg = root / "toy.toml"
-    cfg.write_text(f"""
-name = "toy"
-[dataset]
-name = "store"
-options = {{ path = "{store}" }}
-[model]
-options = {{ width = 8, max_width = 16 }}
-[train]
-steps = 2
-groups_per_step = 2
-threads = 1
-progress = false
-out = "{root / 'run'}"
-""")
+    cfg = write_config(root / "toy.json", toy_config(store, root / "run"))
     assert main(["train", str(cfg)]) == 0
     reset_host()
     paths = []

@@ -4,39 +4,20 @@ import json
 
 import numpy as np
 import pytest
+from conftest import toy_config, write_config
 from PIL import Image
 
 from groupsup.cli import main
-from groupsup.plugins import reset_host
 
-
-@pytest.fixture(autouse=True)
-def fresh_host():
-    reset_host()
-    yield
-    reset_host()
+pytestmark = pytest.mark.usefixtures("fresh_host")
 
 
 @pytest.fixture
 def trained(tmp_path_factory, toy_dataset):
     root = tmp_path_factory.mktemp("cli")
     store = toy_dataset.write_store(root / "store")
-    cfg = root / "toy.toml"
-    cfg.write_text(f"""
-name = "toy"
-[dataset]
-name = "store"
-options = {{ path = "{store}" }}
-[model]
-backbone = "conv-small"
-options = {{ width = 8, max_width = 16 }}
-[train]
-steps = 2
-groups_per_step = 2
-progress = false
-out = "{root / 'run'}"
-""")
-    assert main(["train", str(cfg), "--set", "train.threads=1"]) == 0
+    cfg = write_config(root / "toy.json", toy_config(store, root / "run"))
+    assert main(["train", str(cfg)]) == 0
     images = toy_dataset.load_uint8(np.arange(3))
     paths = []
     for i, img in enumerate(images):
@@ -120,22 +101,8 @@ def test_train_reports_partners_and_warns_of_values_never_recombined(tmp_path, c
     assert (labels[:, 1] == 2).sum() == 1  # 'blue' occurs once: no swap can transfer it
     data = gs.GroupDataset.from_arrays(Toy, toy_images(labels), labels, name="toy")
     store = data.write_store(tmp_path / "store")
-    cfg = tmp_path / "toy.toml"
-    cfg.write_text(f"""
-[dataset]
-name = "store"
-options = {{ path = "{store}" }}
-[model]
-backbone = "conv-small"
-options = {{ width = 8, max_width = 16 }}
-[train]
-steps = 1
-groups_per_step = 2
-progress = false
-threads = 1
-out = "{tmp_path / 'run'}"
-""")
-    assert main(["train", str(cfg)]) == 0
+    config = toy_config(store, tmp_path / "run", train={"steps": 1})
+    assert main(["train", str(write_config(tmp_path / "toy.json", config))]) == 0
     out, err = capsys.readouterr()
     assert "centre-cover partners (exact requested) per attribute, over 9 centres:" in out
     assert "color: " in out and "1 none" in out
