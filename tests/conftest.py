@@ -98,3 +98,24 @@ def write_config(path: Path, config: dict[str, Any]) -> Path:
     """*config* as a JSON experiment file at *path* (which should end in ``.json``)."""
     path.write_text(json.dumps(config, indent=1))
     return path
+
+
+@pytest.fixture
+def toy_run(tmp_path_factory, toy_dataset, fresh_host) -> tuple[Path, Path, list[Path]]:
+    """``(root, config, images)``: a two-step run of :func:`toy_config` trained by
+    ``groupsup train`` into ``root / "run"``, its config file, and the toy images 0..3 as PNG
+    files in *root*."""
+    from PIL import Image
+
+    from groupsup.cli import main
+
+    root = tmp_path_factory.mktemp("toy-run")
+    store = toy_dataset.write_store(root / "store")
+    config = write_config(root / "toy.json", toy_config(store, root / "run"))
+    assert main(["train", str(config)]) == 0
+    reset_host()  # the next command builds its own host, as a new process would
+    images = []
+    for i, pixels in enumerate(toy_dataset.load_uint8(np.arange(4))):
+        images.append(root / f"img{i}.png")
+        Image.fromarray(pixels).save(images[-1])
+    return root, config, images

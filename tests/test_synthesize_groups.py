@@ -4,33 +4,16 @@ import json
 
 import numpy as np
 import pytest
-from conftest import toy_config, write_config
 from PIL import Image
 
 import groupsup.cli.train as cli_train
 from groupsup.cli import main
 from groupsup.imaging import image_grid
-from groupsup.plugins import reset_host
 
 NAMES = ["shape", "color", "position"]
 
 
 pytestmark = pytest.mark.usefixtures("fresh_host")
-
-
-@pytest.fixture
-def run(tmp_path_factory, toy_dataset):
-    """A two-step run on the toy store, and the toy images 0..3 as PNG files."""
-    root = tmp_path_factory.mktemp("synth")
-    store = toy_dataset.write_store(root / "store")
-    cfg = write_config(root / "toy.json", toy_config(store, root / "run"))
-    assert main(["train", str(cfg)]) == 0
-    reset_host()
-    paths = []
-    for i, img in enumerate(toy_dataset.load_uint8(np.arange(4))):
-        paths.append(root / f"img{i}.png")
-        Image.fromarray(img).save(paths[-1])
-    return root, paths
 
 
 def _group(folder, paths, labels=None, truth=None):
@@ -43,8 +26,8 @@ def _group(folder, paths, labels=None, truth=None):
         (folder / "truth.png").write_bytes(truth.read_bytes())
 
 
-def test_sheet_shows_requested_labels_and_truth(run, tmp_path, monkeypatch):
-    root, paths = run
+def test_sheet_shows_requested_labels_and_truth(toy_run, tmp_path, monkeypatch):
+    root, _, paths = toy_run
     groups = tmp_path / "groups"
     _group(groups / "g1", paths, {"shape": "plus", "color": "green"}, truth=paths[3])
     _group(groups / "g2", paths)
@@ -76,8 +59,8 @@ def test_sheet_shows_requested_labels_and_truth(run, tmp_path, monkeypatch):
     assert sorted(p.name for p in out.iterdir()) == ["g1.png", "g2.png", "sheet.png"]
 
 
-def test_labels_json_errors_name_the_file(run, tmp_path, capsys):
-    root, paths = run
+def test_labels_json_errors_name_the_file(toy_run, tmp_path, capsys):
+    root, _, paths = toy_run
     base = ["synthesize", "--checkpoint", str(root / "run"), "--out", str(tmp_path / "o")]
     _group(tmp_path / "a" / "g", paths, {"shap": "plus"})
     assert main([*base, "--groups", str(tmp_path / "a")]) == 1
