@@ -7,7 +7,7 @@ its own ``__all__``; everything else may change between versions (docs/architect
 
 from groupsup.backbones import Backbone, BackboneConfig
 from groupsup.cli import Command
-from groupsup.data import DatasetSpec, GroupDataset
+from groupsup.data import IMAGE_SUFFIXES, DatasetSpec, GroupDataset, ImageScan, scan_images
 from groupsup.errors import (
     ConfigError,
     DataError,
@@ -45,6 +45,7 @@ from groupsup.train.trainer import load_dataset
 from groupsup.version import __version__
 
 __all__ = [
+    "IMAGE_SUFFIXES",
     "Attribute",
     "Backbone",
     "BackboneConfig",
@@ -60,6 +61,7 @@ __all__ = [
     "GroupDataset",
     "GroupLoader",
     "GroupsupError",
+    "ImageScan",
     "LabelError",
     "LatentPartition",
     "LossOutput",
@@ -92,6 +94,7 @@ __all__ = [
     "load_model",
     "random_combinations",
     "rule_split",
+    "scan_images",
     "synthesise",
     "train",
     "write_html",

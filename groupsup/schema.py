@@ -156,29 +156,24 @@ class Schema(metaclass=SchemaMeta):
     @classmethod
     def with_latent(cls, **sizes: int) -> type[Schema]:
         """A copy with other latent block sizes, e.g. ``Fonts.with_latent(font=40)``."""
-        for key in sizes:
-            cls[key]  # raises with a did-you-mean for unknown names
-        attrs = []
-        for a in cls.attributes:
-            if a.name in sizes:
-                try:
-                    a = Attribute(**{**a.model_dump(), "latent": sizes[a.name]})
-                except ValidationError as err:
-                    raise explain(err, f"attribute {a.name!r}", Attribute,
-                                  error=SchemaError) from None
-            attrs.append(a)
-        return cls.define(cls.__name__, attrs)
+        return cls._replacing("latent", sizes)
 
     @classmethod
     def with_values(cls, **values: Sequence[Value]) -> type[Schema]:
         """A copy with the given vocabularies (e.g. a subset of fonts)."""
-        for key in values:
-            cls[key]
+        return cls._replacing("values", {name: tuple(v) for name, v in values.items()})
+
+    @classmethod
+    def _replacing(cls, field: str, changes: dict[str, Any]) -> type[Schema]:
+        """A copy in which attribute ``name``'s *field* is ``changes[name]``, each changed
+        attribute validated again (a SchemaError names it)."""
+        for key in changes:
+            cls[key]  # raises with a did-you-mean for unknown names
         attrs = []
         for a in cls.attributes:
-            if a.name in values:
+            if a.name in changes:
                 try:
-                    a = Attribute(**{**a.model_dump(), "values": tuple(values[a.name])})
+                    a = Attribute(**{**a.model_dump(), field: changes[a.name]})
                 except ValidationError as err:
                     raise explain(err, f"attribute {a.name!r}", Attribute,
                                   error=SchemaError) from None

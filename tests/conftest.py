@@ -1,12 +1,18 @@
-"""Shared fixtures: a tiny procedural dataset small enough to train on in seconds."""
+"""Shared fixtures: a tiny procedural dataset small enough to train on in seconds, a tiny
+experiment config on it, and a fresh plugin host."""
 
 from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 import torch
 
 import groupsup as gs
+from groupsup.plugins import reset_host
 
 COLORS = {"red": (220, 20, 60), "green": (0, 128, 0), "blue": (0, 0, 255)}
 
@@ -56,3 +62,60 @@ def one_thread():
 def _image_check_cache(tmp_path_factory, monkeypatch):
     """The pre-flight image check caches into a per-session folder, not the user's ~/.cache."""
     monkeypatch.setenv("GROUPSUP_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "cache"))
+
+
+@pytest.fixture
+def fresh_host():
+    """A plugin host built afresh for the test (and dropped after it), so that plugins, env
+    variables and registrations of one test do not leak into the next; opt in with
+    ``pytestmark = pytest.mark.usefixtures("fresh_host")``."""
+    reset_host()
+    yield
+    reset_host()
+
+
+def toy_config(store: str | Path, out: str | Path, **sections: Any) -> dict[str, Any]:
+    """A tiny experiment on the store at *store*, writing into *out*: conv-small of width 8..16,
+    2 steps of 2 groups on one thread, no progress bar.
+
+    *sections* update a table key by key (``train={"steps": 5}``) or set a top-level key
+    (``seed=5``).
+    """
+    config: dict[str, Any] = {
+        "name": "toy",
+        "dataset": {"name": "store", "options": {"path": str(store)}},
+        "model": {"backbone": "conv-small", "options": {"width": 8, "max_width": 16}},
+        "train": {"steps": 2, "groups_per_step": 2, "progress": False, "threads": 1,
+                  "out": str(out)},
+    }
+    for key, value in sections.items():
+        table = config.get(key)
+        config[key] = {**table, **value} if isinstance(table, dict) else value
+    return config
+
+
+def write_config(path: Path, config: dict[str, Any]) -> Path:
+    """*config* as a JSON experiment file at *path* (which should end in ``.json``)."""
+    path.write_text(json.dumps(config, indent=1))
+    return path
+
+
+@pytest.fixture
+def toy_run(tmp_path_factory, toy_dataset, fresh_host) -> tuple[Path, Path, list[Path]]:
+    """``(root, config, images)``: a two-step run of :func:`toy_config` trained by
+    ``groupsup train`` into ``root / "run"``, its config file, and the toy images 0..3 as PNG
+    files in *root*."""
+    from PIL import Image
+
+    from groupsup.cli import main
+
+    root = tmp_path_factory.mktemp("toy-run")
+    store = toy_dataset.write_store(root / "store")
+    config = write_config(root / "toy.json", toy_config(store, root / "run"))
+    assert main(["train", str(config)]) == 0
+    reset_host()  # the next command builds its own host, as a new process would
+    images = []
+    for i, pixels in enumerate(toy_dataset.load_uint8(np.arange(4))):
+        images.append(root / f"img{i}.png")
+        Image.fromarray(pixels).save(images[-1])
+    return root, config, images

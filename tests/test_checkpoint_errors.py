@@ -16,12 +16,7 @@ from groupsup.cli import main
 from groupsup.plugins import PLUGINS_ENV, reset_host
 from groupsup.train.checkpoint import load_checkpoint, load_model, rng_state, save_checkpoint
 
-
-@pytest.fixture(autouse=True)
-def fresh_host():
-    reset_host()
-    yield
-    reset_host()
+pytestmark = pytest.mark.usefixtures("fresh_host")
 
 
 def tiny_model(backbone: str = "conv-small") -> gs.SwapAutoencoder:

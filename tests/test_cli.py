@@ -7,14 +7,8 @@ import textwrap
 import pytest
 
 from groupsup.cli import main
-from groupsup.plugins import reset_host
 
-
-@pytest.fixture(autouse=True)
-def fresh_host(monkeypatch):
-    reset_host()
-    yield
-    reset_host()
+pytestmark = pytest.mark.usefixtures("fresh_host")
 
 
 def run_cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:

@@ -15,11 +15,7 @@ from groupsup.plugins import PLUGINS_ENV, reset_host
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture(autouse=True)
-def fresh_host():
-    reset_host()
-    yield
-    reset_host()
+pytestmark = pytest.mark.usefixtures("fresh_host")
 
 
 def test_datasets_name_prints_every_option_with_type_and_default(capsys):

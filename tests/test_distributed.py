@@ -9,32 +9,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import toy_config, write_config
 
 
-def write_config(path: Path, store: Path, out: Path) -> Path:
-    path.write_text(f"""
-name = "ddp"
-seed = 5
-[dataset]
-name = "store"
-options = {{ path = "{store}" }}
-[model]
-backbone = "conv-small"
-options = {{ width = 8, max_width = 16 }}
-[optim]
-lr = 1e-3
-[train]
-steps = 5
-groups_per_step = 4
-shards = 2
-log_every = 1
-checkpoint_every = 5
-sample_every = 100
-progress = false
-threads = 1
-out = "{out}"
-""")
-    return path
+def ddp_config(path: Path, store: Path, out: Path) -> Path:
+    return write_config(path, toy_config(
+        store, out, name="ddp", seed=5, optim={"lr": 1e-3},
+        train={"steps": 5, "groups_per_step": 4, "shards": 2, "log_every": 1,
+               "checkpoint_every": 5, "sample_every": 100}))
 
 
 def losses(run: Path) -> list[float]:
@@ -46,10 +28,10 @@ def losses(run: Path) -> list[float]:
 def test_two_process_gloo_matches_single_process(tmp_path, toy_dataset):
     store = toy_dataset.write_store(tmp_path / "store")
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    single = write_config(tmp_path / "single.toml", store, tmp_path / "single")
+    single = ddp_config(tmp_path / "single.json", store, tmp_path / "single")
     subprocess.run([sys.executable, "-m", "groupsup", "train", str(single)], check=True,
                    env=env, capture_output=True, timeout=300)
-    multi = write_config(tmp_path / "multi.toml", store, tmp_path / "multi")
+    multi = ddp_config(tmp_path / "multi.json", store, tmp_path / "multi")
     torchrun = Path(sys.executable).parent / "torchrun"
     cmd = [str(torchrun) if torchrun.exists() else "torchrun", "--standalone",
            "--nproc_per_node=2", "-m", "groupsup", "train", str(multi)]

@@ -8,6 +8,7 @@ import json
 
 import numpy as np
 import pytest
+from conftest import toy_config, write_config
 from PIL import Image
 
 import groupsup as gs
@@ -68,29 +69,10 @@ TINY = {"max_examples": 16, "classifier_steps": 4, "leakage_examples": 8,
         "coprediction_examples": 64}
 
 
-def config_toml(store, out) -> str:
-    return f"""
-name = "shapes"
-seed = 2
-[dataset]
-name = "store"
-options = {{path = "{store}"}}
-split = "held-out"
-held_out = [{{shape = "plus", ink = "red"}}, {{ink = "blue", back = "light"}}]
-[model]
-backbone = "conv-small"
-options = {{width = 8, max_width = 16}}
-[optim]
-lr = 1e-3
-[train]
-steps = 3
-groups_per_step = 2
-log_every = 1
-sample_every = 100
-progress = false
-threads = 1
-out = "{out}"
-"""
+def shapes_config(store, out) -> dict:
+    return toy_config(store, out, name="shapes", seed=2, optim={"lr": 1e-3},
+                      dataset={"split": "held-out", "held_out": HELD_OUT},
+                      train={"steps": 3, "log_every": 1, "sample_every": 100})
 
 
 # ---------------------------------------------------------------------- declared splits
@@ -183,8 +165,7 @@ def comparable(metrics: dict) -> dict:
 
 def test_non_grid_held_out_run_from_the_cli_is_deterministic(tmp_path, shapes, capsys):
     store = shapes.write_store(tmp_path / "store")
-    cfg = tmp_path / "shapes.toml"
-    cfg.write_text(config_toml(store, tmp_path / "run"))
+    cfg = write_config(tmp_path / "shapes.json", shapes_config(store, tmp_path / "run"))
     assert main(["train", str(cfg)]) == 0
     split = json.loads((tmp_path / "run" / "split.json").read_text())
     assert split["description"].startswith("held-out: shape=plus, ink=red")

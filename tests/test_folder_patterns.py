@@ -10,14 +10,8 @@ from PIL import Image
 import groupsup as gs
 from groupsup.cli import main
 from groupsup.data.folder import NamePattern
-from groupsup.plugins import reset_host
 
-
-@pytest.fixture(autouse=True)
-def fresh_host():
-    reset_host()
-    yield
-    reset_host()
+pytestmark = pytest.mark.usefixtures("fresh_host")
 
 
 def _tree(root, names):

@@ -12,12 +12,7 @@ from groupsup.cli import main
 from groupsup.graph import random_combinations
 from groupsup.plugins import PLUGINS_ENV, reset_host
 
-
-@pytest.fixture(autouse=True)
-def fresh_host():
-    reset_host()
-    yield
-    reset_host()
+pytestmark = pytest.mark.usefixtures("fresh_host")
 
 
 @pytest.fixture
@@ -126,3 +121,14 @@ def test_manifest_attributes_errors(manifest_folder, capsys):
     assert "no attribute column 'path'" in capsys.readouterr().err
     assert main([*base, "--pattern", "img/{digit}.png", "--attributes", "digit"]) == 1
     assert "--attributes picks the columns of a --manifest" in capsys.readouterr().err
+
+
+def test_split_option_values_parse_as_train_set_values_do(store, capsys):
+    """One value rule for `train --set`, `--option` and `--split-option`: a TOML literal
+    (single-quoted names) reads as the JSON one does."""
+    args = ["graph", str(store), "--split", "random-combinations", "--json",
+            "--split-option", " fraction = 0.25 "]
+    assert main([*args, "--split-option", "attributes=['shape', 'color']"]) == 0
+    toml = json.loads(capsys.readouterr().out)["split"]
+    assert main([*args, "--split-option", 'attributes=["shape", "color"]']) == 0
+    assert json.loads(capsys.readouterr().out)["split"] == toml

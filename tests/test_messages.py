@@ -13,16 +13,10 @@ from PIL import Image
 import groupsup as gs
 from groupsup.cli import main
 from groupsup.graph import CentreCover, EdgeStrategy
-from groupsup.plugins import reset_host
 from groupsup.train import Trainer, load_config
 from groupsup.train.checkpoint import save_checkpoint
 
-
-@pytest.fixture(autouse=True)
-def fresh_host():
-    reset_host()
-    yield
-    reset_host()
+pytestmark = pytest.mark.usefixtures("fresh_host")
 
 
 def one_line_error(capsys, argv: list[str]) -> str:

@@ -4,6 +4,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from conftest import toy_config, write_config
 
 from groupsup.cli import main
 from groupsup.plugins import PLUGINS_ENV, reset_host
@@ -55,21 +56,9 @@ def store_config(tmp_path, toy_dataset):
     store = toy_dataset.write_store(tmp_path / "store")
 
     def write(backbone: str) -> Path:
-        cfg = tmp_path / "exp.toml"
-        cfg.write_text(textwrap.dedent(f"""
-            name = "exp"
-            [dataset]
-            name = "store"
-            options = {{ path = "{store}" }}
-            [model]
-            backbone = "{backbone}"
-            [train]
-            steps = 1
-            groups_per_step = 2
-            progress = false
-            out = "{tmp_path / 'run'}"
-        """))
-        return cfg
+        return write_config(tmp_path / "exp.json", toy_config(
+            store, tmp_path / "run", name="exp", model={"backbone": backbone, "options": {}},
+            train={"steps": 1}))
 
     return write
 

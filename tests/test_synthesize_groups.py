@@ -9,45 +9,11 @@ from PIL import Image
 import groupsup.cli.train as cli_train
 from groupsup.cli import main
 from groupsup.imaging import image_grid
-from groupsup.plugins import reset_host
 
 NAMES = ["shape", "color", "position"]
 
 
-@pytest.fixture(autouse=True)
-def fresh_host():
-    reset_host()
-    yield
-    reset_host()
-
-
-@pytest.fixture
-def run(tmp_path_factory, toy_dataset):
-    """A two-step run on the toy store, and the toy images 0..3 as PNG files."""
-    root = tmp_path_factory.mktemp("synth")
-    store = toy_dataset.write_store(root / "store")
-    cfg = root / "toy.toml"
-    cfg.write_text(f"""
-name = "toy"
-[dataset]
-name = "store"
-options = {{ path = "{store}" }}
-[model]
-options = {{ width = 8, max_width = 16 }}
-[train]
-steps = 2
-groups_per_step = 2
-threads = 1
-progress = false
-out = "{root / 'run'}"
-""")
-    assert main(["train", str(cfg)]) == 0
-    reset_host()
-    paths = []
-    for i, img in enumerate(toy_dataset.load_uint8(np.arange(4))):
-        paths.append(root / f"img{i}.png")
-        Image.fromarray(img).save(paths[-1])
-    return root, paths
+pytestmark = pytest.mark.usefixtures("fresh_host")
 
 
 def _group(folder, paths, labels=None, truth=None):
@@ -60,8 +26,8 @@ def _group(folder, paths, labels=None, truth=None):
         (folder / "truth.png").write_bytes(truth.read_bytes())
 
 
-def test_sheet_shows_requested_labels_and_truth(run, tmp_path, monkeypatch):
-    root, paths = run
+def test_sheet_shows_requested_labels_and_truth(toy_run, tmp_path, monkeypatch):
+    root, _, paths = toy_run
     groups = tmp_path / "groups"
     _group(groups / "g1", paths, {"shape": "plus", "color": "green"}, truth=paths[3])
     _group(groups / "g2", paths)
@@ -93,8 +59,8 @@ def test_sheet_shows_requested_labels_and_truth(run, tmp_path, monkeypatch):
     assert sorted(p.name for p in out.iterdir()) == ["g1.png", "g2.png", "sheet.png"]
 
 
-def test_labels_json_errors_name_the_file(run, tmp_path, capsys):
-    root, paths = run
+def test_labels_json_errors_name_the_file(toy_run, tmp_path, capsys):
+    root, _, paths = toy_run
     base = ["synthesize", "--checkpoint", str(root / "run"), "--out", str(tmp_path / "o")]
     _group(tmp_path / "a" / "g", paths, {"shap": "plus"})
     assert main([*base, "--groups", str(tmp_path / "a")]) == 1

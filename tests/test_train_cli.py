@@ -2,53 +2,18 @@
 
 import json
 
-import numpy as np
 import pytest
-from conftest import Toy, toy_images, toy_labels
+from conftest import Toy, toy_config, toy_images, toy_labels, write_config
 from PIL import Image
 
 import groupsup as gs
 from groupsup.cli import main
-from groupsup.plugins import reset_host
+
+pytestmark = pytest.mark.usefixtures("fresh_host")
 
 
-@pytest.fixture(autouse=True)
-def fresh_host():
-    reset_host()
-    yield
-    reset_host()
-
-
-@pytest.fixture
-def trained(tmp_path_factory, toy_dataset):
-    root = tmp_path_factory.mktemp("cli")
-    store = toy_dataset.write_store(root / "store")
-    cfg = root / "toy.toml"
-    cfg.write_text(f"""
-name = "toy"
-[dataset]
-name = "store"
-options = {{ path = "{store}" }}
-[model]
-backbone = "conv-small"
-options = {{ width = 8, max_width = 16 }}
-[train]
-steps = 2
-groups_per_step = 2
-progress = false
-out = "{root / 'run'}"
-""")
-    assert main(["train", str(cfg), "--set", "train.threads=1"]) == 0
-    images = toy_dataset.load_uint8(np.arange(3))
-    paths = []
-    for i, img in enumerate(images):
-        paths.append(root / f"img{i}.png")
-        Image.fromarray(img).save(paths[-1])
-    return root, cfg, paths
-
-
-def test_train_writes_a_run_and_synthesize_reads_it(trained, capsys):
-    root, _, paths = trained
+def test_train_writes_a_run_and_synthesize_reads_it(toy_run, capsys):
+    root, _, paths = toy_run
     assert (root / "run" / "checkpoints" / "latest").is_file()
     out = root / "synth.png"
     args = ["synthesize", "--checkpoint", str(root / "run"), "--out", str(out),
@@ -58,8 +23,8 @@ def test_train_writes_a_run_and_synthesize_reads_it(trained, capsys):
     assert Image.open(out).size == (16, 16)
 
 
-def test_synthesize_groups_folder(trained):
-    root, _, paths = trained
+def test_synthesize_groups_folder(toy_run):
+    root, _, paths = toy_run
     for g in ("g1", "g2"):
         (root / "groups" / g).mkdir(parents=True)
         for name, path in zip(("shape", "color", "position"), paths):
@@ -70,8 +35,8 @@ def test_synthesize_groups_folder(trained):
     assert sorted(p.name for p in out.glob("*.png")) == ["g1.png", "g2.png", "sheet.png"]
 
 
-def test_synthesize_errors_name_the_attribute_or_file(trained, capsys):
-    root, _, paths = trained
+def test_synthesize_errors_name_the_attribute_or_file(toy_run, capsys):
+    root, _, paths = toy_run
     base = ["synthesize", "--checkpoint", str(root / "run"), "--out", str(root / "x.png")]
     assert main([*base, "--from", f"shap={paths[0]}"]) == 1
     assert "did you mean 'shape'" in capsys.readouterr().err
@@ -82,23 +47,23 @@ def test_synthesize_errors_name_the_attribute_or_file(trained, capsys):
     assert "missing.png: image file not found" in capsys.readouterr().err
 
 
-def test_reconstruct(trained):
-    root, _, paths = trained
+def test_reconstruct(toy_run):
+    root, _, paths = toy_run
     out = root / "recon.png"
     assert main(["reconstruct", "--checkpoint", str(root / "run"), *map(str, paths),
                  "--out", str(out)]) == 0
     assert out.is_file()
 
 
-def test_resume_from_run_directory_with_more_steps(trained):
-    root, _, _ = trained
+def test_resume_from_run_directory_with_more_steps(toy_run):
+    root, _, _ = toy_run
     assert main(["train", "--resume", str(root / "run"), "--set", "train.steps=3"]) == 0
     lines = (root / "run" / "metrics.jsonl").read_text().splitlines()
     assert json.loads(lines[-1])["step"] == 3
 
 
-def test_config_show_and_schema(trained, capsys):
-    _, cfg, _ = trained
+def test_config_show_and_schema(toy_run, capsys):
+    _, cfg, _ = toy_run
     assert main(["config", "show", str(cfg), "--set", "optim.lr=0.01"]) == 0
     shown = json.loads(capsys.readouterr().out)
     assert shown["optim"]["lr"] == 0.01 and shown["train"]["steps"] == 2
@@ -106,8 +71,8 @@ def test_config_show_and_schema(trained, capsys):
     assert "ExperimentConfig" in capsys.readouterr().out
 
 
-def test_unknown_config_key_suggests_the_nearest(trained, capsys):
-    _, cfg, _ = trained
+def test_unknown_config_key_suggests_the_nearest(toy_run, capsys):
+    _, cfg, _ = toy_run
     assert main(["train", str(cfg), "--set", "train.stpes=3"]) == 1
     assert "did you mean 'train.steps'" in capsys.readouterr().err
 
@@ -118,22 +83,8 @@ def test_train_reports_partners_and_warns_of_values_never_recombined(tmp_path, c
     assert (labels[:, 1] == 2).sum() == 1  # 'blue' occurs once: no swap can transfer it
     data = gs.GroupDataset.from_arrays(Toy, toy_images(labels), labels, name="toy")
     store = data.write_store(tmp_path / "store")
-    cfg = tmp_path / "toy.toml"
-    cfg.write_text(f"""
-[dataset]
-name = "store"
-options = {{ path = "{store}" }}
-[model]
-backbone = "conv-small"
-options = {{ width = 8, max_width = 16 }}
-[train]
-steps = 1
-groups_per_step = 2
-progress = false
-threads = 1
-out = "{tmp_path / 'run'}"
-""")
-    assert main(["train", str(cfg)]) == 0
+    config = toy_config(store, tmp_path / "run", train={"steps": 1})
+    assert main(["train", str(write_config(tmp_path / "toy.json", config))]) == 0
     out, err = capsys.readouterr()
     assert "centre-cover partners (exact requested) per attribute, over 9 centres:" in out
     assert "color: " in out and "1 none" in out

@@ -29,8 +29,8 @@ def _configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("source", help="a registered dataset name, a store directory, or an image "
                    "folder (with --pattern or --manifest)")
     p.add_argument("--option", "-o", action="append", default=[], metavar="KEY=VALUE",
-                   help="an option of a registered dataset (repeatable); values are read as "
-                   "JSON when they parse, else as text")
+                   help="an option of a registered dataset (repeatable); values parse as "
+                   "for `train --set`: a TOML or JSON literal when they are one, else text")
     p.add_argument("--pattern", help="folder: file-name pattern relative to the folder, e.g. "
                    "'{letter}_{size}_{font}.png'; its fields name the attributes; {_id} or * "
                    "skip a part that is not a label")
@@ -42,7 +42,8 @@ def _configure(p: argparse.ArgumentParser) -> None:
                    "split (as `train` makes it): 'random-combinations' or a split the dataset "
                    "names")
     p.add_argument("--split-option", action="append", default=[], metavar="KEY=VALUE",
-                   help="an option of --split, e.g. fraction=0.2 (repeatable)")
+                   help="an option of --split, e.g. fraction=0.2 (repeatable; values parse "
+                   "as --option values do)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument("--export", metavar="FILE.graphml", help="write the explicit multigraph of "
                    "a node subset as GraphML")
@@ -55,15 +56,16 @@ def _configure(p: argparse.ArgumentParser) -> None:
 
 
 def _options(items: list[str], flag: str = "--option") -> dict[str, Any]:
+    """``["size=32", "fonts=['a', 'b']"]`` -> a dict; values parse as ``train --set`` values do
+    (a TOML or JSON literal when they are one, else text)."""
+    from groupsup.train.config import parse_value
+
     out: dict[str, Any] = {}
     for item in items:
         key, sep, value = item.partition("=")
-        if not sep or not key:
+        if not sep or not key.strip():
             raise ConfigError(f"{flag} {item!r}: expected KEY=VALUE")
-        try:
-            out[key] = json.loads(value)
-        except json.JSONDecodeError:
-            out[key] = value
+        out[key.strip()] = parse_value(value.strip())
     return out
 
 

@@ -1,6 +1,15 @@
 """Datasets: labels + images, from arrays, memory-mapped stores or image folders."""
 
 from groupsup.data.dataset import GroupDataset, to_tensor, to_uint8
+from groupsup.data.folder import IMAGE_SUFFIXES, ImageScan, scan_images
 from groupsup.data.spec import DatasetSpec
 
-__all__ = ["DatasetSpec", "GroupDataset", "to_tensor", "to_uint8"]
+__all__ = [
+    "IMAGE_SUFFIXES",
+    "DatasetSpec",
+    "GroupDataset",
+    "ImageScan",
+    "scan_images",
+    "to_tensor",
+    "to_uint8",
+]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from groupsup.errors import DataError
 from groupsup.schema import Schema
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
+"""The file endings (lower case) read as images when a tree is scanned."""
 _OPT_IN = "set the folder option allow_outside_root = true to read files outside it"
 # {name}: an attribute; {_} or {_anything}: a part of the name that is not a label; *: any text
 _TOKEN = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}|\*")
@@ -143,6 +145,48 @@ def _typed(value: str, schema: type[Schema], name: str) -> Any:
     return value
 
 
+@dataclass(frozen=True)
+class ImageScan:
+    """What :func:`scan_images` found: the kept ``paths`` and their label ``records`` (in the
+    same order, sorted by path) and ``files``, how many image files the tree holds."""
+
+    paths: list[Path]
+    records: list[dict[str, Any]]
+    files: int
+
+
+def scan_images(root: str | Path, parse: Callable[[Path], dict[str, Any] | None], *,
+                suffixes: Sequence[str] = IMAGE_SUFFIXES) -> ImageScan:
+    """Label every image file under *root* (any depth, sorted by path) with *parse*.
+
+    ``parse(path)`` returns the file's label record, ``None`` to leave the file out (a filter),
+    or raises ``ValueError`` saying what is wrong with it. Every file is parsed before any error
+    is raised, so the one :class:`~groupsup.DataError` names the first bad file and how many
+    more there are, rather than one per run. *suffixes*: the endings (lower case) that make a
+    file an image, :data:`IMAGE_SUFFIXES` by default.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise DataError(f"{root}: folder not found")
+    endings = tuple(s.lower() for s in suffixes)
+    files = sorted(p for p in root.rglob("*") if p.suffix.lower() in endings)
+    paths, records, errors = [], [], []
+    for path in files:
+        try:
+            record = parse(path)
+        except ValueError as err:
+            errors.append(f"{path}: {err}")
+            continue
+        if record is not None:
+            paths.append(path)
+            records.append(record)
+    if errors:
+        more = len(errors) - 1
+        raise DataError(errors[0] + (f" (and {more} more bad file{'s' * (more > 1)})"
+                                     if more else ""))
+    return ImageScan(paths, records, len(files))
+
+
 def scan_folder(schema: type[Schema], root: Path, *, pattern: str | None,
                 manifest: str | Path | None, strict: bool = True,
                 allow_outside_root: bool = False) -> tuple[list[Path], list[dict[str, Any]]]:
@@ -160,25 +204,27 @@ def scan_folder(schema: type[Schema], root: Path, *, pattern: str | None,
     if manifest is not None:
         return _read_manifest(schema, root, Path(manifest), inside)
     parsed = compile_pattern(pattern, schema)
-    paths, records, first_miss = [], [], None
-    for path in sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES):
+    misses: list[str] = []
+
+    def parse(path: Path) -> dict[str, Any] | None:
         rel = path.relative_to(root).as_posix()
         values = parsed.match(rel)
         if values is None:
             if strict:
-                raise DataError(f"{path}: file name does not match pattern {pattern!r}: "
-                                f"{parsed.explain(rel)}")
-            first_miss = first_miss or rel
-            continue
+                raise ValueError(f"file name does not match pattern {pattern!r}: "
+                                 f"{parsed.explain(rel)}")
+            misses.append(rel)
+            return None
         if inside is not None and not inside(path):
-            raise DataError(f"{path}: resolves to {path.resolve()}, outside the dataset root "
-                            f"{inside.root} (a symlink?); {_OPT_IN}")
-        paths.append(path)
-        records.append({n: _typed(values[n], schema, n) for n in schema.names})
-    if not paths:
-        example = f" ({first_miss}: {parsed.explain(first_miss)})" if first_miss else ""
+            raise ValueError(f"resolves to {path.resolve()}, outside the dataset root "
+                             f"{inside.root} (a symlink?); {_OPT_IN}")
+        return {n: _typed(values[n], schema, n) for n in schema.names}
+
+    scan = scan_images(root, parse)
+    if not scan.paths:
+        example = f" ({misses[0]}: {parsed.explain(misses[0])})" if misses else ""
         raise DataError(f"{root}: no image files match pattern {pattern!r}{example}")
-    return paths, records
+    return scan.paths, scan.records
 
 
 def read_manifest_rows(root: Path, manifest: Path) -> tuple[Path, list[dict[str, Any]]]:

@@ -1,4 +1,5 @@
-"""Helpers shared by the metrics: input checks, label codes, chance level, JSON-safe numbers.
+"""Helpers shared by the metrics: input checks, label codes, chance level, JSON-safe numbers,
+standardised codes and the mean of a per-factor score where it is defined.
 
 Every metric accepts numpy arrays or torch tensors. These helpers convert them, check shapes and
 name the argument at fault (expected vs actual shape) in a :class:`~groupsup.errors.DataError`.
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -95,6 +97,61 @@ def names_for(names: Sequence[str] | None, count: int, what: str, prefix: str) -
     if len(names) != count:
         raise ConfigError(f"{what} must name {count} columns, got {len(names)}: {list(names)}")
     return names
+
+
+@dataclass(frozen=True)
+class FactorInputs:
+    """The checked inputs of a metric of codes against factors.
+
+    ``codes (N, Z)`` float64, ``raw (N, A)`` the factor codes as given (int64), ``labels (N, A)``
+    the same renumbered to ``0..K_j-1``, their ``cardinalities`` ``K`` and the factor ``names``.
+    """
+
+    codes: np.ndarray
+    raw: np.ndarray
+    labels: np.ndarray
+    cardinalities: tuple[int, ...]
+    names: tuple[str, ...]
+
+
+def factor_inputs(codes: ArrayLike, factors: ArrayLike,
+                  factor_names: Sequence[str] | None) -> FactorInputs:
+    """Check ``codes (N, Z)`` and integer ``factors (N, A)`` (one row each per example) and name
+    the factors (``factor0, ...`` when *factor_names* is None).
+
+    Codes are read in float64: float32 has a resolution of about 1e-3 at 1e4, so a dimension
+    far from 0 would lose its small variations and the scores would change with a shift.
+    """
+    z = as_float_matrix(codes, "codes", dtype=torch.float64).numpy()
+    raw = as_label_matrix(factors, "factors", rows=z.shape[0])
+    names = names_for(factor_names, raw.shape[1], "factor_names", "factor")
+    labels, cards = compact_labels(raw)
+    return FactorInputs(z, raw, labels, cards, names)
+
+
+def standardise(x: np.ndarray) -> np.ndarray:
+    """``(N, D)`` -> each column centred and scaled to unit standard deviation (a constant
+    column only centred), so that a score does not depend on the units of a dimension."""
+    std = x.std(axis=0)
+    return (x - x.mean(axis=0)) / np.where(std > 0, std, 1.0)
+
+
+def defined_mean(values: np.ndarray) -> float:
+    """The mean of the entries of *values* that are not NaN; NaN when none is."""
+    defined = values[~np.isnan(values)]
+    return float(defined.mean()) if defined.size else float("nan")
+
+
+class GapScore:
+    """For results with a per-factor ``gap (A,)``: ``score``, its mean over the factors where
+    it is defined (NaN for a factor that does not vary; NaN if none does)."""
+
+    gap: np.ndarray
+
+    @property
+    def score(self) -> float:
+        """Mean gap over the factors where it is defined (NaN if none)."""
+        return defined_mean(self.gap)
 
 
 def json_float(value: float) -> float | None:

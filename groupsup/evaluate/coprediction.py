@@ -22,6 +22,7 @@ from groupsup.evaluate.arrays import (
     as_label_matrix,
     chance_level,
     compact_labels,
+    defined_mean,
     json_array,
     json_float,
     names_for,
@@ -65,9 +66,7 @@ class CoPrediction:
         return np.array(self.blocks)[:, None] == np.array(self.attributes)[None, :]
 
     def _mean(self, values: np.ndarray, on_diagonal: bool) -> float:
-        cells = values[self.diagonal if on_diagonal else ~self.diagonal]
-        cells = cells[~np.isnan(cells)]
-        return float(cells.mean()) if cells.size else float("nan")
+        return defined_mean(values[self.diagonal if on_diagonal else ~self.diagonal])
 
     @property
     def diagonal_mean(self) -> float:

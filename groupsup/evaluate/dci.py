@@ -42,13 +42,12 @@ import torch
 from groupsup.errors import ConfigError, DataError, did_you_mean
 from groupsup.evaluate.arrays import (
     ArrayLike,
-    as_float_matrix,
-    as_label_matrix,
     chance_level,
-    compact_labels,
+    defined_mean,
+    factor_inputs,
     json_array,
     json_float,
-    names_for,
+    standardise,
 )
 from groupsup.evaluate.probes import fit_probes
 from groupsup.evaluate.splits import Seed, make_rng, seed_record, split_indices, torch_generator
@@ -138,9 +137,7 @@ def _disentanglement(importance: np.ndarray, per_code: np.ndarray) -> float:
 
 
 def _completeness(importance: np.ndarray, per_factor: np.ndarray) -> float:
-    if len(importance) < 2 or np.isnan(per_factor).all():
-        return float("nan")
-    return float(np.nanmean(per_factor))
+    return float("nan") if len(importance) < 2 else defined_mean(per_factor)
 
 
 def _above(score: float, null: float) -> float:
@@ -229,10 +226,8 @@ def dci(codes: ArrayLike, factors: ArrayLike, *, factor_names: Sequence[str] | N
                           f"{did_you_mean(importance, IMPORTANCES)}")
     if isinstance(null_repeats, bool) or not isinstance(null_repeats, int) or null_repeats < 0:
         raise ConfigError(f"null_repeats must be an int >= 0, got {null_repeats!r}")
-    z = as_float_matrix(codes, "codes", dtype=torch.float64).numpy()
-    y = as_label_matrix(factors, "factors", rows=z.shape[0])
-    names = names_for(factor_names, y.shape[1], "factor_names", "factor")
-    y, cards = compact_labels(y)
+    data = factor_inputs(codes, factors, factor_names)
+    z, y, cards, names = data.codes, data.labels, data.cardinalities, data.names
     if z.shape[0] < 4:
         raise DataError(f"dci needs at least 4 rows to split, got codes of shape {z.shape}")
     if importance == "gbt":
@@ -240,8 +235,7 @@ def dci(codes: ArrayLike, factors: ArrayLike, *, factor_names: Sequence[str] | N
     # centre and scale in float64: the probes and scikit-learn's trees compute in float32, which
     # would lose the small variations of a dimension far from 0 (at 1e4 its resolution is 1e-3);
     # neither estimate depends on the units of a dimension otherwise
-    std = z.std(axis=0)
-    z = (z - z.mean(axis=0)) / np.where(std > 0, std, 1.0)
+    z = standardise(z)
     rng = make_rng(seed)
     train, test = split_indices(len(z), rng, test_fraction, train_index, test_index)
 

@@ -22,17 +22,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import torch
 
 from groupsup.errors import ConfigError, DataError
-from groupsup.evaluate.arrays import (
-    ArrayLike,
-    as_float_matrix,
-    as_label_matrix,
-    compact_labels,
-    json_float,
-    names_for,
-)
+from groupsup.evaluate.arrays import ArrayLike, factor_inputs, json_float
 from groupsup.evaluate.splits import Seed, make_rng, seed_record
 
 
@@ -118,10 +110,8 @@ def factorvae(codes: ArrayLike, factors: ArrayLike, *, batch_size: int = 64,
     num_train, num_eval = _positive(num_train, "num_train"), _positive(num_eval, "num_eval")
     if prune_threshold < 0:
         raise ConfigError(f"prune_threshold must be non-negative, got {prune_threshold}")
-    z = as_float_matrix(codes, "codes", dtype=torch.float64).numpy()
-    y = as_label_matrix(factors, "factors", rows=z.shape[0])
-    names = names_for(factor_names, y.shape[1], "factor_names", "factor")
-    y, cards = compact_labels(y)
+    data = factor_inputs(codes, factors, factor_names)
+    z, y, cards, names = data.codes, data.labels, data.cardinalities, data.names
     if max(cards) < 2:
         raise DataError(f"factorvae needs a factor with at least two values, got cardinalities "
                         f"{list(cards)}")

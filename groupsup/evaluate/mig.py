@@ -5,8 +5,8 @@ maximum (as disentanglement_lib does, 20 bins by default). For every factor j, t
 information ``I(z_i; v_j)`` (nats) with every discretised dimension is computed from joint
 histograms; the factor's gap is the difference between the largest and second-largest
 ``I`` divided by the factor's entropy ``H(v_j)``. MIG is the mean gap over factors. No
-randomness is involved. Codes are read in float64: float32 has a resolution of about 1e-3 at
-1e4, so a shifted dimension would lose its small variations and MIG would change with a shift.
+randomness is involved. Codes are read in float64 (a shifted dimension keeps its small
+variations).
 
 Block-level MIG (:func:`block_mig`) asks the same question of latent *blocks*: on a block code a
 factor is spread over its block's dimensions, so every single dimension carries only part of it
@@ -24,24 +24,22 @@ from itertools import pairwise
 from typing import Any
 
 import numpy as np
-import torch
 
 from groupsup.errors import ConfigError, DataError
 from groupsup.evaluate.arrays import (
     ArrayLike,
-    as_float_matrix,
-    as_label_matrix,
-    compact_labels,
+    GapScore,
+    factor_inputs,
     json_array,
     json_float,
-    names_for,
+    standardise,
 )
 from groupsup.evaluate.splits import Seed, make_rng, seed_record
 from groupsup.partition import LatentPartition
 
 
 @dataclass(frozen=True)
-class MIGScores:
+class MIGScores(GapScore):
     """``mutual_information (Z, A)`` in nats, ``entropy (A,)`` of each factor and ``gap (A,)``."""
 
     factors: tuple[str, ...]
@@ -49,12 +47,6 @@ class MIGScores:
     entropy: np.ndarray
     gap: np.ndarray
     config: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def score(self) -> float:
-        """Mean normalised gap over the factors that vary (NaN if none does)."""
-        defined = self.gap[~np.isnan(self.gap)]
-        return float(defined.mean()) if defined.size else float("nan")
 
     def to_dict(self) -> dict[str, Any]:
         return {"metric": "mig", "factors": list(self.factors), "mig": json_float(self.score),
@@ -114,22 +106,20 @@ def mig(codes: ArrayLike, factors: ArrayLike, *, bins: int = 20,
     """
     if isinstance(bins, bool) or not isinstance(bins, int) or bins < 2:
         raise ConfigError(f"bins must be an int >= 2, got {bins!r}")
-    z = as_float_matrix(codes, "codes", dtype=torch.float64).numpy()
+    data = factor_inputs(codes, factors, factor_names)
+    z, y, cards = data.codes, data.labels, data.cardinalities
     if z.shape[1] < 2:
         raise DataError(f"mig needs codes with at least 2 dimensions (a gap between the best "
                         f"two), got shape {z.shape}")
-    y = as_label_matrix(factors, "factors", rows=z.shape[0])
-    names = names_for(factor_names, y.shape[1], "factor_names", "factor")
-    y, cards = compact_labels(y)
     info = all_mutual_information(discretize(z, bins), bins, y, cards)
     entropy, gap = entropy_and_gap(y, info)
-    return MIGScores(names, info, entropy, gap,
+    return MIGScores(data.names, info, entropy, gap,
                      {"bins": bins, "discretization": "equal-width per dimension",
                       "cardinalities": list(cards)})
 
 
 @dataclass(frozen=True)
-class BlockMIGScores:
+class BlockMIGScores(GapScore):
     """Block-level MIG: ``mutual_information (B, A)`` in nats between each block's cluster index
     and each factor, ``entropy (A,)``, ``gap (A,)`` and the most informative block per factor."""
 
@@ -139,12 +129,6 @@ class BlockMIGScores:
     entropy: np.ndarray
     gap: np.ndarray
     config: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def score(self) -> float:
-        """Mean normalised gap over the factors that vary (NaN if none does)."""
-        defined = self.gap[~np.isnan(self.gap)]
-        return float(defined.mean()) if defined.size else float("nan")
 
     @property
     def best_block(self) -> tuple[str, ...]:
@@ -216,22 +200,19 @@ def block_mig(codes: ArrayLike, factors: ArrayLike, partition: LatentPartition |
     else:
         sizes = tuple(int(s) for s in partition)
         block_names = tuple(f"block{i}" for i in range(len(sizes)))
-    z = as_float_matrix(codes, "codes", dtype=torch.float64).numpy()
+    data = factor_inputs(codes, factors, factor_names)
+    z, y, cards = data.codes, data.labels, data.cardinalities
     if len(sizes) < 2 or min(sizes) < 1 or sum(sizes) != z.shape[1]:
         raise DataError(f"block_mig needs at least 2 blocks of positive width covering the "
                         f"{z.shape[1]} code dimensions, got widths {list(sizes)}")
-    y = as_label_matrix(factors, "factors", rows=z.shape[0])
-    names = names_for(factor_names, y.shape[1], "factor_names", "factor")
-    y, cards = compact_labels(y)
     rng = make_rng(seed)
-    std = z.std(axis=0)
-    standard = (z - z.mean(axis=0)) / np.where(std > 0, std, 1.0)
+    standard = standardise(z)
     starts = np.cumsum((0, *sizes))
     binned = np.stack([kmeans(standard[:, a:b], clusters, rng, iterations)
                        for a, b in pairwise(starts)], axis=1)
     info = all_mutual_information(binned, clusters, y, cards)
     entropy, gap = entropy_and_gap(y, info)
-    return BlockMIGScores(block_names, names, info, entropy, gap,
+    return BlockMIGScores(block_names, data.names, info, entropy, gap,
                           {"clusters": clusters, "seed": seed_record(seed),
                            "iterations": iterations, "block_sizes": list(sizes),
                            "discretization": "k-means++ per standardised block",

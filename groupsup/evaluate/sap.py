@@ -29,12 +29,11 @@ import torch
 from groupsup.errors import ConfigError, DataError, did_you_mean
 from groupsup.evaluate.arrays import (
     ArrayLike,
-    as_float_matrix,
-    as_label_matrix,
-    compact_labels,
+    GapScore,
+    factor_inputs,
     json_array,
     json_float,
-    names_for,
+    standardise,
 )
 from groupsup.evaluate.probes import fit_probes
 from groupsup.evaluate.splits import Seed, make_rng, seed_record, split_indices, torch_generator
@@ -43,7 +42,7 @@ CLASSIFIERS = ("logistic", "svm")
 
 
 @dataclass(frozen=True)
-class SAPScores:
+class SAPScores(GapScore):
     """``score_matrix (Z, A)`` (R^2 or held-out accuracy of each dimension for each factor),
     ``gap (A,)`` between each factor's two best dimensions and which factors are continuous."""
 
@@ -52,12 +51,6 @@ class SAPScores:
     gap: np.ndarray
     continuous: tuple[bool, ...]
     config: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def score(self) -> float:
-        """Mean gap over the factors where it is defined (NaN if none)."""
-        defined = self.gap[~np.isnan(self.gap)]
-        return float(defined.mean()) if defined.size else float("nan")
 
     def to_dict(self) -> dict[str, Any]:
         return {"metric": "sap", "factors": list(self.factors), "sap": json_float(self.score),
@@ -115,23 +108,19 @@ def sap(codes: ArrayLike, factors: ArrayLike, *, continuous: bool | Sequence[boo
     if classifier not in CLASSIFIERS:
         raise ConfigError(f"classifier must be one of {list(CLASSIFIERS)}, got {classifier!r}"
                           f"{did_you_mean(classifier, CLASSIFIERS)}")
-    z = as_float_matrix(codes, "codes", dtype=torch.float64).numpy()
+    data = factor_inputs(codes, factors, factor_names)
+    z, raw, y, cards = data.codes, data.raw, data.labels, data.cardinalities
     if z.shape[1] < 2:
         raise DataError(f"sap needs codes with at least 2 dimensions (a gap between the best "
                         f"two), got shape {z.shape}")
-    raw = as_label_matrix(factors, "factors", rows=z.shape[0])
-    names = names_for(factor_names, raw.shape[1], "factor_names", "factor")
     flags = ((bool(continuous),) * raw.shape[1] if isinstance(continuous, (bool, np.bool_))
              else tuple(bool(c) for c in continuous))
     if len(flags) != raw.shape[1]:
         raise ConfigError(f"continuous must be one flag or one per factor ({raw.shape[1]}), "
                           f"got {len(flags)}")
-    y, cards = compact_labels(raw)
     rng = make_rng(seed)
     train, test = split_indices(len(z), rng, test_fraction, train_index, test_index)
-    # standardised in float64: the probes compute in float32, and R^2 ignores units anyway
-    std = z.std(axis=0)
-    z = (z - z.mean(axis=0)) / np.where(std > 0, std, 1.0)
+    z = standardise(z)  # in float64: the probes compute in float32, and R^2 ignores units anyway
     matrix = np.zeros((z.shape[1], y.shape[1]))
     for j in np.flatnonzero(flags):
         matrix[:, j] = squared_correlation(z[train], raw[train, j].astype(np.float64))
@@ -151,4 +140,4 @@ def sap(codes: ArrayLike, factors: ArrayLike, *, continuous: bool | Sequence[boo
               "n_test": len(test), "cardinalities": list(cards)}
     if classifier == "logistic":
         config.update(l2=l2, iterations=iterations)
-    return SAPScores(names, matrix, gap, flags, config)
+    return SAPScores(data.names, matrix, gap, flags, config)

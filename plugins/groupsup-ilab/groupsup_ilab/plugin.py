@@ -16,7 +16,6 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 import groupsup as gs
 from groupsup_ilab.names import NAME_FORMAT, POSE_FOLDER, parse_name
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 PAPER_ROTATIONS = ("r01", "r02", "r03", "r04", "r06", "r07")
 LAYOUT = f"<root>/c<NN>_r<NN>/{NAME_FORMAT}.jpg (one folder per camera_rotation pose)"
 
@@ -99,22 +98,26 @@ def scan(options: ILabOptions) -> tuple[list[Path], list[dict[str, str]]]:
     """
     several_cameras = len(options.cameras) > 1
     keep = None if options.categories is None else set(options.categories)
-    paths, records, categories = [], [], set()
+    categories: set[str] = set()  # every category seen, kept or not, to name a misspelt one
+
+    def parse(path: Path) -> dict[str, str] | None:
+        name = parse_name(path.stem)
+        folder = path.relative_to(options.root).parts[0]
+        if name.pose_folder != folder:
+            raise ValueError(f"camera and rotation {name.pose_folder} in the name do not match "
+                             f"its folder {folder}")
+        categories.add(name.category)
+        if keep is not None and name.category not in keep:
+            return None
+        return {"identity": name.identity, "background": name.background,
+                "pose": name.pose_folder if several_cameras else name.rotation}
+
+    paths: list[Path] = []
+    records: list[dict[str, str]] = []
     for folder in _pose_folders(options):
-        for path in sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES):
-            try:
-                name = parse_name(path.stem)
-            except ValueError as err:
-                raise gs.DataError(f"{path}: {err}") from None
-            if name.pose_folder != folder.name:
-                raise gs.DataError(f"{path}: camera and rotation {name.pose_folder} in the name "
-                                   f"do not match its folder {folder.name}")
-            categories.add(name.category)
-            if keep is not None and name.category not in keep:
-                continue
-            paths.append(path)
-            records.append({"identity": name.identity, "background": name.background,
-                            "pose": name.pose_folder if several_cameras else name.rotation})
+        found = gs.scan_images(folder, parse)
+        paths += found.paths
+        records += found.records
     if keep is not None and keep - categories:
         unknown = sorted(keep - categories)
         close = difflib.get_close_matches(unknown[0], sorted(categories), n=1)

@@ -115,19 +115,26 @@ def test_parsed_fields():
         "f1car-i0012", "b0089", "c00_r06", ("l3", "f1"))
 
 
-def test_a_malformed_file_in_the_tree_is_named(tree):
-    bad = tree / "c00_r03" / "boat-i0001-x0001-c00-r03-l0-f2.jpg"
+@pytest.mark.parametrize(("folder", "name", "reason"), [
+    ("c00_r03", "boat-i0001-x0001-c00-r03-l0-f2.jpg",
+     "field 3 (background) 'x0001' is not a background id bNNNN"),
+    ("c00_r01", "car-i0001-b0001-c00-r02-l0-f2.jpg",
+     "camera and rotation c00_r02 in the name do not match its folder c00_r01"),
+])
+def test_a_bad_file_in_the_tree_is_named(tree, folder, name, reason):
+    bad = tree / folder / name
     Image.new("RGB", (8, 8)).save(bad)
-    with pytest.raises(gs.DataError, match=re.escape(
-            f"{bad}: field 3 (background) 'x0001' is not a background id bNNNN")):
+    with pytest.raises(gs.DataError, match=re.escape(f"{bad}: {reason}")):
         build(root=str(tree))
 
 
-def test_a_file_in_the_wrong_pose_folder_is_named(tree):
-    stray = tree / "c00_r01" / "car-i0001-b0001-c00-r02-l0-f2.jpg"
-    Image.new("RGB", (8, 8)).save(stray)
+def test_every_bad_file_of_a_pose_folder_is_counted(tree):
+    """The whole folder is parsed first: one error names the first bad file, counts the rest."""
+    for k in range(3):
+        Image.new("RGB", (8, 8)).save(tree / "c00_r02" / f"boat-i000{k}-x0001-c00-r02-l0-f2.jpg")
     with pytest.raises(gs.DataError, match=re.escape(
-            f"{stray}: camera and rotation c00_r02 in the name do not match its folder c00_r01")):
+            f"{tree / 'c00_r02' / 'boat-i0000-x0001-c00-r02-l0-f2.jpg'}: field 3 (background) "
+            "'x0001' is not a background id bNNNN (and 2 more bad files)")):
         build(root=str(tree))
 
 

@@ -16,7 +16,6 @@ import groupsup as gs
 from groupsup_rafd.crop import CropBox
 from groupsup_rafd.names import EXPRESSIONS, GAZES, NAME_FORMAT, POSES, parse_name
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 PAPER_EXPRESSIONS = ("happy", "neutral", "surprised", "disgusted", "contemptuous")
 TEST_FRACTION = 0.2
 LAYOUT = f"<root>/{NAME_FORMAT}.jpg (the raw 681x1024 frames, any sub-folders)"
@@ -72,25 +71,22 @@ def scan(options: RaFDOptions) -> tuple[list[Path], list[dict[str, str]]]:
     root = options.root
     if not root.is_dir():
         raise gs.DataError(f"{root}: RaFD folder not found; expected {LAYOUT}")
-    files = sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
-    if not files:
-        raise gs.DataError(f"{root}: no image files; expected {LAYOUT}")
     keep = (set(options.expressions), set(options.gazes), set(options.poses))
-    paths, records = [], []
-    for path in files:
-        try:
-            face = parse_name(path.stem)
-        except ValueError as err:
-            raise gs.DataError(f"{path}: {err}") from None
+
+    def parse(path: Path) -> dict[str, str] | None:
+        face = parse_name(path.stem)
         if (face.expression in keep[0]) and (face.gaze in keep[1]) and (face.pose in keep[2]):
-            paths.append(path)
-            records.append({"identity": face.identity, "expression": face.expression,
-                            "pose": face.pose})
-    if not paths:
-        raise gs.DataError(f"{root}: none of {len(files)} images has an expression in "
+            return {"identity": face.identity, "expression": face.expression, "pose": face.pose}
+        return None
+
+    found = gs.scan_images(root, parse)
+    if not found.files:
+        raise gs.DataError(f"{root}: no image files; expected {LAYOUT}")
+    if not found.paths:
+        raise gs.DataError(f"{root}: none of {found.files} images has an expression in "
                            f"{options.expressions}, a gaze in {options.gazes} and a camera angle "
                            f"in {options.poses}")
-    return paths, records
+    return found.paths, found.records
 
 
 def load(options: RaFDOptions) -> gs.GroupDataset:

@@ -133,6 +133,10 @@ def test_a_malformed_file_in_the_tree_is_named(tmp_path):
     Image.new("RGB", FRAME).save(bad)
     with pytest.raises(gs.DataError, match=re.escape(f"{bad}: field 6 (gaze) 'front' is not")):
         build(root=str(root))
+    # every file is parsed first: one error names the first bad file and counts the others
+    Image.new("RGB", FRAME).save(root / "Rafd090_02_Moroccan_male_happy_front.jpg")
+    with pytest.raises(gs.DataError, match=r"'front' is not .*\(and 1 more bad file\)$"):
+        build(root=str(root))
 
 
 def test_missing_or_empty_trees_and_filters_that_match_nothing(tmp_path, tree):
