@@ -19,6 +19,7 @@ from groupsup.errors import (
     SchemaError,
     StorageError,
 )
+from groupsup.evaluate.during import EvaluateDuringTraining
 from groupsup.evaluate.report import write_html, write_report
 from groupsup.evaluate.run import EvalOptions, evaluate_run, synthesise
 from groupsup.graph import MultiGraph, Rule, Split, Strategy
@@ -38,16 +39,29 @@ from groupsup.losses import (
 from groupsup.model import SwapAutoencoder
 from groupsup.partition import LatentPartition
 from groupsup.plugins import get_host
+from groupsup.registry import Registries, RegistrySet
 from groupsup.schema import Attribute, Schema
-from groupsup.train import ExperimentConfig, RunResult, Trainer, load_config, load_model, train
+from groupsup.train import (
+    Callback,
+    ExperimentConfig,
+    Loop,
+    Resolved,
+    RunResult,
+    Trainer,
+    load_config,
+    load_dataset,
+    load_model,
+    resolve,
+    train,
+)
 from groupsup.train.loader import GroupLoader
-from groupsup.train.trainer import load_dataset
 from groupsup.version import __version__
 
 __all__ = [
     "Attribute",
     "Backbone",
     "BackboneConfig",
+    "Callback",
     "Command",
     "ConfigError",
     "DataError",
@@ -55,6 +69,7 @@ __all__ = [
     "Decode",
     "Encode",
     "EvalOptions",
+    "EvaluateDuringTraining",
     "ExperimentConfig",
     "GroupBatch",
     "GroupDataset",
@@ -62,6 +77,7 @@ __all__ = [
     "GroupsupError",
     "LabelError",
     "LatentPartition",
+    "Loop",
     "LossOutput",
     "LossRecipe",
     "LossSpec",
@@ -69,8 +85,11 @@ __all__ = [
     "MultiGraph",
     "PartitionError",
     "PluginError",
+    "Registries",
     "RegistryError",
+    "RegistrySet",
     "Relation",
+    "Resolved",
     "Rule",
     "RunResult",
     "Schema",
@@ -91,6 +110,7 @@ __all__ = [
     "load_dataset",
     "load_model",
     "random_combinations",
+    "resolve",
     "rule_split",
     "synthesise",
     "train",

@@ -60,6 +60,7 @@ BUILTIN_MODULES: tuple[str, ...] = (
     "groupsup.graph.strategies",
     "groupsup.cli.graph",
     "groupsup.evaluate.plugin",
+    "groupsup.evaluate.during",
 )
 BUILTIN_DISTRIBUTION = "groupsup"
 
@@ -70,6 +71,7 @@ REGISTRY_HOOKS: dict[str, str] = {
     "register_losses": "loss",
     "register_recipes": "recipe",
     "register_strategies": "strategy",
+    "register_callbacks": "callback",
     "register_metrics": "metric",
     "register_commands": "command",
 }
@@ -326,6 +328,9 @@ class PluginHost:
     def call_register_strategies(self, register: Registrar) -> None:
         self.pm.hook.register_strategies(register=register)
 
+    def call_register_callbacks(self, register: Registrar) -> None:
+        self.pm.hook.register_callbacks(register=register)
+
     def call_register_metrics(self, register: Registrar) -> None:
         self.pm.hook.register_metrics(register=register)
 
@@ -381,6 +386,10 @@ class PluginHost:
     @property
     def strategies(self) -> Registry[Any]:
         return self.registry("register_strategies")
+
+    @property
+    def callbacks(self) -> Registry[Any]:
+        return self.registry("register_callbacks")
 
     @property
     def metrics(self) -> Registry[Any]:

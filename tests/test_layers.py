@@ -36,7 +36,8 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("graph", ("groupsup.graph",)),
     ("model", ("groupsup.backbones", "groupsup.model", "groupsup.losses")),
     ("training", ("groupsup.train",)),
-    ("pipeline", ("groupsup.evaluate.run", "groupsup.evaluate.report")),
+    ("pipeline", ("groupsup.evaluate.run", "groupsup.evaluate.report",
+                  "groupsup.evaluate.during")),
     ("interface", ("groupsup.cli", "groupsup.__main__")),
     ("package", ("groupsup",)),
 ]
