@@ -72,7 +72,8 @@ class Trainer:
 
     Pass ``dataset`` / ``model`` to train objects built in Python instead of looking the
     dataset and backbone up in the registries (``groupsup.train`` does this), and ``split``
-    to use a :class:`Split` of that dataset instead of the config's. *registries* are where
+    to use a :class:`Split` of that dataset instead of the config's; or pass *resolved*,
+    what :func:`~groupsup.resolve` built from this *config*. *registries* are where
     every name is looked up (default: the plugin host's, with the config's
     ``disable_plugins`` applied). *callbacks* run after the built-in ones and after those the
     config's ``[[train.callbacks]]`` names (:mod:`groupsup.train.callbacks`).
@@ -85,11 +86,11 @@ class Trainer:
     def __init__(self, config: ExperimentConfig, *, dataset: GroupDataset | None = None,
                  model: SwapAutoencoder | None = None, resume: str | Path | None = None,
                  split: Split | None = None, overwrite: bool = False,
-                 registries: Registries | None = None,
+                 registries: Registries | None = None, resolved: Resolved | None = None,
                  callbacks: Sequence[Callback] = ()):
         self._lock = RunLock(resume if resume is not None else config.train.out)
         try:
-            self._setup(config, resume, overwrite, registries,
+            self._setup(config, resume, overwrite, registries, resolved,
                         {"dataset": dataset, "model": model, "split": split})
         except BaseException:
             self._lock.release()
@@ -97,7 +98,8 @@ class Trainer:
         self.callbacks: list[Callback] = [*self.resolved.callbacks, *callbacks]
 
     def _setup(self, config: ExperimentConfig, resume: str | Path | None, overwrite: bool,
-               registries: Registries | None, given: dict[str, Any]) -> None:
+               registries: Registries | None, resolved: Resolved | None,
+               given: dict[str, Any]) -> None:
         self.config = config
         cfg = config.train
         if cfg.threads:
@@ -114,8 +116,14 @@ class Trainer:
         self.run_dir = Path(resume) if resume is not None else Path(cfg.out)
         self._claim_run_dir(resume is not None, overwrite)
         self.image_check = None
-        self.resolved: Resolved = resolve(config, registries, **given,
-                                          check=self._check_images)
+        if resolved is None:
+            resolved = resolve(config, registries, **given, check=self._check_images)
+        elif resolved.config is not config:
+            raise ConfigError("Trainer(config, resolved=...): resolved was built from another "
+                              "config; pass resolve(config)")
+        else:
+            self._check_images(resolved.dataset)
+        self.resolved = resolved
         r = self.resolved
         self.registries, self.plugins_used = r.registries, r.provenance
         self.full_dataset, self.split, self.dataset = r.dataset, r.split, r.train_dataset
