@@ -19,6 +19,7 @@ from groupsup.errors import (
     SchemaError,
     StorageError,
 )
+from groupsup.evaluate.during import EvaluateDuringTraining
 from groupsup.evaluate.report import write_html, write_report
 from groupsup.evaluate.run import EvalOptions, evaluate_run, synthesise
 from groupsup.graph import MultiGraph, Rule, Split, Strategy
@@ -38,10 +39,22 @@ from groupsup.losses import (
 from groupsup.model import SwapAutoencoder
 from groupsup.partition import LatentPartition
 from groupsup.plugins import get_host
+from groupsup.registry import Registries, RegistrySet
 from groupsup.schema import Attribute, Schema
-from groupsup.train import ExperimentConfig, RunResult, Trainer, load_config, load_model, train
+from groupsup.train import (
+    Callback,
+    ExperimentConfig,
+    Loop,
+    Resolved,
+    RunResult,
+    Trainer,
+    load_config,
+    load_dataset,
+    load_model,
+    resolve,
+    train,
+)
 from groupsup.train.loader import GroupLoader
-from groupsup.train.trainer import load_dataset
 from groupsup.version import __version__
 
 __all__ = [
@@ -49,6 +62,7 @@ __all__ = [
     "Attribute",
     "Backbone",
     "BackboneConfig",
+    "Callback",
     "Command",
     "ConfigError",
     "DataError",
@@ -56,6 +70,7 @@ __all__ = [
     "Decode",
     "Encode",
     "EvalOptions",
+    "EvaluateDuringTraining",
     "ExperimentConfig",
     "GroupBatch",
     "GroupDataset",
@@ -64,6 +79,7 @@ __all__ = [
     "ImageScan",
     "LabelError",
     "LatentPartition",
+    "Loop",
     "LossOutput",
     "LossRecipe",
     "LossSpec",
@@ -71,8 +87,11 @@ __all__ = [
     "MultiGraph",
     "PartitionError",
     "PluginError",
+    "Registries",
     "RegistryError",
+    "RegistrySet",
     "Relation",
+    "Resolved",
     "Rule",
     "RunResult",
     "Schema",
@@ -93,6 +112,7 @@ __all__ = [
     "load_dataset",
     "load_model",
     "random_combinations",
+    "resolve",
     "rule_split",
     "scan_images",
     "synthesise",

@@ -75,6 +75,15 @@ def register_strategies(register: Register) -> None:
 
 
 @hookspec
+def register_callbacks(register: Register) -> None:
+    """Register training callbacks: ``register(name, CallbackClass)``.
+
+    A callback class has a pydantic ``Config`` and is built as ``CallbackClass(config)`` for
+    each ``[[train.callbacks]]`` entry naming it; see :class:`groupsup.Callback`.
+    """
+
+
+@hookspec
 def register_metrics(register: Register) -> None:
     """Register evaluation metrics: ``register(name, metric_function)``."""
 

@@ -32,7 +32,7 @@ from groupsup.errors import ConfigError, DataError, GroupsupError, PartitionErro
 from groupsup.fileio import atomic_write_bytes, atomic_write_text
 from groupsup.partition import AttributeSelector, LatentPartition
 from groupsup.plugins import PLUGINS_ENV, get_host
-from groupsup.registry import Entry
+from groupsup.registry import Entry, Registries
 from groupsup.schema import Schema
 
 MODEL_FORMAT = "groupsup.model/1"
@@ -52,19 +52,23 @@ class SwapAutoencoder(nn.Module):
     layers treat samples independently (both built-ins do), and on CPU about 1.5x faster
     for calls of hundreds of images, whose activations no longer fit in cache. ``None``
     (the default; right for GPUs) runs every call whole.
+
+    *registries* holds the backbone registry a name is looked up in (default: the plugin
+    host's, :func:`groupsup.get_host`).
     """
 
     def __init__(self, backbone: str | Backbone, schema: type[Schema],
                  image_shape: tuple[int, int, int],
                  backbone_config: Mapping[str, Any] | BaseModel | None = None, *,
-                 micro_batch: int | None = None) -> None:
+                 micro_batch: int | None = None, registries: Registries | None = None) -> None:
         super().__init__()
         self.micro_batch = micro_batch
+        self._registries: Registries = get_host() if registries is None else registries
         self.schema = schema
         self.partition: LatentPartition = schema.partition
         self.image_shape: tuple[int, int, int] = tuple(int(s) for s in image_shape)  # type: ignore
         if isinstance(backbone, str):
-            entry = get_host().backbones.entry(backbone)
+            entry = self._registries.backbones.entry(backbone)
             self._entry: Entry[Any] | None = entry
             self.backbone_name: str | None = backbone
             self.backbone: Backbone = entry.obj(self.image_shape, self.partition.size,
@@ -73,7 +77,7 @@ class SwapAutoencoder(nn.Module):
             if backbone_config is not None:
                 raise ConfigError("backbone_config applies to a backbone given by name; this "
                                   f"{type(backbone).__name__} instance is already configured")
-            self._entry = _entry_of(type(backbone))
+            self._entry = _entry_of(type(backbone), self._registries)
             self.backbone_name = self._entry.name if self._entry else None
             self.backbone = backbone
         else:
@@ -196,19 +200,23 @@ class SwapAutoencoder(nn.Module):
             "schema": self.schema.to_dict(),
             "image_shape": list(self.image_shape),
             "plugin": {"name": self._entry.plugin, "distribution": self._entry.distribution,
-                       "version": self._entry.version, **_location_of(self._entry.plugin)},
+                       "version": self._entry.version,
+                       **_location_of(self._entry.plugin, self._registries)},
         }
 
     @classmethod
-    def from_config(cls, config: Mapping[str, Any]) -> SwapAutoencoder:
+    def from_config(cls, config: Mapping[str, Any], registries: Registries | None = None
+                    ) -> SwapAutoencoder:
         """Rebuild a model (fresh weights) from :meth:`config_dict` output."""
         _check_model_config(config)
+        registries = get_host() if registries is None else registries
         name = config["backbone"]
-        if name not in get_host().backbones:
+        if name not in registries.backbones:
             _missing_plugin(name, config.get("plugin") or {})
-            get_host().backbones.entry(name)  # raises RegistryError with a did-you-mean
+            registries.backbones.entry(name)  # raises RegistryError with a did-you-mean
         schema = Schema.from_dict(config["schema"])
-        return cls(name, schema, tuple(config["image_shape"]), config["backbone_config"])
+        return cls(name, schema, tuple(config["image_shape"]), config["backbone_config"],
+                   registries=registries)
 
     def save(self, path: str | os.PathLike) -> Path:
         """Write weights (safetensors) and config (JSON); returns the config file's path.
@@ -300,15 +308,16 @@ def _missing_plugin(backbone: str, plugin: Mapping[str, Any]) -> None:
                           f"which is not installed: pip install {dist}")
 
 
-def _location_of(plugin: str) -> dict[str, str]:
+def _location_of(plugin: str, registries: Registries) -> dict[str, str]:
     """``{"location": ...}`` for a local plugin (its file or module), so a checkpoint can say
-    what to add to ``GROUPSUP_PLUGINS``; ``{}`` for an installed one."""
-    info = get_host().plugins.get(plugin)
+    what to add to ``GROUPSUP_PLUGINS``; ``{}`` for an installed one (or registries that know
+    no plugins)."""
+    info = getattr(registries, "plugins", {}).get(plugin)
     return {"location": info.location} if info is not None and info.location else {}
 
 
-def _entry_of(backbone_class: type) -> Entry[Any] | None:
-    for entry in get_host().backbones:
+def _entry_of(backbone_class: type, registries: Registries) -> Entry[Any] | None:
+    for entry in registries.backbones:
         if entry.obj is backbone_class:
             return entry
     return None

@@ -55,6 +55,7 @@ BUILTIN_MODULES: tuple[str, ...] = (
     "groupsup.graph.strategies",
     "groupsup.cli.graph",
     "groupsup.evaluate.plugin",
+    "groupsup.evaluate.during",
 )
 BUILTIN_DISTRIBUTION = "groupsup"
 
@@ -65,6 +66,7 @@ REGISTRY_HOOKS: dict[str, str] = {
     "register_losses": "loss",
     "register_recipes": "recipe",
     "register_strategies": "strategy",
+    "register_callbacks": "callback",
     "register_metrics": "metric",
     "register_commands": "command",
 }
@@ -209,6 +211,9 @@ class PluginHost:
     def call_register_strategies(self, register: Registrar) -> None:
         self.pm.hook.register_strategies(register=register)
 
+    def call_register_callbacks(self, register: Registrar) -> None:
+        self.pm.hook.register_callbacks(register=register)
+
     def call_register_metrics(self, register: Registrar) -> None:
         self.pm.hook.register_metrics(register=register)
 
@@ -264,6 +269,10 @@ class PluginHost:
     @property
     def strategies(self) -> Registry[Any]:
         return self.registry("register_strategies")
+
+    @property
+    def callbacks(self) -> Registry[Any]:
+        return self.registry("register_callbacks")
 
     @property
     def metrics(self) -> Registry[Any]:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import Generic, TypeVar
+from dataclasses import dataclass, field
+from typing import Any, Generic, Protocol, TypeVar
 
 from groupsup.errors import RegistryError, did_you_mean
 
@@ -79,3 +79,47 @@ class Registry(Generic[T]):
 
     def __len__(self) -> int:
         return len(self._entries)
+
+
+class Registries(Protocol):
+    """The named registries that components are looked up in.
+
+    The :class:`~groupsup.plugins.PluginHost` is one (the default everywhere: the process-wide
+    host's); :class:`RegistrySet` is a plain one for tests and for building against other
+    registries than the host's (two configurations in one process).
+    """
+
+    @property
+    def datasets(self) -> Registry[Any]: ...
+
+    @property
+    def backbones(self) -> Registry[Any]: ...
+
+    @property
+    def losses(self) -> Registry[Any]: ...
+
+    @property
+    def recipes(self) -> Registry[Any]: ...
+
+    @property
+    def strategies(self) -> Registry[Any]: ...
+
+    @property
+    def callbacks(self) -> Registry[Any]: ...
+
+
+@dataclass
+class RegistrySet:
+    """Registries held as plain attributes: fill them with :meth:`Registry.add`."""
+
+    datasets: Registry[Any] = field(default_factory=lambda: Registry("dataset"))
+    backbones: Registry[Any] = field(default_factory=lambda: Registry("backbone"))
+    losses: Registry[Any] = field(default_factory=lambda: Registry("loss", "losses"))
+    recipes: Registry[Any] = field(default_factory=lambda: Registry("recipe"))
+    strategies: Registry[Any] = field(default_factory=lambda: Registry("strategy", "strategies"))
+    callbacks: Registry[Any] = field(default_factory=lambda: Registry("callback"))
+
+    def register(self, kind: str, name: str, obj: Any, *, plugin: str = "(python)",
+                 description: str = "") -> None:
+        """Add *obj* as *name* to the registry of *kind* (``"backbones"``, ``"losses"``, ...)."""
+        getattr(self, kind).add(Entry(name, obj, plugin, "(python)", "-", description))

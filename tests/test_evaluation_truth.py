@@ -17,7 +17,7 @@ from groupsup.evaluate.judge import fit_judge
 from groupsup.evaluate.leakage import leakage
 from groupsup.evaluate.run import EvalOptions, eval_dir, evaluate_run
 from groupsup.graph.splits import held_out_split, resolve_split
-from groupsup.train.trainer import load_dataset
+from groupsup.train.resolve import load_dataset
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

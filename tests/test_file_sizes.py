@@ -8,8 +8,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 LIMIT = 400
-# Being split (h10: the Trainer into a builder and a loop with callbacks); remove when done.
-ALLOWED = {"groupsup/train/trainer.py"}
+# Files allowed over the limit, each with its reason (none today; the check below keeps the
+# list from outliving its reasons).
+ALLOWED: set[str] = set()
 
 
 def sources() -> list[Path]:

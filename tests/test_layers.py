@@ -37,7 +37,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("model", ("groupsup.backbones", "groupsup.model", "groupsup.losses")),
     ("training", ("groupsup.train",)),
     ("pipeline", ("groupsup.evaluate.run", "groupsup.evaluate.report",
-                  "groupsup.evaluate.zeroshot")),
+                  "groupsup.evaluate.zeroshot", "groupsup.evaluate.during")),
     ("interface", ("groupsup.cli", "groupsup.__main__")),
     ("package", ("groupsup",)),
 ]

@@ -20,8 +20,8 @@ from groupsup.cli import main
 from groupsup.train import NonFiniteLossError, RunLockedError, Trainer, load_checkpoint
 from groupsup.train.checkpoint import count_non_finite
 from groupsup.train.config import ExperimentConfig
+from groupsup.train.progress import Progress as _Progress
 from groupsup.train.rundir import LOCK_FILE, RunLock, truncate_metrics
-from groupsup.train.trainer import _Progress
 
 
 @pytest.fixture

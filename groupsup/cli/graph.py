@@ -20,6 +20,7 @@ from groupsup.data.dataset import GroupDataset
 from groupsup.data.folder import pattern_fields, read_manifest_rows
 from groupsup.data.spec import DatasetSpec
 from groupsup.errors import ConfigError, DataError, did_you_mean
+from groupsup.graph import MultiGraph, Split
 from groupsup.hookspecs import hookimpl
 from groupsup.plugins import get_host
 from groupsup.schema import Attribute, Schema
@@ -124,8 +125,31 @@ def load_source(source: str, options: dict[str, Any], pattern: str | None,
                       f"nor a store or image folder{registry.failure_note()}")
 
 
+def _registered(args: argparse.Namespace) -> bool:
+    """Whether SOURCE is a registered dataset (not a store or a folder)."""
+    return (args.pattern is None and args.manifest is None and args.attributes is None
+            and not (Path(args.source) / "manifest.json").is_file()
+            and args.source in get_host().datasets)
+
+
+def _resolve_registered(args: argparse.Namespace
+                        ) -> tuple[GroupDataset, GroupDataset, Split | None, MultiGraph, float]:
+    """A registered dataset with its --option and --split resolved as ``groupsup train``
+    resolves a config's ``[dataset]``: ``(full dataset, training side, split, its graph,
+    seconds the graph took)``."""
+    from groupsup.train.config import ExperimentConfig
+    from groupsup.train.resolve import resolve_data
+
+    config = ExperimentConfig.model_validate({
+        "seed": args.seed,
+        "dataset": {"name": args.source, "options": _options(args.option),
+                    "split": args.split or "none",
+                    "split_options": _options(args.split_option, "--split-option")}})
+    data = resolve_data(config, get_host(), keys=("--split", "--split-option"))
+    return data.dataset, data.train_dataset, data.split, data.graph, data.graph_seconds
+
+
 def _run(args: argparse.Namespace) -> int:
-    from groupsup.graph import MultiGraph
     from groupsup.graph.export import write_graphml
     from groupsup.graph.splits import resolve_split
 
@@ -135,26 +159,34 @@ def _run(args: argparse.Namespace) -> int:
         raise ConfigError("--split-option applies to a --split")
     attributes = None if args.attributes is None else [
         a.strip() for a in args.attributes.split(",") if a.strip()]
-    dataset, spec = load_source(args.source, _options(args.option), args.pattern, args.manifest,
-                                attributes)
-    split_report = None
-    if args.split is not None:
-        split = resolve_split(dataset, args.split, seed=args.seed,
-                              options=_options(args.split_option, "--split-option"),
-                              named=getattr(spec, "splits", {}) or {},
-                              dataset_options=({"root": args.source, "manifest": args.manifest}
-                                               if args.manifest else _options(args.option)),
-                              dataset_name=args.source, keys=("--split", "--split-option"))
+    if _registered(args):
+        full, dataset, split, graph, seconds = _resolve_registered(args)
+    else:
+        dataset, spec = load_source(args.source, _options(args.option), args.pattern,
+                                    args.manifest, attributes)
+        split = None if args.split is None else resolve_split(
+            dataset, args.split, seed=args.seed,
+            options=_options(args.split_option, "--split-option"),
+            named=getattr(spec, "splits", {}) or {},
+            dataset_options=({"root": args.source, "manifest": args.manifest}
+                             if args.manifest else _options(args.option)),
+            dataset_name=args.source, keys=("--split", "--split-option"))
+        full = dataset
         if split is not None:
-            split_report = {"name": args.split, "seed": args.seed,
-                            "description": split.description, "examples": len(dataset),
-                            "train": len(split.train), "test": len(split.test),
-                            "held_out_combinations": len(split.held_out)}
             dataset = dataset.subset(split.train, name="train")
+        started = time.perf_counter()
+        graph = MultiGraph(dataset)
+        seconds = time.perf_counter() - started
+    split_report = None
+    if split is not None:
+        split_report = {"name": args.split, "seed": args.seed,
+                        "description": split.description,
+                        "examples": len(full),
+                        "train": len(split.train), "test": len(split.test),
+                        "held_out_combinations": len(split.held_out)}
     started = time.perf_counter()
-    graph = MultiGraph(dataset)
     admissibility = graph.admissibility()
-    elapsed = time.perf_counter() - started
+    elapsed = seconds + time.perf_counter() - started
     present = len(np.unique(dataset.labels, axis=0)) if len(dataset) else 0
     possible = math.prod(int(k) for k in graph.cardinalities)
     report: dict[str, Any] = {

@@ -56,6 +56,7 @@ from groupsup.fileio import atomic_write_text
 from groupsup.graph.splits import Split
 from groupsup.imaging import image_grid, save_png
 from groupsup.model import SwapAutoencoder
+from groupsup.registry import Registries
 from groupsup.train.checkpoint import load_model
 
 if TYPE_CHECKING:
@@ -140,16 +141,17 @@ def eval_dir(run_dir: Path, out: str | Path | None) -> Path:
             number += 1
 
 
-def resolve_dataset(config: ExperimentConfig, run_dir: Path) -> GroupDataset:
+def resolve_dataset(config: ExperimentConfig, run_dir: Path,
+                    registries: Registries | None = None) -> GroupDataset:
     """The full dataset the run's stored *config* names (a registered dataset)."""
-    from groupsup.train.trainer import load_dataset
+    from groupsup.train.resolve import load_dataset
 
     name = config.dataset.name
     if name.startswith("(python"):
         raise ConfigError(f"{run_dir} was trained on a dataset built in Python ({name}); pass "
                           "it as evaluate_run(run, dataset=...), or name a registered dataset: "
                           "groupsup evaluate RUN --dataset NAME --set dataset.options.KEY=VALUE")
-    return load_dataset(config)
+    return load_dataset(config, registries)
 
 
 def headline(metrics: dict[str, Any]) -> str:
@@ -172,8 +174,8 @@ def evaluate_run(run: str | Path | RunResult, dataset: GroupDataset | None = Non
                  options: EvalOptions | None = None, progress: bool = True,
                  adapt: ModelAdapter | None = None, report: bool = True, *,
                  split: Split | None = None, judge_set: GroupDataset | None = None,
-                 out: str | Path | None = None, overrides: list[str] | None = None
-                 ) -> dict[str, Any]:
+                 out: str | Path | None = None, overrides: list[str] | None = None,
+                 registries: Registries | None = None) -> dict[str, Any]:
     """Evaluate the latest checkpoint of a run; write one evaluation folder; return metrics.
 
     *run*: a run directory or the :class:`~groupsup.RunResult` of ``groupsup.train``.
@@ -184,7 +186,8 @@ def evaluate_run(run: str | Path | RunResult, dataset: GroupDataset | None = Non
     schema for the judge to learn from instead of *dataset*. *out*: the folder to write
     (default the next free ``RUN/eval/NNN``; one that already holds an evaluation is refused).
     *adapt* (optional) maps ``(model, dataset, training ids)`` to the model to evaluate;
-    *report* writes ``report.md`` and ``report.html`` beside ``metrics.json``.
+    *report* writes ``report.md`` and ``report.html`` beside ``metrics.json``. *registries*:
+    where the dataset and backbone are looked up (default: the plugin host's).
     """
     from groupsup.evaluate.report import write_report
     from groupsup.train.config import load_config
@@ -196,9 +199,9 @@ def evaluate_run(run: str | Path | RunResult, dataset: GroupDataset | None = Non
     started = time.perf_counter()
     config = load_config(run_dir / "config.json", overrides or [])
     if dataset is None:
-        dataset = resolve_dataset(config, run_dir)
+        dataset = resolve_dataset(config, run_dir, registries)
     train, test = _split_ids(run_dir, dataset, split)
-    model = load_model(run_dir, opts.device).eval()
+    model = load_model(run_dir, opts.device, registries=registries).eval()
     out = eval_dir(run_dir, out)
     rng = np.random.default_rng(opts.seed)
     if adapt is not None:

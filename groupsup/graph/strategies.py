@@ -29,6 +29,7 @@ from groupsup.errors import GroupsupError
 from groupsup.graph.multigraph import MultiGraph
 from groupsup.groups import GroupBatch, Relation
 from groupsup.hookspecs import hookimpl
+from groupsup.registry import Registries
 from groupsup.validation import validate
 
 
@@ -335,11 +336,15 @@ BUILTIN_STRATEGIES: tuple[type[Strategy], ...] = (CentreCover, EdgeStrategy, NoO
 
 
 def make_strategy(name: str, graph: MultiGraph,
-                  config: BaseModel | dict[str, Any] | None = None) -> Strategy:
-    """Build the strategy registered as *name* (built-in or from a plugin) on *graph*."""
-    from groupsup.plugins import get_host
+                  config: BaseModel | dict[str, Any] | None = None, *,
+                  registries: Registries | None = None) -> Strategy:
+    """Build the strategy registered as *name* (built-in or from a plugin) on *graph*, looked
+    up in *registries* (default: the plugin host's)."""
+    if registries is None:
+        from groupsup.plugins import get_host
 
-    return get_host().strategies.get(name)(graph, config)
+        registries = get_host()
+    return registries.strategies.get(name)(graph, config)
 
 
 @hookimpl

@@ -25,6 +25,7 @@ from groupsup.groups import GroupBatch
 from groupsup.losses.base import Decode, Encode, LossRun, LossTerm, Request, StepContext
 from groupsup.losses.distances import CODE_DISTANCES, DISTANCES
 from groupsup.plugins import get_host
+from groupsup.registry import Registries
 from groupsup.validation import validate
 
 if TYPE_CHECKING:
@@ -63,10 +64,15 @@ def _spec(item: LossSpec | Mapping[str, Any] | str, position: int) -> LossSpec:
 
 
 class LossRecipe:
-    """A list of :class:`LossSpec`; *distance* is the default for image-comparing terms."""
+    """A list of :class:`LossSpec`; *distance* is the default for image-comparing terms.
+
+    Terms (and, for :meth:`named`, recipes) are looked up in *registries* (default: the
+    plugin host's).
+    """
 
     def __init__(self, specs: Sequence[LossSpec | Mapping[str, Any] | str],
-                 distance: str = "l1", name: str | None = None) -> None:
+                 distance: str = "l1", name: str | None = None, *,
+                 registries: Registries | None = None) -> None:
         if distance not in DISTANCES:
             raise ConfigError(f"recipe distance {distance!r} is not one of {list(DISTANCES)}")
         if isinstance(specs, (str, Mapping)) or not specs:
@@ -75,7 +81,7 @@ class LossRecipe:
         self.distance = distance
         resolved: list[LossSpec] = []
         self.terms: list[LossTerm] = []
-        registry = get_host().losses
+        registry = (get_host() if registries is None else registries).losses
         for i, item in enumerate(specs):
             spec = _spec(item, i)
             if any(s.term == spec.term for s in resolved):
@@ -95,23 +101,25 @@ class LossRecipe:
         self.modules: nn.ModuleDict | None = None
 
     @classmethod
-    def named(cls, name: str) -> LossRecipe:
+    def named(cls, name: str, *, registries: Registries | None = None) -> LossRecipe:
         """A recipe registered through ``register_recipes`` (e.g. ``"gsl"``): a list of specs
         (default distance ``l1``) or a :class:`LossRecipe`."""
-        registered = get_host().recipes.get(name)
+        registries = get_host() if registries is None else registries
+        registered = registries.recipes.get(name)
         if isinstance(registered, LossRecipe):
-            return cls(registered.specs, distance=registered.distance, name=name)
-        return cls(registered, name=name)
+            return cls(registered.specs, distance=registered.distance, name=name,
+                       registries=registries)
+        return cls(registered, name=name, registries=registries)
 
     @classmethod
     def of(cls, value: LossRecipe | str | Sequence[LossSpec | Mapping[str, Any] | str],
-           distance: str = "l1") -> LossRecipe:
+           distance: str = "l1", *, registries: Registries | None = None) -> LossRecipe:
         """A recipe from a recipe name, a list of specs, or a recipe (returned as is)."""
         if isinstance(value, LossRecipe):
             return value
         if isinstance(value, str):
-            return cls.named(value)
-        return cls(value, distance=distance)
+            return cls.named(value, registries=registries)
+        return cls(value, distance=distance, registries=registries)
 
     # ------------------------------------------------------------------ description
     @property

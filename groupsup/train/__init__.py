@@ -9,8 +9,11 @@ from typing import Any
 from groupsup.data import GroupDataset
 from groupsup.graph.splits import Split
 from groupsup.model import SwapAutoencoder
+from groupsup.train.callbacks import Callback
 from groupsup.train.checkpoint import load_checkpoint, load_model
 from groupsup.train.config import ExperimentConfig, load_config
+from groupsup.train.loop import Loop
+from groupsup.train.resolve import Resolved, load_dataset, resolve
 from groupsup.train.rundir import RunLockedError
 from groupsup.train.trainer import NonFiniteLossError, RunResult, Trainer
 
@@ -22,7 +25,7 @@ def train(model: SwapAutoencoder, data: GroupDataset, *, strategy: str = "centre
           seed: int = 1, out: str | Path = "runs/experiment", resume: bool = False,
           split: Split | str | None = None, held_out: Sequence[dict[str, Any]] = (),
           split_options: dict[str, Any] | None = None, overwrite: bool = False,
-          **train_options: Any) -> RunResult:
+          callbacks: Sequence[Callback] = (), **train_options: Any) -> RunResult:
     """Train *model* on *data* from Python objects (no registry look-up for either).
 
     ``losses`` lists term names or ``{term, weight, distance, options}`` dicts; further
@@ -32,7 +35,8 @@ def train(model: SwapAutoencoder, data: GroupDataset, *, strategy: str = "centre
     ``"random-combinations"`` with ``split_options``). The run's ``split.json`` records it, and
     :func:`groupsup.evaluate_run` evaluates the held-out side.
     ``resume=True`` continues the run in *out* from its latest checkpoint (a new run when it
-    has none); ``overwrite=True`` deletes a previous run's files in *out* first.
+    has none); ``overwrite=True`` deletes a previous run's files in *out* first. *callbacks*
+    (:class:`~groupsup.Callback` instances) run in the loop after the built-in ones.
     """
     terms = [{"term": t} if isinstance(t, str) else dict(t) for t in losses]
     named = split if isinstance(split, str) else "none" if split is None else "(python)"
@@ -50,9 +54,10 @@ def train(model: SwapAutoencoder, data: GroupDataset, *, strategy: str = "centre
     })
     trainer = Trainer(config, dataset=data, model=model, overwrite=overwrite,
                       resume=out if resume and Path(out, "checkpoints").exists() else None,
-                      split=split if isinstance(split, Split) else None)
+                      split=split if isinstance(split, Split) else None, callbacks=callbacks)
     return trainer.fit()
 
 
-__all__ = ["ExperimentConfig", "NonFiniteLossError", "RunLockedError", "RunResult", "Trainer",
-           "load_checkpoint", "load_config", "load_model", "train"]
+__all__ = ["Callback", "ExperimentConfig", "Loop", "NonFiniteLossError", "Resolved",
+           "RunLockedError", "RunResult", "Trainer", "load_checkpoint", "load_config",
+           "load_dataset", "load_model", "resolve", "train"]

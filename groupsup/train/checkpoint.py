@@ -220,13 +220,16 @@ def _load_training_state(path: Path, map_location: str | torch.device) -> dict[s
     return state
 
 
-def load_model(path: str | os.PathLike, map_location: str | torch.device = "cpu"):
-    """The :class:`~groupsup.SwapAutoencoder` of a run or checkpoint directory, with weights."""
+def load_model(path: str | os.PathLike, map_location: str | torch.device = "cpu", *,
+               registries: Any = None):
+    """The :class:`~groupsup.SwapAutoencoder` of a run or checkpoint directory, with weights;
+    its backbone looked up in *registries* (a :class:`~groupsup.Registries`; default: the
+    plugin host's)."""
     from groupsup.model import SwapAutoencoder
 
     state = load_checkpoint(path, map_location=map_location, training=False)
     try:
-        model = SwapAutoencoder.from_config(state.model_config)
+        model = SwapAutoencoder.from_config(state.model_config, registries)
     except GroupsupError as err:
         raise type(err)(f"{state.path / 'model.json'}: {err}") from None
     try:

@@ -106,6 +106,9 @@ class TrainConfig(_Section):
     keep_samples: int = Field(default=8, gt=0, description="sample sheets kept in RUN/samples "
                               "(the newest, the final one included)")
     tensorboard: bool = False
+    callbacks: list[dict[str, Any]] = Field(
+        default_factory=list, description="callbacks of the training loop, each "
+        "{name = <a registered callback>, <its options>}, e.g. [{name = 'evaluate', every = 500}]")
     progress: Literal["auto", "bar", "lines", "off"] = Field(
         default="auto", description="'bar' (tqdm), 'lines' (one plain line per log_every "
         "steps, for log files), 'off', or 'auto': a bar on a terminal, else lines. "

@@ -28,8 +28,8 @@ from groupsup.train.checkpoint import atomic_write_text
 
 LOCK_FILE = "run.lock"
 # everything a run (or `groupsup evaluate` on it) writes into its directory
-RUN_FILES = ("config.json", "schema.json", "split.json", "metrics.jsonl", "samples",
-             "checkpoints", "tensorboard", "training_curves.png", "eval")
+RUN_FILES = ("config.json", "schema.json", "split.json", "metrics.jsonl", "evaluations.jsonl",
+             "samples", "checkpoints", "tensorboard", "training_curves.png", "eval")
 
 
 class RunLockedError(GroupsupError):
@@ -163,13 +163,14 @@ def clear_run(run_dir: str | os.PathLike) -> list[Path]:
     return found
 
 
-def truncate_metrics(run_dir: str | os.PathLike, step: int) -> int:
-    """Drop the ``metrics.jsonl`` records after *step* (and a torn last line), atomically.
+def truncate_metrics(run_dir: str | os.PathLike, step: int, name: str = "metrics.jsonl") -> int:
+    """Drop the records of ``RUN/<name>`` (``metrics.jsonl``) after *step* (and a torn last
+    line), atomically.
 
     A run resumed from its step-*step* checkpoint repeats the steps after it, and would
     otherwise log them twice. Returns the number of lines dropped.
     """
-    path = Path(run_dir) / "metrics.jsonl"
+    path = Path(run_dir) / name
     if not path.is_file():
         return 0
     lines = path.read_text().splitlines()

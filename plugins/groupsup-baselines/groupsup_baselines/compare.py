@@ -1,7 +1,8 @@
 """``groupsup compare CONFIG... --budget SECONDS --out DIR``: train and evaluate under one budget.
 
-Each config trains with the same :class:`groupsup.Trainer` for the same wall-clock training
-budget (``train.time_budget``; ``train.out`` becomes ``DIR/<config file stem>``), then
+Each config is resolved (:func:`groupsup.resolve`) and trains with the same
+:class:`groupsup.Trainer` for the same wall-clock training budget (``train.time_budget``;
+``train.out`` becomes ``DIR/<config file stem>``), then
 :func:`~groupsup.evaluate.run.evaluate_run` evaluates it with the same options. A run whose
 backbone is ``vae`` has no trained partition: its latent dimensions are assigned to attributes
 by :class:`~groupsup_baselines.search.PartitionSearch` first (written to
@@ -88,13 +89,14 @@ def compare(configs: Sequence[str | Path], *, budget: float, out: str | Path,
             shutil.rmtree(run_dir)
         say(f"[{name}] training {config.model.backbone} / "
             f"{config.loss.recipe or 'custom terms'} for {budget:g} s", flush=True)
-        trainer = gs.Trainer(config)
-        result = trainer.fit()
+        # the components the run trains (the dataset among them, for the evaluation)
+        resolved = gs.resolve(config)
+        result = gs.Trainer(config, resolved=resolved).fit()
         adapt = (PartitionSearch(seed=options.seed,
                                  out=run_dir / "eval" / "partition_search.json")
                  if needs_search(config) else None)
         say(f"[{name}] {result.step} steps; evaluating", flush=True)
-        metrics = gs.evaluate_run(run_dir, dataset=trainer.full_dataset, options=options,
+        metrics = gs.evaluate_run(run_dir, dataset=resolved.dataset, options=options,
                                   progress=progress, adapt=adapt, out=run_dir / "eval")
         rows.append(summarise(name, config, result, metrics))
         provenance[name] = config.to_dict()

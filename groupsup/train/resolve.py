@@ -1,0 +1,196 @@
+"""``resolve(config)``: one step from an experiment config to validated, typed components.
+
+Every name a config holds (dataset, backbone, strategy, loss terms or recipe, callbacks) is
+looked up in one :class:`~groupsup.registry.Registries` object, every option section is
+validated against its component's pydantic model, and every component is built, before
+anything trains::
+
+    resolved = resolve(config)                        # the plugin host's registries
+    resolved = resolve(config, registries=my_set)     # any other (tests, two configs at once)
+    resolved.model, resolved.recipe, resolved.strategy, resolved.provenance
+
+With ``registries=None`` the process-wide plugin host is used, rebuilt first when it does not
+yet disable the config's ``disable_plugins`` (:func:`groupsup.plugins.configure_host`).
+``provenance`` records, for each component taken from a registry, its kind, name, plugin,
+distribution and version; checkpoints store it (``plugins``).
+
+:func:`resolve_data` is the first half (dataset, split, training subset, graph), used alone by
+``groupsup graph`` and ``evaluate_run``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from groupsup.data import DatasetSpec, GroupDataset
+from groupsup.errors import ConfigError, DataError
+from groupsup.graph import MultiGraph, Strategy
+from groupsup.graph.splits import Split, resolve_split
+from groupsup.losses import LossRecipe
+from groupsup.model import SwapAutoencoder
+from groupsup.plugins import configure_host
+from groupsup.registry import Registries, Registry
+from groupsup.schema import Schema
+from groupsup.train.callbacks import Callback
+from groupsup.train.config import ExperimentConfig, OptimConfig
+from groupsup.validation import validate
+
+Provenance = list[dict[str, str]]
+
+
+def registries_for(config: ExperimentConfig, registries: Registries | None = None
+                   ) -> Registries:
+    """*registries*, or the plugin host's with the config's ``disable_plugins`` applied."""
+    if registries is not None:
+        return registries
+    return configure_host(disable=config.disable_plugins)
+
+
+def use(provenance: Provenance, kind: str, registry: Registry[Any], name: str) -> Any:
+    """The object registered as *name*, recording where it came from in *provenance*."""
+    entry = registry.entry(name)
+    provenance.append({"kind": kind, "name": entry.name, "plugin": entry.plugin,
+                       "distribution": entry.distribution, "version": entry.version})
+    return entry.obj
+
+
+def load_dataset(config: ExperimentConfig, registries: Registries | None = None,
+                 provenance: Provenance | None = None) -> GroupDataset:
+    """The full dataset (before any split) that *config* names, with its options validated
+    against the dataset's options model."""
+    registries = registries_for(config, registries)
+    spec = use([] if provenance is None else provenance, "dataset", registries.datasets,
+               config.dataset.name)
+    return spec.load(validate(spec.options_model, config.dataset.options, "dataset.options"))
+
+
+@dataclass
+class ResolvedData:
+    """The data half of a resolved config."""
+
+    config: ExperimentConfig
+    registries: Registries
+    dataset: GroupDataset  # the full dataset, before the split
+    spec: DatasetSpec | None  # its registry entry (None for a dataset given in Python)
+    split: Split | None
+    train_dataset: GroupDataset  # the split's training side (the full dataset without one)
+    graph: MultiGraph  # of train_dataset
+    graph_seconds: float  # building the graph took
+    provenance: Provenance = field(default_factory=list)
+
+
+@dataclass
+class Resolved(ResolvedData):
+    """Every component a training run needs, built and validated."""
+
+    schema: type[Schema] = Schema  # train_dataset's, with the config's latent overrides
+    strategy: Strategy | None = None
+    model: SwapAutoencoder | None = None
+    recipe: LossRecipe | None = None
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    callbacks: list[Callback] = field(default_factory=list)
+
+
+def resolve_data(config: ExperimentConfig, registries: Registries | None = None, *,
+                 dataset: GroupDataset | None = None, split: Split | None = None,
+                 check: Callable[[GroupDataset], Any] | None = None,
+                 keys: tuple[str, str] = ("dataset.split", "dataset.split_options")
+                 ) -> ResolvedData:
+    """Dataset (*dataset*, else the registered one the config names), split (*split*, else
+    the config's), training subset and its graph. *check* runs on the full dataset before the
+    rest is built (the image pre-flight check); *keys* name the split's keys in errors."""
+    registries = registries_for(config, registries)
+    provenance: Provenance = []
+    if dataset is None:
+        dataset = load_dataset(config, registries, provenance)
+    if check is not None:
+        check(dataset)
+    d = config.dataset
+    spec = registries.datasets.get(d.name) if d.name in registries.datasets else None
+    if split is None:
+        split = resolve_split(dataset, d.split, seed=config.seed, options=d.split_options,
+                              held_out=d.held_out, dataset_options=d.options,
+                              named=getattr(spec, "splits", {}) or {}, dataset_name=d.name,
+                              keys=keys)
+    train = dataset if split is None else dataset.subset(split.train, name="train")
+    started = time.perf_counter()
+    graph = MultiGraph(train)
+    return ResolvedData(config, registries, dataset, spec, split, train, graph,
+                        time.perf_counter() - started, provenance)
+
+
+def resolve(config: ExperimentConfig, registries: Registries | None = None, *,
+            dataset: GroupDataset | None = None, model: SwapAutoencoder | None = None,
+            split: Split | None = None, check: Callable[[GroupDataset], Any] | None = None
+            ) -> Resolved:
+    """Every component *config* names, built against *registries* (default: the plugin
+    host's). *dataset*, *model* and *split* replace the config's (objects built in Python);
+    *check* runs on the full dataset first. Seeds torch with ``config.seed`` before building
+    the model, so the same config gives the same initial weights."""
+    data = resolve_data(config, registries, dataset=dataset, split=split, check=check)
+    registries, provenance = data.registries, data.provenance
+    strategy_cls = use(provenance, "strategy", registries.strategies, config.strategy.name)
+    strategy = strategy_cls(data.graph, validate(strategy_cls.Config, config.strategy.options,
+                                                 "strategy.options", noun="option"))
+    torch.manual_seed(config.seed)
+    schema = data.train_dataset.schema
+    if config.schema_.latent:
+        schema = schema.with_latent(**config.schema_.latent)
+    if model is None:
+        use(provenance, "backbone", registries.backbones, config.model.backbone)
+        model = _build_model(config, data, schema)
+    recipe = _build_recipe(config, registries, provenance)
+    recipe.check(set(getattr(strategy, "provides", set())))
+    callbacks = resolve_callbacks(config.train.callbacks, registries, provenance)
+    return Resolved(**data.__dict__, schema=schema, strategy=strategy, model=model,
+                    recipe=recipe, optim=config.optim, callbacks=callbacks)
+
+
+def _build_model(config: ExperimentConfig, data: ResolvedData, schema: type[Schema]
+                 ) -> SwapAutoencoder:
+    try:
+        return SwapAutoencoder(config.model.backbone, schema, data.train_dataset.image_shape,
+                               config.model.options, registries=data.registries)
+    except ConfigError:  # e.g. "sides must be powers of two": from mixed image sizes?
+        mismatch = getattr(data.dataset.source, "size_mismatch", None)
+        if mismatch is not None and (message := mismatch()):
+            raise DataError(message) from None
+        raise
+
+
+def _build_recipe(config: ExperimentConfig, registries: Registries,
+                  provenance: Provenance) -> LossRecipe:
+    loss = config.loss
+    if loss.terms is not None:
+        recipe = LossRecipe(loss.terms, distance=loss.distance, registries=registries)
+    elif loss.recipe is None:
+        raise ConfigError("loss: give a recipe name or a list of terms")
+    else:
+        specs = use(provenance, "recipe", registries.recipes, loss.recipe)
+        recipe = LossRecipe(specs, distance=loss.distance, registries=registries)
+    for spec in recipe.specs:
+        use(provenance, "loss", registries.losses, spec.term)
+    return recipe
+
+
+def resolve_callbacks(items: list[dict[str, Any]], registries: Registries,
+                      provenance: Provenance | None = None) -> list[Callback]:
+    """``train.callbacks`` entries (``{"name": ..., **options}``) built from the callback
+    registry, each with its options validated against the class's ``Config``."""
+    callbacks = []
+    for i, item in enumerate(items):
+        options = dict(item)
+        name = options.pop("name", None)
+        if not isinstance(name, str):
+            raise ConfigError(f"train.callbacks[{i}]: give the callback's name, e.g. "
+                              f"{{name = 'evaluate', every = 500}}; got {item!r}")
+        cls = use([] if provenance is None else provenance, "callback", registries.callbacks,
+                  name)
+        callbacks.append(cls(validate(cls.Config, options, f"train.callbacks[{i}] ({name})",
+                                      noun="option")))
+    return callbacks
