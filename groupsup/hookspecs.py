@@ -85,7 +85,13 @@ def register_callbacks(register: Register) -> None:
 
 @hookspec
 def register_metrics(register: Register) -> None:
-    """Register evaluation metrics: ``register(name, metric_function)``."""
+    """Register metrics of latent codes: ``register(name, metric)``, where
+    ``metric(codes, labels, *, partition, factor_names, seed)`` takes ``(N, Z)`` codes and
+    ``(N, A)`` integer labels and returns a result with ``to_dict()`` (or None to skip).
+
+    ``groupsup evaluate --code-metrics NAME,...`` (``EvalOptions.code_metrics``) runs them on
+    the training codes and writes their results under ``"disentanglement"``.
+    """
 
 
 @hookspec

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 
+import groupsup as gs
 import groupsup.evaluate as ev
 from groupsup.errors import ConfigError, DataError
 from groupsup.evaluate.image_quality import gaussian_window
@@ -226,9 +227,53 @@ def test_disentanglement_metrics_name_the_argument_at_fault(factors, representat
 
 
 def test_builtin_metrics_are_registered_through_the_hook():
+    from groupsup.evaluate.latent import CODE_METRICS
+
     host = PluginHost(entry_points=False, local="")
-    for name in ("psnr", "ssim", "mse", "coprediction", "dci", "mig", "block_mig", "factorvae",
-                 "sap", "swap_accuracy"):
+    assert set(CODE_METRICS) <= set(host.metrics.names())
+    for name in ("dci", "mig", "block_mig", "factorvae", "sap"):
         entry = host.metrics.entry(name)
-        assert entry.obj is getattr(ev, name)
+        assert entry.obj is CODE_METRICS[name][0]
         assert entry.plugin == "groupsup.evaluate.plugin" and entry.distribution == "groupsup"
+
+
+CODE_METRIC_PLUGIN = """
+import numpy as np
+import groupsup as gs
+
+
+class Spread:
+    def __init__(self, value):
+        self.value = value
+
+    def to_dict(self):
+        return {"metric": "spread", "spread": self.value}
+
+
+@gs.hookimpl
+def register_metrics(register):
+    register("spread", lambda codes, labels, *, partition, factor_names, seed:
+             Spread(float(np.std(codes))))
+"""
+
+
+def test_a_plugin_code_metric_is_run_by_name(tmp_path):
+    from groupsup.evaluate.latent import disentanglement_metrics, summary_line
+
+    path = tmp_path / "spread_metric.py"
+    path.write_text(CODE_METRIC_PLUGIN)
+    host = PluginHost(entry_points=False, local=str(path))
+    rng = np.random.default_rng(0)
+    codes, labels = rng.normal(size=(64, 4)), rng.integers(0, 2, size=(64, 2))
+    partition = gs.LatentPartition({"a": 2, "b": 2})
+    results = disentanglement_metrics(codes, labels, partition, ["a", "b"],
+                                      metrics=("mig", "spread"), registry=host.metrics)
+    assert list(results) == ["mig", "spread"]
+    assert results["spread"]["spread"] == pytest.approx(float(np.std(codes)))
+    assert summary_line(results).endswith(f"spread {np.std(codes):.3f}")
+    with pytest.raises(gs.RegistryError, match=r"no metric named 'sprad'.*did you mean 'spread'"):
+        disentanglement_metrics(codes, labels, partition, ["a", "b"], metrics=("sprad",),
+                                registry=host.metrics)
+    one_block = disentanglement_metrics(codes, labels, gs.LatentPartition({"a": 4}), ["a", "b"],
+                                        metrics=("block_mig",))
+    assert one_block == {}  # block-MIG needs two blocks: skipped, not an error

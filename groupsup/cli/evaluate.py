@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 
 from groupsup.cli import Command
+from groupsup.evaluate.latent import DEFAULT_CODE_METRICS
 from groupsup.hookspecs import hookimpl
 
 
@@ -39,6 +40,9 @@ def _configure(p: argparse.ArgumentParser) -> None:
                    "reported when hit (the numbers then depend on the machine's speed)")
     p.add_argument("--leakage-examples", type=int, default=256,
                    help="base images of the leakage matrix (default 256)")
+    p.add_argument("--code-metrics", default=",".join(DEFAULT_CODE_METRICS), metavar="NAMES",
+                   help="registered metrics of the training codes, comma-separated (default "
+                   f"{','.join(DEFAULT_CODE_METRICS)}; see `groupsup plugins`)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="cpu")
 
@@ -50,7 +54,9 @@ def _run(args: argparse.Namespace) -> int:
     options = EvalOptions(max_examples=args.max_examples, classifier_steps=args.classifier_steps,
                           classifier_budget=args.classifier_budget, judge_data=args.judge_data,
                           judge_folds=args.judge_folds, leakage_examples=args.leakage_examples,
-                          seed=args.seed, device=args.device)
+                          seed=args.seed, device=args.device,
+                          code_metrics=tuple(m.strip() for m in args.code_metrics.split(",")
+                                             if m.strip()))
     overrides = list(args.overrides)
     if args.dataset is not None:  # the stored options belong to the stored dataset
         overrides = [f"dataset.name={args.dataset}", "dataset.options={}", *overrides]

@@ -2,7 +2,8 @@
 
 - image quality: :func:`mse`, :func:`psnr`, :func:`ssim`, :func:`synthesis_quality`
 - latent structure: :func:`coprediction` (block x attribute probes), :func:`dci`, :func:`mig`,
-  :func:`block_mig`, :func:`factorvae`, :func:`sap`
+  :func:`block_mig`, :func:`factorvae`, :func:`sap`; :func:`disentanglement_metrics` runs the
+  registered code metrics by name (:data:`DEFAULT_CODE_METRICS`)
 - swaps judged by an independent classifier: :class:`AttributeClassifier`,
   :func:`train_classifier`, :func:`swap_accuracy`
 
@@ -16,16 +17,19 @@ from groupsup.evaluate.coprediction import CoPrediction, coprediction
 from groupsup.evaluate.dci import DCIScores, dci
 from groupsup.evaluate.factorvae import FactorVAEScores, factorvae
 from groupsup.evaluate.image_quality import ImageScores, mse, psnr, ssim
+from groupsup.evaluate.latent import DEFAULT_CODE_METRICS, CodeMetric, disentanglement_metrics
 from groupsup.evaluate.mig import BlockMIGScores, MIGScores, block_mig, mig
 from groupsup.evaluate.sap import SAPScores, sap
 from groupsup.evaluate.swap import SwapAccuracy, swap_accuracy
 from groupsup.evaluate.synthesis import SynthesisQuality, synthesis_quality
 
 __all__ = [
+    "DEFAULT_CODE_METRICS",
     "AttributeClassifier",
     "BlockMIGScores",
     "ClassifierFit",
     "CoPrediction",
+    "CodeMetric",
     "DCIScores",
     "FactorVAEScores",
     "ImageScores",
@@ -37,6 +41,7 @@ __all__ = [
     "chance_level",
     "coprediction",
     "dci",
+    "disentanglement_metrics",
     "factorvae",
     "mig",
     "mse",

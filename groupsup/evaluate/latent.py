@@ -10,7 +10,7 @@ into one console line.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -21,18 +21,76 @@ from groupsup.evaluate.sap import sap
 from groupsup.partition import LatentPartition
 
 
+class CodeMetric(Protocol):
+    """What ``register_metrics`` registers: a metric of latent codes and their labels."""
+
+    def __call__(self, codes: np.ndarray, labels: np.ndarray, *, partition: LatentPartition,
+                 factor_names: Sequence[str], seed: int) -> Any: ...
+
+
+# The metrics `groupsup evaluate` runs on the training codes by default (registry names).
+DEFAULT_CODE_METRICS = ("mig", "block_mig", "dci", "factorvae", "sap")
+
+
+def _mig(codes: np.ndarray, labels: np.ndarray, *, partition: LatentPartition,
+         factor_names: Sequence[str], seed: int) -> Any:
+    return mig(codes, labels, factor_names=factor_names)
+
+
+def _block_mig(codes: np.ndarray, labels: np.ndarray, *, partition: LatentPartition,
+               factor_names: Sequence[str], seed: int) -> Any:
+    if len(partition) < 2:  # one block: nothing to compare it with
+        return None
+    return block_mig(codes, labels, partition, seed=seed, factor_names=factor_names)
+
+
+def _dci(codes: np.ndarray, labels: np.ndarray, *, partition: LatentPartition,
+         factor_names: Sequence[str], seed: int) -> Any:
+    return dci(codes, labels, seed=seed, factor_names=factor_names)
+
+
+def _factorvae(codes: np.ndarray, labels: np.ndarray, *, partition: LatentPartition,
+               factor_names: Sequence[str], seed: int) -> Any:
+    return factorvae(codes, labels, seed=seed, factor_names=factor_names)
+
+
+def _sap(codes: np.ndarray, labels: np.ndarray, *, partition: LatentPartition,
+         factor_names: Sequence[str], seed: int) -> Any:
+    return sap(codes, labels, seed=seed, factor_names=factor_names)
+
+
+# name -> (code metric, description): registered through ``register_metrics`` (evaluate/plugin.py)
+CODE_METRICS: dict[str, tuple[CodeMetric, str]] = {
+    "mig": (_mig, "mutual information gap (histogram-discretised codes)"),
+    "block_mig": (_block_mig, "MIG between factors and latent blocks (k-means-discretised "
+                  "blocks); skipped for a one-block partition"),
+    "dci": (_dci, "DCI disentanglement, completeness, informativeness (logistic importances, "
+            "with the permuted-code floor)"),
+    "factorvae": (_factorvae, "FactorVAE score: majority vote on the dimension of least "
+                  "variance"),
+    "sap": (_sap, "SAP: gap between the two dimensions best predicting a factor"),
+}
+
+
 def disentanglement_metrics(codes: np.ndarray, labels: np.ndarray, partition: LatentPartition,
-                            names: Sequence[str], seed: int = 0) -> dict[str, Any]:
-    """MIG, block-MIG, DCI, FactorVAE and SAP of ``codes (N, Z)`` for ``labels (N, A)`` named
-    *names*: ``{metric name: to_dict()}`` (block-MIG only for partitions of 2 blocks or more)."""
+                            names: Sequence[str], seed: int = 0,
+                            metrics: Sequence[str] = DEFAULT_CODE_METRICS,
+                            registry: Any = None) -> dict[str, Any]:
+    """Run the code metrics named *metrics* on ``codes (N, Z)`` for ``labels (N, A)`` named
+    *names*: ``{metric name: result.to_dict()}`` (a metric returning None is left out).
+
+    *registry*: the metrics registry to look names up in (default: the built-in
+    :data:`CODE_METRICS`); a plugin's metric registered through ``register_metrics`` is run by
+    naming it. Every metric is called as ``metric(codes, labels, partition=..., factor_names=...,
+    seed=...)`` and returns an object with ``to_dict()``.
+    """
     names = list(names)
-    out: dict[str, Any] = {"mig": mig(codes, labels, factor_names=names).to_dict()}
-    if len(partition) >= 2:
-        out["block_mig"] = block_mig(codes, labels, partition, seed=seed,
-                                     factor_names=names).to_dict()
-    out["dci"] = dci(codes, labels, seed=seed, factor_names=names).to_dict()
-    out["factorvae"] = factorvae(codes, labels, seed=seed, factor_names=names).to_dict()
-    out["sap"] = sap(codes, labels, seed=seed, factor_names=names).to_dict()
+    out: dict[str, Any] = {}
+    for name in metrics:
+        metric = registry.get(name) if registry is not None else CODE_METRICS[name][0]
+        result = metric(codes, labels, partition=partition, factor_names=names, seed=seed)
+        if result is not None:
+            out[name] = result.to_dict()
     return out
 
 
@@ -42,13 +100,15 @@ def summary_line(results: dict[str, Any]) -> str:
     def num(value: float | None) -> str:
         return "n/a" if value is None else f"{value:.3f}"
 
-    d = results["dci"]
-    parts = [f"MIG {num(results['mig']['mig'])}"]
-    if "block_mig" in results:
-        parts.append(f"block-MIG {num(results['block_mig']['block_mig'])}")
-    parts += [f"DCI D {num(d['disentanglement'])} (floor {num(d['null_disentanglement'])}) "
-              f"C {num(d['completeness'])} (floor {num(d['null_completeness'])}) "
-              f"I {num(d['informativeness'])}",
-              f"FactorVAE {num(results['factorvae']['factorvae'])}",
-              f"SAP {num(results['sap']['sap'])}"]
+    parts = []
+    for name, result in results.items():
+        if name == "dci":
+            parts.append(f"DCI D {num(result['disentanglement'])} (floor "
+                         f"{num(result['null_disentanglement'])}) C {num(result['completeness'])}"
+                         f" (floor {num(result['null_completeness'])}) "
+                         f"I {num(result['informativeness'])}")
+        else:
+            label = {"mig": "MIG", "block_mig": "block-MIG", "factorvae": "FactorVAE",
+                     "sap": "SAP"}.get(name, name)
+            parts.append(f"{label} {num(result.get(name))}")
     return ", ".join(parts)

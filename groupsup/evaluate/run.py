@@ -42,7 +42,7 @@ from groupsup.evaluate.arrays import json_array
 from groupsup.evaluate.coprediction import coprediction
 from groupsup.evaluate.image_quality import psnr
 from groupsup.evaluate.judge import fit_judge
-from groupsup.evaluate.latent import disentanglement_metrics, summary_line
+from groupsup.evaluate.latent import DEFAULT_CODE_METRICS, disentanglement_metrics, summary_line
 from groupsup.evaluate.swap import swap_accuracy
 from groupsup.evaluate.synthesis import synthesis_quality
 from groupsup.evaluate.zeroshot import (
@@ -56,6 +56,7 @@ from groupsup.fileio import atomic_write_text
 from groupsup.graph.splits import Split
 from groupsup.imaging import image_grid, save_png
 from groupsup.model import SwapAutoencoder
+from groupsup.plugins import get_host
 from groupsup.registry import Registries
 from groupsup.train.checkpoint import load_model
 
@@ -76,6 +77,7 @@ class EvalOptions:
     reported in ``metrics.json`` when hit. ``judge_data`` (``"all"`` real images or the
     ``"train"`` split), ``judge_folds`` and ``judge_holdout``: see
     :mod:`groupsup.evaluate.judge`. ``leakage_examples``: base images of the leakage matrix.
+    ``code_metrics``: registered metrics (``register_metrics``) run on the training codes.
     """
 
     max_examples: int = 512
@@ -86,6 +88,7 @@ class EvalOptions:
     judge_holdout: float = 0.2
     leakage_examples: int = 256
     coprediction_examples: int = 2000
+    code_metrics: tuple[str, ...] = DEFAULT_CODE_METRICS
     sheet_rows: int = 12
     seed: int = 0
     device: str = "cpu"
@@ -290,7 +293,8 @@ def evaluate_run(run: str | Path | RunResult, dataset: GroupDataset | None = Non
     co.plot(out / "coprediction.png", title="co-prediction (held-out probe accuracy)")
     metrics["coprediction"] = co.to_dict()
     metrics["disentanglement"] = disentanglement_metrics(
-        codes.numpy(), dataset.labels[ids], model.partition, names, seed=opts.seed)
+        codes.numpy(), dataset.labels[ids], model.partition, names, seed=opts.seed,
+        metrics=opts.code_metrics, registry=(registries or get_host()).metrics)
     say(summary_line(metrics["disentanglement"]))
     metrics["headline"] = {"swap_accuracy": swap["mean"],
                            "judge_accuracy": judge.mean_accuracy,
