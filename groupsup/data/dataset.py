@@ -235,7 +235,8 @@ class GroupDataset:
     def from_folder(cls, schema: type[Schema], root: str | os.PathLike, *,
                     pattern: str | None = None, manifest: str | os.PathLike | None = None,
                     image_size: int | tuple[int, int] | None = None, channels: int = 3,
-                    strict: bool = True, allow_outside_root: bool = False) -> GroupDataset:
+                    strict: bool = True, allow_outside_root: bool = False,
+                    relations: str | os.PathLike | None = None) -> GroupDataset:
         """Image files under *root*, labelled by a file-name *pattern* or a CSV/JSON *manifest*.
 
         *pattern* is matched against each path relative to *root*, e.g.
@@ -243,13 +244,28 @@ class GroupDataset:
         and one column per attribute, or a JSON list of such objects. With ``strict`` a file
         whose name does not match the pattern is an error; otherwise it is skipped. Every
         image must resolve (symlinks followed) inside *root* unless *allow_outside_root*.
-        """
-        from groupsup.data.folder import scan_folder
+        An empty manifest cell (or an attribute's ``missing`` token) is an unknown value.
 
-        paths, records = scan_folder(schema, Path(root), pattern=pattern, manifest=manifest,
-                                     strict=strict, allow_outside_root=allow_outside_root)
+        *relations*: a CSV of ``a,b,attribute`` rows (image paths relative to *root*): a and b
+        share that attribute's value. An attribute it names needs no pattern field or manifest
+        column; its values are the classes the relations form, merged with the known values
+        (see :mod:`groupsup.data.relations`).
+        """
+        from groupsup.data.folder import read_relations, relation_attributes, scan_folder
+        from groupsup.data.relations import resolve_relations
+
+        root = Path(root)
+        related = frozenset() if relations is None else frozenset(
+            relation_attributes(Path(relations), root))
+        paths, records = scan_folder(schema, root, pattern=pattern, manifest=manifest,
+                                     strict=strict, allow_outside_root=allow_outside_root,
+                                     optional=related)
+        if relations is not None:
+            edges = read_relations(Path(relations), root, paths, schema)
+            records, schema = resolve_relations(schema, len(paths), edges, records,
+                                                names=[str(p) for p in paths])
         return cls.from_files(schema, paths, records, image_size=image_size, channels=channels,
-                              name=Path(root).name)
+                              name=root.name)
 
 
 class _Subset:
