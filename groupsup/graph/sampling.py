@@ -142,13 +142,14 @@ def exact_partners(graph: MultiGraph, centres: np.ndarray, j: int,
         if not active.size:
             break
         if act_perturb.all():
-            drawn = _perturbed(graph, tables, act_fields, j, rng)
+            drawn = _perturbed(graph, tables, act_fields, j, rng, act_centres)
         elif not act_perturb.any():
             drawn = _one_overlap_member(graph, act_centres, act_fields, j, rng)
         else:
             drawn = np.empty(len(active), dtype=np.int64)
             sel = np.flatnonzero(act_perturb)
-            drawn[sel] = _perturbed(graph, tables, [f[sel] for f in act_fields], j, rng)
+            drawn[sel] = _perturbed(graph, tables, [f[sel] for f in act_fields], j, rng,
+                                    act_centres[sel])
             sel = np.flatnonzero(~act_perturb)
             drawn[sel] = _one_overlap_member(graph, act_centres[sel],
                                              [f[sel] for f in act_fields], j, rng)
@@ -158,7 +159,7 @@ def exact_partners(graph: MultiGraph, centres: np.ndarray, j: int,
         act_fields = [f[keep] for f in act_fields]
     rest = np.flatnonzero(found < 0)
     if rest.size:
-        found[rest] = _enumerated(graph, [f[rest] for f in fields], j, rng)
+        found[rest] = _enumerated(graph, [f[rest] for f in fields], j, rng, centres[rest])
     if counts is None:
         return found
     out[todo] = found
@@ -191,9 +192,10 @@ def _one_overlap_member(graph: MultiGraph, centres: np.ndarray, fields: list[np.
 
 
 def _perturbed(graph: MultiGraph, tables: PerturbationTables, fields: list[np.ndarray],
-               j: int, rng: np.random.Generator) -> np.ndarray:
+               j: int, rng: np.random.Generator, centres: np.ndarray) -> np.ndarray:
     """Perturbation proposal for centres with the given label fields: an exact partner id,
-    or -1 when the drawn row does not exist (or loses the multiplicity draw)."""
+    or -1 when the drawn row does not exist (or loses the multiplicity draw, or is the
+    centre itself: possible only when the centre knows no attribute but j)."""
     index = graph.combination_index
     n = len(fields[j])
     key = fields[j] * index.stride[j]
@@ -217,11 +219,14 @@ def _perturbed(graph: MultiGraph, tables: PerturbationTables, fields: list[np.nd
         offset = rng.integers(0, index.max_multiplicity, size=n)
         ok = offset < count
         start += np.where(ok, offset, 0)
-    return np.where(ok, index.ids.take(np.where(ok, start, 0)), -1)
+    drawn = np.where(ok, index.ids.take(np.where(ok, start, 0)), -1)
+    if graph.has_unknown:
+        drawn[drawn == centres] = -1
+    return drawn
 
 
 def _enumerated(graph: MultiGraph, fields: list[np.ndarray], j: int,
-                rng: np.random.Generator) -> np.ndarray:
+                rng: np.random.Generator, centres: np.ndarray) -> np.ndarray:
     """Exact draw by enumeration: list each centre's clique, keep the one-overlap members and
     pick one uniformly. Work is the summed clique size, done in bounded chunks."""
     size = graph.value_counts[j][fields[j]]
@@ -235,7 +240,8 @@ def _enumerated(graph: MultiGraph, fields: list[np.ndarray], j: int,
         slot = np.arange(len(owner)) - first[owner] + start[a:b][owner]
         candidate = graph.clique_ids[j][slot].astype(np.int64)
         differ = _differing(graph, candidate, [f[a:b][owner] for f in fields], skip=j)
-        valid = np.flatnonzero(differ == graph.num_attributes - 1)
+        valid = np.flatnonzero((differ == graph.num_attributes - 1)
+                               & (candidate != centres[a:b][owner]))
         per_centre = np.bincount(owner[valid], minlength=b - a)
         starts = np.cumsum(per_centre) - per_centre
         out[a:b] = candidate[valid[starts + rng.integers(0, per_centre)]]
