@@ -85,6 +85,9 @@ def _dense_counts(columns: list[np.ndarray], cardinalities: tuple[int, ...],
 
     def not_shared(t: np.ndarray, axes: range | list[int]) -> np.ndarray:
         for axis in axes:
+            if slots[axis] == cardinalities[axis]:  # no unknown value on this axis
+                t = t.sum(axis=axis, keepdims=True) - t
+                continue
             mask = np.zeros(slots[axis], dtype=t.dtype)
             mask[:cardinalities[axis]] = 1
             shape = [1] * a
