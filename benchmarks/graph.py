@@ -8,6 +8,12 @@ pairs per second and centre-cover groups per second. Baseline, in the same run: 
 MultiGraph built edge by edge on a random 3,000-node subset (build time, bytes per edge, exact
 partner draws by scanning adjacency), with ratios. Single-threaded; best of --repeat runs.
 
+Relations: --relation-nodes examples (1,000,000) with --relation-edges "same identity" edges
+(5,000,000) inside planted classes of 10, resolved into classes by the vectorised union-find
+and built into a MultiGraph (time, and traced bytes per example beyond the edge arrays);
+baseline in the same run: networkx's own connected components on the first
+--relation-baseline nodes (100,000) and their edges, with the throughput ratio.
+
     python benchmarks/graph.py            # table
     python benchmarks/graph.py --json     # machine-readable
 """
@@ -33,6 +39,7 @@ import networkx as nx  # noqa: E402
 import numpy as np  # noqa: E402
 
 import groupsup as gs  # noqa: E402
+from groupsup.data.relations import resolve_relations  # noqa: E402
 from groupsup.graph import CentreCover  # noqa: E402
 
 
@@ -148,6 +155,52 @@ def bench_networkx(labels: np.ndarray, names: tuple[str, ...], nodes: int,
             "exact_draws_per_s": draws / sampling}
 
 
+def planted_relations(n: int, edges: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """``(a, b)`` int32 edges, each inside one planted class of 10 consecutive ids."""
+    rng = np.random.default_rng(seed)
+    a = rng.integers(0, n, size=edges, dtype=np.int64)
+    b = np.minimum(a // 10 * 10 + rng.integers(0, 10, size=edges), n - 1)
+    return a.astype(np.int32), b.astype(np.int32)
+
+
+def bench_relations(n: int, edges: int, baseline: int, repeat: int) -> dict[str, Any]:
+    """Relations -> classes -> MultiGraph at scale, against networkx's connected components."""
+    schema = gs.Schema.define("Identities", [gs.Attribute(name="identity", latent=1)])
+    a, b = planted_relations(n, edges)
+
+    def build() -> tuple[np.ndarray, type[gs.Schema], gs.MultiGraph]:
+        codes, resolved = resolve_relations(schema, n, {"identity": (a, b)})
+        return codes, resolved, gs.MultiGraph(codes, resolved)
+
+    seconds, cpu, (codes, resolved, graph) = timed(build, repeat)
+    gc.collect()
+    tracemalloc.start()
+    build()
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    inside = (a < baseline) & (b < baseline)
+    sub_a, sub_b = a[inside].tolist(), b[inside].tolist()
+
+    def networkx_components() -> list[set[int]]:
+        g = nx.Graph()
+        g.add_nodes_from(range(baseline))
+        g.add_edges_from(zip(sub_a, sub_b))
+        return list(nx.connected_components(g))
+
+    base_s, _, parts = timed(networkx_components, 1)
+    ours = codes[:baseline, 0]
+    # same partition on the subset: planted classes never cross its boundary (10 | baseline)
+    agree = all(len({int(ours[i]) for i in part}) == 1 for part in parts if len(part) > 1)
+    agree &= len({int(ours[min(p)]) for p in parts if len(p) > 1}) == sum(
+        1 for p in parts if len(p) > 1)
+    return {"nodes": n, "edges": edges, "classes": int(resolved["identity"].cardinality),
+            "build_s": seconds, "build_cpu_s": cpu, "bytes_per_example": peak / n,
+            "networkx_nodes": baseline, "networkx_edges": len(sub_a),
+            "networkx_s": base_s, "same_classes_as_networkx": bool(agree),
+            "edges_per_s_ratio": (edges / seconds) / (len(sub_a) / base_s),
+            "graph_edges": graph.num_edges}
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--fonts", type=int, default=100, help="fonts in the grid (100)")
@@ -161,6 +214,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--baseline-draws", type=int, default=2000,
                         help="exact partner draws on the networkx baseline (2,000)")
     parser.add_argument("--repeat", type=int, default=3, help="best of this many runs")
+    parser.add_argument("--relation-nodes", type=int, default=1_000_000,
+                        help="examples of the relations case (1,000,000)")
+    parser.add_argument("--relation-edges", type=int, default=5_000_000,
+                        help="relation edges (5,000,000)")
+    parser.add_argument("--relation-baseline", type=int, default=100_000,
+                        help="nodes of the networkx connected-components baseline (100,000)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     args = parser.parse_args(argv)
     gc.freeze()  # later collections skip the import-time heap: cheap and steady
@@ -193,6 +252,8 @@ def _run(args: argparse.Namespace, argv: list[str] | None) -> dict[str, Any]:
         "full_grid": bench_engine(full, schema, args.draws, args.groups, args.repeat),
         "non_grid": bench_engine(full[keep], schema, args.draws, args.groups, args.repeat),
         "networkx": bench_networkx(full, schema.names, args.subset, args.baseline_draws),
+        "relations": bench_relations(args.relation_nodes, args.relation_edges,
+                                     args.relation_baseline, args.repeat),
     }
     engine, base = results["full_grid"], results["networkx"]
     engine_bytes_per_edge = engine["bytes_per_node"] * engine["nodes"] / engine["edges"]
@@ -236,6 +297,15 @@ def print_table(r: dict[str, Any]) -> None:
           f"{q['edges_built_per_s']:,.0f}x, bytes per edge 1/{q['bytes_per_edge']:,.0f}, "
           f"exact draws per second {q['exact_draws_per_s']:,.0f}x; networkx would need "
           f"~{q['networkx_full_grid_bytes_estimate'] / 1e12:,.3g} TB for the full grid")
+    rel = r["relations"]
+    print(f"\nrelations: {rel['nodes']:,} examples, {rel['edges']:,} relation edges -> "
+          f"{rel['classes']:,} classes and a MultiGraph in {rel['build_s']:.2f} s "
+          f"(CPU {rel['build_cpu_s']:.2f} s), {rel['bytes_per_example']:.0f} bytes/example "
+          f"beyond the edge arrays (target: <= 5 s, <= 150 bytes)")
+    print(f"networkx connected components on {rel['networkx_nodes']:,} nodes / "
+          f"{rel['networkx_edges']:,} edges: {rel['networkx_s']:.2f} s; same classes: "
+          f"{rel['same_classes_as_networkx']}; edges per second, union-find / networkx: "
+          f"{rel['edges_per_s_ratio']:,.1f}x")
 
 
 if __name__ == "__main__":

@@ -40,7 +40,7 @@ from groupsup.model import SwapAutoencoder
 from groupsup.partition import LatentPartition
 from groupsup.plugins import get_host
 from groupsup.registry import Registries, RegistrySet
-from groupsup.schema import Attribute, Schema
+from groupsup.schema import UNKNOWN, Attribute, Schema
 from groupsup.train import (
     Callback,
     ExperimentConfig,
@@ -59,6 +59,7 @@ from groupsup.version import __version__
 
 __all__ = [
     "IMAGE_SUFFIXES",
+    "UNKNOWN",
     "Attribute",
     "Backbone",
     "BackboneConfig",

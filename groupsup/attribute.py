@@ -1,14 +1,15 @@
 """Attribute: one attribute of a dataset, as declared in a schema class.
 
-Its value vocabulary (in code order, or ``None`` to discover it from the labels) and the width
-of its latent block. A :class:`~groupsup.Schema` is an ordered set of attributes.
+Its value vocabulary (in code order, or ``None`` to discover it from the labels), the width
+of its latent block, and the token that marks an unknown value in label records. A
+:class:`~groupsup.Schema` is an ordered set of attributes.
 """
 
 from __future__ import annotations
 
 import re
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from groupsup.errors import SchemaError
 
@@ -26,6 +27,9 @@ class Attribute(BaseModel):
         default=None, description="the value vocabulary in code order; None: discover from labels"
     )
     description: str = ""
+    missing: Value | None = Field(
+        default=None, description="a label value that means 'unknown' (e.g. '?'); None, NaN "
+        "and an empty string always do")
     name: str | None = Field(default=None, description="set from the class attribute's name")
 
     @field_validator("values")
@@ -41,6 +45,12 @@ class Attribute(BaseModel):
                 raise ValueError(f"value {value!r} appears more than once in the vocabulary")
             seen.add(value)
         return tuple(values)
+
+    @model_validator(mode="after")
+    def _missing_not_a_value(self) -> Attribute:
+        if self.missing is not None and self.values is not None and self.missing in self.values:
+            raise ValueError(f"missing token {self.missing!r} is also a value of the vocabulary")
+        return self
 
     @field_validator("name")
     @classmethod
@@ -58,6 +68,15 @@ class Attribute(BaseModel):
         if self.values is None:
             raise SchemaError(f"attribute {self.name!r} has no vocabulary yet; resolve the schema")
         return len(self.values)
+
+    def is_missing(self, value: object) -> bool:
+        """Whether a label *value* means "unknown": None, a float NaN, an empty (or blank)
+        string, or this attribute's declared ``missing`` token."""
+        if value is None or (isinstance(value, float) and value != value):
+            return True
+        if isinstance(value, str) and not value.strip():
+            return True
+        return self.missing is not None and value == self.missing
 
     def code_of(self) -> dict[Value, int]:
         """Map value -> integer code (its position in the vocabulary)."""

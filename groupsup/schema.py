@@ -11,6 +11,10 @@ Attribute order is declaration order (parents first). A schema class whose every
 a vocabulary is *resolved*; :meth:`Schema.resolve` discovers missing vocabularies from label
 records and returns a new, resolved schema class. Schemas round-trip through JSON without the
 original class (checkpoints store them that way).
+
+Unknown values: a label record may leave a value unknown (None, NaN, an empty string, or the
+attribute's declared ``missing`` token). It is encoded as :data:`UNKNOWN` (-1), distinct from
+every value's code, and decoded back to None.
 """
 
 from __future__ import annotations
@@ -30,6 +34,8 @@ from groupsup.partition import LatentPartition
 from groupsup.validation import explain
 
 SCHEMA_FORMAT = "groupsup.schema/1"
+UNKNOWN = -1
+"""The code of an unknown value in an integer label matrix."""
 
 
 def _plain(value: Any) -> Any:
@@ -190,7 +196,8 @@ class Schema(metaclass=SchemaMeta):
         if cls.resolved:
             return cls
         columns = cls._columns(records)
-        found = {a.name: _sorted_values(columns[a.name]) for a in cls.attributes if not a.resolved}
+        found = {a.name: _sorted_values(v for v in columns[a.name] if not a.is_missing(v))
+                 for a in cls.attributes if not a.resolved}
         for name, vocab in found.items():
             if not vocab:
                 raise LabelError(f"attribute {name!r}: no labels to discover its values from")
@@ -230,7 +237,8 @@ class Schema(metaclass=SchemaMeta):
 
     @classmethod
     def encode(cls, records: Any, where: str | Sequence[str] | None = None) -> np.ndarray:
-        """Label records -> ``(N, A)`` int64 codes.
+        """Label records -> ``(N, A)`` int64 codes; an unknown value (None, NaN, an empty
+        string or the attribute's ``missing`` token) becomes :data:`UNKNOWN` (-1).
 
         *records*: dict rows, tuple rows in attribute order, or a mapping of columns. *where*
         names the origin for error messages: one string, or one per record (e.g. file names).
@@ -243,9 +251,11 @@ class Schema(metaclass=SchemaMeta):
             lookup = attr.code_of()
             column = cols[attr.name]
             try:
-                codes[:, j] = [lookup[v] for v in column]
+                codes[:, j] = [lookup[v] if v in lookup or not attr.is_missing(v) else UNKNOWN
+                               for v in column]
             except (KeyError, TypeError):
-                row = next(i for i, v in enumerate(column) if not _hashable_in(v, lookup))
+                row = next(i for i, v in enumerate(column)
+                           if not _hashable_in(v, lookup) and not attr.is_missing(v))
                 origin = _origin(where, row)
                 raise LabelError(
                     f"attribute {attr.name!r}: value {column[row]!r}{origin} is not in its "
@@ -256,15 +266,21 @@ class Schema(metaclass=SchemaMeta):
 
     @classmethod
     def decode(cls, codes: np.ndarray) -> list[dict[str, Value]]:
-        """``(N, A)`` codes -> label dicts."""
-        codes = cls.check_codes(codes)
+        """``(N, A)`` codes -> label dicts; an unknown value (-1) decodes to None."""
+        codes = cls.check_codes(codes, allow_missing=True)
         vocabs = [a.values for a in cls.attributes]
-        return [{n: vocabs[j][c] for j, (n, c) in enumerate(zip(cls.names, row))}
+        return [{n: (vocabs[j][c] if c >= 0 else None)
+                 for j, (n, c) in enumerate(zip(cls.names, row))}
                 for row in codes.tolist()]
 
     @classmethod
-    def check_codes(cls, codes: Any, where: str = "label matrix") -> np.ndarray:
-        """Validate an integer label matrix: shape ``(N, A)`` and every code in range."""
+    def check_codes(cls, codes: Any, where: str = "label matrix",
+                    allow_missing: bool = False) -> np.ndarray:
+        """Validate an integer label matrix: shape ``(N, A)`` and every code in range.
+
+        :data:`UNKNOWN` (-1) is accepted only with *allow_missing*; otherwise the error says
+        that *where* needs every value known.
+        """
         cls._require_resolved()
         codes = np.asarray(codes)
         if codes.ndim != 2 or codes.shape[1] != len(cls):
@@ -273,10 +289,16 @@ class Schema(metaclass=SchemaMeta):
         if codes.size and not np.issubdtype(codes.dtype, np.integer):
             raise LabelError(f"{where} must hold integer codes, got dtype {codes.dtype}")
         codes = codes.astype(np.int64, copy=False)
+        low = UNKNOWN if allow_missing else 0
         for j, attr in enumerate(cls.attributes):
-            bad = np.flatnonzero((codes[:, j] < 0) | (codes[:, j] >= len(attr.values)))
+            bad = np.flatnonzero((codes[:, j] < low) | (codes[:, j] >= len(attr.values)))
             if bad.size:
                 row = int(bad[0])
+                if codes[row, j] == UNKNOWN:
+                    unknown = int((codes[:, j] == UNKNOWN).sum())
+                    raise LabelError(f"{where}: attribute {attr.name!r} is unknown (-1) in row "
+                                     f"{row} ({unknown} rows in all); this needs every value "
+                                     "known: drop or label those examples first")
                 raise LabelError(f"{where}: attribute {attr.name!r} row {row} has code "
                                  f"{int(codes[row, j])}, valid codes are 0..{len(attr.values) - 1}")
         return codes

@@ -13,8 +13,13 @@ def test_graph_benchmark_runs_small(capsys):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     results = module.main(["--fonts", "2", "--draws", "2000", "--groups", "500",
-                           "--subset", "150", "--baseline-draws", "100", "--repeat", "1"])
+                           "--subset", "150", "--baseline-draws", "100", "--repeat", "1",
+                           "--relation-nodes", "3000", "--relation-edges", "6000",
+                           "--relation-baseline", "1000"])
     assert results["full_grid"]["nodes"] == 52 * 3 * 90 * 2
     assert results["full_grid"]["admissible_exact"] == results["full_grid"]["nodes"]
     assert results["networkx"]["nodes"] == 150 and results["ratios"]["bytes_per_edge"] > 1
-    assert "naive networkx MultiGraph on 150 nodes" in capsys.readouterr().out
+    relations = results["relations"]
+    assert relations["same_classes_as_networkx"] and 0 < relations["classes"] <= 1500
+    out = capsys.readouterr().out
+    assert "naive networkx MultiGraph on 150 nodes" in out and "relations: 3,000 examples" in out

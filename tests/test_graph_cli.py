@@ -62,3 +62,19 @@ def test_errors(tmp_path, capsys):
     assert "needs --pattern or --manifest" in capsys.readouterr().err
     assert main(["graph", str(tmp_path), "--nodes", "3"]) == 1
     assert "--nodes selects the subset for --export" in capsys.readouterr().err
+
+
+def test_folder_manifest_with_empty_cells_reports_coverage(tmp_path, capsys):
+    root = tmp_path / "imgs"
+    root.mkdir()
+    rows = ["path,shape,color"]
+    for i, (shape, color) in enumerate([("a", "r"), ("b", ""), ("a", "g"), ("", "r")]):
+        Image.new("RGB", (4, 4)).save(root / f"{i}.png")
+        rows.append(f"{i}.png,{shape},{color}")
+    (root / "labels.csv").write_text("\n".join(rows) + "\n")
+    assert main(["graph", str(root), "--manifest", "labels.csv"]) == 0
+    assert "coverage (known / total): shape 3/4 (75%), color 3/4 (75%)" in capsys.readouterr().out
+    assert main(["graph", str(root), "--manifest", "labels.csv", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["coverage"]["shape"] == {"known": 3, "total": 4}
+    assert report["admissibility"]["attributes"]["color"]["known"] == 3

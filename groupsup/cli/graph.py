@@ -193,6 +193,8 @@ def _run(args: argparse.Namespace) -> int:
         "source": args.source, "name": dataset.name, "size": len(graph),
         "attributes": {n: int(k) for n, k in zip(graph.names, graph.cardinalities)},
         "combinations": {"present": present, "possible": possible},
+        "coverage": {n: {"known": k, "total": total}
+                     for n, (k, total) in graph.coverage().items()},
         "edges": graph.edge_counts(), "total_edges": graph.num_edges,
         "admissibility": admissibility.to_dict(), "seconds": round(elapsed, 3)}
     if split_report is not None:
@@ -218,6 +220,9 @@ def _run(args: argparse.Namespace) -> int:
           f"{graph.num_edges:,} edges (graph and admissibility in {elapsed:.2f} s)")
     print(f"label combinations: {present:,} of {possible:,} possible present "
           f"({100 * present / max(possible, 1):.1f}%)")
+    print("coverage (known / total): " + ", ".join(
+        f"{n} {k:,}/{total:,} ({100 * k / max(total, 1):.0f}%)"
+        for n, (k, total) in graph.coverage().items()))
     print(admissibility.summary())
     if args.export:
         e = report["export"]

@@ -42,6 +42,12 @@ class FolderOptions(BaseModel):
                           "converted on load)")
     allow_outside_root: bool = Field(default=False, description="read manifest rows and "
                                      "symlinks that resolve outside root")
+    missing: str | None = Field(default=None, description="a label text that means 'unknown' "
+                                "(e.g. '?'); an empty manifest cell always does")
+    relations: str | None = Field(default=None, description="CSV (relative to root or the "
+                                  "working directory) of a,b,attribute rows: images a and b "
+                                  "share that attribute's value; such attributes need no "
+                                  "pattern field or manifest column")
 
 
 def load_store(options: StoreOptions) -> GroupDataset:
@@ -49,12 +55,13 @@ def load_store(options: StoreOptions) -> GroupDataset:
 
 
 def load_folder(options: FolderOptions) -> GroupDataset:
-    schema = Schema.define("Folder", [Attribute(name=n, latent=w)
+    schema = Schema.define("Folder", [Attribute(name=n, latent=w, missing=options.missing)
                                       for n, w in options.attributes.items()])
     return GroupDataset.from_folder(schema, options.root, pattern=options.pattern,
                                     manifest=options.manifest, image_size=options.image_size,
                                     channels=options.channels,
-                                    allow_outside_root=options.allow_outside_root)
+                                    allow_outside_root=options.allow_outside_root,
+                                    relations=options.relations)
 
 
 @hookimpl

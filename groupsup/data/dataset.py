@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -36,14 +36,15 @@ def to_uint8(x: torch.Tensor) -> np.ndarray:
 class GroupDataset:
     """Examples with categorical labels, the input of the multigraph and the trainer.
 
-    ``labels`` is ``(N, A)`` int64: column j holds codes into ``schema.attributes[j].values``.
+    ``labels`` is ``(N, A)`` int64: column j holds codes into ``schema.attributes[j].values``,
+    or :data:`~groupsup.schema.UNKNOWN` (-1) where the value is unknown.
     ``load(indices)`` returns float32 ``(n, C, H, W)`` images in ``[-1, 1]``.
     """
 
     def __init__(self, schema: type[Schema], labels: np.ndarray, source: ArraySource | FileSource,
                  name: str = "dataset"):
         self.schema = schema
-        self.labels = schema.check_codes(labels, where=f"{name} labels")
+        self.labels = schema.check_codes(labels, where=f"{name} labels", allow_missing=True)
         if len(source) != len(self.labels):
             raise DataError(f"{name}: {len(source)} images but {len(self.labels)} label rows")
         self.source = source
@@ -80,6 +81,16 @@ class GroupDataset:
     def __getitem__(self, i: int) -> tuple[torch.Tensor, np.ndarray]:
         return self.load([i])[0], self.labels[i]
 
+    def coverage(self) -> dict[str, int]:
+        """Per attribute, how many examples have a known value (``len(self)`` when complete)."""
+        known = (self.labels >= 0).sum(axis=0)
+        return {name: int(k) for name, k in zip(self.schema.names, known)}
+
+    def require_known(self, where: str) -> None:
+        """Raise :class:`LabelError` naming *where*, the attribute and an example when some
+        value is unknown: for consumers that need complete labels (judges, metrics)."""
+        self.schema.check_codes(self.labels, where=f"{where}: {self.name} labels")
+
     def records(self, indices: Any = None) -> list[dict[str, Any]]:
         """Label dicts (values, not codes) of the given examples (default all)."""
         rows = self.labels if indices is None else self.labels[self._indices(indices)]
@@ -115,6 +126,37 @@ class GroupDataset:
                 raise DataError(f"{name}: float images must be (N, C, H, W) in [-1, 1], got "
                                 f"{images.dtype} {images.shape}")
         return cls(schema, labels, ArraySource(images, name), name)
+
+    @classmethod
+    def from_networkx(cls, graph: Any, images: Any, schema: type[Schema] | None = None,
+                      name: str = "relations", image_size: int | tuple[int, int] | None = None,
+                      channels: int = 3) -> GroupDataset:
+        """Examples and labels from a networkx graph of "same-as" relations.
+
+        Nodes are examples (in ``graph.nodes`` order); an edge keyed by an attribute name
+        (``nx.MultiGraph``; or edge data ``attribute=...``) says its ends share that
+        attribute's value; node attributes named like schema attributes are known values. Per
+        attribute, connected components merged with the known values become its values;
+        unnamed ones are ``class-0001, ...`` by smallest node position (see
+        :mod:`groupsup.data.relations`). *images*: an array as :meth:`from_arrays` takes (one
+        image per node, in node order), a sequence of image paths in node order, or a mapping
+        node -> image path.
+        """
+        from groupsup.data.relations import networkx_labels
+
+        nodes, codes, resolved = networkx_labels(graph, schema)
+        if isinstance(images, Mapping):
+            missing = [node for node in nodes if node not in images]
+            if missing:
+                raise DataError(f"{name}: no image for node {missing[0]!r} "
+                                f"({len(missing)} nodes without one)")
+            images = [images[node] for node in nodes]
+        if isinstance(images, (list, tuple)) and images and isinstance(images[0], (str, Path)):
+            if len(images) != len(nodes):
+                raise DataError(f"{name}: {len(images)} image paths for {len(nodes)} nodes")
+            return cls.from_files(resolved, images, codes, image_size=image_size,
+                                  channels=channels, name=name)
+        return cls.from_arrays(resolved, images, codes, name=name)
 
     @classmethod
     def from_store(cls, path: str | os.PathLike, mmap: bool = True) -> GroupDataset:
@@ -193,7 +235,8 @@ class GroupDataset:
     def from_folder(cls, schema: type[Schema], root: str | os.PathLike, *,
                     pattern: str | None = None, manifest: str | os.PathLike | None = None,
                     image_size: int | tuple[int, int] | None = None, channels: int = 3,
-                    strict: bool = True, allow_outside_root: bool = False) -> GroupDataset:
+                    strict: bool = True, allow_outside_root: bool = False,
+                    relations: str | os.PathLike | None = None) -> GroupDataset:
         """Image files under *root*, labelled by a file-name *pattern* or a CSV/JSON *manifest*.
 
         *pattern* is matched against each path relative to *root*, e.g.
@@ -201,13 +244,28 @@ class GroupDataset:
         and one column per attribute, or a JSON list of such objects. With ``strict`` a file
         whose name does not match the pattern is an error; otherwise it is skipped. Every
         image must resolve (symlinks followed) inside *root* unless *allow_outside_root*.
-        """
-        from groupsup.data.folder import scan_folder
+        An empty manifest cell (or an attribute's ``missing`` token) is an unknown value.
 
-        paths, records = scan_folder(schema, Path(root), pattern=pattern, manifest=manifest,
-                                     strict=strict, allow_outside_root=allow_outside_root)
+        *relations*: a CSV of ``a,b,attribute`` rows (image paths relative to *root*): a and b
+        share that attribute's value. An attribute it names needs no pattern field or manifest
+        column; its values are the classes the relations form, merged with the known values
+        (see :mod:`groupsup.data.relations`).
+        """
+        from groupsup.data.folder import read_relations, relation_attributes, scan_folder
+        from groupsup.data.relations import resolve_relations
+
+        root = Path(root)
+        related = frozenset() if relations is None else frozenset(
+            relation_attributes(Path(relations), root))
+        paths, records = scan_folder(schema, root, pattern=pattern, manifest=manifest,
+                                     strict=strict, allow_outside_root=allow_outside_root,
+                                     optional=related)
+        if relations is not None:
+            edges = read_relations(Path(relations), root, paths, schema)
+            records, schema = resolve_relations(schema, len(paths), edges, records,
+                                                names=[str(p) for p in paths])
         return cls.from_files(schema, paths, records, image_size=image_size, channels=channels,
-                              name=Path(root).name)
+                              name=root.name)
 
 
 class _Subset:
@@ -232,10 +290,11 @@ def _encode_labels(schema: type[Schema], labels: Any, name: str,
     """Accept an integer code matrix or label records; return codes and the resolved schema."""
     if isinstance(labels, np.ndarray) and np.issubdtype(labels.dtype, np.integer) \
             and labels.ndim == 2 and schema.resolved:
-        return schema.check_codes(labels, where=f"{name} labels"), schema
+        return schema.check_codes(labels, where=f"{name} labels", allow_missing=True), schema
     if isinstance(labels, torch.Tensor):
         return _encode_labels(schema, labels.cpu().numpy(), name, where)
-    if isinstance(labels, np.ndarray) and labels.ndim == 2 and not schema.resolved:
+    if isinstance(labels, np.ndarray) and labels.ndim == 2 and not schema.resolved \
+            and np.issubdtype(labels.dtype, np.integer):
         raise LabelError(f"{name}: integer label codes need a schema with every vocabulary "
                          f"declared; unresolved attributes: "
                          f"{[a.name for a in schema.attributes if not a.resolved]}")

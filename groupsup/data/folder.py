@@ -10,7 +10,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from groupsup.errors import DataError
+import numpy as np
+
+from groupsup.errors import DataError, did_you_mean
 from groupsup.schema import Schema
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
@@ -122,12 +124,14 @@ def pattern_fields(pattern: str) -> list[str]:
     return NamePattern(pattern).fields
 
 
-def compile_pattern(pattern: str, schema: type[Schema]) -> NamePattern:
-    """``"{letter}_{size}_{_id}.png"`` -> a :class:`NamePattern` checked against *schema*."""
+def compile_pattern(pattern: str, schema: type[Schema],
+                    optional: frozenset[str] = frozenset()) -> NamePattern:
+    """``"{letter}_{size}_{_id}.png"`` -> a :class:`NamePattern` checked against *schema*
+    (attributes in *optional*, e.g. given by relations, need no field)."""
     parsed = NamePattern(pattern)
     for field in parsed.fields:
         schema[field]  # unknown field -> SchemaError with a did-you-mean
-    missing = [n for n in schema.names if n not in parsed.fields]
+    missing = [n for n in schema.names if n not in parsed.fields and n not in optional]
     if missing:
         raise DataError(f"file-name pattern {pattern!r} lacks fields for attributes {missing} "
                         "(fields written {_name} or * are ignored, not attributes)")
@@ -137,6 +141,8 @@ def compile_pattern(pattern: str, schema: type[Schema]) -> NamePattern:
 def _typed(value: str, schema: type[Schema], name: str) -> Any:
     """Values parsed from text become ints where the declared vocabulary holds ints."""
     vocab = schema[name].values
+    if schema[name].is_missing(value):
+        return None
     if vocab and all(isinstance(v, int) for v in vocab):
         try:
             return int(value)
@@ -189,8 +195,12 @@ def scan_images(root: str | Path, parse: Callable[[Path], dict[str, Any] | None]
 
 def scan_folder(schema: type[Schema], root: Path, *, pattern: str | None,
                 manifest: str | Path | None, strict: bool = True,
-                allow_outside_root: bool = False) -> tuple[list[Path], list[dict[str, Any]]]:
+                allow_outside_root: bool = False, optional: frozenset[str] = frozenset()
+                ) -> tuple[list[Path], list[dict[str, Any]]]:
     """Return ``(paths, label records)`` sorted by path, for :meth:`GroupDataset.from_folder`.
+
+    Attributes in *optional* (those a relations file gives) may lack a pattern field or a
+    manifest column; their records then leave them out (unknown).
 
     Every image path (a manifest row, or a file the pattern matched, symlinks followed) must
     resolve inside *root* unless *allow_outside_root*: a manifest row ``../../etc/passwd``
@@ -202,8 +212,8 @@ def scan_folder(schema: type[Schema], root: Path, *, pattern: str | None,
         raise DataError("give exactly one of pattern= (labels from file names) or manifest=")
     inside = None if allow_outside_root else _Containment(root)
     if manifest is not None:
-        return _read_manifest(schema, root, Path(manifest), inside)
-    parsed = compile_pattern(pattern, schema)
+        return _read_manifest(schema, root, Path(manifest), inside, optional)
+    parsed = compile_pattern(pattern, schema, optional)
     misses: list[str] = []
 
     def parse(path: Path) -> dict[str, Any] | None:
@@ -218,7 +228,7 @@ def scan_folder(schema: type[Schema], root: Path, *, pattern: str | None,
         if inside is not None and not inside(path):
             raise ValueError(f"resolves to {path.resolve()}, outside the dataset root "
                              f"{inside.root} (a symlink?); {_OPT_IN}")
-        return {n: _typed(values[n], schema, n) for n in schema.names}
+        return {n: _typed(values[n], schema, n) for n in schema.names if n in values}
 
     scan = scan_images(root, parse)
     if not scan.paths:
@@ -253,13 +263,14 @@ def read_manifest_rows(root: Path, manifest: Path) -> tuple[Path, list[dict[str,
 
 
 def _read_manifest(schema: type[Schema], root: Path, manifest: Path,
-                   inside: _Containment | None) -> tuple[list[Path], list[dict[str, Any]]]:
+                   inside: _Containment | None, optional: frozenset[str] = frozenset()
+                   ) -> tuple[list[Path], list[dict[str, Any]]]:
     manifest, rows = read_manifest_rows(root, manifest)
     paths, records = [], []
     for i, row in enumerate(rows, start=1):  # row 1: the first data row (after a CSV header)
         if not isinstance(row, dict) or "path" not in row:
             raise DataError(f"{manifest}: row {i} has no 'path' column/key")
-        missing = [n for n in schema.names if n not in row]
+        missing = [n for n in schema.names if n not in row and n not in optional]
         if missing:
             raise DataError(f"{manifest}: row {i} lacks attributes {missing}")
         path = root / row["path"]  # an absolute row path replaces root
@@ -269,7 +280,56 @@ def _read_manifest(schema: type[Schema], root: Path, manifest: Path,
                             f"{_OPT_IN}")
         paths.append(path)
         records.append({n: _typed(row[n], schema, n) if isinstance(row[n], str) else row[n]
-                        for n in schema.names})
+                        for n in schema.names if n in row})
     if not paths:
         raise DataError(f"{manifest}: no rows")
     return paths, records
+
+
+def read_relations(path: Path, root: Path, paths: Sequence[Path], schema: type[Schema]
+                   ) -> dict[str, tuple[Any, Any]]:
+    """A relations CSV (columns ``a,b,attribute``: two image paths relative to *root*, as in a
+    manifest, and the attribute they share) -> ``{attribute: (ids, ids)}`` into *paths*."""
+    if not path.is_absolute() and not path.exists():
+        path = root / path
+    try:
+        rows = list(csv.DictReader(path.read_text().splitlines()))
+    except FileNotFoundError:
+        raise DataError(f"{path}: relations file not found") from None
+    except OSError as err:
+        raise DataError(f"{path}: cannot read relations ({err})") from None
+    index = {Path(p): i for i, p in enumerate(paths)}
+    ends: dict[str, tuple[list[int], list[int]]] = {}
+    for row_no, row in enumerate(rows, start=1):
+        missing = [c for c in ("a", "b", "attribute") if not row.get(c)]
+        if missing:
+            raise DataError(f"{path}: row {row_no} lacks {missing} (columns: a,b,attribute)")
+        attribute = row["attribute"]
+        if attribute not in schema.names:
+            raise DataError(f"{path}: row {row_no} names attribute {attribute!r}, not one of "
+                            f"{list(schema.names)}{did_you_mean(attribute, schema.names)}")
+        pair = []
+        for column in ("a", "b"):
+            i = index.get(root / row[column])
+            if i is None:
+                raise DataError(f"{path}: row {row_no} {column}={row[column]!r} is not an image "
+                                f"of the dataset (paths are relative to {root})")
+            pair.append(i)
+        first, second = ends.setdefault(attribute, ([], []))
+        first.append(pair[0])
+        second.append(pair[1])
+    return {name: (np.asarray(a, dtype=np.int64), np.asarray(b, dtype=np.int64))
+            for name, (a, b) in ends.items()}
+
+
+def relation_attributes(path: Path, root: Path) -> set[str]:
+    """The attribute names a relations CSV uses (unknown ones are reported later)."""
+    if not path.is_absolute() and not path.exists():
+        path = root / path
+    try:
+        rows = csv.DictReader(path.read_text().splitlines())
+        return {row["attribute"] for row in rows if row.get("attribute")}
+    except FileNotFoundError:
+        raise DataError(f"{path}: relations file not found") from None
+    except (OSError, KeyError) as err:
+        raise DataError(f"{path}: cannot read relations ({err})") from None

@@ -53,7 +53,10 @@ def as_label_matrix(labels: ArrayLike, name: str, rows: int | None = None) -> np
     y = y.astype(np.int64, copy=False)
     if y.size and y.min() < 0:
         row, col = (int(v[0]) for v in np.nonzero(y < 0))
-        raise DataError(f"{name}: negative code {int(y[row, col])} at row {row}, column {col}")
+        unknown = " (-1: an unknown value; this needs every value known)" \
+            if y[row, col] == -1 else ""
+        raise DataError(f"{name}: negative code {int(y[row, col])} at row {row}, column {col}"
+                        f"{unknown}")
     return y
 
 

@@ -192,6 +192,7 @@ def _training_data(
     if isinstance(images, GroupDataset):
         if labels is not None:
             raise ConfigError("labels come from the GroupDataset; do not pass labels as well")
+        images.require_known("train_classifier")  # a judge learns from complete labels only
         y = images.labels
         cards = tuple(cardinalities or images.schema.cardinalities)
         return images.load, y, cards, tuple(names or images.schema.names)

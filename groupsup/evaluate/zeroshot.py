@@ -28,9 +28,14 @@ def draw_providers(labels: np.ndarray, train: np.ndarray, targets: np.ndarray,
     """For each target row and attribute j, a random training example with the target's value
     of j. ``labels (N, A)``; ``train (T,)`` ids; ``targets (n, A)`` codes -> ``(n, A)`` ids.
 
-    Raises :class:`DataError` when some value of a target is absent from training.
+    Raises :class:`DataError` when some value of a target is absent from training or unknown
+    (-1). A training example whose value of j is unknown is never a provider for j.
     """
     n, a = targets.shape
+    if (targets < 0).any():
+        row, col = (int(v[0]) for v in np.nonzero(targets < 0))
+        raise DataError(f"attribute #{col}: target {row} has an unknown value (-1); a "
+                        "synthesis target needs every value known")
     out = np.empty((n, a), dtype=np.int64)
     for j in range(a):  # a loop over attributes; every draw inside is vectorised
         values = labels[train, j]
@@ -107,6 +112,7 @@ def leakage_swaps(model: SwapAutoencoder, data: GroupDataset, judge: Judge, base
     the examples with another value of attribute j than the base's (any training example when
     attribute j has one value in training); the other blocks stay the base's.
     """
+    data.require_known("leakage")  # bases and providers are compared value by value
     labels, names = data.labels, list(data.schema.names)
     blocks = list(model.partition.names)
     predicted, provider_labels = [], []

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import networkx as nx
 import numpy as np
 
+from groupsup.data.relations import SCHEMA_KEY
 from groupsup.errors import GroupsupError
 
 if TYPE_CHECKING:
@@ -21,15 +22,18 @@ def subgraph_edge_counts(graph: MultiGraph, nodes: np.ndarray) -> dict[str, int]
     """Edges per attribute of the subgraph induced by *nodes* (unique ids)."""
     out = {}
     for j, name in enumerate(graph.names):
-        c = np.bincount(graph.labels[nodes, j], minlength=graph.cardinalities[j])
+        column = graph.labels[nodes, j]
+        c = np.bincount(column[column >= 0], minlength=graph.cardinalities[j])
         out[name] = int((c * (c - 1) // 2).sum())
     return out
 
 
 def to_networkx(graph: MultiGraph, nodes: Any = None, max_edges: int = 2_000_000
                 ) -> nx.MultiGraph:
-    """Explicit ``networkx.MultiGraph``: nodes are example ids with their label values as node
-    attributes; one edge per shared attribute, keyed by the attribute's name."""
+    """Explicit ``networkx.MultiGraph``: nodes are example ids with their known label values as
+    node attributes (an unknown value is left out); one edge per shared attribute, keyed by the
+    attribute's name; ``graph["groupsup_schema"]`` holds the schema as JSON, so that
+    ``MultiGraph.from_networkx`` rebuilds the same graph."""
     ids = (np.arange(len(graph)) if nodes is None
            else np.unique(graph.check_ids(nodes, "node")))
     edges = subgraph_edge_counts(graph, ids)
@@ -40,13 +44,15 @@ def to_networkx(graph: MultiGraph, nodes: Any = None, max_edges: int = 2_000_000
                             f"more than max_edges={max_edges:,}; pass fewer nodes or raise "
                             "max_edges")
     out = nx.MultiGraph()
+    out.graph[SCHEMA_KEY] = graph.schema.to_json(indent=None)
     vocabularies = [a.values for a in graph.schema.attributes]
     rows = graph.labels[ids]
     out.add_nodes_from(
-        (int(i), {n: vocab[c] for n, vocab, c in zip(graph.names, vocabularies, row)})
+        (int(i), {n: vocab[c] for n, vocab, c in zip(graph.names, vocabularies, row) if c >= 0})
         for i, row in zip(ids.tolist(), rows.tolist()))
     for j, name in enumerate(graph.names):
         order = np.argsort(rows[:, j], kind="stable")
+        order = order[rows[order, j] >= 0]  # unknown values join no clique
         starts = np.unique(rows[order, j], return_index=True)[1]
         bounds = [*starts.tolist(), len(order)]
         for a, b in itertools.pairwise(bounds):  # one clique per value present
@@ -72,7 +78,8 @@ def value_cooccurrence_graph(graph: MultiGraph) -> nx.Graph:
     for a in range(graph.num_attributes):
         for b in range(a + 1, graph.num_attributes):
             kb = graph.cardinalities[b]
-            joint = np.bincount(graph.labels[:, a] * kb + graph.labels[:, b],
+            both = (graph.labels[:, a] >= 0) & (graph.labels[:, b] >= 0)
+            joint = np.bincount(graph.labels[both, a] * kb + graph.labels[both, b],
                                 minlength=graph.cardinalities[a] * kb)
             for key in np.flatnonzero(joint).tolist():
                 va, vb = divmod(key, kb)

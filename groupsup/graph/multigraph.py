@@ -26,7 +26,7 @@ from groupsup.graph.keys import (
     row_keys,
     strides,
 )
-from groupsup.schema import Attribute, Schema
+from groupsup.schema import UNKNOWN, Attribute, Schema
 
 if TYPE_CHECKING:
     import networkx as nx
@@ -42,11 +42,14 @@ def _value_dtype(cardinality: int) -> type[np.integer]:
 
 
 def _checked_columns(schema: type[Schema], labels: np.ndarray
-                     ) -> tuple[np.ndarray, list[np.ndarray]]:
-    """``(N, A)`` int64 codes and one compact code column per attribute.
+                     ) -> tuple[np.ndarray, list[np.ndarray], tuple[int, ...]]:
+    """``(N, A)`` int64 codes, one compact *slot* column per attribute, and the unknown slot of
+    each attribute (-1 when it has no unknown value).
 
-    A fast range check runs on the compact columns (their dtype holds the largest code, so
-    nothing wraps); the schema's own check, which names the bad row, runs only when it fails.
+    A slot column holds the codes with :data:`UNKNOWN` (-1) moved to slot ``K_j``, one past
+    the last value, so that packed rows and row keys stay non-negative. A fast range check
+    runs on the compact columns (their dtype holds the largest code, so nothing wraps); the
+    schema's own check, which names the bad row, runs only when it fails.
     """
     labels = np.asarray(labels)
     ok = (labels.ndim == 2 and labels.shape[1] == len(schema) and schema.resolved
@@ -56,10 +59,17 @@ def _checked_columns(schema: type[Schema], labels: np.ndarray
         columns = [labels[:, j].astype(_value_dtype(max(k, top + 1)))
                    for j, k in enumerate(schema.cardinalities)]
         if all(int(c.max()) < k for c, k in zip(columns, schema.cardinalities)):
-            return labels.astype(np.int64, copy=False), columns
-    labels = schema.check_codes(labels, where="graph labels")
-    return labels, [labels[:, j].astype(_value_dtype(k))
-                    for j, k in enumerate(schema.cardinalities)]
+            return (labels.astype(np.int64, copy=False), columns,
+                    (UNKNOWN,) * len(schema))
+    labels = schema.check_codes(labels, where="graph labels", allow_missing=True)
+    columns, slots = [], []
+    for j, k in enumerate(schema.cardinalities):
+        column = labels[:, j]
+        unknown = column < 0
+        slot = k if unknown.any() else UNKNOWN
+        columns.append(np.where(unknown, k, column).astype(_value_dtype(k + 1)))
+        slots.append(slot)
+    return labels, columns, tuple(slots)
 
 
 def labels_schema(labels: np.ndarray) -> type[Schema]:
@@ -100,26 +110,53 @@ class MultiGraph:
             labels = np.asarray(dataset_or_labels)
             schema = schema or labels_schema(labels)
         self.schema = schema
-        self.labels, columns = _checked_columns(schema, labels)
+        self.labels, columns, self.unknown_slot = _checked_columns(schema, labels)
         self.names: tuple[str, ...] = schema.names
         self.cardinalities: tuple[int, ...] = schema.cardinalities
+        # Unknown values sit in one extra slot per attribute that has them: it joins no
+        # clique (slot_counts holds 0 there) and counts as "not shared" with every example.
+        self.slot_cardinalities: tuple[int, ...] = tuple(
+            k + (slot >= 0) for k, slot in zip(self.cardinalities, self.unknown_slot))
         idx = index_dtype(len(self.labels))
-        ids, offsets, counts = [], [], []
-        for column, k in zip(columns, self.cardinalities):
-            ids.append(np.argsort(column, kind="stable").astype(idx))
-            count = np.bincount(column, minlength=k).astype(np.int64)
+        ids, offsets, counts, slot_counts = [], [], [], []
+        for column, k, slots in zip(columns, self.cardinalities, self.slot_cardinalities):
+            count = np.bincount(column, minlength=slots).astype(np.int64)
+            count[k:] = 0
             offset = np.zeros(k + 1, dtype=np.int64)
-            np.cumsum(count, out=offset[1:])
-            counts.append(count)
+            np.cumsum(count[:k], out=offset[1:])
+            # stable: ids ascending within each clique; unknown examples sort last, cut off
+            ids.append(np.argsort(column, kind="stable")[:offset[-1]].astype(idx))
+            counts.append(count[:k])
+            slot_counts.append(count)
             offsets.append(offset)
         self.clique_ids: tuple[np.ndarray, ...] = tuple(ids)
         self.clique_offsets: tuple[np.ndarray, ...] = tuple(offsets)
         self.value_counts: tuple[np.ndarray, ...] = tuple(counts)
-        self.rows = PackedRows(columns, self.cardinalities)
+        self.slot_counts: tuple[np.ndarray, ...] = tuple(slot_counts)
+        self.known_counts: tuple[int, ...] = tuple(int(o[-1]) for o in offsets)
+        self.rows = PackedRows(columns, self.slot_cardinalities)
         self.combination_index: CombinationIndex | None = None
-        if key_space(self.cardinalities) < MAX_KEY_SPACE:
-            keys = row_keys(columns, strides(self.cardinalities))
-            self.combination_index = CombinationIndex(keys, self.cardinalities)
+        if key_space(self.slot_cardinalities) < MAX_KEY_SPACE:
+            keys = row_keys(columns, strides(self.slot_cardinalities))
+            self.combination_index = CombinationIndex(keys, self.slot_cardinalities)
+
+    @property
+    def has_unknown(self) -> bool:
+        """Whether some value is unknown (-1) in the labels."""
+        return any(slot >= 0 for slot in self.unknown_slot)
+
+    def coverage(self) -> dict[str, tuple[int, int]]:
+        """Per attribute, ``(examples with a known value, all examples)``."""
+        return {n: (k, len(self)) for n, k in zip(self.names, self.known_counts)}
+
+    def __eq__(self, other: object) -> bool:
+        """Same attributes, vocabularies and label matrix (unknown values included)."""
+        if not isinstance(other, MultiGraph):
+            return NotImplemented
+        return (self.schema.same_as(other.schema) and self.labels.shape == other.labels.shape
+                and bool((self.labels == other.labels).all()))
+
+    __hash__ = None  # type: ignore[assignment]  # equal graphs are equal by value
 
     # ------------------------------------------------------------------ basics
     def __len__(self) -> int:
@@ -167,25 +204,35 @@ class MultiGraph:
         return self.clique_ids[j][lo:hi].astype(np.int64)
 
     def neighbours(self, i: int, attribute: str | int) -> np.ndarray:
-        """``(d,)`` int64 ids of the examples other than *i* sharing *i*'s value of *attribute*."""
+        """``(d,)`` int64 ids of the examples other than *i* sharing *i*'s value of *attribute*
+        (none when *i*'s value is unknown)."""
         j = self.attribute_index(attribute)
         i = int(self.check_ids(i)[0])
+        if self.labels[i, j] < 0:
+            return np.empty(0, dtype=np.int64)
         clique = self.members(j, int(self.labels[i, j]))
         return clique[clique != i]
 
     def shared_attributes(self, i: int, k: int) -> tuple[str, ...]:
         """Names of the attributes examples *i* and *k* share (the labels of their edges)."""
         a, b = self.check_ids([i, k])
-        return tuple(n for n, same in zip(self.names, self.labels[a] == self.labels[b]) if same)
+        same = (self.labels[a] == self.labels[b]) & (self.labels[a] >= 0)
+        return tuple(n for n, s in zip(self.names, same) if s)
 
     def shared_mask(self, i: Any, k: Any) -> np.ndarray:
-        """``(n, A)`` bool: which attributes the pairs ``(i[e], k[e])`` share."""
-        return self.labels[self.check_ids(i)] == self.labels[self.check_ids(k)]
+        """``(n, A)`` bool: which attributes the pairs ``(i[e], k[e])`` share (an unknown
+        value is shared with nobody, not even another unknown one)."""
+        first = self.labels[self.check_ids(i)]
+        return (first == self.labels[self.check_ids(k)]) & (first >= 0)
+
+    def _clique_sizes(self, j: int, codes: np.ndarray) -> np.ndarray:
+        """Size of the j-clique of each code; 0 for an unknown value (-1)."""
+        return np.where(codes >= 0, self.value_counts[j][np.maximum(codes, 0)], 0)
 
     def degree(self, i: Any) -> np.ndarray:
         """Edges per attribute: ``(A,)`` int64 for one example, ``(n, A)`` for an array."""
         ids = self.check_ids(i)
-        out = np.stack([self.value_counts[j][self.labels[ids, j]] - 1
+        out = np.stack([np.maximum(self._clique_sizes(j, self.labels[ids, j]) - 1, 0)
                         for j in range(self.num_attributes)], axis=1)
         return out[0] if np.ndim(i) == 0 else out
 
@@ -200,16 +247,20 @@ class MultiGraph:
     def find_rows(self, rows: Any) -> np.ndarray:
         """``(n, A)`` label codes -> ``(n,)`` int64 id of an example with exactly that row, or -1.
 
-        E.g. the ground-truth image of a synthesised combination.
+        E.g. the ground-truth image of a synthesised combination. A -1 in *rows* asks for an
+        example whose value is unknown there.
         """
         index = self.combination_index
         if index is None:
             raise GroupsupError("the label key space of this schema exceeds int64; rows cannot "
                                 "be looked up")
         rows = self.schema.check_codes(np.asarray(rows).reshape(-1, self.num_attributes),
-                                       where="rows")
+                                       where="rows", allow_missing=True)
+        slot = np.asarray(self.unknown_slot)
+        possible = ((rows >= 0) | (slot >= 0)).all(axis=1)
+        rows = np.where(rows >= 0, rows, np.maximum(slot, 0))
         start, count = index.lookup(row_keys(rows.T, index.stride))
-        found = count > 0
+        found = (count > 0) & possible
         return np.where(found, index.ids[np.where(found, start, 0)], -1).astype(np.int64)
 
     # ------------------------------------------------------------------ cached structures
@@ -221,7 +272,7 @@ class MultiGraph:
     @cached_property
     def partner_counts(self) -> tuple[np.ndarray, np.ndarray]:
         """``(exact (A, N), no_overlap (N,))`` partner counts, computed once on first use."""
-        return partner_counts(self.labels, self.cardinalities)
+        return partner_counts(self.labels, self.cardinalities)  # -1 = unknown
 
     @cached_property
     def exact_everywhere(self) -> tuple[bool, ...]:
@@ -237,11 +288,12 @@ class MultiGraph:
         return self.partner_counts[1]
 
     def has_partner(self, attribute: str | int, exact: bool = True) -> np.ndarray:
-        """``(N,)`` bool: which examples have an exact (or relaxed) partner for *attribute*."""
+        """``(N,)`` bool: which examples have an exact (or relaxed) partner for *attribute*
+        (never those whose value of it is unknown)."""
         j = self.attribute_index(attribute)
         if exact:
             return self.partner_counts[0][j] > 0
-        return self.value_counts[j][self.labels[:, j]] > 1
+        return self._clique_sizes(j, self.labels[:, j]) > 1
 
     def admissible_centres(self, exact: bool = True) -> np.ndarray:
         """``(n,)`` int64 ids of the examples with a partner for every attribute."""
@@ -264,7 +316,8 @@ class MultiGraph:
             reports.append(AttributeReport(
                 name=name, values_present=int((count > 0).sum()), edges=edges[name],
                 without_exact=int((exact[j] == 0).sum()),
-                without_relaxed=int((count[self.labels[:, j]] < 2).sum()),
+                without_relaxed=int((self._clique_sizes(j, self.labels[:, j]) < 2).sum()),
+                known=self.known_counts[j],
                 singleton_values=tuple(attr.values[v] for v in np.flatnonzero(count == 1)),
                 absent_values=tuple(attr.values[v] for v in np.flatnonzero(count == 0))))
         return Admissibility(
@@ -320,6 +373,17 @@ class MultiGraph:
         from groupsup.graph.export import to_networkx
 
         return to_networkx(self, nodes, max_edges)
+
+    @classmethod
+    def from_networkx(cls, graph: nx.Graph, schema: type[Schema] | None = None) -> MultiGraph:
+        """The multigraph of a networkx graph of relations (nodes in ``graph.nodes`` order):
+        per attribute, the connected components of its edges merged with the nodes' known
+        values become its values (see :func:`groupsup.data.relations.networkx_labels`).
+        ``MultiGraph.from_networkx(g.to_networkx()) == g``."""
+        from groupsup.data.relations import networkx_labels
+
+        _, codes, resolved = networkx_labels(graph, schema)
+        return cls(codes, resolved)
 
     def value_cooccurrence_graph(self) -> nx.Graph:
         """``networkx.Graph`` over ``(attribute, value)`` nodes; edge weight = how many examples

@@ -4,7 +4,8 @@ Exact (one-overlap) partners of centre c for attribute j are drawn from two prop
 uniform over the valid partners once accepted:
 
 - *perturbation*: keep a_j(c), draw every other attribute uniformly among the present values
-  other than c's, and look the row up in the combination index (accept with probability
+  other than c's (plus the unknown slot where the attribute has unknown values; any value
+  where c's own is unknown), and look the row up in the combination index (accept with probability
   multiplicity / max multiplicity). O(1) per draw; on a full grid it always succeeds.
 - *clique*: draw a member of c's clique other than c, accept if it differs in every other
   attribute.
@@ -67,7 +68,9 @@ def perturbation_tables(graph: MultiGraph) -> PerturbationTables | None:
     scaled, ranks, present_counts = [], [], []
     for j, counts in enumerate(graph.value_counts):
         present = np.flatnonzero(counts > 0)
-        rank = np.full(len(counts), -1, dtype=np.int64)
+        if graph.unknown_slot[j] >= 0:  # an unknown value never blocks: a candidate too
+            present = np.append(present, graph.unknown_slot[j])
+        rank = np.full(graph.slot_cardinalities[j], -1, dtype=np.int64)
         rank[present] = np.arange(len(present))
         scaled.append(present * index.stride[j])
         ranks.append(rank)
@@ -87,7 +90,7 @@ def relaxed_partners(graph: MultiGraph, centres: np.ndarray, j: int,
                      rng: np.random.Generator) -> np.ndarray:
     """``(n,)`` partners sharing at least attribute j, uniform over c's clique minus c."""
     out = np.full(len(centres), -1, dtype=np.int64)
-    size = graph.value_counts[j].take(graph.rows.field(graph.rows.take(centres), j))
+    size = graph.slot_counts[j].take(graph.rows.field(graph.rows.take(centres), j))
     todo = np.flatnonzero(size > 1)
     if todo.size:
         out[todo] = _clique_member(graph, centres[todo], j, rng)
@@ -103,7 +106,7 @@ def _clique_member(graph: MultiGraph, centres: np.ndarray, j: int,
     """
     value = graph.rows.field(graph.rows.take(centres), j)
     start = graph.clique_offsets[j].take(value)
-    size = graph.value_counts[j].take(value)
+    size = graph.slot_counts[j].take(value)
     slot = start + rng.integers(0, size - 1)
     member = graph.clique_ids[j].take(slot).astype(np.int64)
     last = graph.clique_ids[j].take(start + size - 1)
@@ -125,7 +128,7 @@ def exact_partners(graph: MultiGraph, centres: np.ndarray, j: int,
         return out
     packed = graph.rows.take(centres)
     fields = [graph.rows.field(packed, k) for k in range(graph.num_attributes)]
-    clique = graph.value_counts[j].take(fields[j]) - 1
+    clique = graph.slot_counts[j].take(fields[j]) - 1
     tables = graph.perturbation_tables
     space = np.inf if tables is None else tables.space[j]
     found = np.full(len(centres), -1, dtype=np.int64)
@@ -139,13 +142,14 @@ def exact_partners(graph: MultiGraph, centres: np.ndarray, j: int,
         if not active.size:
             break
         if act_perturb.all():
-            drawn = _perturbed(graph, tables, act_fields, j, rng)
+            drawn = _perturbed(graph, tables, act_fields, j, rng, act_centres)
         elif not act_perturb.any():
             drawn = _one_overlap_member(graph, act_centres, act_fields, j, rng)
         else:
             drawn = np.empty(len(active), dtype=np.int64)
             sel = np.flatnonzero(act_perturb)
-            drawn[sel] = _perturbed(graph, tables, [f[sel] for f in act_fields], j, rng)
+            drawn[sel] = _perturbed(graph, tables, [f[sel] for f in act_fields], j, rng,
+                                    act_centres[sel])
             sel = np.flatnonzero(~act_perturb)
             drawn[sel] = _one_overlap_member(graph, act_centres[sel],
                                              [f[sel] for f in act_fields], j, rng)
@@ -155,7 +159,7 @@ def exact_partners(graph: MultiGraph, centres: np.ndarray, j: int,
         act_fields = [f[keep] for f in act_fields]
     rest = np.flatnonzero(found < 0)
     if rest.size:
-        found[rest] = _enumerated(graph, [f[rest] for f in fields], j, rng)
+        found[rest] = _enumerated(graph, [f[rest] for f in fields], j, rng, centres[rest])
     if counts is None:
         return found
     out[todo] = found
@@ -164,13 +168,17 @@ def exact_partners(graph: MultiGraph, centres: np.ndarray, j: int,
 
 def _differing(graph: MultiGraph, ids: np.ndarray, fields: list[np.ndarray],
                skip: int = -1) -> np.ndarray:
-    """``(n,)`` int: in how many attributes (other than *skip*) example ids[e] differs from
-    the label row given by *fields* (one ``(n,)`` code array per attribute)."""
+    """``(n,)`` int: how many attributes (other than *skip*) example ids[e] does not share
+    with the label row given by *fields* (one ``(n,)`` slot-code array per attribute): the
+    values differ, or the row's value is unknown (unknown is shared with nobody)."""
     packed = graph.rows.take(ids)
     count = np.zeros(len(ids), dtype=np.int64)
     for k, field in enumerate(fields):
         if k != skip:
-            count += graph.rows.field(packed, k) != field
+            differ = graph.rows.field(packed, k) != field
+            if graph.unknown_slot[k] >= 0:
+                differ |= field == graph.unknown_slot[k]
+            count += differ
     return count
 
 
@@ -184,17 +192,25 @@ def _one_overlap_member(graph: MultiGraph, centres: np.ndarray, fields: list[np.
 
 
 def _perturbed(graph: MultiGraph, tables: PerturbationTables, fields: list[np.ndarray],
-               j: int, rng: np.random.Generator) -> np.ndarray:
+               j: int, rng: np.random.Generator, centres: np.ndarray) -> np.ndarray:
     """Perturbation proposal for centres with the given label fields: an exact partner id,
-    or -1 when the drawn row does not exist (or loses the multiplicity draw)."""
+    or -1 when the drawn row does not exist (or loses the multiplicity draw, or is the
+    centre itself: possible only when the centre knows no attribute but j)."""
     index = graph.combination_index
     n = len(fields[j])
     key = fields[j] * index.stride[j]
     for other in range(graph.num_attributes):
         if other == j:
             continue
-        pick = rng.integers(0, len(tables.scaled_values[other]) - 1, size=n)
-        pick += pick >= tables.rank[other].take(fields[other])
+        choices = len(tables.scaled_values[other])
+        rank = tables.rank[other].take(fields[other])
+        if graph.unknown_slot[other] < 0:
+            pick = rng.integers(0, choices - 1, size=n)
+            pick += pick >= rank
+        else:  # a centre's own unknown value excludes nothing: any candidate is not shared
+            own = fields[other] != graph.unknown_slot[other]
+            pick = rng.integers(0, choices - own)
+            pick += own & (pick >= rank)
         key += tables.scaled_values[other].take(pick)
     start, count = index.lookup(key)
     if index.max_multiplicity == 1:
@@ -203,11 +219,14 @@ def _perturbed(graph: MultiGraph, tables: PerturbationTables, fields: list[np.nd
         offset = rng.integers(0, index.max_multiplicity, size=n)
         ok = offset < count
         start += np.where(ok, offset, 0)
-    return np.where(ok, index.ids.take(np.where(ok, start, 0)), -1)
+    drawn = np.where(ok, index.ids.take(np.where(ok, start, 0)), -1)
+    if graph.has_unknown:
+        drawn[drawn == centres] = -1
+    return drawn
 
 
 def _enumerated(graph: MultiGraph, fields: list[np.ndarray], j: int,
-                rng: np.random.Generator) -> np.ndarray:
+                rng: np.random.Generator, centres: np.ndarray) -> np.ndarray:
     """Exact draw by enumeration: list each centre's clique, keep the one-overlap members and
     pick one uniformly. Work is the summed clique size, done in bounded chunks."""
     size = graph.value_counts[j][fields[j]]
@@ -221,7 +240,8 @@ def _enumerated(graph: MultiGraph, fields: list[np.ndarray], j: int,
         slot = np.arange(len(owner)) - first[owner] + start[a:b][owner]
         candidate = graph.clique_ids[j][slot].astype(np.int64)
         differ = _differing(graph, candidate, [f[a:b][owner] for f in fields], skip=j)
-        valid = np.flatnonzero(differ == graph.num_attributes - 1)
+        valid = np.flatnonzero((differ == graph.num_attributes - 1)
+                               & (candidate != centres[a:b][owner]))
         per_centre = np.bincount(owner[valid], minlength=b - a)
         starts = np.cumsum(per_centre) - per_centre
         out[a:b] = candidate[valid[starts + rng.integers(0, per_centre)]]
@@ -263,7 +283,8 @@ def no_overlap_pairs(graph: MultiGraph, n: int, rng: np.random.Generator) -> np.
     Rejection from uniform pairs of distinct examples for a bounded number of rounds; then
     the first member by its no-overlap degree and the second by enumeration.
     """
-    single = [name for name, c in zip(graph.names, graph.value_counts) if (c > 0).sum() < 2]
+    single = [name for name, c, slot in zip(graph.names, graph.value_counts, graph.unknown_slot)
+              if (c > 0).sum() < 2 and slot < 0]
     if n and (single or len(graph) < 2):
         raise GroupsupError(f"no two examples differ in every attribute: attributes {single} "
                             "hold a single value")
@@ -300,7 +321,9 @@ def _enumerated_no_overlap(graph: MultiGraph, n: int, rng: np.random.Generator) 
     per_chunk = max(1, ENUMERATION_CHUNK // len(graph))
     for a in range(0, n, per_chunk):
         b = min(a + per_chunk, n)
-        differ = (graph.labels[None, :, :] != graph.labels[first[a:b], None, :]).all(axis=2)
+        rows = graph.labels[first[a:b], None, :]
+        differ = ((graph.labels[None, :, :] != rows) | (rows < 0)).all(axis=2)
+        differ[np.arange(b - a), first[a:b]] = False  # i itself, when it knows nothing
         _, col = np.nonzero(differ)  # row-major: each row's columns ascending
         per_row = differ.sum(axis=1)
         out[a:b, 1] = col[np.cumsum(per_row) - per_row + rank[a:b]]

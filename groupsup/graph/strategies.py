@@ -96,7 +96,8 @@ def _single_valued_cause(graph: MultiGraph, exact: bool) -> str | None:
     so the attributes it would otherwise blame are innocent."""
     if not exact or graph.num_attributes < 2:
         return None
-    single = [n for j, n in enumerate(graph.names) if int((graph.value_counts[j] > 0).sum()) < 2]
+    single = [n for j, n in enumerate(graph.names)
+              if int((graph.value_counts[j] > 0).sum()) < 2 and graph.unknown_slot[j] < 0]
     if not single:
         return None
     return (f"attribute(s) {single} have only one value in the data, so no example can have an "
@@ -123,10 +124,12 @@ class _WithCycle(Strategy):
 class PartnerReport:
     """How centre-cover partners are found, counted over every example as a centre.
 
-    ``counts[attribute]`` is ``{"exact": n, "relaxed": n, "none": n}``: examples whose partner
-    for that attribute is exact (one-overlap), relaxed (shares the value and possibly more), or
-    missing (no other example shares the value: the centre stands in for its own partner, so
-    that attribute's swap degenerates into a self reconstruction). ``never_recombined`` lists
+    ``counts[attribute]`` is ``{"exact": n, "relaxed": n, "none": n}`` (and ``"unknown": n``
+    when some label is unknown): examples
+    whose partner for that attribute is exact (one-overlap), relaxed (shares the value and
+    possibly more), missing (no other example shares the value: the centre stands in for its
+    own partner, so that attribute's swap degenerates into a self reconstruction), or whose
+    value is unknown (the centre provides that block itself, likewise). ``never_recombined`` lists
     per attribute the values held by one example only: no swap ever transfers them.
     """
 
@@ -138,6 +141,7 @@ class PartnerReport:
     def lines(self) -> list[str]:
         """One line per attribute, for a console or a log."""
         return [f"{name}: {c['exact']:,} exact, {c['relaxed']:,} relaxed, {c['none']:,} none"
+                + (f", {c['unknown']:,} unknown" if c.get("unknown") else "")
                 for name, c in self.counts.items()]
 
     def warnings(self) -> list[str]:
@@ -167,7 +171,11 @@ class CentreCover(_WithCycle):
     exact partner for attribute j it gets a relaxed one (same value of j), and where no other
     example shares its value of j it is its own partner j. :meth:`partner_report` counts each
     case. ``fallback="off"`` draws centres only among the examples that have a partner of the
-    requested kind for every attribute (and never falls back).
+    requested kind for every attribute they know (and never falls back).
+
+    A centre whose value of attribute j is unknown is its own partner j under either fallback:
+    its block j comes from itself (the swap for j is a self reconstruction), since no example
+    is known to share that value.
     """
 
     name = "centre-cover"
@@ -192,7 +200,9 @@ class CentreCover(_WithCycle):
         if self.config.fallback == "relaxed":
             self.centres = None
             return
-        ok = np.logical_and.reduce(self._exact)
+        known = graph.labels >= 0
+        ok = np.logical_and.reduce([e | ~known[:, j] for j, e in enumerate(self._exact)])
+        ok &= known.any(axis=1)
         if not ok.any():
             kind = "an exact (one-overlap)" if exact else "a"
             missing = _no_partner(graph, exact)
@@ -217,8 +227,11 @@ class CentreCover(_WithCycle):
         for j, name in enumerate(g.names):
             exact = self._exact[j] & pool
             relaxed = self._relaxed[j] & pool & ~exact
+            unknown = pool & (g.labels[:, j] < 0)
             counts[name] = {"exact": int(exact.sum()), "relaxed": int(relaxed.sum()),
-                            "none": int((pool & ~exact & ~relaxed).sum())}
+                            "none": int((pool & ~exact & ~relaxed & ~unknown).sum())}
+            if g.has_unknown:
+                counts[name]["unknown"] = int(unknown.sum())
             single = np.flatnonzero(g.value_counts[j] == 1)
             if len(single):
                 values = g.schema.attributes[j].values
@@ -249,8 +262,13 @@ class CentreCover(_WithCycle):
         """Partner j of each centre: of the requested kind where one exists, else relaxed,
         else the centre itself."""
         exact = self.config.exact
-        if self.centres is not None:  # fallback off: every centre has the requested kind
-            return self.graph.partners(centres, j, rng, exact=exact)
+        if self.centres is not None:  # fallback off: the requested kind, where known
+            known = self.graph.labels[centres, j] >= 0
+            if known.all():
+                return self.graph.partners(centres, j, rng, exact=exact)
+            out = centres.copy()
+            out[known] = self.graph.partners(centres[known], j, rng, exact=exact)
+            return out
         out = centres.copy()
         first = self._exact[j][centres]
         if first.any():
