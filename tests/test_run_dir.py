@@ -215,11 +215,19 @@ def test_progress_prints_plain_lines_when_not_a_terminal(tmp_path, store, capsys
     assert "\r" not in out + err
 
 
-def test_progress_false_and_off_are_silent(tmp_path, store, capsys):
-    assert ExperimentConfig.model_validate(
-        {"dataset": {"name": "x"}, "train": {"progress": True}}).train.progress == "auto"
+def test_progress_false_prints_lines_and_off_is_silent(tmp_path, store, capsys):
+    def mode(value):
+        return ExperimentConfig.model_validate(
+            {"dataset": {"name": "x"}, "train": {"progress": value}}).train.progress
+
+    assert (mode(True), mode(False), mode("off")) == ("auto", "lines", "off")
     cfg = config(tmp_path, store, steps=2)
-    assert cfg.train.progress == "off"  # the test config says progress=False
+    assert cfg.train.progress == "lines"  # the test config says progress=False: no bar
+    Trainer(cfg).fit()
+    out, err = capsys.readouterr()
+    assert "\r" not in out + err and "step 2" in out
+    cfg = config(tmp_path / "off", store, steps=2)
+    cfg.train.progress = "off"
     Trainer(cfg).fit()
     out, err = capsys.readouterr()
     assert out == "" and err == ""

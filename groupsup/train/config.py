@@ -111,15 +111,16 @@ class TrainConfig(_Section):
         "{name = <a registered callback>, <its options>}, e.g. [{name = 'evaluate', every = 500}]")
     progress: Literal["auto", "bar", "lines", "off"] = Field(
         default="auto", description="'bar' (tqdm), 'lines' (one plain line per log_every "
-        "steps, for log files), 'off', or 'auto': a bar on a terminal, else lines. "
-        "true means 'auto', false 'off'")
+        "steps, for log files), 'off' (silent), or 'auto': a bar on a terminal, else lines. "
+        "true means 'auto', false 'lines' (no bar)")
 
     @field_validator("progress", mode="before")
     @classmethod
     def _progress_bool(cls, value: Any) -> Any:
-        # configs and gs.train(progress=False) from before the modes existed
+        # configs and gs.train(progress=False) from before the modes existed: false meant
+        # "no bar", so it prints plain lines; "off" is silent
         if isinstance(value, bool):
-            return "auto" if value else "off"
+            return "auto" if value else "lines"
         return value
 
 
