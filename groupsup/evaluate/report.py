@@ -82,7 +82,12 @@ def build_markdown(run_dir: Path, metrics: dict[str, Any], out: Path) -> str:
         "## Zero-shot synthesis",
         ("Held-out combinations" if synth["held_out"] else "Training examples (no split)")
         + f": {synth['n']} targets, each assembled block by block from training examples that "
-        "show the wanted value of that block's attribute.",
+        "show the wanted value of that block's attribute."
+        + ("" if not synth.get("novel_values") else
+           " Values never seen in training (" + ", ".join(
+               f"{a}: {k} targets" for a, k in synth["novel_values"].items())
+           + ") came from other *test* images of that value: those blocks measure transfer to "
+           "unseen values, not zero-shot synthesis from training alone."),
         _table(["metric", "value"], [
             ["PSNR (dB)", synth["psnr"]], ["SSIM", synth["ssim"]], ["MSE", synth["mse"]],
             ["best single provider PSNR (dB)", synth["baseline_best_provider_psnr"]],

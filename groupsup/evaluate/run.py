@@ -50,6 +50,7 @@ from groupsup.evaluate.zeroshot import (
     encode_all,
     instance_reference,
     leakage_swaps,
+    novel_values,
     synthesise,
 )
 from groupsup.fileio import atomic_write_text
@@ -256,7 +257,14 @@ def evaluate_run(run: str | Path | RunResult, dataset: GroupDataset | None = Non
     # 3. zero-shot synthesis of held-out combinations (or of training examples without a split)
     targets = test if test is not None and len(test) else train
     targets = rng.choice(targets, size=min(opts.max_examples, len(targets)), replace=False)
-    providers = draw_providers(dataset.labels, train, dataset.labels[targets], rng)
+    # a split holding out whole values (e.g. RaFD's novel identities): their providers come
+    # from other test images of that value, and the report says so
+    novel = novel_values(dataset.labels, train, dataset.labels[targets], names)
+    providers = draw_providers(dataset.labels, train, dataset.labels[targets], rng,
+                               spare=test if novel else None, target_ids=targets)
+    if novel:
+        say("values never seen in training (providers from other test images): "
+            + ", ".join(f"{a} in {k} targets" for a, k in novel.items()))
     synth = synthesise(model, dataset, providers, opts.device)
     truth = dataset.load(targets)
     combos = dataset.labels[targets]
@@ -264,7 +272,8 @@ def evaluate_run(run: str | Path | RunResult, dataset: GroupDataset | None = Non
     copy_best = np.stack([psnr(dataset.load(providers[:, j]), truth, data_range=2.0).per_image
                           for j in range(len(names))]).max(0)
     metrics["synthesis"] = {
-        "held_out": test is not None, "n": len(targets), **quality["overall"],
+        "held_out": test is not None, "n": len(targets), "novel_values": novel,
+        **quality["overall"],
         "baseline_best_provider_psnr": float(copy_best[np.isfinite(copy_best)].mean()),
         **instance_reference(dataset, targets, truth, rng),
         "per_combination": quality["per_combination"]}

@@ -24,12 +24,16 @@ from groupsup.model import SwapAutoencoder
 
 
 def draw_providers(labels: np.ndarray, train: np.ndarray, targets: np.ndarray,
-                   rng: np.random.Generator) -> np.ndarray:
+                   rng: np.random.Generator, *, spare: np.ndarray | None = None,
+                   target_ids: np.ndarray | None = None) -> np.ndarray:
     """For each target row and attribute j, a random training example with the target's value
     of j. ``labels (N, A)``; ``train (T,)`` ids; ``targets (n, A)`` codes -> ``(n, A)`` ids.
 
-    Raises :class:`DataError` when some value of a target is absent from training or unknown
-    (-1). A training example whose value of j is unknown is never a provider for j.
+    A value absent from training (the novel-identity protocol: test people never seen) raises
+    :class:`DataError`, unless *spare* ids (the test split) are given: its provider then comes
+    from *spare*, another example than the target itself (*target_ids* ``(n,)``) where one
+    exists. :func:`novel_values` counts such targets. An unknown (-1) target value raises; a
+    training example whose value of j is unknown is never a provider for j.
     """
     n, a = targets.shape
     if (targets < 0).any():
@@ -38,18 +42,56 @@ def draw_providers(labels: np.ndarray, train: np.ndarray, targets: np.ndarray,
                         "synthesis target needs every value known")
     out = np.empty((n, a), dtype=np.int64)
     for j in range(a):  # a loop over attributes; every draw inside is vectorised
-        values = labels[train, j]
-        order = np.argsort(values, kind="stable")
-        sorted_values = values[order]
-        start = np.searchsorted(sorted_values, targets[:, j], "left")
-        count = np.searchsorted(sorted_values, targets[:, j], "right") - start
-        if (count == 0).any():
-            bad = int(targets[np.flatnonzero(count == 0)[0], j])
+        start, count, order = _pools(labels[train, j], targets[:, j])
+        missing = count == 0
+        if missing.any() and spare is None:
+            bad = int(targets[np.flatnonzero(missing)[0], j])
             raise DataError(f"attribute #{j}: value code {bad} of a test example never occurs "
                             "in training, so it cannot be synthesised zero-shot")
         pick = start + (rng.random(n) * count).astype(np.int64)
-        out[:, j] = train[order[pick]]
+        out[~missing, j] = train[order[pick[~missing]]]
+        if missing.any():
+            rows = np.flatnonzero(missing)
+            out[rows, j] = _draw_spare(labels[:, j], np.asarray(spare), targets[rows, j],
+                                       None if target_ids is None else target_ids[rows], rng, j)
     return out
+
+
+def _pools(values: np.ndarray, wanted: np.ndarray
+           ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(start, count, order)``: example positions ``order[start:start + count]`` of
+    *values* hold each *wanted* value."""
+    order = np.argsort(values, kind="stable")
+    sorted_values = values[order]
+    start = np.searchsorted(sorted_values, wanted, "left")
+    return start, np.searchsorted(sorted_values, wanted, "right") - start, order
+
+
+def _draw_spare(column: np.ndarray, spare: np.ndarray, wanted: np.ndarray,
+                avoid: np.ndarray | None, rng: np.random.Generator, j: int) -> np.ndarray:
+    """Providers of *wanted* values ``(m,)`` drawn from *spare* ids, never the id in *avoid*
+    where the value has another example."""
+    start, count, order = _pools(column[spare], wanted)
+    if (count == 0).any():
+        bad = int(wanted[np.flatnonzero(count == 0)[0]])
+        raise DataError(f"attribute #{j}: value code {bad} of a test example occurs neither "
+                        "in training nor in another test example")
+    pick = start + (rng.random(len(wanted)) * count).astype(np.int64)
+    chosen = spare[order[pick]]
+    if avoid is not None:  # the target itself would hand its truth to the synthesis: step on
+        again = (chosen == avoid) & (count > 1)
+        pick[again] = start[again] + (pick[again] - start[again] + 1) % count[again]
+        chosen = spare[order[pick]]
+    return chosen
+
+
+def novel_values(labels: np.ndarray, train: np.ndarray, targets: np.ndarray,
+                 names: list[str]) -> dict[str, int]:
+    """``{attribute: number of target rows}`` whose value of that attribute never occurs in
+    training (``targets (n, A)`` codes); empty under a zero-shot combination split."""
+    counts = {name: int((~np.isin(targets[:, j], labels[train, j])).sum())
+              for j, name in enumerate(names)}
+    return {name: k for name, k in counts.items() if k}
 
 
 @torch.no_grad()

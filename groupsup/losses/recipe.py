@@ -4,6 +4,12 @@
     modules = recipe.build(model)                   # parameters owned by terms (optimise them too)
     out = recipe.compute(model, images, batch, labels)  # out.total (grad), out.terms (detached)
 
+``reduction="mean"`` (default) adds ``weight * mean`` per term (the paper's formula);
+``reduction="per-decode"`` multiplies each term's mean by its decodes per group (the rows of its
+last decode divided by ``batch.groups``), i.e. the GZS-Net reference code's sum of one mean per
+decode: 6 recon : 10 swap : 1 cover on Fonts groups, 4 : 6 : 1 on three-attribute groups
+(docs/method.md, section 4).
+
 ``compute`` encodes all ``M`` images once, then runs every term in lock step: each round's
 decode requests (all terms' first-stage codes) go through the decoder in one call and its
 encode requests (e.g. the cycle's re-encodes) through the encoder in one call.
@@ -44,6 +50,26 @@ class LossSpec(BaseModel):
     options: dict[str, Any] = Field(default_factory=dict, description="the term's own options")
 
 
+Reduction = Literal["mean", "per-decode"]
+REDUCTIONS: tuple[str, ...] = ("mean", "per-decode")
+
+
+def registered_parts(registered: Any, name: str) -> tuple[Any, str | None, Reduction | None]:
+    """``(specs, distance, reduction)`` of a registered recipe: a list of specs (distance and
+    reduction ``None``: the caller's), a :class:`LossRecipe`, or a mapping ``{"terms": [...],
+    "distance": ..., "reduction": ...}`` (a plugin's way to register a non-default reduction
+    without building terms at registration time)."""
+    if isinstance(registered, LossRecipe):
+        return registered.specs, registered.distance, registered.reduction
+    if isinstance(registered, Mapping):
+        unknown = sorted(set(registered) - {"terms", "distance", "reduction"})
+        if unknown or "terms" not in registered:
+            raise ConfigError(f"recipe {name!r}: a registered mapping needs 'terms' and may have "
+                              f"'distance' and 'reduction'; got keys {sorted(registered)}")
+        return registered["terms"], registered.get("distance"), registered.get("reduction")
+    return registered, None, None
+
+
 @dataclass(frozen=True)
 class LossOutput:
     """``total``: weighted sum (scalar, with grad); ``terms``: unweighted values, detached."""
@@ -67,14 +93,17 @@ class LossRecipe:
     """A list of :class:`LossSpec`; *distance* is the default for image-comparing terms.
 
     Terms (and, for :meth:`named`, recipes) are looked up in *registries* (default: the
-    plugin host's).
+    plugin host's). *reduction*: ``"mean"`` or ``"per-decode"`` (see the module docstring).
     """
 
     def __init__(self, specs: Sequence[LossSpec | Mapping[str, Any] | str],
                  distance: str = "l1", name: str | None = None, *,
-                 registries: Registries | None = None) -> None:
+                 registries: Registries | None = None, reduction: str = "mean") -> None:
         if distance not in DISTANCES:
             raise ConfigError(f"recipe distance {distance!r} is not one of {list(DISTANCES)}")
+        if reduction not in REDUCTIONS:
+            raise ConfigError(f"recipe reduction {reduction!r} is not one of {list(REDUCTIONS)}")
+        self.reduction: Reduction = reduction  # type: ignore[assignment]
         if isinstance(specs, (str, Mapping)) or not specs:
             raise ConfigError("a loss recipe needs a non-empty list of terms")
         self.name = name
@@ -105,11 +134,9 @@ class LossRecipe:
         """A recipe registered through ``register_recipes`` (e.g. ``"gsl"``): a list of specs
         (default distance ``l1``) or a :class:`LossRecipe`."""
         registries = get_host() if registries is None else registries
-        registered = registries.recipes.get(name)
-        if isinstance(registered, LossRecipe):
-            return cls(registered.specs, distance=registered.distance, name=name,
-                       registries=registries)
-        return cls(registered, name=name, registries=registries)
+        specs, distance, reduction = registered_parts(registries.recipes.get(name), name)
+        return cls(specs, distance=distance or "l1", name=name, registries=registries,
+                   reduction=reduction or "mean")
 
     @classmethod
     def of(cls, value: LossRecipe | str | Sequence[LossSpec | Mapping[str, Any] | str],
@@ -143,7 +170,8 @@ class LossRecipe:
 
     def __repr__(self) -> str:
         terms = ", ".join(f"{s.term}*{s.weight:g}[{s.distance}]" for s in self.specs)
-        return f"LossRecipe({self.name or ''}{': ' if self.name else ''}{terms})"
+        per = "; per-decode" if self.reduction == "per-decode" else ""
+        return f"LossRecipe({self.name or ''}{': ' if self.name else ''}{terms}{per})"
 
     # ------------------------------------------------------------------ computation
     def build(self, model: SwapAutoencoder) -> nn.ModuleDict:
@@ -181,19 +209,30 @@ class LossRecipe:
                 if not batch.has(kind):
                     raise ConfigError(f"loss term {spec.term!r} needs the relation {kind!r} in "
                                       f"the GroupBatch, which holds {sorted(batch.relations)}")
+        if self.reduction == "per-decode" and batch.groups <= 0:
+            raise ConfigError("recipe reduction 'per-decode' needs the number of groups in the "
+                              f"batch; this GroupBatch says groups={batch.groups}")
         step = StepContext(model, images, model.encode(images), batch, labels)
-        values = _run_lockstep(model, [term.run(step) for term in self.terms],
-                               [s.term for s in self.specs])
-        total = sum(s.weight * v for s, v in zip(self.specs, values))
+        values, decoded = _run_lockstep(model, [term.run(step) for term in self.terms],
+                                        [s.term for s in self.specs])
+        # per-decode: one mean per decoded image and group; a term without decodes (e.g. a
+        # regulariser) stays one mean
+        scale = ([rows / batch.groups if rows else 1.0 for rows in decoded]
+                 if self.reduction == "per-decode" else [1.0] * len(values))
+        total = sum(s.weight * k * v for s, k, v in zip(self.specs, scale, values))
         return LossOutput(total,  # type: ignore[arg-type]
                           {s.term: v.detach() for s, v in zip(self.specs, values)})
 
 
 def _run_lockstep(model: SwapAutoencoder, runs: list[LossRun | torch.Tensor], names: list[str]
-                  ) -> list[torch.Tensor]:
+                  ) -> tuple[list[torch.Tensor], list[int]]:
     """Drive the term generators round by round, batching each round's requests; a term that
-    returned its value directly (no generator) is done at once."""
+    returned its value directly (no generator) is done at once.
+
+    Returns the values and, per term, the rows of its last decode (the images it compares;
+    0 for a term that decodes nothing)."""
     values: dict[int, torch.Tensor] = {}
+    decoded: dict[int, int] = {}
     pending: dict[int, Request] = {}
 
     def finish(i: int, value: Any) -> None:
@@ -228,9 +267,11 @@ def _run_lockstep(model: SwapAutoencoder, runs: list[LossRun | torch.Tensor], na
             group = [(i, r.tensor) for i, r in asked.items() if isinstance(r, kind)]
             if not group:
                 continue
+            if kind is Decode:
+                decoded.update((i, len(t)) for i, t in group)
             tensors = [t for _, t in group]
             out = network(tensors[0] if len(tensors) == 1 else torch.cat(tensors))
             answers.update(zip((i for i, _ in group), out.split([len(t) for t in tensors])))
         for i in sorted(answers):
             advance(i, answers[i])
-    return [values[i] for i in range(len(runs))]
+    return [values[i] for i in range(len(runs))], [decoded.get(i, 0) for i in range(len(runs))]

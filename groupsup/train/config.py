@@ -65,6 +65,10 @@ class LossConfig(_Section):
     terms: list[dict[str, Any]] | None = Field(
         default=None, description="explicit terms: [{term, weight, distance, options}]")
     distance: Literal["l1", "l2", "bce"] = "l1"
+    reduction: Literal["mean", "per-decode"] | None = Field(
+        default=None, description="'mean': weight x mean per term (the paper's formula); "
+        "'per-decode': each mean times its decodes per group (the reference code's sum); "
+        "None: the recipe's own (mean for `terms`)")
 
 
 class OptimConfig(_Section):

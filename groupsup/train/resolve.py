@@ -32,6 +32,7 @@ from groupsup.errors import ConfigError, DataError
 from groupsup.graph import MultiGraph, Strategy
 from groupsup.graph.splits import Split, resolve_split
 from groupsup.losses import LossRecipe
+from groupsup.losses.recipe import registered_parts
 from groupsup.model import SwapAutoencoder
 from groupsup.plugins import configure_host
 from groupsup.registry import Registries, Registry
@@ -167,12 +168,15 @@ def _build_recipe(config: ExperimentConfig, registries: Registries,
                   provenance: Provenance) -> LossRecipe:
     loss = config.loss
     if loss.terms is not None:
-        recipe = LossRecipe(loss.terms, distance=loss.distance, registries=registries)
+        recipe = LossRecipe(loss.terms, distance=loss.distance, registries=registries,
+                            reduction=loss.reduction or "mean")
     elif loss.recipe is None:
         raise ConfigError("loss: give a recipe name or a list of terms")
     else:
-        specs = use(provenance, "recipe", registries.recipes, loss.recipe)
-        recipe = LossRecipe(specs, distance=loss.distance, registries=registries)
+        specs, _, reduction = registered_parts(
+            use(provenance, "recipe", registries.recipes, loss.recipe), loss.recipe)
+        recipe = LossRecipe(specs, distance=loss.distance, registries=registries,
+                            reduction=loss.reduction or reduction or "mean")
     for spec in recipe.specs:
         use(provenance, "loss", registries.losses, spec.term)
     return recipe

@@ -22,12 +22,35 @@ def _fonts(text: str) -> int | list[str]:
     return int(text) if text.isdigit() else _names(text)
 
 
+# --preset paper: the paper's rendering (80 / 100 / 120 px glyphs on 128 px, line-centred)
+PRESETS: dict[str, dict[str, object]] = {
+    "paper": {"image_size": 128, "sizing": "paper", "centring": "line"}}
+DEFAULTS: dict[str, object] = {"image_size": 32, "sizing": "fit", "centring": "ink"}
+
+
+def _apply_preset(args: argparse.Namespace) -> None:
+    """Fill ``image_size``, ``sizing`` and ``centring``: explicit flags, else the preset's,
+    else the defaults; a flag that contradicts the preset's rendering is an error."""
+    preset = PRESETS.get(args.preset or "", {})
+    for key, default in DEFAULTS.items():
+        given = getattr(args, key)
+        if given is None:
+            setattr(args, key, preset.get(key, default))
+        elif key != "image_size" and key in preset and given != preset[key]:
+            raise gs.ConfigError(f"--preset {args.preset} renders with --{key} {preset[key]}; "
+                                 f"drop --{key} {given} or the preset")
+
+
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("out", nargs="?", help="output folder (store or tree)")
     parser.add_argument("--layout", choices=LAYOUTS, default="store",
                         help="store: one memory-mappable array (default); folder: the released "
                         "layout <letter>/<size>/<font_color>/<back_color>/<font>/*.png")
-    parser.add_argument("--image-size", type=int, default=32, help="image side in pixels")
+    parser.add_argument("--preset", choices=sorted(PRESETS), default=None,
+                        help="paper: the paper's rendering, --image-size 128 --sizing paper "
+                        "--centring line (an explicit --image-size still applies)")
+    parser.add_argument("--image-size", type=int, default=None,
+                        help="image side in pixels (default 32; 128 with --preset paper)")
     parser.add_argument("--fonts", type=_fonts, default=None, metavar="N|NAMES",
                         help="how many fonts (one per family first) or comma-separated names; "
                         "default all valid fonts found")
@@ -45,10 +68,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help=f"comma-separated subset of {','.join(COLOUR_NAMES)}")
     parser.add_argument("--back-colors", type=_names, default=list(COLOUR_NAMES),
                         help="comma-separated subset of the colours")
-    parser.add_argument("--centring", choices=CENTRINGS, default="ink",
+    parser.add_argument("--centring", choices=CENTRINGS, default=None,
                         help="ink: centre the glyph's ink box (default); line: centre the line "
                         "box like the reference code")
-    parser.add_argument("--sizing", choices=SIZINGS, default="fit",
+    parser.add_argument("--sizing", choices=SIZINGS, default=None,
                         help="fit: the largest glyph of each font fits with a 5%% margin "
                         "(default); paper: 80/100/120 px at 128 px, scaled")
     parser.add_argument("--workers", type=int, default=1, help="render processes (default 1)")
@@ -74,6 +97,7 @@ def _print_catalog(catalog: FontCatalog) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    _apply_preset(args)
     catalog = discover_fonts(args.font_dir, system=not args.no_system_fonts,
                              matplotlib=not args.no_matplotlib_fonts)
     if args.list_fonts:

@@ -1,4 +1,5 @@
-"""groupsup hook implementations: the ``fonts`` dataset, ``render-fonts`` and ``demo``."""
+"""groupsup hook implementations: the ``fonts`` and ``fonts-v2`` datasets, ``render-fonts``
+and ``demo``."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from groupsup_fonts.demo import COMMAND as DEMO
 from groupsup_fonts.options import FontsOptions, load_fonts
 from groupsup_fonts.schema import FontsSchema
 from groupsup_fonts.splits import protocol_split, random_split
+from groupsup_fonts.v2 import SPEC as V2
 
 EXPECTS = ("root=: a tree <letter>/<size>/<font_color>/<back_color>/<font>/"
            "<letter>_<size>_<font_color>_<back_color>_<font>.png; store=: a store from "
@@ -25,6 +27,7 @@ DATASET = gs.DatasetSpec(
 @gs.hookimpl
 def register_datasets(register: Any) -> None:
     register("fonts", DATASET, description=DESCRIPTION)
+    register("fonts-v2", V2, description=V2.description)
 
 
 @gs.hookimpl

@@ -43,6 +43,9 @@ def test_recipes():
     assert [s.term for s in paper.specs] == ["recon", "swap", "cover", "cycle"]
     assert paper.requires == {"swap", "cover", "cycle"}
     assert {s.distance for s in dsprites.specs} == {"bce"}
+    # the reference code sums one mean per decode; the paper's formula is a mean per term
+    assert (reference.reduction, dsprites.reduction, paper.reduction) == (
+        "per-decode", "per-decode", "mean")
 
 
 def test_training_step_with_the_paper_recipe():
