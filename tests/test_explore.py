@@ -9,6 +9,7 @@ import http.client
 import io
 import json
 import os
+import re
 import shutil
 import socket
 import threading
@@ -22,9 +23,11 @@ from conftest import Toy, toy_config, toy_images, toy_labels, write_config
 from PIL import Image
 
 import groupsup as gs
+import groupsup.explore as explore_package
 from groupsup.cli import main
 from groupsup.data import to_uint8
 from groupsup.explore import Explorer, ExploreServer, Limits
+from groupsup.explore.runinfo import latest_evaluation, training_curves
 from groupsup.plugins import reset_host
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
@@ -278,6 +281,30 @@ def test_the_command_refuses_a_folder_that_is_no_run(tmp_path, capsys):
     reset_host()
 
 
+def test_every_asset_of_the_page_is_served_locally():
+    """No CDN, no external font or script: the machines here have no internet."""
+    static = Path(explore_package.__file__).parent / "static"
+    assert sorted(p.name for p in static.iterdir()) == ["app.js", "index.html", "style.css"]
+    for path in static.iterdir():
+        text = path.read_text().replace("http://www.w3.org/2000/svg", "")  # an XML namespace
+        assert not re.search(r"https?:|//[a-z]|@import|url\(", text), path.name
+
+
+def test_curves_are_downsampled_and_the_newest_evaluation_wins(tmp_path):
+    lines = [json.dumps({"step": k, "loss": 1 / k, "swap": 0.5, "lr": 1e-3, "time": k})
+             for k in range(1, 1001)]
+    (tmp_path / "metrics.jsonl").write_text("\n".join(lines) + '\n{"step": 10')  # torn line
+    curves = training_curves(tmp_path)
+    assert len(curves["steps"]) == 400 and curves["steps"][-1] == 1000
+    assert sorted(curves["series"]) == ["loss", "swap"]
+    assert latest_evaluation(tmp_path) is None
+    for folder, text in ((tmp_path / "eval", "demo"), (tmp_path / "eval" / "002", "newer")):
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "metrics.json").write_text(json.dumps({"headline": {"text": text}}))
+        os.utime(folder / "metrics.json", (1e9 if text == "demo" else 2e9,) * 2)
+    assert latest_evaluation(tmp_path)["headline"] == {"text": "newer"}
+
+
 # ---------------------------------------------------------------------- in a real browser
 def chromium_path() -> str | None:
     """Debian's chromium (or ``GROUPSUP_CHROMIUM``), else ``None``."""
@@ -306,11 +333,15 @@ def page(server):
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=executable, headless=True,
                                     args=["--no-sandbox"])
-        # the page's CSP forbids eval, which Playwright's wait_for_function polling uses
-        page = browser.new_page(viewport={"width": 1400, "height": 900}, bypass_csp=True)
+        # under the page's own CSP (no eval: waits use selectors, not wait_for_function)
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        problems: list[str] = []  # console errors, CSP violations included
+        page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda err: problems.append(str(err)))
         page.goto(server.url)
         page.wait_for_selector("body[data-ready='1']", timeout=10_000)
         yield page
+        assert problems == []
         browser.close()
 
 
@@ -325,8 +356,7 @@ def test_browser_compose_shows_the_api_synthesis(page, server):
     page.check("#targets input[value='color']")
     with page.expect_response("**/api/synthesize"):
         page.click("#thumbs img[data-provider='5']")
-    page.wait_for_function("document.getElementById('compose-image').dataset.providers"
-                           ".includes('\"color\":5')")
+    page.wait_for_selector("#compose-image[data-providers*='\"color\":5']")
     shown = shown_png(page, "#compose-image")
     providers = json.loads(page.get_attribute("#compose-image", "data-providers"))
     assert providers["color"] == 5
@@ -338,12 +368,12 @@ def test_browser_compose_shows_the_api_synthesis(page, server):
 
 def test_browser_filter_sweep_and_upload(page, server, tmp_path):
     page.select_option("#filters select[name='held_out']", "1")
-    page.wait_for_function("document.querySelectorAll('#thumbs img').length == 4")
-    assert all("held" in c for c in page.eval_on_selector_all(
-        "#thumbs img", "els => els.map(e => e.className)"))
+    page.wait_for_selector("#thumb-count:text('4 of 4')")
+    assert page.locator("#thumbs img").count() == page.locator("#thumbs img.held").count() == 4
     page.select_option("#sweep-attribute", "color")
     page.click("#sweep-run")
-    page.wait_for_function("document.querySelectorAll('#sweep-row img').length == 3")
+    page.wait_for_selector("#sweep-row figure:nth-child(3) img")
+    assert page.locator("#sweep-row img").count() == 3
     pixels = server.explorer.dataset.load_uint8([7])[0]
     Image.fromarray(pixels).save(tmp_path / "mine.png")
     page.set_input_files("#upload-file", str(tmp_path / "mine.png"))
@@ -352,8 +382,7 @@ def test_browser_filter_sweep_and_upload(page, server, tmp_path):
     name = page.get_attribute("#uploads img", "data-provider")
     page.check("#targets input[value='shape']")
     page.click("#uploads img")
-    page.wait_for_function(f"document.getElementById('compose-image').dataset.providers"
-                           f".includes('\"shape\":\"{name}\"')")
+    page.wait_for_selector(f"#compose-image[data-providers*='\"shape\":\"{name}\"']")
     providers = json.loads(page.get_attribute("#compose-image", "data-providers"))
     assert shown_png(page, "#compose-image") == request(
         server, "POST", "/api/synthesize", {"providers": providers})[2]

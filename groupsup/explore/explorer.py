@@ -12,7 +12,6 @@ a client sends becomes a file path: the only files read are those of the run giv
 from __future__ import annotations
 
 import io
-import json
 import re
 import threading
 from collections import OrderedDict
@@ -29,6 +28,7 @@ from groupsup.data import GroupDataset, to_tensor, to_uint8
 from groupsup.errors import ConfigError, DataError, GroupsupError
 from groupsup.evaluate.image_quality import mse, psnr
 from groupsup.evaluate.run import _split_ids, resolve_dataset
+from groupsup.explore.runinfo import finite, latest_evaluation, training_curves
 from groupsup.imaging import to_8bit
 from groupsup.registry import Registries
 from groupsup.train.checkpoint import LATEST, load_model, resolve_checkpoint
@@ -37,9 +37,6 @@ from groupsup.train.config import load_config
 # upload formats Pillow is asked to decode: lossless PNG and the camera's JPEG, nothing else
 UPLOAD_FORMATS = ("PNG", "JPEG")
 UPLOAD_ID = re.compile(r"u[0-9]{1,9}")
-CURVE_POINTS = 400  # training-curve points sent to the page (downsampled evenly)
-# metrics.jsonl keys that are not losses
-NOT_LOSSES = frozenset({"step", "groups_per_s", "images_per_s", "lr", "time"})
 CODE_CACHE = 100_000  # example codes kept in memory before the cache starts afresh
 
 
@@ -212,7 +209,7 @@ class Explorer:
         return {"truth": first, "instances": count,
                 "held_out": bool(self.held_out[first]),
                 "error": {"mse": float(mse(pred, real).mean),
-                          "psnr": _finite(psnr(pred, real, data_range=2.0).mean)}}
+                          "psnr": finite(psnr(pred, real, data_range=2.0).mean)}}
 
     # ------------------------------------------------------------------ the API's actions
     def synthesize(self, request: Mapping[str, Any]) -> tuple[bytes, dict[str, Any]]:
@@ -360,55 +357,17 @@ class Explorer:
     def run_info(self) -> dict[str, Any]:
         """The run's training curves (``metrics.jsonl``, downsampled) and the latest
         evaluation's headline, leakage and co-prediction matrices (``None`` before any)."""
+        latest = self.run_dir / "checkpoints" / LATEST
         return {"run": str(self.run_dir), "checkpoint": self.checkpoint.name,
-                "latest": _read_text(self.run_dir / "checkpoints" / LATEST),
-                "curves": self._curves(), "evaluation": self._evaluation()}
+                "latest": latest.read_text().strip() if latest.is_file() else None,
+                "curves": training_curves(self.run_dir),
+                "evaluation": latest_evaluation(self.run_dir)}
 
     def _named(self, codes: list[int] | None) -> dict[str, str | None] | None:
         if codes is None:
             return None
         return {n: (self.values[j][c] if c >= 0 else None)
                 for j, (n, c) in enumerate(zip(self.names, codes))}
-
-    def _curves(self) -> dict[str, Any]:
-        path = self.run_dir / "metrics.jsonl"
-        records = []
-        if path.is_file():
-            for line in path.read_text().splitlines():
-                try:
-                    records.append(json.loads(line))
-                except json.JSONDecodeError:  # a line torn by a crash
-                    continue
-        records = [r for r in records if isinstance(r, dict) and "step" in r]
-        if len(records) > CURVE_POINTS:
-            pick = np.linspace(0, len(records) - 1, CURVE_POINTS).round().astype(int)
-            records = [records[i] for i in np.unique(pick)]
-        keys = list(dict.fromkeys(k for r in records for k, v in r.items()
-                                  if k not in NOT_LOSSES and isinstance(v, int | float)))
-        return {"steps": [r["step"] for r in records],
-                "series": {k: [_finite(r.get(k)) for r in records] for k in keys}}
-
-    def _evaluation(self) -> dict[str, Any] | None:
-        root = self.run_dir / "eval"
-        found = [p for p in (root / "metrics.json", *root.glob("[0-9]*/metrics.json"))
-                 if p.is_file()]
-        if not found:
-            return None
-        path = max(found, key=lambda p: p.stat().st_mtime)
-        try:
-            metrics = json.loads(path.read_text())
-        except (OSError, json.JSONDecodeError):
-            return {"path": str(path), "error": "unreadable metrics.json"}
-        pick = {"headline": ("text",), "leakage": ("blocks", "attributes", "matrix"),
-                "coprediction": ("blocks", "attributes", "matrix"),
-                "swap_accuracy": ("attributes", "accuracy", "mean"),
-                "synthesis": ("psnr", "ssim", "mse"), "reconstruction": ("psnr", "ssim")}
-        out: dict[str, Any] = {"path": str(path)}
-        for section, keys in pick.items():
-            value = metrics.get(section)
-            out[section] = {k: value.get(k) for k in keys} if isinstance(value, dict) else None
-        return out
-
 
 def _int(text: str, field: str, low: int, high: int) -> int:
     try:
@@ -418,14 +377,3 @@ def _int(text: str, field: str, low: int, high: int) -> int:
     if not low <= value <= high:
         raise RequestError(field, f"{value} outside {low}..{high}")
     return value
-
-
-def _finite(value: Any) -> float | None:
-    """A JSON-safe number: ``None`` for a missing, infinite or NaN value."""
-    if isinstance(value, int | float) and np.isfinite(value):
-        return float(value)
-    return None
-
-
-def _read_text(path: Path) -> str | None:
-    return path.read_text().strip() if path.is_file() else None
