@@ -241,6 +241,28 @@ def test_keep_alive_requests_are_not_delayed_by_nagle(server):
     assert sorted(times)[3] < 0.035, times
 
 
+def test_concurrent_clients_get_what_one_client_gets(server):
+    """Many threads share the model and the code cache: each answer is the sequential one."""
+    rng = np.random.default_rng(3)
+    bodies = [{"providers": providers_of(rng.integers(0, 24, 3).tolist())} for _ in range(12)]
+    expected = [request(server, "POST", "/api/synthesize", b)[2] for b in bodies]
+    server.explorer._codes.clear()  # the threads race to fill the cache afresh
+    got: dict[int, bytes] = {}
+
+    def client(k: int) -> None:
+        for i in range(k, len(bodies), 4):
+            got[i] = request(server, "POST", "/api/synthesize", bodies[i])[2]
+
+    threads = [threading.Thread(target=client, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for i, png in enumerate(expected):  # batches differ: float noise may flip a rounding
+        diff = png_pixels(got[i]).astype(int) - png_pixels(png).astype(int)
+        assert np.abs(diff).max() <= 1, i
+
+
 def test_a_foreign_host_header_is_refused(server):
     status, _, data = request(server, "GET", "/api/info", headers={"Host": "evil.example:80"})
     assert status == 403 and json.loads(data)["field"] == "Host"
@@ -364,6 +386,16 @@ def test_browser_compose_shows_the_api_synthesis(page, server):
     api = request(server, "POST", "/api/synthesize", {"providers": providers})[2]
     assert shown == api
     assert "PSNR" in page.inner_text("#compose-error")
+    # the slider, moved by keyboard to its end: the colour block fully the "to" image's
+    page.select_option("#slider-attribute", "color")
+    page.check("#targets input[value='slider: to']")
+    page.click("#thumbs img[data-provider='11']")
+    page.focus("#slider")
+    page.keyboard.press("End")
+    page.wait_for_selector("#slider-image[data-t='1']")
+    api = request(server, "POST", "/api/interpolate", {
+        "providers": providers, "attribute": "color", "to": 11, "t": 1})[2]
+    assert shown_png(page, "#slider-image") == api
 
 
 def test_browser_filter_sweep_and_upload(page, server, tmp_path):

@@ -180,6 +180,7 @@ function interpolate() {
         t, format: "json",
       });
       $("slider-image").src = r.image;
+      $("slider-image").dataset.t = String(t);
     } catch (err) { setStatus(err.message); }
   }, 30);
 }
