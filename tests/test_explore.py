@@ -160,7 +160,8 @@ def test_an_upload_is_validated_encoded_and_used_as_a_provider(server, run_dir):
     png = request(server, "POST", "/api/synthesize",
                   {"providers": providers_of([name, name, name])})[2]
     same = request(server, "POST", "/api/synthesize", {"providers": providers_of([3, 3, 3])})[2]
-    assert np.array_equal(png_pixels(png), png_pixels(same))  # the same pixels, the same code
+    # the same pixels, the same code (up to float noise of another batch size)
+    assert np.abs(png_pixels(png).astype(int) - png_pixels(same).astype(int)).max() <= 1
     status, _, shown = request(server, "GET", f"/api/uploads/{name}.png")
     assert status == 200 and np.array_equal(png_pixels(shown), pixels)
     about = ok_json(server, "POST", "/api/synthesize",
