@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 PLUGIN_DIRS := $(sort $(dir $(wildcard plugins/*/pyproject.toml)))
 STAMP  := $(VENV)/.stamp-installed
 
-.PHONY: test test-slow demo lint bench setup clean fonts
+.PHONY: test test-slow demo lint bench setup clean fonts browser
 
 setup: $(STAMP)
 
@@ -28,8 +28,17 @@ fonts:
 	    $$(cat plugins/groupsup-fonts/debian-fonts.txt) >/dev/null) \
 	  || echo "warning: Debian fonts not installed; using matplotlib's fonts"; fi
 
+# In CI (CI=true, as root, with apt) install Debian's chromium for the explorer's browser tests
+# (tests/test_explore.py drives it with Playwright; no browser download). Elsewhere those tests
+# skip, saying why. In CI a failed install fails the build: the browser tests must run there.
+browser:
+	@if [ -n "$$CI" ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "installing Debian chromium (browser tests of groupsup explore)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	    chromium >/dev/null; fi
+
 # pytest exits 5 when it collected nothing: that is a broken suite, not a pass.
-test: lint fonts
+test: lint fonts browser
 	$(PY) -m pytest -q; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
 
@@ -44,6 +53,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/render.py
 	$(PY) benchmarks/step.py
 	$(PY) benchmarks/train.py
+	$(PY) benchmarks/explore.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

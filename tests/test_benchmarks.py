@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import sys
 from pathlib import Path
 
@@ -28,3 +29,13 @@ def test_train_benchmark_runs_small(one_thread):
     for run in report["runs"]:
         assert run["steps"] == 2 and run["groups_per_s"] > 0 and 0 <= run["overhead"] < 1
         assert 0 < run["peak_fraction"] < 2
+
+
+def test_explore_benchmark_runs_small(one_thread):
+    """benchmarks/explore.py end to end at a tiny scale: its numbers mean nothing here."""
+    report = load("explore").main(["--toy", "--size", "16", "--clients", "2", "--requests", "3",
+                                   "--in-process", "--json"])
+    assert report["served"]["requests"] == 6 and report["served"]["requests_per_s"] > 0
+    assert 0 < report["baseline"]["p50_ms"] <= report["baseline"]["p95_ms"]
+    assert report["meets_target"] is False  # 2 clients at 16 px measure no target
+    assert json.loads(json.dumps(report))["clients"] == 2  # the --json report is plain JSON

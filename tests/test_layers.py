@@ -37,7 +37,8 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("model", ("groupsup.backbones", "groupsup.model", "groupsup.losses")),
     ("training", ("groupsup.train",)),
     ("pipeline", ("groupsup.evaluate.run", "groupsup.evaluate.report",
-                  "groupsup.evaluate.zeroshot", "groupsup.evaluate.during")),
+                  "groupsup.evaluate.zeroshot", "groupsup.evaluate.during",
+                  "groupsup.explore")),
     ("interface", ("groupsup.cli", "groupsup.__main__")),
     ("package", ("groupsup",)),
 ]

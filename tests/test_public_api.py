@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PUBLIC_MODULES = ("groupsup", "groupsup.evaluate", "groupsup.fileio")
+PUBLIC_MODULES = ("groupsup", "groupsup.evaluate", "groupsup.explore", "groupsup.fileio")
 
 
 def _exports(module: str) -> set[str]:

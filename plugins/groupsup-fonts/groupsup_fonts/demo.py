@@ -102,6 +102,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"done in {total:.0f} s: {summary['headline']}; swap accuracy "
           + ", ".join(f"{k} {v:.2f}" for k, v in summary["swap_accuracy"].items()))
     print(f"see {out / 'report.md'} or {out / 'report.html'} (sheet: {out / 'synthesis.png'})")
+    print(f"explore it interactively: groupsup explore {result.run_dir}")
     return 0
 
 
