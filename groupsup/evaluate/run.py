@@ -96,7 +96,7 @@ class EvalOptions:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def _split_ids(run_dir: Path, dataset: GroupDataset, split: Split | None
+def split_ids(run_dir: Path, dataset: GroupDataset, split: Split | None
                ) -> tuple[np.ndarray, np.ndarray | None]:
     """``(train, test)`` ids of *dataset*: *split* when given, else ``RUN/split.json`` (no
     file: every example trains, ``test`` is ``None``). Raises :class:`DataError` when the ids
@@ -204,7 +204,7 @@ def evaluate_run(run: str | Path | RunResult, dataset: GroupDataset | None = Non
     config = load_config(run_dir / "config.json", overrides or [])
     if dataset is None:
         dataset = resolve_dataset(config, run_dir, registries)
-    train, test = _split_ids(run_dir, dataset, split)
+    train, test = split_ids(run_dir, dataset, split)
     model = load_model(run_dir, opts.device, registries=registries).eval()
     out = eval_dir(run_dir, out)
     rng = np.random.default_rng(opts.seed)

@@ -27,7 +27,7 @@ from PIL import Image, UnidentifiedImageError
 from groupsup.data import GroupDataset, to_tensor, to_uint8
 from groupsup.errors import ConfigError, DataError, GroupsupError
 from groupsup.evaluate.image_quality import mse, psnr
-from groupsup.evaluate.run import _split_ids, resolve_dataset
+from groupsup.evaluate.run import split_ids, resolve_dataset
 from groupsup.explore.runinfo import finite, latest_evaluation, training_curves
 from groupsup.imaging import to_8bit
 from groupsup.registry import Registries
@@ -107,7 +107,7 @@ class Explorer:
                             f"{list(self.dataset.schema.names)}, images "
                             f"{self.dataset.image_shape}) does not fit the model (attributes "
                             f"{self.names}, images {tuple(self.model.image_shape)})")
-        self.train, test = _split_ids(self.run_dir, self.dataset, None)
+        self.train, test = split_ids(self.run_dir, self.dataset, None)
         self.held_out = np.zeros(len(self.dataset), dtype=bool)
         if test is not None:
             self.held_out[test] = True
