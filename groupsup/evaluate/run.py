@@ -97,7 +97,7 @@ class EvalOptions:
 
 
 def split_ids(run_dir: Path, dataset: GroupDataset, split: Split | None
-               ) -> tuple[np.ndarray, np.ndarray | None]:
+              ) -> tuple[np.ndarray, np.ndarray | None]:
     """``(train, test)`` ids of *dataset*: *split* when given, else ``RUN/split.json`` (no
     file: every example trains, ``test`` is ``None``). Raises :class:`DataError` when the ids
     do not fit *dataset* (a dataset other than the run's)."""

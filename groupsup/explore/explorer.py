@@ -27,7 +27,7 @@ from PIL import Image, UnidentifiedImageError
 from groupsup.data import GroupDataset, to_tensor, to_uint8
 from groupsup.errors import ConfigError, DataError, GroupsupError
 from groupsup.evaluate.image_quality import mse, psnr
-from groupsup.evaluate.run import split_ids, resolve_dataset
+from groupsup.evaluate.run import resolve_dataset, split_ids
 from groupsup.explore.runinfo import finite, latest_evaluation, training_curves
 from groupsup.imaging import to_8bit
 from groupsup.registry import Registries
