@@ -1,13 +1,14 @@
 # Two commands do everything on a fresh machine (see README.md):
 #   make demo   -- set up .venv and run the main job (`groupsup demo`)
 #   make test   -- set up .venv, lint, run the default test suite
+#   make reproduce -- the paper's Fonts experiments at CPU scale (about an hour on 2 cores)
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PLUGIN_DIRS := $(sort $(dir $(wildcard plugins/*/pyproject.toml)))
 STAMP  := $(VENV)/.stamp-installed
 
-.PHONY: test test-slow demo lint bench setup clean fonts browser
+.PHONY: test test-slow demo reproduce lint bench setup clean fonts browser
 
 setup: $(STAMP)
 
@@ -47,6 +48,11 @@ test-slow: $(STAMP)
 
 demo: $(STAMP)
 	$(VENV)/bin/groupsup demo
+
+# writes runs/reproduce/report.md and report.html; REPRODUCE_FLAGS=--overwrite replaces them
+REPRODUCE_FLAGS ?=
+reproduce: $(STAMP)
+	$(VENV)/bin/groupsup reproduce fonts --out runs/reproduce $(REPRODUCE_FLAGS)
 
 bench: $(STAMP)
 	$(PY) benchmarks/graph.py

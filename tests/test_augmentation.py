@@ -1,4 +1,4 @@
-"""examples/fonts/augmentation.py end to end with --quick (slow: a few CPU minutes)."""
+"""examples/fonts/augmentation.py (groupsup_fonts.augmentation) with --quick (slow: minutes)."""
 
 import importlib.util
 import json

@@ -34,10 +34,12 @@ def test_compare_trains_evaluates_and_tabulates(tmp_path, toy_dataset):
     assert all(r["steps"] < 1000 for r in document["rows"])
     table = (out / "compare.md").read_text()
     assert "| gsl | conv-small | gsl |" in table and "beta-vae (searched partition)" in table
-    for key in ("psnr", "ssim", "swap_accuracy", "leakage", "coprediction_diagonal",
+    for key in ("psnr", "ssim", "mse", "swap_accuracy", "leakage", "coprediction_diagonal",
                 "coprediction_off_diagonal"):
         assert (out / f"compare-{key}.png").is_file()
     assert table.index("swap accuracy (mean)") < table.index("leakage") < table.index("SSIM")
+    assert table.index("held-out PSNR") < table.index("held-out MSE")
+    assert all(r["mse"] > 0 for r in document["rows"])
     assert all(0 <= r["leakage"] <= 1 and r["judge_accuracy"] > 0 for r in document["rows"])
     search = json.loads((out / "beta-vae" / "eval" / "partition_search.json").read_text())
     assert sum(search["partition"].values()) == 12

@@ -1,5 +1,5 @@
-"""groupsup hook implementations: the ``fonts`` and ``fonts-v2`` datasets, ``render-fonts``
-and ``demo``."""
+"""groupsup hook implementations: the ``fonts`` and ``fonts-v2`` datasets, ``render-fonts``,
+``demo`` and ``reproduce``."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import groupsup as gs
 from groupsup_fonts.cli import COMMAND
 from groupsup_fonts.demo import COMMAND as DEMO
 from groupsup_fonts.options import FontsOptions, load_fonts
+from groupsup_fonts.reproduce import COMMAND as REPRODUCE
 from groupsup_fonts.schema import FontsSchema
 from groupsup_fonts.splits import protocol_split, random_split
 from groupsup_fonts.v2 import SPEC as V2
@@ -34,3 +35,4 @@ def register_datasets(register: Any) -> None:
 def register_commands(register: Any) -> None:
     register("render-fonts", COMMAND)
     register("demo", DEMO)
+    register("reproduce", REPRODUCE)
