@@ -1,11 +1,18 @@
-"""``groupsup compare``: two tiny configs under a one-second budget -> compare.md/json + plots."""
+"""``groupsup compare``: tiny configs under a one-second budget -> compare.md/json + plots; one
+judge per dataset; learning curves; seeds."""
 
+import importlib
 import json
 
+import pytest
 import torch
 from test_report import tiny_config
 
 from groupsup.cli import main
+
+# the modules, not the functions of the same name their packages export
+compare_module = importlib.import_module("groupsup_baselines.compare")
+run_module = importlib.import_module("groupsup.evaluate.run")
 
 torch.set_num_threads(1)
 
@@ -15,19 +22,41 @@ def write_config(path, config):
     return path
 
 
-def test_compare_trains_evaluates_and_tabulates(tmp_path, toy_dataset):
+VAE_OPTIONS = {"inner": "conv-small", "inner_options": {"width": 8, "max_width": 16}}
+
+
+def count_judge_fits(monkeypatch) -> list[int]:
+    """Count every judge fitted, by compare or inside evaluate_run."""
+    calls = []
+    for module in (compare_module, run_module):
+        def counted(*args, original=module.fit_judge, **kwargs):
+            calls.append(1)
+            return original(*args, **kwargs)
+        monkeypatch.setattr(module, "fit_judge", counted)
+    return calls
+
+
+def test_compare_trains_evaluates_and_tabulates(tmp_path, toy_dataset, monkeypatch):
     store = toy_dataset.write_store(tmp_path / "store")
     gsl = write_config(tmp_path / "gsl.json", tiny_config(tmp_path, store))
     vae = write_config(tmp_path / "beta-vae.json", tiny_config(
         tmp_path, store, "beta-vae", loss__recipe="beta-vae", model__backbone="vae",
-        model__options={"inner": "conv-small", "inner_options": {"width": 8, "max_width": 16}}))
+        model__options=VAE_OPTIONS))
+    ada = write_config(tmp_path / "ada-gvae.json", tiny_config(
+        tmp_path, store, "ada-gvae", loss__recipe="ada-gvae", model__backbone="vae",
+        model__options=VAE_OPTIONS, strategy__name="edge", strategy__options={"exact": False}))
     out = tmp_path / "cmp"
-    assert main(["compare", str(gsl), str(vae), "--budget", "1", "--out", str(out),
+    fits = count_judge_fits(monkeypatch)
+    assert main(["compare", str(gsl), str(vae), str(ada), "--budget", "1", "--out", str(out),
                  "--set", "train.steps=1000", "--classifier-budget", "1",
                  "--max-examples", "16"]) == 0
     document = json.loads((out / "compare.json").read_text())
-    assert [r["name"] for r in document["rows"]] == ["gsl", "beta-vae"]
-    assert [r["searched_partition"] for r in document["rows"]] == [False, True]
+    assert [r["name"] for r in document["rows"]] == ["gsl", "beta-vae", "ada-gvae"]
+    assert [r["searched_partition"] for r in document["rows"]] == [False, True, True]
+    # one judge for the dataset and split, read by every row
+    assert len(fits) == 1 and document["judges_fitted"] == 1
+    assert len({r["judge_accuracy"] for r in document["rows"]}) == 1
+    assert "ada-gvae (searched partition)" in (out / "compare.md").read_text()
     assert document["budget_seconds"] == 1.0
     assert document["configs"]["beta-vae"]["train"]["time_budget"] == 1.0
     assert document["configs"]["gsl"]["train"]["out"] == str(out / "gsl")
@@ -44,6 +73,38 @@ def test_compare_trains_evaluates_and_tabulates(tmp_path, toy_dataset):
     search = json.loads((out / "beta-vae" / "eval" / "partition_search.json").read_text())
     assert sum(search["partition"].values()) == 12
     assert (out / "beta-vae" / "eval" / "report.html").is_file()
+    metrics = json.loads((out / "ada-gvae" / "eval" / "metrics.json").read_text())
+    assert metrics["evaluation"]["judge"] == "given"
+
+
+@pytest.mark.slow
+def test_compare_learning_curves_and_seeds(tmp_path, toy_dataset, monkeypatch):
+    store = toy_dataset.write_store(tmp_path / "store")
+    gsl = write_config(tmp_path / "gsl.json", tiny_config(tmp_path, store))
+    out = tmp_path / "cmp"
+    fits = count_judge_fits(monkeypatch)
+    options = run_module.EvalOptions(max_examples=16, classifier_steps=5, leakage_examples=8,
+                                     coprediction_examples=64)
+    document = compare_module.compare(
+        [gsl], budget=1.0, out=out, overrides=["train.steps=100000"], options=options,
+        progress=False, curve_points=3, seeds=2)
+    assert [r["name"] for r in document["rows"]] == ["gsl/seed-3", "gsl/seed-4"]
+    assert len(fits) == 1
+    for name, curve in document["curves"].items():
+        assert [p["point"] for p in curve] == [1, 2, 3]
+        steps, seconds = [p["step"] for p in curve], [p["seconds"] for p in curve]
+        assert steps == sorted(steps) and seconds == sorted(seconds)
+        # the points are taken at the first step past a third and two thirds of the budget
+        assert seconds[0] >= 1 / 3 and seconds[1] >= 2 / 3 and seconds[2] >= 1.0
+        assert steps[0] < steps[1] < steps[2]
+        assert set(curve[0]["swap_accuracy_per_attribute"]) == {"shape", "color", "position"}
+        assert (out / name / "curve" / "eval-1" / "metrics.json").is_file()
+    (summary,) = document["summary"]
+    assert summary["seeds"] == [3, 4] and summary["psnr"]["n"] == 2
+    assert summary["psnr"]["std"] is not None
+    assert " ± " in (out / "compare.md").read_text()
+    for axis in ("seconds", "steps"):
+        assert (out / f"compare-curves-{axis}.png").is_file()
 
 
 def test_compare_rejects_configs_with_one_name(tmp_path):
@@ -69,6 +130,10 @@ def test_fonts_compare_configs_derive_from_the_demo_config():
         "beta-vae": {("loss", "recipe"): "beta-vae", ("model", "backbone"): "vae",
                      ("model", "options"): {"inner": "conv-small",
                                             "inner_options": demo["model"]["options"]}},
+        "ada-gvae": {("loss", "recipe"): "ada-gvae", ("model", "backbone"): "vae",
+                     ("model", "options"): {"inner": "conv-small",
+                                            "inner_options": demo["model"]["options"]},
+                     ("strategy", "name"): "edge", ("strategy", "options"): {"exact": False}},
     }
     assert sorted(p.stem for p in (root / "compare").glob("*.toml")) == sorted(changes)
     for name, changed in changes.items():

@@ -5,7 +5,8 @@
   :func:`block_mig`, :func:`factorvae`, :func:`sap`; :func:`disentanglement_metrics` runs the
   registered code metrics by name (:data:`DEFAULT_CODE_METRICS`)
 - swaps judged by an independent classifier: :class:`AttributeClassifier`,
-  :func:`train_classifier`, :func:`swap_accuracy`
+  :func:`train_classifier`, :func:`swap_accuracy`; the evaluation's judge with its real-image
+  accuracy: :func:`fit_judge` -> :class:`Judge`
 
 Everything random takes an explicit ``seed`` (an int or a numpy ``Generator``). See
 docs/evaluation.md for definitions and the choices made.
@@ -17,6 +18,7 @@ from groupsup.evaluate.coprediction import CoPrediction, coprediction
 from groupsup.evaluate.dci import DCIScores, dci
 from groupsup.evaluate.factorvae import FactorVAEScores, factorvae
 from groupsup.evaluate.image_quality import ImageScores, mse, psnr, ssim
+from groupsup.evaluate.judge import Judge, fit_judge
 from groupsup.evaluate.latent import DEFAULT_CODE_METRICS, CodeMetric, disentanglement_metrics
 from groupsup.evaluate.mig import BlockMIGScores, MIGScores, block_mig, mig
 from groupsup.evaluate.sap import SAPScores, sap
@@ -33,6 +35,7 @@ __all__ = [
     "DCIScores",
     "FactorVAEScores",
     "ImageScores",
+    "Judge",
     "MIGScores",
     "SAPScores",
     "SwapAccuracy",
@@ -43,6 +46,7 @@ __all__ = [
     "dci",
     "disentanglement_metrics",
     "factorvae",
+    "fit_judge",
     "mig",
     "mse",
     "psnr",

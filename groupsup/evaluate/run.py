@@ -41,7 +41,7 @@ from groupsup.errors import ConfigError, DataError
 from groupsup.evaluate.arrays import json_array
 from groupsup.evaluate.coprediction import coprediction
 from groupsup.evaluate.image_quality import psnr
-from groupsup.evaluate.judge import fit_judge
+from groupsup.evaluate.judge import Judge, fit_judge
 from groupsup.evaluate.latent import DEFAULT_CODE_METRICS, disentanglement_metrics, summary_line
 from groupsup.evaluate.swap import swap_accuracy
 from groupsup.evaluate.synthesis import synthesis_quality
@@ -178,6 +178,7 @@ def evaluate_run(run: str | Path | RunResult, dataset: GroupDataset | None = Non
                  options: EvalOptions | None = None, progress: bool = True,
                  adapt: ModelAdapter | None = None, report: bool = True, *,
                  split: Split | None = None, judge_set: GroupDataset | None = None,
+                 judge: Judge | None = None, checkpoint: str | Path | None = None,
                  out: str | Path | None = None, overrides: list[str] | None = None,
                  registries: Registries | None = None) -> dict[str, Any]:
     """Evaluate the latest checkpoint of a run; write one evaluation folder; return metrics.
@@ -187,7 +188,12 @@ def evaluate_run(run: str | Path | RunResult, dataset: GroupDataset | None = Non
     config names, with *overrides* such as ``["dataset.options.root=..."]`` applied first; a
     run trained on a Python dataset needs it). *split*: the :class:`~groupsup.Split` to
     evaluate (default the run's ``split.json``). *judge_set*: a labelled dataset with the same
-    schema for the judge to learn from instead of *dataset*. *out*: the folder to write
+    schema for the judge to learn from instead of *dataset*. *judge*: a judge fitted already
+    (:func:`groupsup.evaluate.fit_judge`), used instead of fitting one, so that evaluations of
+    several runs on one dataset and split are read by the same classifier (``groupsup
+    compare``); the rest of the evaluation draws the same examples either way. *checkpoint*: a
+    checkpoint directory of the run to evaluate instead of the latest (e.g. one point of a
+    learning curve). *out*: the folder to write
     (default the next free ``RUN/eval/NNN``; one that already holds an evaluation is refused).
     *adapt* (optional) maps ``(model, dataset, training ids)`` to the model to evaluate;
     *report* writes ``report.md`` and ``report.html`` beside ``metrics.json``. *registries*:
@@ -197,6 +203,9 @@ def evaluate_run(run: str | Path | RunResult, dataset: GroupDataset | None = Non
     from groupsup.train.config import load_config
 
     opts = options or EvalOptions()
+    if judge is not None and judge_set is not None:
+        raise ConfigError("evaluate_run: give judge (fitted) or judge_set (to fit one on), not "
+                          "both")
     run_dir = Path(getattr(run, "run_dir", run))
     if not (run_dir / "config.json").is_file():
         raise ConfigError(f"{run_dir}: not a training run (no config.json)")
@@ -205,7 +214,8 @@ def evaluate_run(run: str | Path | RunResult, dataset: GroupDataset | None = Non
     if dataset is None:
         dataset = resolve_dataset(config, run_dir, registries)
     train, test = split_ids(run_dir, dataset, split)
-    model = load_model(run_dir, opts.device, registries=registries).eval()
+    model = load_model(run_dir if checkpoint is None else checkpoint, opts.device,
+                       registries=registries).eval()
     out = eval_dir(run_dir, out)
     rng = np.random.default_rng(opts.seed)
     if adapt is not None:
@@ -216,6 +226,9 @@ def evaluate_run(run: str | Path | RunResult, dataset: GroupDataset | None = Non
                                               "adapt": None if adapt is None else repr(adapt),
                                               "judge_set": None if judge_set is None
                                               else judge_set.name,
+                                              "judge": "fitted" if judge is None else "given",
+                                              "checkpoint": None if checkpoint is None
+                                              else str(checkpoint),
                                               "overrides": list(overrides or []),
                                               "partition": model.partition.to_dict()},
                                "dataset": {"name": dataset.name, "examples": len(dataset),
@@ -236,12 +249,18 @@ def evaluate_run(run: str | Path | RunResult, dataset: GroupDataset | None = Non
     say(f"reconstruction PSNR {metrics['reconstruction']['psnr']:.2f} dB")
 
     # 2. the judge: an attribute classifier trained on real labelled images, scored on real
-    # images it did not train on
-    judge = fit_judge(dataset, train=train, test=test, judge_data=opts.judge_data,
-                      judge_set=judge_set, folds=opts.judge_folds, holdout=opts.judge_holdout,
-                      steps=opts.classifier_steps, time_budget=opts.classifier_budget,
-                      seed=int(rng.integers(2**62)), device=opts.device)
-    timing["judge_seconds"] = round(judge.seconds, 1)
+    # images it did not train on (its seed is drawn either way: a given judge leaves every
+    # later draw as it would be)
+    judge_seed = int(rng.integers(2**62))
+    if judge is None:
+        judge = fit_judge(dataset, train=train, test=test, judge_data=opts.judge_data,
+                          judge_set=judge_set, folds=opts.judge_folds, holdout=opts.judge_holdout,
+                          steps=opts.classifier_steps, time_budget=opts.classifier_budget,
+                          seed=judge_seed, device=opts.device)
+        timing["judge_seconds"] = round(judge.seconds, 1)
+    elif judge.attributes != tuple(names):
+        raise ConfigError(f"the judge given reads attributes {list(judge.attributes)}, the run's "
+                          f"model has {names}")
     metrics["classifier"] = judge.to_dict()
     say(f"judge accuracy on real images it did not train on {judge.mean_accuracy:.3f} ("
         + ", ".join(f"{a} {v:.2f}" for a, v in zip(names, judge.accuracy)) + ")")

@@ -2,18 +2,24 @@
 
 Each config is resolved (:func:`groupsup.resolve`) and trains with the same
 :class:`groupsup.Trainer` for the same wall-clock training budget (``train.time_budget``;
-``train.out`` becomes ``DIR/<config file stem>``), then
-:func:`~groupsup.evaluate.run.evaluate_run` evaluates it with the same options. A run whose
-backbone is ``vae`` has no trained partition: its latent dimensions are assigned to attributes
-by :class:`~groupsup_baselines.search.PartitionSearch` first (written to
-``DIR/<name>/eval/partition_search.json``). Writes ``DIR/compare.md`` (the table),
-``DIR/compare.json`` (every row plus the full configs and options: provenance) and one bar
-chart per metric, ``DIR/compare-<metric>.png``.
+``train.out`` becomes ``DIR/<config file stem>``, or ``DIR/<stem>/seed-<seed>`` with
+``--seeds N``, which trains seeds ``seed, seed + 1, ...`` of each config on the split of its
+first seed), then :func:`~groupsup.evaluate.run.evaluate_run` evaluates it with the same
+options. The judge is fitted once per dataset and split (:func:`groupsup.evaluate.fit_judge`)
+and reads every run's syntheses, so the rows are comparable. A run whose backbone is ``vae``
+has no trained partition: its latent dimensions are assigned to attributes by
+:class:`~groupsup_baselines.search.PartitionSearch` first (written to
+``RUN/eval/partition_search.json``). ``--curve-points K`` also evaluates every run at K regular
+points of its budget (:mod:`groupsup_baselines.curves`). Writes ``DIR/compare.md`` (the table,
+mean ± std over seeds), ``DIR/compare.json`` (every run's row and curve, the per-config summary,
+the full configs and options: provenance), one bar chart per metric
+(``DIR/compare-<metric>.png``) and, with curves, ``DIR/compare-curves-{seconds,steps}.png``.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import shutil
 import sys
@@ -22,22 +28,16 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import groupsup as gs
-from groupsup.fileio import atomic_save, atomic_write_text
-from groupsup_baselines.search import PartitionSearch
+import numpy as np
 
-# (key in a row, column title, higher is better)
-# in the order of the evaluation's headline: swap accuracy, leakage, SSIM, then PSNR (and the
-# MSE it derives from, the paper's third synthesis number)
-METRICS: tuple[tuple[str, str, bool], ...] = (
-    ("swap_accuracy", "swap accuracy (mean)", True),
-    ("leakage", "leakage (off-diagonal mean)", False),
-    ("ssim", "held-out SSIM", True),
-    ("psnr", "held-out PSNR (dB)", True),
-    ("mse", "held-out MSE", False),
-    ("coprediction_diagonal", "co-prediction diagonal", True),
-    ("coprediction_off_diagonal", "co-prediction off-diagonal", False),
-)
+import groupsup as gs
+from groupsup.evaluate import Judge, fit_judge
+from groupsup.fileio import atomic_write_text
+from groupsup_baselines.curves import CurvePoints, curve_record, plot_curves, tail_gain
+from groupsup_baselines.search import PartitionSearch
+from groupsup_baselines.table import METRICS, markdown_table, plot_metrics, summarise_seeds
+
+__all__ = ["METRICS", "compare", "needs_search", "summarise"]
 
 
 def needs_search(config: gs.ExperimentConfig) -> bool:
@@ -68,13 +68,59 @@ def summarise(name: str, config: gs.ExperimentConfig, result: gs.RunResult,
     }
 
 
+class SharedData:
+    """Per dataset section and data seed of the configs: the dataset, its split and the judge
+    (fitted at first use); ``fits`` counts the judges fitted."""
+
+    def __init__(self, options: gs.EvalOptions) -> None:
+        self.options = options
+        self.entries: dict[str, dict[str, Any]] = {}
+        self.fits = 0
+
+    def data(self, config: gs.ExperimentConfig) -> dict[str, Any]:
+        key = json.dumps([config.to_dict()["dataset"], config.seed], sort_keys=True)
+        if key not in self.entries:
+            first = gs.resolve(config)
+            self.entries[key] = {"dataset": first.dataset, "split": first.split, "judge": None}
+        return self.entries[key]
+
+    def judge(self, entry: dict[str, Any]) -> Judge:
+        if entry["judge"] is None:
+            split, dataset, o = entry["split"], entry["dataset"], self.options
+            train = np.arange(len(dataset)) if split is None else split.train
+            entry["judge"] = fit_judge(
+                dataset, train=train, test=None if split is None else split.test,
+                judge_data=o.judge_data, folds=o.judge_folds, holdout=o.judge_holdout,
+                steps=o.classifier_steps, time_budget=o.classifier_budget,
+                seed=int(np.random.default_rng(o.seed).integers(2**62)), device=o.device)
+            self.fits += 1
+        return entry["judge"]
+
+
+def evaluate_point(run_dir: Path, config: gs.ExperimentConfig, dataset: gs.GroupDataset,
+                   judge: Judge, options: gs.EvalOptions, *, checkpoint: str | None, out: Path,
+                   report: bool, progress: bool) -> dict[str, Any]:
+    """Evaluate the run's latest checkpoint (or *checkpoint*) into *out* with the shared
+    *judge*; through a searched partition when the run has none (:func:`needs_search`)."""
+    adapt = (PartitionSearch(seed=options.seed, out=out / "partition_search.json")
+             if needs_search(config) else None)
+    return gs.evaluate_run(run_dir, dataset=dataset, options=options,
+                           progress=progress and report, adapt=adapt, judge=judge,
+                           checkpoint=checkpoint, out=out, report=report)
+
+
 def compare(configs: Sequence[str | Path], *, budget: float, out: str | Path,
             overrides: Sequence[str] = (), options: gs.EvalOptions | None = None,
-            progress: bool = True, command: str | None = None) -> dict[str, Any]:
-    """Train and evaluate every config under *budget* seconds of training; write the
-    comparison into *out*; return what ``compare.json`` holds."""
+            progress: bool = True, command: str | None = None, curve_points: int = 0,
+            seeds: int = 1) -> dict[str, Any]:
+    """Train and evaluate every config (*seeds* seeds each) under *budget* seconds of
+    training, with learning curves of *curve_points* points when > 1; write the comparison
+    into *out*; return what ``compare.json`` holds."""
     if budget <= 0:
         raise gs.ConfigError(f"--budget must be positive seconds, got {budget:g}")
+    if seeds < 1 or curve_points < 0:
+        raise gs.ConfigError(f"--seeds must be >= 1 and --curve-points >= 0, got {seeds} and "
+                             f"{curve_points}")
     names = [Path(c).stem for c in configs]
     if not names:
         raise gs.ConfigError("compare needs at least one CONFIG")
@@ -86,84 +132,55 @@ def compare(configs: Sequence[str | Path], *, budget: float, out: str | Path,
     options = options or gs.EvalOptions()
     say = print if progress else (lambda *a, **k: None)
     # validate every config before the first (long) training starts
-    loaded = [gs.load_config(path, [*overrides, f"train.time_budget={budget}",
-                                    f"train.out={out / name}"])
-              for path, name in zip(configs, names)]
-    rows, provenance = [], {}
-    for name, config in zip(names, loaded):
-        run_dir = out / name
-        if run_dir.exists():
-            shutil.rmtree(run_dir)
-        say(f"[{name}] training {config.model.backbone} / "
-            f"{config.loss.recipe or 'custom terms'} for {budget:g} s", flush=True)
-        # the components the run trains (the dataset among them, for the evaluation)
-        resolved = gs.resolve(config)
-        result = gs.Trainer(config, resolved=resolved).fit()
-        adapt = (PartitionSearch(seed=options.seed,
-                                 out=run_dir / "eval" / "partition_search.json")
-                 if needs_search(config) else None)
-        say(f"[{name}] {result.step} steps; evaluating", flush=True)
-        metrics = gs.evaluate_run(run_dir, dataset=resolved.dataset, options=options,
-                                  progress=progress, adapt=adapt, out=run_dir / "eval")
-        rows.append(summarise(name, config, result, metrics))
-        provenance[name] = config.to_dict()
-    document = {"budget_seconds": budget, "command": command, "overrides": list(overrides),
+    loaded = [gs.load_config(path, [*overrides, f"train.time_budget={budget}"])
+              for path in configs]
+    shared = SharedData(options)
+    rows, curves, provenance = [], {}, {}
+    for name, base in zip(names, loaded):
+        entry = shared.data(base)
+        for k in range(seeds):
+            seed = base.seed + k
+            run_name = name if seeds == 1 else f"{name}/seed-{seed}"
+            run_dir = out / run_name
+            config = gs.load_config(base.to_dict(), [f"seed={seed}", f"train.out={run_dir}"])
+            if run_dir.exists():
+                shutil.rmtree(run_dir)
+            say(f"[{run_name}] training {config.model.backbone} / "
+                f"{config.loss.recipe or 'custom terms'} for {budget:g} s", flush=True)
+            # the components the run trains, on the split of the config's first seed
+            resolved = gs.resolve(config, dataset=entry["dataset"], split=entry["split"])
+            points = CurvePoints(budget, curve_points) if curve_points > 1 else None
+            result = gs.Trainer(config, resolved=resolved,
+                                callbacks=[points] if points else []).fit()
+            say(f"[{run_name}] {result.step} steps; evaluating", flush=True)
+
+            evaluate = functools.partial(evaluate_point, run_dir, config, entry["dataset"],
+                                         shared.judge(entry), options, progress=progress)
+            metrics = evaluate(checkpoint=None, out=run_dir / "eval", report=True)
+            row = {**summarise(run_name, config, result, metrics), "config": name, "seed": seed}
+            if points is not None:
+                curve = [curve_record(p["point"], curve_points, p["step"], p["seconds"],
+                                      evaluate(checkpoint=p["path"], report=False,
+                                               out=run_dir / "curve" / f"eval-{p['point']}"))
+                         for p in points.points_taken]
+                curve.append(curve_record(curve_points, curve_points, result.step,
+                                          result.wall_time, metrics))
+                curves[run_name] = curve
+                row["curve_tail_gain"] = tail_gain(curve)
+            rows.append(row)
+            provenance[run_name] = config.to_dict()
+    summary = summarise_seeds(rows)
+    document = {"budget_seconds": budget, "seeds": seeds, "curve_points": curve_points,
+                "command": command, "overrides": list(overrides),
                 "evaluation": {k: v for k, v in options.__dict__.items()},
-                "rows": rows, "configs": provenance}
+                "judges_fitted": shared.fits, "rows": rows, "summary": summary,
+                "curves": curves, "configs": provenance}
     atomic_write_text(out / "compare.json", json.dumps(document, indent=2))
     atomic_write_text(out / "compare.md", markdown_table(document))
-    plot_metrics(rows, out)
+    plot_metrics(summary, out)
+    if curves:
+        plot_curves(curves, out)
     return document
-
-
-def _cell(value: Any) -> str:
-    return "n/a" if value is None else f"{value:.3f}" if isinstance(value, float) else str(value)
-
-
-def markdown_table(document: dict[str, Any]) -> str:
-    """``compare.md``: one row per config, the metrics of :data:`METRICS` plus context."""
-    headers = ["run", "backbone", "loss", "steps", *(title for _, title, _ in METRICS),
-               "recon PSNR (dB)"]
-    lines = [f"# Comparison under a training budget of {document['budget_seconds']:g} s per run",
-             "", "| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
-    for row in document["rows"]:
-        name = row["name"] + (" (searched partition)" if row["searched_partition"] else "")
-        cells = [name, row["backbone"], row["loss"], row["steps"],
-                 *(row[key] for key, _, _ in METRICS), row["reconstruction_psnr"]]
-        lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
-    lines += ["", "Held-out PSNR/SSIM/MSE: zero-shot synthesis of held-out combinations against "
-              "their ground truth (MSE of images in [-1, 1]). Swap accuracy: an independent "
-              "classifier trained on real training images recognises the requested values "
-              "(mean over attributes). "
-              "Co-prediction: held-out probe accuracy of each latent block for its own "
-              "attribute (diagonal; higher is better) and for the others (off-diagonal; lower "
-              "is better). Full configs and options: `compare.json`; per-run reports: "
-              "`<run>/eval/report.html`.", ""]
-    if document.get("command"):
-        lines += ["Command:", "", f"    {document['command']}", ""]
-    return "\n".join(lines)
-
-
-def plot_metrics(rows: Sequence[dict[str, Any]], out: Path) -> list[Path]:
-    """One bar chart per metric of :data:`METRICS`: ``out/compare-<key>.png``."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    paths = []
-    names = [r["name"] for r in rows]
-    for key, title, higher in METRICS:
-        fig = Figure(figsize=(max(4.0, 1.1 * len(rows) + 1), 3.2), dpi=100)
-        FigureCanvasAgg(fig)
-        ax = fig.add_subplot(1, 1, 1)
-        values = [float("nan") if r[key] is None else r[key] for r in rows]
-        bars = ax.bar(names, values, color="tab:blue" if higher else "tab:orange")
-        ax.bar_label(bars, fmt="%.3f", fontsize=8)
-        ax.set_title(f"{title} ({'higher' if higher else 'lower'} is better)", fontsize=10)
-        ax.tick_params(axis="x", labelrotation=20, labelsize=8)
-        fig.tight_layout()
-        path = out / f"compare-{key}.png"
-        paths.append(atomic_save(path, lambda tmp, fig=fig: fig.savefig(tmp, format="png")))
-    return paths
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -174,8 +191,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, help="output folder")
     parser.add_argument("--set", dest="overrides", action="append", default=[],
                         metavar="KEY=VALUE", help="override a key in every config")
+    parser.add_argument("--seeds", type=int, default=1,
+                        help="train each config with this many seeds (seed, seed + 1, ...) on "
+                             "one split; the table reports mean ± std (default 1)")
+    parser.add_argument("--curve-points", type=int, default=0, metavar="K",
+                        help="also evaluate each run at K regular points of its budget "
+                             "(learning curves against seconds and steps; default: off)")
     parser.add_argument("--classifier-budget", type=float, default=60.0,
-                        help="seconds to train each run's independent classifier (default 60)")
+                        help="seconds to train the judge, once per dataset (default 60)")
     parser.add_argument("--max-examples", type=int, default=512,
                         help="held-out examples to synthesise per run (default 512)")
     parser.add_argument("--seed", type=int, default=0, help="evaluation seed")
@@ -185,10 +208,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     options = gs.EvalOptions(max_examples=args.max_examples,
-                          classifier_budget=args.classifier_budget, seed=args.seed,
-                          device=args.device)
+                             classifier_budget=args.classifier_budget, seed=args.seed,
+                             device=args.device)
     compare(args.configs, budget=args.budget, out=args.out, overrides=args.overrides,
-            options=options, command="groupsup " + " ".join(sys.argv[1:]))
+            options=options, command="groupsup " + " ".join(sys.argv[1:]),
+            curve_points=args.curve_points, seeds=args.seeds)
     print(f"wrote {Path(args.out) / 'compare.md'}, compare.json and compare-*.png in "
           f"{time.perf_counter() - started:.0f} s")
     return 0

@@ -1,10 +1,11 @@
-"""The hook implementations: two loss terms, one backbone, two recipes and ``compare``."""
+"""The hook implementations: four loss terms, one backbone, three recipes and ``compare``."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import groupsup as gs
+from groupsup_baselines.adagvae import AdaGVAEKL, AdaGVAERecon
 from groupsup_baselines.compare import COMMAND
 from groupsup_baselines.supervision import BlockClassifier
 from groupsup_baselines.vae import KL, VAE
@@ -16,12 +17,16 @@ RECIPES: dict[str, tuple[list[dict[str, Any]], str]] = {
     "beta-vae": ([{"term": "recon"}, {"term": "kl", "weight": 0.1}],
                  "beta-VAE baseline (backbone 'vae'): reconstruction + 0.1 x KL per latent "
                  "dimension (about beta = 3 in the per-image-sum convention at 3x32x32, Z=100)"),
+    "ada-gvae": ([{"term": "ada-gvae-recon"}, {"term": "ada-gvae-kl", "weight": 0.1}],
+                 "Ada-GVAE baseline (backbone 'vae', a strategy with swap pairs such as 'edge'): "
+                 "both images of each pair decoded from their posteriors averaged on the "
+                 "dimensions inferred shared + 0.1 x KL of those posteriors"),
 }
 
 
 @gs.hookimpl
 def register_losses(register: Any) -> None:
-    for term in (BlockClassifier, KL):
+    for term in (BlockClassifier, KL, AdaGVAERecon, AdaGVAEKL):
         register(term.name, term, description=(term.__doc__ or "").split("\n")[0])
 
 
