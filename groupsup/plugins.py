@@ -56,6 +56,7 @@ BUILTIN_MODULES: tuple[str, ...] = (
     "groupsup.cli.graph",
     "groupsup.evaluate.plugin",
     "groupsup.evaluate.during",
+    "groupsup.train.ema",
 )
 BUILTIN_DISTRIBUTION = "groupsup"
 

@@ -198,3 +198,29 @@ def test_time_schedule_reaches_zero_when_the_budget_ends_and_needs_a_budget(tmp_
     with pytest.raises(gs.ConfigError, match=r"schedule_by='time'.*time_budget, which is not set"):
         trainer.fit()
     trainer.close()
+
+
+def test_ema_callback_puts_the_average_in_the_saved_model(tmp_path, store):
+    """``[[train.callbacks]] name = "ema"``: the saved model holds the running average of the
+    weights after every step (with the warm-up min(decay, (1 + n) / (10 + n)))."""
+    cfg = config(tmp_path, store, steps=4, checkpoint_every=100,
+                 callbacks=[{"name": "ema", "decay": 0.5}])
+    trainer = Trainer(cfg)
+    seen = []
+
+    class Record(gs.Callback):
+        def on_step_end(self, loop, values, batch):
+            seen.append([p.detach().clone() for p in loop.trainer.model.parameters()])
+
+    trainer.callbacks.insert(0, Record())  # runs before the ema callback swaps the average in
+    start = [p.detach().clone() for p in trainer.model.parameters()]
+    trainer.fit()
+    expected = start
+    for n, weights in enumerate(seen, 1):
+        decay = min(0.5, (1 + n) / (10 + n))
+        expected = [e * decay + w * (1 - decay) for e, w in zip(expected, weights)]
+    state = load_checkpoint(tmp_path / "run").model_state
+    names = [name for name, _ in trainer.model.named_parameters()]
+    assert len(names) == len(expected)
+    for name, e in zip(names, expected):
+        torch.testing.assert_close(state[name], e)
