@@ -123,3 +123,7 @@ def test_conv_small_decoder_norm_and_activation():
     batch = ConvSmall((3, 16, 16), 6, {"width": 8, "norm": "batch"})
     assert sum(isinstance(m, nn.BatchNorm2d) for m in batch.modules()) == 3
     assert batch.decode(batch.encode(torch.zeros(2, 3, 16, 16))).shape == (2, 3, 16, 16)
+    pixel = ConvSmall((3, 16, 16), 6, {"width": 8, "decoder_norm": "pixel"})
+    x = torch.randn(2, 8, 4, 4) * 5
+    unit = next(m for m in pixel.decoder.modules() if type(m).__name__ == "PixelNorm")(x)
+    assert torch.allclose(unit.pow(2).mean(dim=1), torch.ones(2, 4, 4), atol=1e-4)
