@@ -107,6 +107,9 @@ class Registries(Protocol):
     @property
     def callbacks(self) -> Registry[Any]: ...
 
+    @property
+    def metrics(self) -> Registry[Any]: ...
+
 
 @dataclass
 class RegistrySet:
@@ -118,6 +121,7 @@ class RegistrySet:
     recipes: Registry[Any] = field(default_factory=lambda: Registry("recipe"))
     strategies: Registry[Any] = field(default_factory=lambda: Registry("strategy", "strategies"))
     callbacks: Registry[Any] = field(default_factory=lambda: Registry("callback"))
+    metrics: Registry[Any] = field(default_factory=lambda: Registry("metric"))
 
     def register(self, kind: str, name: str, obj: Any, *, plugin: str = "(python)",
                  description: str = "") -> None:

@@ -109,3 +109,21 @@ def test_a_user_backbone_subclass_works_with_the_model():
     assert model.reconstruct(torch.zeros(2, 1, 4, 4)).shape == (2, 1, 4, 4)
     with pytest.raises(gs.ConfigError, match="unknown key 'depth'"):
         Tiny((1, 4, 4), 5, {"depth": 2})
+
+
+def test_conv_small_decoder_norm_and_activation():
+    net = ConvSmall((3, 32, 32), 6, {"width": 8, "decoder_norm": "none",
+                                     "activation": "leaky_relu"})
+    assert any(isinstance(m, nn.GroupNorm) for m in net.encoder.modules())
+    assert not any(isinstance(m, nn.GroupNorm) for m in net.decoder.modules())
+    assert all(m.bias is not None for m in net.decoder.modules()
+               if isinstance(m, nn.ConvTranspose2d))
+    assert all(m.bias is None for m in net.encoder.modules() if isinstance(m, nn.Conv2d))
+    assert not any(isinstance(m, nn.ReLU) for m in net.modules())
+    batch = ConvSmall((3, 16, 16), 6, {"width": 8, "norm": "batch"})
+    assert sum(isinstance(m, nn.BatchNorm2d) for m in batch.modules()) == 3
+    assert batch.decode(batch.encode(torch.zeros(2, 3, 16, 16))).shape == (2, 3, 16, 16)
+    pixel = ConvSmall((3, 16, 16), 6, {"width": 8, "decoder_norm": "pixel"})
+    x = torch.randn(2, 8, 4, 4) * 5
+    unit = next(m for m in pixel.decoder.modules() if type(m).__name__ == "PixelNorm")(x)
+    assert torch.allclose(unit.pow(2).mean(dim=1), torch.ones(2, 4, 4), atol=1e-4)

@@ -4,7 +4,9 @@ leakage, determinism, fresh evaluation folders, runs trained from Python (issue 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -226,3 +228,42 @@ def test_python_run_evaluated_from_python_and_the_cli(tmp_path, shapes, capsys):
 def test_eval_dir_counts_up(tmp_path):
     assert eval_dir(tmp_path, None).name == "001"
     assert eval_dir(tmp_path, None).name == "002"
+
+
+def test_dataset_and_option_synthesis_metrics_are_reported(tmp_path, shapes):
+    """A dataset's registry entry provides synthesis metrics (``DatasetSpec.synthesis_metrics``)
+    and ``EvalOptions.synthesis_metrics`` adds more: each sees the syntheses, their ground
+    truth and the requested labels, and lands in metrics.json and the report."""
+    model = gs.SwapAutoencoder("conv-small", Shapes, shapes.image_shape,
+                               {"width": 8, "max_width": 16})
+    result = gs.train(model, shapes, steps=1, groups_per_step=2, out=tmp_path / "run",
+                      split="held-out", held_out=HELD_OUT, progress=False, threads=1,
+                      sample_every=100)
+    seen = {}
+
+    def dark_share(synth, truth, labels, dataset):
+        seen.update(synth=tuple(synth.shape), truth=tuple(truth.shape), labels=labels.shape,
+                    dataset=dataset.name)
+        return {"share": float((synth < 0).float().mean()), "n": len(labels)}
+
+    host = gs.get_host()
+    registries = gs.RegistrySet()
+    for kind in ("datasets", "backbones", "losses", "recipes", "strategies"):
+        for entry in getattr(host, kind):
+            getattr(registries, kind).add(entry)
+    store = host.datasets.get("store")
+    registries.register("datasets", "shapes-here", dataclasses.replace(
+        store, synthesis_metrics={"dark": dark_share}))
+    metrics = gs.evaluate_run(result, dataset=shapes, registries=registries,
+                              overrides=["dataset.name=shapes-here"],
+                              options=EvalOptions(**TINY, synthesis_metrics={
+                                  "count": lambda s, t, labels, d: {"n": len(labels)}}),
+                              progress=False)
+    n = metrics["synthesis"]["n"]
+    assert seen == {"synth": (n, 3, 16, 16), "truth": (n, 3, 16, 16), "labels": (n, 3),
+                    "dataset": "shapes"}
+    assert metrics["synthesis"]["dark"]["n"] == n and metrics["synthesis"]["count"] == {"n": n}
+    assert metrics["evaluation"]["synthesis_metrics"] == ["count", "dark"]
+    written = json.loads((Path(metrics["out"]) / "metrics.json").read_text())
+    assert written["synthesis"]["dark"]["share"] == metrics["synthesis"]["dark"]["share"]
+    assert "| dark: share |" in (Path(metrics["out"]) / "report.md").read_text()

@@ -2,7 +2,9 @@ import dataclasses
 import json
 import os
 import signal
+import sys
 import threading
+import types
 
 import numpy as np
 import pytest
@@ -161,3 +163,64 @@ def test_a_new_run_refuses_to_overwrite_an_existing_one(tmp_path, store):
     Trainer(config(tmp_path, store, steps=1)).fit()
     with pytest.raises(gs.ConfigError, match=r"already holds a run.*--resume"):
         Trainer(config(tmp_path, store, steps=1))
+
+
+def test_cosine_schedule_over_the_time_budget(tmp_path, store, monkeypatch):
+    """``optim.schedule_by = "time"`` decays over the larger of the fractions of train.steps and
+    of train.time_budget done: a budget of 10 s with 5 s gone is half way, whatever the steps."""
+    cfg = config(tmp_path, store, steps=1000, time_budget=10.0)
+    cfg.optim.schedule, cfg.optim.schedule_by = "cosine", "time"
+    trainer = Trainer(cfg)
+    clock = {"now": 100.0}
+    module = sys.modules["groupsup.train.trainer"]
+    monkeypatch.setattr(module, "time", types.SimpleNamespace(perf_counter=lambda: clock["now"]))
+    trainer._fit_started = 100.0
+    assert trainer._lr_factor(0) == pytest.approx(1.0)
+    clock["now"] = 105.0
+    assert trainer._lr_factor(1) == pytest.approx(0.5)
+    clock["now"] = 120.0
+    assert trainer._lr_factor(2) == pytest.approx(0.0)
+    cfg.optim.schedule_by = "steps"
+    assert trainer._lr_factor(500) == pytest.approx(0.5)
+    trainer.close()
+
+
+def test_time_schedule_reaches_zero_when_the_budget_ends_and_needs_a_budget(tmp_path, store):
+    cfg = config(tmp_path, store, steps=100000, time_budget=1.5, log_every=1)
+    cfg.optim.schedule, cfg.optim.schedule_by = "cosine", "time"
+    result = Trainer(cfg).fit()
+    assert result.stopped == "time_budget"
+    lrs = [r["lr"] for r in metrics(tmp_path / "run")]
+    assert lrs[-1] < 1e-3 * 0.05 and lrs == sorted(lrs, reverse=True)
+    again = config(tmp_path / "b", store)
+    again.optim.schedule, again.optim.schedule_by = "cosine", "time"
+    trainer = Trainer(again)
+    with pytest.raises(gs.ConfigError, match=r"schedule_by='time'.*time_budget, which is not set"):
+        trainer.fit()
+    trainer.close()
+
+
+def test_ema_callback_puts_the_average_in_the_saved_model(tmp_path, store):
+    """``[[train.callbacks]] name = "ema"``: the saved model holds the running average of the
+    weights after every step (with the warm-up min(decay, (1 + n) / (10 + n)))."""
+    cfg = config(tmp_path, store, steps=4, checkpoint_every=100,
+                 callbacks=[{"name": "ema", "decay": 0.5}])
+    trainer = Trainer(cfg)
+    seen = []
+
+    class Record(gs.Callback):
+        def on_step_end(self, loop, values, batch):
+            seen.append([p.detach().clone() for p in loop.trainer.model.parameters()])
+
+    trainer.callbacks.insert(0, Record())  # runs before the ema callback swaps the average in
+    start = [p.detach().clone() for p in trainer.model.parameters()]
+    trainer.fit()
+    expected = start
+    for n, weights in enumerate(seen, 1):
+        decay = min(0.5, (1 + n) / (10 + n))
+        expected = [e * decay + w * (1 - decay) for e, w in zip(expected, weights)]
+    state = load_checkpoint(tmp_path / "run").model_state
+    names = [name for name, _ in trainer.model.named_parameters()]
+    assert len(names) == len(expected)
+    for name, e in zip(names, expected):
+        torch.testing.assert_close(state[name], e)

@@ -36,16 +36,40 @@ class ConvSmallConfig(BackboneConfig):
 
     width: int = Field(64, gt=0, description="channels of the first (outermost) feature map")
     max_width: int = Field(128, gt=0, description="channel cap of the inner feature maps")
-    norm: Literal["instance", "none"] = Field(
-        "instance", description="normalisation after each hidden convolution: per-image, "
-        "per-channel statistics with an affine map (training and inference alike), or none")
+    norm: Literal["instance", "batch", "pixel", "none"] = Field(
+        "instance", description="normalisation after each hidden convolution: 'instance' "
+        "(per-image, per-channel statistics with an affine map, training and inference "
+        "alike), 'batch' (BatchNorm2d: batch statistics in training, running ones in "
+        "inference), 'pixel' (each pixel's feature vector scaled to unit mean square: no "
+        "statistics over positions or images) or 'none'")
+    decoder_norm: Literal["instance", "batch", "pixel", "none"] | None = Field(
+        None, description="the decoder's normalisation when it differs from the encoder's "
+        "(None: `norm`)")
+    activation: Literal["relu", "leaky_relu"] = Field(
+        "relu", description="hidden activation; 'leaky_relu' (slope 0.2) cannot die")
     output: Literal["tanh", "logits"] = Field("tanh", description="decoder output")
+
+
+class PixelNorm(nn.Module):
+    """Scales each pixel's feature vector to unit mean square (ProGAN's pixelwise feature
+    normalisation): ``(B, C, H, W)`` -> same shape, no statistic over positions or images."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * torch.rsqrt(x.pow(2).mean(dim=1, keepdim=True) + 1e-8)
 
 
 def _norm(kind: str, channels: int) -> nn.Module:
     # GroupNorm with one channel per group is InstanceNorm2d(affine=True) without running
     # statistics, and its CPU kernel is about twice as fast.
-    return nn.GroupNorm(channels, channels) if kind == "instance" else nn.Identity()
+    if kind == "instance":
+        return nn.GroupNorm(channels, channels)
+    if kind == "pixel":
+        return PixelNorm()
+    return nn.BatchNorm2d(channels) if kind == "batch" else nn.Identity()
+
+
+def _activation(kind: str) -> nn.Module:
+    return nn.LeakyReLU(0.2, inplace=True) if kind == "leaky_relu" else nn.ReLU(inplace=True)
 
 
 class ConvSmall(Backbone):
@@ -62,21 +86,23 @@ class ConvSmall(Backbone):
         stages = (min(height, width) // BOTTLENECK).bit_length() - 1
         widths = [min(cfg.width * 2**i, max(cfg.max_width, cfg.width)) for i in range(stages)]
         self._inner = (widths[-1], height >> stages, width >> stages)
-        bias = cfg.norm == "none"
+        decoder_norm = cfg.norm if cfg.decoder_norm is None else cfg.decoder_norm
 
         down: list[nn.Module] = []
         for c_in, c_out in itertools.pairwise([channels, *widths]):
-            down += [nn.Conv2d(c_in, c_out, 4, stride=2, padding=1, bias=bias),
-                     _norm(cfg.norm, c_out), nn.ReLU(inplace=True)]
+            down += [nn.Conv2d(c_in, c_out, 4, stride=2, padding=1,
+                               bias=cfg.norm in ("none", "pixel")),
+                     _norm(cfg.norm, c_out), _activation(cfg.activation)]
         self.encoder = nn.Sequential(*down, nn.Flatten(),
                                      nn.Linear(math.prod(self._inner), latent_size))
 
         self.project = nn.Sequential(nn.Linear(latent_size, math.prod(self._inner)),
-                                     nn.ReLU(inplace=True))
+                                     _activation(cfg.activation))
         up: list[nn.Module] = []
         for c_in, c_out in itertools.pairwise(widths[::-1]):
-            up += [nn.ConvTranspose2d(c_in, c_out, 4, stride=2, padding=1, bias=bias),
-                   _norm(cfg.norm, c_out), nn.ReLU(inplace=True)]
+            up += [nn.ConvTranspose2d(c_in, c_out, 4, stride=2, padding=1,
+                                      bias=decoder_norm in ("none", "pixel")),
+                   _norm(decoder_norm, c_out), _activation(cfg.activation)]
         up.append(nn.ConvTranspose2d(widths[0], channels, 4, stride=2, padding=1))
         if self.output == "tanh":
             up.append(nn.Tanh())

@@ -24,6 +24,11 @@ class DatasetSpec:
     ``expects`` says, in one line, where and in which layout the data must be.
     ``splits`` maps a split name (e.g. ``"protocol"``) to ``make(dataset, seed) -> Split``:
     ready zero-shot splits the dataset offers besides the generic ones.
+    ``synthesis_metrics`` maps a name to ``metric(synth, truth, labels, dataset) -> dict``:
+    measures only this dataset can define (e.g. Fonts' colour artefacts), which the
+    evaluation computes on the zero-shot syntheses (``synth``, ``truth``: ``(N, C, H, W)``
+    tensors in ``[-1, 1]``; ``labels``: the ``(N, A)`` requested combinations) and reports
+    under ``synthesis.<name>``; the returned dict must be JSON-ready.
     """
 
     schema: type[Schema] | None  # None: the schema comes with the data (e.g. a store)
@@ -32,6 +37,7 @@ class DatasetSpec:
     expects: str
     description: str = ""
     splits: dict[str, Callable[[GroupDataset, int], Any]] = field(default_factory=dict)
+    synthesis_metrics: dict[str, Callable[..., dict[str, Any]]] = field(default_factory=dict)
 
     def build(self, options: dict[str, Any] | None = None) -> GroupDataset:
         from groupsup.validation import validate

@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from groupsup.errors import ConfigError, did_you_mean
 from groupsup.evaluate.dci import dci
 from groupsup.evaluate.factorvae import factorvae
 from groupsup.evaluate.mig import block_mig, mig
@@ -72,6 +73,17 @@ CODE_METRICS: dict[str, tuple[CodeMetric, str]] = {
 }
 
 
+def _lookup(name: str, registry: Any) -> CodeMetric:
+    if registry is not None and name in registry:
+        return registry.get(name)
+    if name in CODE_METRICS:
+        return CODE_METRICS[name][0]
+    if registry is not None:
+        return registry.get(name)  # raises, naming the registered metrics (did you mean ...)
+    raise ConfigError(f"no code metric named {name!r}{did_you_mean(name, CODE_METRICS)}; "
+                      f"built-in: {list(CODE_METRICS)}")
+
+
 def disentanglement_metrics(codes: np.ndarray, labels: np.ndarray, partition: LatentPartition,
                             names: Sequence[str], seed: int = 0,
                             metrics: Sequence[str] = DEFAULT_CODE_METRICS,
@@ -79,15 +91,15 @@ def disentanglement_metrics(codes: np.ndarray, labels: np.ndarray, partition: La
     """Run the code metrics named *metrics* on ``codes (N, Z)`` for ``labels (N, A)`` named
     *names*: ``{metric name: result.to_dict()}`` (a metric returning None is left out).
 
-    *registry*: the metrics registry to look names up in (default: the built-in
-    :data:`CODE_METRICS`); a plugin's metric registered through ``register_metrics`` is run by
-    naming it. Every metric is called as ``metric(codes, labels, partition=..., factor_names=...,
-    seed=...)`` and returns an object with ``to_dict()``.
+    *registry*: the metrics registry to look names up in first (a plugin's metric registered
+    through ``register_metrics`` is run by naming it); names it lacks come from the built-in
+    :data:`CODE_METRICS`. Every metric is called as ``metric(codes, labels, partition=...,
+    factor_names=..., seed=...)`` and returns an object with ``to_dict()``.
     """
     names = list(names)
     out: dict[str, Any] = {}
     for name in metrics:
-        metric = registry.get(name) if registry is not None else CODE_METRICS[name][0]
+        metric = _lookup(name, registry)
         result = metric(codes, labels, partition=partition, factor_names=names, seed=seed)
         if result is not None:
             out[name] = result.to_dict()

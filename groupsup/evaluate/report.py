@@ -96,7 +96,11 @@ def build_markdown(run_dir: Path, metrics: dict[str, Any], out: Path) -> str:
             ["another real image of the same combination, SSIM",
              synth.get("instance_reference_ssim")],
             ["reconstruction PSNR (dB), training images", recon["psnr"]],
-            ["reconstruction SSIM", recon["ssim"]]]),
+            ["reconstruction SSIM", recon["ssim"]],
+            # the dataset's own synthesis measures (e.g. Fonts' colour artefacts)
+            *([f"{name}: {key}", value]
+              for name in metrics["evaluation"].get("synthesis_metrics", [])
+              for key, value in synth[name].items() if isinstance(value, int | float))]),
         "![synthesis](synthesis.png)",
         "Each row: the attribute providers, the synthesis, the ground truth.",
         "## Judge (independent attribute classifier)",

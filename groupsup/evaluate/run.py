@@ -79,6 +79,9 @@ class EvalOptions:
     ``"train"`` split), ``judge_folds`` and ``judge_holdout``: see
     :mod:`groupsup.evaluate.judge`. ``leakage_examples``: base images of the leakage matrix.
     ``code_metrics``: registered metrics (``register_metrics``) run on the training codes.
+    ``synthesis_metrics``: more ``metric(synth, truth, labels, dataset) -> dict`` measures of
+    the zero-shot syntheses, by name, besides those the dataset's registry entry provides
+    (``DatasetSpec.synthesis_metrics``); each is reported under ``synthesis.<name>``.
     """
 
     max_examples: int = 512
@@ -93,6 +96,7 @@ class EvalOptions:
     sheet_rows: int = 12
     seed: int = 0
     device: str = "cpu"
+    synthesis_metrics: dict[str, Callable[..., dict[str, Any]]] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -158,6 +162,18 @@ def resolve_dataset(config: ExperimentConfig, run_dir: Path,
     return load_dataset(config, registries)
 
 
+def dataset_metrics(config: ExperimentConfig, registries: Registries | None = None
+                    ) -> dict[str, Callable[..., dict[str, Any]]]:
+    """The synthesis metrics the registry entry of the run's dataset provides (none for a
+    dataset built in Python or not registered here)."""
+    from groupsup.train.resolve import registries_for
+
+    datasets = registries_for(config, registries).datasets
+    if config.dataset.name not in datasets:
+        return {}
+    return dict(getattr(datasets.get(config.dataset.name), "synthesis_metrics", {}))
+
+
 def headline(metrics: dict[str, Any]) -> str:
     """The one-line summary: swap accuracy, leakage and SSIM first, then PSNR."""
     swap, leak, synth = metrics["swap_accuracy"], metrics["leakage"], metrics["synthesis"]
@@ -221,8 +237,10 @@ def evaluate_run(run: str | Path | RunResult, dataset: GroupDataset | None = Non
     if adapt is not None:
         model = adapt(model, dataset, train).eval()
     say = print if progress else (lambda *a, **k: None)
+    extra_metrics = {**dataset_metrics(config, registries), **opts.synthesis_metrics}
     metrics: dict[str, Any] = {"run": str(run_dir), "out": str(out), "config": config.to_dict(),
                                "evaluation": {**opts.__dict__,
+                                              "synthesis_metrics": sorted(extra_metrics),
                                               "adapt": None if adapt is None else repr(adapt),
                                               "judge_set": None if judge_set is None
                                               else judge_set.name,
@@ -296,6 +314,8 @@ def evaluate_run(run: str | Path | RunResult, dataset: GroupDataset | None = Non
         "baseline_best_provider_psnr": float(copy_best[np.isfinite(copy_best)].mean()),
         **instance_reference(dataset, targets, truth, rng),
         "per_combination": quality["per_combination"]}
+    for name, metric in extra_metrics.items():
+        metrics["synthesis"][name] = metric(synth, truth, combos, dataset)
     swap = swap_accuracy(judge.classifier, synth, combos).to_dict()
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = np.asarray(swap["accuracy"]) / judge.accuracy

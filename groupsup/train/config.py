@@ -79,6 +79,10 @@ class OptimConfig(_Section):
     betas: tuple[float, float] = (0.9, 0.999)
     weight_decay: float = Field(default=0.0, ge=0, allow_inf_nan=False)
     schedule: Literal["constant", "cosine"] = "constant"
+    schedule_by: Literal["steps", "time"] = Field(
+        default="steps", description="what the cosine schedule runs over: 'steps' "
+        "(train.steps) or 'time' (the larger of the fractions of train.steps and of "
+        "train.time_budget done, so the rate reaches 0 when the budget ends)")
     warmup_steps: int = Field(default=0, ge=0)
     grad_clip: float | None = Field(default=None, gt=0, allow_inf_nan=False)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import math
 import sys
+import time
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -145,6 +146,7 @@ class Trainer:
             self.step_module = torch.compile(self.step_module)
         self.step_module = wrap_ddp(self.step_module, self.device, self.dist)
         self.optimizer = self._build_optimizer()
+        self._fit_started: float | None = None  # perf_counter() at the start of fit()
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, self._lr_factor)
         self.scaler = torch.amp.GradScaler(self.device.type,
                                            enabled=cfg.amp == "fp16" and self.device.type == "cuda")
@@ -217,11 +219,16 @@ class Trainer:
         return [*self.model.parameters(), *self.term_modules.parameters()]
 
     def _lr_factor(self, step: int) -> float:
-        o, total = self.config.optim, self.config.train.steps
+        o, cfg = self.config.optim, self.config.train
         warm = min(1.0, (step + 1) / o.warmup_steps) if o.warmup_steps else 1.0
-        if o.schedule == "cosine":
-            return warm * 0.5 * (1 + math.cos(math.pi * min(step, total) / total))
-        return warm
+        if o.schedule != "cosine":
+            return warm
+        done = min(step, cfg.steps) / cfg.steps
+        if o.schedule_by == "time" and self._fit_started is not None and cfg.time_budget:
+            # the budget usually ends first: decay over the wall clock of this fit()
+            elapsed = time.perf_counter() - self._fit_started
+            done = max(done, min(1.0, elapsed / cfg.time_budget))
+        return warm * 0.5 * (1 + math.cos(math.pi * done))
 
     def _check_amp(self) -> None:
         cfg = self.config.train
@@ -334,10 +341,15 @@ class Trainer:
         stop); checkpoint and return. A run stopped early continues with
         ``Trainer(config, resume=run_dir)``. The run directory stays locked until this
         returns."""
+        if self.config.optim.schedule_by == "time" and not self.config.train.time_budget:
+            raise ConfigError("optim.schedule_by='time' decays the learning rate over "
+                              "train.time_budget, which is not set; set it or use "
+                              "schedule_by='steps'")
         if self.dist.is_main:
             self._lock.acquire()  # again, when an earlier fit() released it
         try:
             self._write_run_files()
+            self._fit_started = time.perf_counter()
             return run_loop(self, [*builtin_callbacks(), *self.callbacks], until)
         finally:
             self._lock.release()

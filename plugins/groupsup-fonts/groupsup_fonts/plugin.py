@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import groupsup as gs
+from groupsup_fonts.artefacts import colour_artefacts
 from groupsup_fonts.cli import COMMAND
 from groupsup_fonts.demo import COMMAND as DEMO
 from groupsup_fonts.options import FontsOptions, load_fonts
@@ -22,7 +23,8 @@ DESCRIPTION = ("Fonts (GZS-Net paper): one letter per image; letter, size, font 
 
 DATASET = gs.DatasetSpec(
     schema=FontsSchema, load=load_fonts, options_model=FontsOptions, expects=EXPECTS,
-    description=DESCRIPTION, splits={"protocol": protocol_split, "random": random_split})
+    description=DESCRIPTION, splits={"protocol": protocol_split, "random": random_split},
+    synthesis_metrics={"artefacts": colour_artefacts})
 
 
 @gs.hookimpl
