@@ -3,8 +3,8 @@
     python examples/explore/screenshot.py runs/demo/run docs/explore.png
 
 Starts the explorer on RUN in this process, opens it in Debian's chromium through Playwright
-(`executable_path`; no browser download), composes a synthesis from four providers, runs a
-sweep over the last attribute, and saves a full-page screenshot.
+(`executable_path`; no browser download), composes a synthesis from one provider per attribute
+and saves a full-page screenshot.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("run", help="a run directory (e.g. runs/demo/run after make demo)")
     parser.add_argument("out", help="the PNG to write")
-    parser.add_argument("--providers", default="3,41,97,160",
+    parser.add_argument("--providers", default="3,17,29,44,58",
                         help="example ids clicked as providers, one per attribute in turn")
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
@@ -49,9 +49,6 @@ def main() -> None:
                 page.check(f"#targets input[value='{attribute}']")
                 with page.expect_response("**/api/synthesize"):
                     page.click(f"#thumbs img[data-provider='{provider}']")
-            page.select_option("#sweep-attribute", attributes[-1])
-            page.click("#sweep-run")
-            page.wait_for_selector("#sweep-row figure img")
             page.wait_for_timeout(500)
             page.screenshot(path=args.out, full_page=True)
             browser.close()
