@@ -285,7 +285,6 @@ def test_the_command_serves_the_run_and_warns_off_loopback(run_dir, monkeypatch,
 
     def serve_forever(self, poll_interval=0.5):  # stop at once instead of serving
         started["url"] = self.url
-        raise KeyboardInterrupt
 
     monkeypatch.setattr(ExploreServer, "serve_forever", serve_forever)
     assert main(["explore", str(run_dir), "--port", "0", "--host", "0.0.0.0"]) == 0
@@ -301,6 +300,70 @@ def test_the_command_refuses_a_folder_that_is_no_run(tmp_path, capsys):
     reset_host()
     assert main(["explore", str(tmp_path), "--port", "0"]) == 1
     assert "no checkpoint found" in capsys.readouterr().err
+    reset_host()
+
+
+def test_the_page_is_served_while_the_model_loads(run_dir):
+    """The server listens before its model is read: the page answers at once, an API request
+    waits for the load and then gets the loaded model's answer."""
+    release = threading.Event()
+
+    def loader():
+        assert release.wait(10)
+        return Explorer(run_dir)
+
+    server = ExploreServer(loader, "127.0.0.1", 0)
+    server.start_loading()
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        status, kind, body = request(server, "GET", "/")
+        assert status == 200 and kind.startswith("text/html") and not release.is_set()
+        answers: list = []
+        waiting = threading.Thread(target=lambda: answers.append(
+            request(server, "GET", "/api/info")))
+        waiting.start()
+        waiting.join(0.5)
+        assert waiting.is_alive() and not answers  # held until the model is there
+        release.set()
+        waiting.join(10)
+        status, _, body = answers[0]
+        assert status == 200 and json.loads(body)["attributes"]
+        assert server.wait_loaded(1) is server.explorer and server.load_seconds > 0
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_model_that_fails_to_load_answers_503_naming_the_cause(tmp_path):
+    def loader():
+        raise gs.DataError(f"{tmp_path}/store: not a groupsup store (no manifest.json)")
+
+    server = ExploreServer(loader, "127.0.0.1", 0)
+    server.start_loading()
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        with pytest.raises(gs.DataError, match=r"no manifest\.json"):
+            server.wait_loaded(10)
+        status, _, body = request(server, "POST", "/api/synthesize", {"providers": {}})
+        assert status == 503
+        assert json.loads(body) == {"field": "model", "error": "the model could not be "
+                                    f"loaded: {tmp_path}/store: not a groupsup store (no "
+                                    "manifest.json)"}
+        assert request(server, "GET", "/")[0] == 200  # the page itself still comes
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_the_command_fails_when_the_model_cannot_load(run_dir, tmp_path, capsys):
+    """The URL is printed before the load; a load that fails ends the command with status 1
+    and the cause (here a dataset path that does not exist)."""
+    reset_host()
+    missing = tmp_path / "no-store"
+    assert main(["explore", str(run_dir), "--port", "0", "--set",
+                 f"dataset.options.path={missing}"]) == 1
+    out, err = capsys.readouterr()
+    assert "open http://127.0.0.1:" in out and str(missing) in err
     reset_host()
 
 

@@ -32,8 +32,16 @@ def _configure(p: argparse.ArgumentParser) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    """Validate the run, listen, print the URL, then load the model on a thread: the page is
+    up while the dataset and checkpoint are read (API requests wait for them)."""
+    import threading
+    from pathlib import Path
+
     from groupsup.explore import Explorer, ExploreServer
+    from groupsup.explore.explorer import find_run_dir
     from groupsup.explore.server import is_loopback
+    from groupsup.train.checkpoint import resolve_checkpoint
+    from groupsup.train.config import load_config
 
     started = time.perf_counter()
     if args.threads:
@@ -43,27 +51,39 @@ def _run(args: argparse.Namespace) -> int:
     overrides = list(args.overrides)
     if args.dataset is not None:  # the stored options belong to the stored dataset
         overrides = [f"dataset.name={args.dataset}", "dataset.options={}", *overrides]
-    explorer = Explorer(args.run, overrides=overrides, device=args.device)
+    # what a user can get wrong, refused before anything listens (cheap: no data, no model)
+    checkpoint = resolve_checkpoint(Path(args.run))
+    load_config(find_run_dir(Path(args.run)) / "config.json", overrides)
     if not is_loopback(args.host):
         print(f"groupsup: warning: binding {args.host}: anyone who can reach this address "
               "can use the model and upload images; the explorer has no authentication",
               file=sys.stderr)
     try:
-        server = ExploreServer(explorer, args.host, args.port, verbose=args.verbose)
+        server = ExploreServer(lambda: Explorer(args.run, overrides=overrides,
+                                                device=args.device),
+                               args.host, args.port, verbose=args.verbose)
     except OSError as err:
         from groupsup.errors import ConfigError
 
         raise ConfigError(f"--host {args.host} --port {args.port}: cannot listen ({err})"
                           ) from None
-    print(f"groupsup explore: {explorer.run_dir} ({explorer.checkpoint.name}, "
-          f"{len(explorer.dataset)} examples) ready in {time.perf_counter() - started:.1f} s",
-          flush=True)
-    print(f"open {server.url}  (Ctrl-C to stop)", flush=True)
+    server.start_loading()
+    serving = threading.Thread(target=server.serve_forever, name="explore-serve", daemon=True)
+    serving.start()
+    print(f"open {server.url}  (Ctrl-C to stop; loading {checkpoint.name} of "
+          f"{find_run_dir(Path(args.run))})", flush=True)
     try:
-        server.serve_forever()
+        explorer = server.wait_loaded()
+        print(f"groupsup explore: {explorer.run_dir} ({explorer.checkpoint.name}, "
+              f"{len(explorer.dataset)} examples) ready in "
+              f"{time.perf_counter() - started:.1f} s", flush=True)
+        while serving.is_alive():
+            serving.join(0.5)
     except KeyboardInterrupt:
         print("stopped")
     finally:
+        if serving.is_alive():
+            server.shutdown()
         server.server_close()
     return 0
 

@@ -7,6 +7,9 @@ request names a file or a checkpoint. Bodies need a ``Content-Length`` within th
 every refusal is a 4xx JSON ``{"error": ..., "field": ...}``. Bound to a loopback address, the
 server answers only requests whose ``Host`` is a loopback name (a page on another site cannot
 reach it through DNS rebinding). See docs/explore.md for the API.
+
+The server can listen before its model is loaded (``ExploreServer(loader, ...)``: the page
+comes at once, API requests wait for the load, up to :data:`LOAD_WAIT` seconds, then get 503).
 """
 
 from __future__ import annotations
@@ -15,7 +18,10 @@ import base64
 import json
 import re
 import sys
+import threading
+import time
 import traceback
+from collections.abc import Callable
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
@@ -39,6 +45,9 @@ SECURITY_HEADERS = {
 }
 
 
+LOAD_WAIT = 300.0  # seconds an API request waits for a model still loading
+
+
 def is_loopback(host: str) -> bool:
     return host in LOOPBACK_NAMES or host.startswith("127.")
 
@@ -56,17 +65,73 @@ def data_url(png: bytes) -> str:
 
 
 class ExploreServer(ThreadingHTTPServer):
-    """Serves one :class:`Explorer`. ``port`` 0 takes a free port (see :attr:`url`)."""
+    """Serves one :class:`Explorer`. ``port`` 0 takes a free port (see :attr:`url`).
+
+    *explorer*: a loaded :class:`Explorer`, or a function returning one: then the server
+    listens at once and :meth:`start_loading` loads it on a thread while the page is already
+    served (the command prints its URL before the model is read; API requests wait for it).
+    """
 
     daemon_threads = True  # a hung client never keeps the process alive
 
-    def __init__(self, explorer: Explorer, host: str = "127.0.0.1", port: int = 0,
-                 verbose: bool = False):
-        self.explorer, self.verbose = explorer, verbose
+    def __init__(self, explorer: Explorer | Callable[[], Explorer], host: str = "127.0.0.1",
+                 port: int = 0, verbose: bool = False):
+        self.verbose = verbose
+        self._loaded = threading.Event()
+        self._explorer: Explorer | None = None
+        self._loader: Callable[[], Explorer] | None = None
+        self.load_error: BaseException | None = None
+        self.load_seconds: float | None = None
+        if isinstance(explorer, Explorer):
+            self._explorer = explorer
+            self._loaded.set()
+        else:
+            self._loader = explorer
         self.static = {url: resources.files("groupsup.explore").joinpath("static", name)
                        .read_bytes() for url, (name, _) in STATIC.items()}
         super().__init__((host, port), Handler)
         self.loopback = is_loopback(host)
+
+    def start_loading(self) -> threading.Thread | None:
+        """Load the explorer on a daemon thread (nothing to do when it was given loaded)."""
+        if self._loaded.is_set() or self._loader is None:
+            return None
+        thread = threading.Thread(target=self._load, name="explore-load", daemon=True)
+        thread.start()
+        return thread
+
+    def _load(self) -> None:
+        started = time.perf_counter()
+        try:
+            self._explorer = self._loader()
+        except BaseException as err:  # reported by wait_loaded and to clients
+            self.load_error = err
+        self.load_seconds = time.perf_counter() - started
+        self._loaded.set()
+
+    def wait_loaded(self, timeout: float | None = None) -> Explorer:
+        """The explorer once loaded; re-raises the load's error; ``TimeoutError`` after
+        *timeout* seconds."""
+        if not self._loaded.wait(timeout):
+            raise TimeoutError(f"the model is still loading after {timeout:g} s")
+        if self.load_error is not None:
+            raise self.load_error
+        assert self._explorer is not None
+        return self._explorer
+
+    @property
+    def explorer(self) -> Explorer:
+        """The loaded explorer; a request that needs it waits for the load (503 when it
+        failed or takes longer than :data:`LOAD_WAIT`)."""
+        if self._explorer is not None:
+            return self._explorer
+        try:
+            return self.wait_loaded(LOAD_WAIT)
+        except TimeoutError as err:
+            raise RequestError("model", str(err), HTTPStatus.SERVICE_UNAVAILABLE) from None
+        except BaseException as err:  # the load failed: say why, 503
+            raise RequestError("model", f"the model could not be loaded: {err}",
+                               HTTPStatus.SERVICE_UNAVAILABLE) from None
 
     @property
     def url(self) -> str:
@@ -162,11 +227,11 @@ class Handler(BaseHTTPRequestHandler):
                         "field": None}, 500)
 
     def _pattern_route(self, path: str):
-        explorer = self.server.explorer
+        server = self.server  # its explorer is read inside a route: static files never wait
         if match := EXAMPLE_PNG.fullmatch(path):
-            return lambda url: self._png(explorer.thumbnail(int(match[1])), cache=True)
+            return lambda url: self._png(server.explorer.thumbnail(int(match[1])), cache=True)
         if match := UPLOAD_PNG.fullmatch(path):
-            return lambda url: self._png(explorer.upload_png(match[1]), cache=True)
+            return lambda url: self._png(server.explorer.upload_png(match[1]), cache=True)
         if path in self.server.static:
             content_type = STATIC[path][1]
             return lambda url: self._send(200, self.server.static[path], content_type,
@@ -175,12 +240,12 @@ class Handler(BaseHTTPRequestHandler):
 
     # ------------------------------------------------------------------ methods
     def do_GET(self) -> None:
-        explorer = self.server.explorer
+        server = self.server
         self._dispatch({
-            "/api/info": lambda url: self._json(explorer.info()),
-            "/api/examples": lambda url: self._json(explorer.examples(
+            "/api/info": lambda url: self._json(server.explorer.info()),
+            "/api/examples": lambda url: self._json(server.explorer.examples(
                 _query(url.query))),
-            "/api/run": lambda url: self._json(explorer.run_info()),
+            "/api/run": lambda url: self._json(server.explorer.run_info()),
         })
 
     do_HEAD = do_GET

@@ -275,7 +275,9 @@ async function loadRun() {
 
 // ------------------------------------------------------------------ start
 async function start() {
+  setStatus("loading the model\u2026");  // the server may still be reading the checkpoint
   state.info = await api("GET", "/api/info");
+  setStatus("");
   const info = state.info;
   $("run-name").textContent = `${info.name}: ${info.run} (${info.checkpoint}), ` +
     `${info.examples} examples, ${info.held_out_examples} held-out`;
