@@ -45,6 +45,17 @@ def demo_config() -> dict[str, Any]:
         return gs.load_config(path).to_dict()
 
 
+def add_system_fonts(config: gs.ExperimentConfig, extra: int) -> gs.ExperimentConfig:
+    """*config* with up to *extra* of the system's font families added to its fonts (the
+    most different first), as ``groupsup demo --extra-fonts`` does; unchanged for 0."""
+    if extra > 0:
+        chosen = list(config.dataset.options["fonts"])
+        added = [face.name for face in discover_fonts().diverse_order()
+                 if face.source == "system" and face.name not in chosen][:extra]
+        config.dataset.options = {**config.dataset.options, "fonts": chosen + added}
+    return config
+
+
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--budget", type=float, default=600.0,
                         help="total wall-clock budget in seconds (default 600); training gets "
@@ -64,12 +75,7 @@ def run(args: argparse.Namespace) -> int:
                              f"{EVAL_RESERVE + 30:.0f} s (evaluation takes ~{EVAL_RESERVE:.0f})")
     out = Path(args.out)
     overrides = [f"train.out={out / 'run'}", *args.overrides]
-    config = gs.load_config(demo_config(), overrides)
-    if args.extra_fonts > 0:
-        chosen = list(config.dataset.options["fonts"])
-        extra = [face.name for face in discover_fonts().diverse_order()
-                 if face.source == "system" and face.name not in chosen][:args.extra_fonts]
-        config.dataset.options = {**config.dataset.options, "fonts": chosen + extra}
+    config = add_system_fonts(gs.load_config(demo_config(), overrides), args.extra_fonts)
     if out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True)
