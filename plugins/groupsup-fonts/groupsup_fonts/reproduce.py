@@ -16,11 +16,10 @@ Three stages, then one report (``OUT/report.md`` and a self-contained ``OUT/repo
    paper's figure), its co-prediction matrix and leakage, the comparison table, the
    augmentation table, the command, the machine and the wall time of every stage.
 
-The default budget fits about an hour on 2 CPU cores (:data:`BUDGET_PER_CONFIG`):
-5 configs x 600 s of training = 3,000 s; 5 evaluations of ~40 s (the demo's measured
-evaluation took 19 s; the judge's 1,500 steps are capped at :data:`CLASSIFIER_BUDGET` s;
-beta-VAE adds its partition search) = ~200 s; augmentation, 3 classifiers of 1,500 steps
-(~30 ms a step on one busy core, measured) = ~130 s; rendering and set-up ~60 s: ~3,390 s.
+The default budget fits in an hour on 2 CPU cores (:data:`BUDGET_PER_CONFIG`): 5 configs x
+600 s of training = 3,000 s, plus 5 evaluations (each judge capped at
+:data:`CLASSIFIER_BUDGET` s; beta-VAE adds its partition search) and the augmentation's three
+classifiers; measured end to end on an idle 2-core machine: 3,110 s (docs/results.md).
 """
 
 from __future__ import annotations
@@ -128,7 +127,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="fonts: the paper's Fonts experiments at CPU scale")
     parser.add_argument("--budget-per-config", type=float, default=None, metavar="SECONDS",
                         help=f"training seconds per config (default {BUDGET_PER_CONFIG:g}: "
-                        f"about an hour in all on 2 cores; {QUICK_BUDGET:g} with --quick)")
+                        f"52 min in all measured on 2 cores; {QUICK_BUDGET:g} with --quick)")
     parser.add_argument("--out", default="runs/reproduce",
                         help="output folder (default runs/reproduce)")
     parser.add_argument("--overwrite", action="store_true",
@@ -208,7 +207,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 COMMAND = gs.Command(
-    help="the paper's Fonts experiments at CPU scale (about an hour on 2 cores): GZS-Net "
+    help="the paper's Fonts experiments at CPU scale (52 min measured on 2 cores): GZS-Net "
     "against ablations and baselines, augmentation, one report",
     configure=configure, run=run,
     description="Train GZS-Net, its no-swap and no-cover ablations, AE+DS and beta-VAE on "
