@@ -52,6 +52,7 @@ COMPONENTS: dict[str, tuple[list[str], list[str]]] = {
                []),
     "no-swap": (["loss.recipe='gsl-no-swap'"], []),
     "ema": ([], ["{name='ema', decay=0.998}"]),
+    "l1": (["loss.distance='l1'"], []),
     "width48": (["model.options.width=48", "model.options.max_width=192"], []),
 }
 

@@ -70,7 +70,8 @@ def variant_configs(base: dict[str, Any]) -> dict[str, dict[str, Any]]:
         config = json.loads(json.dumps(base))
         config["name"] = f"fonts-{name}"
         config["loss"]["recipe"] = recipe
-        if name == "beta-vae":
+        if name == "beta-vae":  # its KL weight was set against l1 reconstruction
+            config["loss"]["distance"] = "l1"
             config["model"] = {**config["model"], "backbone": "vae",
                                "options": {"inner": base["model"]["backbone"],
                                            "inner_options": base["model"]["options"]}}
