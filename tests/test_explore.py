@@ -487,3 +487,51 @@ def test_browser_filter_sweep_and_upload(page, server, tmp_path):
     if os.environ.get("GROUPSUP_UPDATE_SCREENSHOT"):  # refresh the one docs/explore.md shows
         shutil.copyfile(tmp_path / "explore.png", DOCS / "explore.png")
     assert (tmp_path / "explore.png").stat().st_size > 10_000
+
+
+def test_coalescer_gives_each_caller_its_rows_and_batches_concurrent_calls():
+    import threading
+
+    import torch
+
+    from groupsup.explore.batching import Coalescer
+
+    calls: list[int] = []
+    gate = threading.Event()
+
+    def double(x: torch.Tensor) -> torch.Tensor:
+        calls.append(len(x))
+        gate.wait(5)  # hold the first batch so the others queue behind it
+        return x * 2
+
+    run = Coalescer(double)
+    results: dict[int, torch.Tensor] = {}
+
+    def call(i: int) -> None:
+        results[i] = run(torch.full((i % 3 + 1, 2), float(i)))
+
+    threads = [threading.Thread(target=call, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    deadline = time.monotonic() + 10
+    while len(run._queue) < 7 and time.monotonic() < deadline:  # one runs, seven wait
+        time.sleep(0.01)
+    gate.set()
+    for t in threads:
+        t.join(10)
+    assert all(torch.equal(results[i], torch.full((i % 3 + 1, 2), 2.0 * i)) for i in range(8))
+    assert sum(calls) == sum(i % 3 + 1 for i in range(8)) and len(calls) == 2
+
+
+def test_coalescer_passes_an_error_to_every_caller_of_its_batch():
+    import torch
+
+    from groupsup.explore.batching import Coalescer
+
+    def fail(x: torch.Tensor) -> torch.Tensor:
+        raise ValueError("bad batch")
+
+    run = Coalescer(fail)
+    with pytest.raises(ValueError, match="bad batch"):
+        run(torch.zeros(1, 2))
+    assert run._busy is False  # the next caller is not locked out

@@ -28,6 +28,7 @@ from groupsup.data import GroupDataset, to_tensor, to_uint8
 from groupsup.errors import ConfigError, DataError, GroupsupError
 from groupsup.evaluate.image_quality import mse, psnr
 from groupsup.evaluate.run import resolve_dataset, split_ids
+from groupsup.explore.batching import Coalescer
 from groupsup.explore.runinfo import finite, latest_evaluation, training_curves
 from groupsup.imaging import to_8bit
 from groupsup.registry import Registries
@@ -121,6 +122,8 @@ class Explorer:
         self._block_of = [self.names.index(b) if b in self.names else 0
                           for b in self.model.partition.names]
         self._lock = threading.Lock()
+        self._encode = Coalescer(self._encode_batch)
+        self._decode = Coalescer(self._decode_batch)
         self._codes: dict[int, torch.Tensor] = {}
         self._uploads: OrderedDict[str, tuple[torch.Tensor, bytes]] = OrderedDict()
         self._next_upload = 1
@@ -167,7 +170,7 @@ class Explorer:
         with self._lock:
             missing = sorted({p for p in providers if isinstance(p, int)} - self._codes.keys())
         if missing:
-            z = self.model.encode(self.dataset.load(missing).to(self.device)).cpu()
+            z = self._encode(self.dataset.load(missing))
             with self._lock:
                 if len(self._codes) + len(missing) > CODE_CACHE:
                     self._codes.clear()
@@ -182,10 +185,18 @@ class Explorer:
         return self.model.partition.assemble(
             z, torch.tensor([self._block_of], dtype=torch.long))[0]
 
-    @torch.inference_mode()
     def decode(self, codes: torch.Tensor) -> np.ndarray:
-        """uint8 ``(n, H, W, C)`` images of ``(n, Z)`` codes."""
-        return to_uint8(self.model.to_image(self.model.decode(codes.to(self.device))).cpu())
+        """uint8 ``(n, H, W, C)`` images of ``(n, Z)`` codes (decoded together with those of
+        concurrent requests)."""
+        return to_uint8(self._decode(codes))
+
+    @torch.inference_mode()
+    def _encode_batch(self, images: torch.Tensor) -> torch.Tensor:
+        return self.model.encode(images.to(self.device)).cpu()
+
+    @torch.inference_mode()
+    def _decode_batch(self, codes: torch.Tensor) -> torch.Tensor:
+        return self.model.to_image(self.model.decode(codes.to(self.device))).cpu()
 
     def _block(self, k: int) -> slice:
         """The latent block of attribute *k*."""
@@ -292,7 +303,7 @@ class Explorer:
         except (OSError, ValueError, Image.DecompressionBombError) as err:
             raise RequestError("image", f"cannot decode the image ({err})") from None
         with torch.inference_mode():
-            code = self.model.encode(to_tensor(pixels[None]).to(self.device)).cpu()[0]
+            code = self._encode(to_tensor(pixels[None]))[0]
         with self._lock:
             name = f"u{self._next_upload}"
             self._next_upload += 1
