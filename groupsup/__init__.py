@@ -21,7 +21,7 @@ from groupsup.errors import (
 )
 from groupsup.evaluate.during import EvaluateDuringTraining
 from groupsup.evaluate.report import write_html, write_report
-from groupsup.evaluate.run import EvalOptions, evaluate_run, synthesise
+from groupsup.evaluate.run import EvalOptions, evaluate_run, fit_shared_judge, synthesise
 from groupsup.graph import MultiGraph, Rule, Split, Strategy
 from groupsup.graph.splits import held_out_split, random_combinations, rule_split
 from groupsup.groups import GroupBatch, Relation
@@ -106,6 +106,7 @@ __all__ = [
     "Trainer",
     "__version__",
     "evaluate_run",
+    "fit_shared_judge",
     "get_host",
     "held_out_split",
     "hookimpl",

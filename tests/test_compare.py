@@ -26,13 +26,14 @@ VAE_OPTIONS = {"inner": "conv-small", "inner_options": {"width": 8, "max_width":
 
 
 def count_judge_fits(monkeypatch) -> list[int]:
-    """Count every judge fitted, by compare or inside evaluate_run."""
+    """Count every judge fitted, by compare (through fit_shared_judge) or inside
+    evaluate_run: both call groupsup.evaluate.run's fit_judge."""
     calls = []
-    for module in (compare_module, run_module):
-        def counted(*args, original=module.fit_judge, **kwargs):
-            calls.append(1)
-            return original(*args, **kwargs)
-        monkeypatch.setattr(module, "fit_judge", counted)
+
+    def counted(*args, original=run_module.fit_judge, **kwargs):
+        calls.append(1)
+        return original(*args, **kwargs)
+    monkeypatch.setattr(run_module, "fit_judge", counted)
     return calls
 
 

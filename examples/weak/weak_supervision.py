@@ -46,7 +46,6 @@ import numpy as np
 import torch
 
 import groupsup as gs
-from groupsup.evaluate import fit_judge
 from groupsup.fileio import atomic_write_text
 
 DEFAULT_CONDITIONS = ["labels=100", "labels=50", "labels=20", "relations=font"]
@@ -244,12 +243,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                          "weak supervision is measured on held-out combinations")
     print(f"{truth.name}: {len(truth)} examples, {len(split.train)} training, "
           f"{len(split.test)} held-out of {len(split.held_out)} combinations", flush=True)
-    o = gs.EvalOptions(classifier_steps=10 if args.quick else args.classifier_steps,
-                       seed=args.seed)  # the judge evaluate_run fits, fitted once here
-    judge = fit_judge(truth, train=split.train, test=split.test, judge_data=o.judge_data,
-                      folds=o.judge_folds, holdout=o.judge_holdout, steps=o.classifier_steps,
-                      time_budget=o.classifier_budget,
-                      seed=int(np.random.default_rng(o.seed).integers(2**62)), device=o.device)
+    judge = gs.fit_shared_judge(truth, split, gs.EvalOptions(
+        classifier_steps=10 if args.quick else args.classifier_steps, seed=args.seed))
     rows = [run_condition(config, truth, split, judge, c, args, out) for c in args.conditions]
     load = os.getloadavg()
     document = {"command": " ".join(shlex.quote(w) for w in [

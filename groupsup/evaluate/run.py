@@ -190,6 +190,20 @@ def _fmt(value: float | None) -> str:
     return "n/a" if value is None or not np.isfinite(value) else f"{value:.3f}"
 
 
+def fit_shared_judge(dataset: GroupDataset, split: Split | None,
+                     options: EvalOptions | None = None) -> Judge:
+    """The judge *options* describe, fitted once on *dataset* with *split* (``None``: nothing
+    held out), to pass as ``evaluate_run(..., judge=...)`` to every run read on that data, so
+    their rows are comparable (``groupsup compare``, the weak-supervision example). Seeded by
+    the first draw of ``options.seed``."""
+    o = options or EvalOptions()
+    return fit_judge(dataset, train=np.arange(len(dataset)) if split is None else split.train,
+                     test=None if split is None else split.test, judge_data=o.judge_data,
+                     folds=o.judge_folds, holdout=o.judge_holdout, steps=o.classifier_steps,
+                     time_budget=o.classifier_budget,
+                     seed=int(np.random.default_rng(o.seed).integers(2**62)), device=o.device)
+
+
 def evaluate_run(run: str | Path | RunResult, dataset: GroupDataset | None = None,
                  options: EvalOptions | None = None, progress: bool = True,
                  adapt: ModelAdapter | None = None, report: bool = True, *,

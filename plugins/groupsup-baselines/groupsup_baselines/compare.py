@@ -5,7 +5,7 @@ Each config is resolved (:func:`groupsup.resolve`) and trains with the same
 ``train.out`` becomes ``DIR/<config file stem>``, or ``DIR/<stem>/seed-<seed>`` with
 ``--seeds N``, which trains seeds ``seed, seed + 1, ...`` of each config on the split of its
 first seed), then :func:`~groupsup.evaluate.run.evaluate_run` evaluates it with the same
-options. The judge is fitted once per dataset and split (:func:`groupsup.evaluate.fit_judge`)
+options. The judge is fitted once per dataset and split (:func:`groupsup.fit_shared_judge`)
 and reads every run's syntheses, so the rows are comparable. A run whose backbone is ``vae``
 has no trained partition: its latent dimensions are assigned to attributes by
 :class:`~groupsup_baselines.search.PartitionSearch` first (written to
@@ -28,10 +28,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 import groupsup as gs
-from groupsup.evaluate import Judge, fit_judge
+from groupsup.evaluate import Judge
 from groupsup.fileio import atomic_write_text
 from groupsup_baselines.curves import CurvePoints, curve_record, plot_curves, tail_gain
 from groupsup_baselines.search import PartitionSearch
@@ -86,13 +84,8 @@ class SharedData:
 
     def judge(self, entry: dict[str, Any]) -> Judge:
         if entry["judge"] is None:
-            split, dataset, o = entry["split"], entry["dataset"], self.options
-            train = np.arange(len(dataset)) if split is None else split.train
-            entry["judge"] = fit_judge(
-                dataset, train=train, test=None if split is None else split.test,
-                judge_data=o.judge_data, folds=o.judge_folds, holdout=o.judge_holdout,
-                steps=o.classifier_steps, time_budget=o.classifier_budget,
-                seed=int(np.random.default_rng(o.seed).integers(2**62)), device=o.device)
+            entry["judge"] = gs.fit_shared_judge(entry["dataset"], entry["split"],
+                                                 self.options)
             self.fits += 1
         return entry["judge"]
 
