@@ -52,8 +52,8 @@ def _run(args: argparse.Namespace) -> int:
     if args.dataset is not None:  # the stored options belong to the stored dataset
         overrides = [f"dataset.name={args.dataset}", "dataset.options={}", *overrides]
     # what a user can get wrong, refused before anything listens (cheap: no data, no model)
-    checkpoint = resolve_checkpoint(Path(args.run))
-    load_config(find_run_dir(Path(args.run)) / "config.json", overrides)
+    checkpoint, run_dir = resolve_checkpoint(Path(args.run)), find_run_dir(Path(args.run))
+    load_config(run_dir / "config.json", overrides)
     if not is_loopback(args.host):
         print(f"groupsup: warning: binding {args.host}: anyone who can reach this address "
               "can use the model and upload images; the explorer has no authentication",
@@ -70,8 +70,8 @@ def _run(args: argparse.Namespace) -> int:
     server.start_loading()
     serving = threading.Thread(target=server.serve_forever, name="explore-serve", daemon=True)
     serving.start()
-    print(f"open {server.url}  (Ctrl-C to stop; loading {checkpoint.name} of "
-          f"{find_run_dir(Path(args.run))})", flush=True)
+    print(f"open {server.url}  (Ctrl-C to stop; loading {checkpoint.name} of {run_dir})",
+          flush=True)
     try:
         explorer = server.wait_loaded()
         print(f"groupsup explore: {explorer.run_dir} ({explorer.checkpoint.name}, "

@@ -3,9 +3,27 @@
 from __future__ import annotations
 
 import threading
+from collections import deque
+from dataclasses import dataclass
 from typing import Any
 
 import torch
+
+
+@dataclass(eq=False)
+class _Pending:
+    """One caller's input and, once its batch ran, its rows or the batch's error."""
+
+    x: torch.Tensor
+    out: torch.Tensor | None = None
+    error: BaseException | None = None
+    done: bool = False
+
+    def result(self) -> torch.Tensor:
+        if self.error is not None:
+            raise self.error
+        assert self.out is not None
+        return self.out
 
 
 class Coalescer:
@@ -20,40 +38,34 @@ class Coalescer:
     def __init__(self, fn: Any, max_rows: int = 64):
         self._fn, self._max_rows = fn, max_rows
         self._cond = threading.Condition()
-        self._queue: list[list[Any]] = []  # [input, result, error, done]
+        self._queue: deque[_Pending] = deque()
         self._busy = False
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        item: list[Any] = [x, None, None, False]
+        item = _Pending(x)
         with self._cond:
             self._queue.append(item)
-            while not item[3] and self._busy:
+            while not item.done and self._busy:
                 self._cond.wait()
-            if item[3]:
-                return self._result(item)
+            if item.done:
+                return item.result()
             self._busy = True
             batch, rows = [], 0
-            while self._queue and (not batch or rows + len(self._queue[0][0]) <= self._max_rows):
-                batch.append(self._queue.pop(0))
-                rows += len(batch[-1][0])
+            while self._queue and (not batch or rows + len(self._queue[0].x) <= self._max_rows):
+                batch.append(self._queue.popleft())
+                rows += len(batch[-1].x)
         try:
-            out = self._fn(torch.cat([b[0] for b in batch]))
+            out = self._fn(torch.cat([b.x for b in batch]))
             start = 0
             for b in batch:
-                b[1] = out[start:start + len(b[0])]
-                start += len(b[0])
+                b.out = out[start:start + len(b.x)]
+                start += len(b.x)
         except BaseException as err:  # every caller of the batch sees it
             for b in batch:
-                b[2] = err
+                b.error = err
         with self._cond:
             for b in batch:
-                b[3] = True
+                b.done = True
             self._busy = False
             self._cond.notify_all()
-        return self._result(item)
-
-    @staticmethod
-    def _result(item: list[Any]) -> torch.Tensor:
-        if item[2] is not None:
-            raise item[2]
-        return item[1]
+        return item.result()

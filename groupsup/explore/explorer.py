@@ -302,8 +302,7 @@ class Explorer:
             raise RequestError("image", str(err)) from None
         except (OSError, ValueError, Image.DecompressionBombError) as err:
             raise RequestError("image", f"cannot decode the image ({err})") from None
-        with torch.inference_mode():
-            code = self._encode(to_tensor(pixels[None]))[0]
+        code = self._encode(to_tensor(pixels[None]))[0]
         with self._lock:
             name = f"u{self._next_upload}"
             self._next_upload += 1
