@@ -16,7 +16,7 @@ from PIL import Image
 import groupsup as gs
 from groupsup.cli import main
 from groupsup.evaluate.judge import fit_judge
-from groupsup.evaluate.leakage import leakage
+from groupsup.evaluate.leakage import leakage, other_values
 from groupsup.evaluate.run import EvalOptions, eval_dir, evaluate_run
 from groupsup.graph.splits import held_out_split, resolve_split
 from groupsup.train.resolve import load_dataset
@@ -160,6 +160,26 @@ def test_leakage_counts_only_pairs_that_differ():
     assert result.off_diagonal_mean == pytest.approx(0.25)
 
 
+def test_leakage_providers_make_combinations_the_data_holds():
+    """A font colour swapped into a base must not equal the base's background (Fonts never
+    draws a letter in its own background colour: the judge would read an empty image); where
+    no value makes a combination the data holds, any other value is taken and counted."""
+    colours = 4
+    held = {(f, b) for f in range(colours) for b in range(colours) if f != b}
+    rows = np.array(sorted(held) * 25)
+    values, unseen = other_values(rows, 0, np.arange(colours), held, np.random.default_rng(0))
+    assert unseen == 0
+    assert (values != rows[:, 0]).all() and (values != rows[:, 1]).all()
+    assert set(values.tolist()) == set(range(colours))  # every other value is drawn
+    lone = {(0, 0), (1, 1)}  # only the diagonal exists: no other value of attribute 0 does
+    values, unseen = other_values(np.array([[0, 0], [1, 1]]), 0, np.arange(2), lone,
+                                  np.random.default_rng(0))
+    assert unseen == 2 and values.tolist() == [1, 0]
+    result = leakage(np.zeros((1, 2, 2)), np.zeros((2, 2)), np.ones((1, 2, 2)),
+                     blocks=["a"], attributes=["a", "b"], unseen=[2])
+    assert result.to_dict()["unseen_combination_pairs"] == [2]
+
+
 # ---------------------------------------------------------------------- end to end
 def comparable(metrics: dict) -> dict:
     return {k: v for k, v in metrics.items() if k not in ("out", "timing")}
@@ -184,6 +204,9 @@ def test_non_grid_held_out_run_from_the_cli_is_deterministic(tmp_path, shapes, c
     leak = first["leakage"]
     assert leak["blocks"] == leak["attributes"] == ["shape", "ink", "back"]
     assert np.array(leak["matrix"], dtype=float).shape == (3, 3)
+    # 20 of 24 combinations: most bases have another value making a held combination
+    assert len(leak["unseen_combination_pairs"]) == 3
+    assert sum(leak["unseen_combination_pairs"]) < 3 * 8 // 2
     assert first["classifier"]["config"]["steps"] == 4
     # a 4-step judge cannot read the shape yet: it is flagged in every place it is used
     assert "shape" in first["classifier"]["unreliable"]

@@ -9,6 +9,11 @@ over the pairs drawn for block j: how often attribute k follows the provider of 
 instead of the base. Pairs whose provider and base share the value of k are left out of (j, k)
 (whatever the judge reads, it cannot tell which of the two it follows). The diagonal (block j,
 its own attribute) is the swap success; off the diagonal it is leakage, ideally 0.
+
+The provider's value of attribute j is chosen so that the base with that value is a combination
+the dataset holds, where one exists: a combination the data never shows may be one that cannot
+be drawn (in Fonts a letter in its own background colour is invisible, so the judge could read
+nothing of it), and reading it would count the judge's guesses as leakage.
 """
 
 from __future__ import annotations
@@ -29,13 +34,16 @@ from groupsup.fileio import atomic_save
 class Leakage:
     """``matrix`` ``(B, A)``: per block (rows) and attribute (columns), the rate at which the
     judge's reading of the attribute follows the block's provider; NaN where no pair counts.
-    ``counts`` ``(B, A)``: the pairs counted. ``unreliable``: attributes the judge misreads."""
+    ``counts`` ``(B, A)``: the pairs counted. ``unreliable``: attributes the judge misreads.
+    ``unseen`` ``(B,)``: per block, the pairs whose synthesis is a combination the dataset does
+    not hold (no other value of the block's attribute made one for that base)."""
 
     blocks: tuple[str, ...]
     attributes: tuple[str, ...]
     matrix: np.ndarray
     counts: np.ndarray
     unreliable: tuple[str, ...] = ()
+    unseen: tuple[int, ...] = ()
 
     def _diagonal_mask(self) -> np.ndarray:
         return np.array([[b == a for a in self.attributes] for b in self.blocks], dtype=bool)
@@ -59,6 +67,7 @@ class Leakage:
                 "diagonal_mean": json_float(self.diagonal_mean),
                 "off_diagonal_mean": json_float(self.off_diagonal_mean),
                 "unreliable_attributes": list(self.unreliable),
+                "unseen_combination_pairs": list(self.unseen),
                 "definition": "rate at which the judge's reading of attribute k on a "
                               "synthesis follows the provider of block j instead of the base; "
                               "pairs where provider and base share k's value are excluded"}
@@ -92,12 +101,13 @@ class Leakage:
 
 def leakage(predicted: np.ndarray, base_labels: np.ndarray, provider_labels: np.ndarray, *,
             blocks: Sequence[str], attributes: Sequence[str],
-            unreliable: Sequence[str] = ()) -> Leakage:
+            unreliable: Sequence[str] = (), unseen: Sequence[int] = ()) -> Leakage:
     """The leakage matrix from the judge's readings of block-swapped syntheses.
 
     ``predicted`` ``(B, n, A)``: codes the judge reads on the synthesis of pair i for block j;
     ``base_labels`` ``(n, A)`` or ``(B, n, A)``: the bases' labels; ``provider_labels``
-    ``(B, n, A)``: the labels of block j's provider of pair i.
+    ``(B, n, A)``: the labels of block j's provider of pair i; ``unseen`` ``(B,)``: per block,
+    the pairs whose synthesis is a combination the data does not hold (reported only).
     """
     predicted = np.asarray(predicted)
     provider_labels = np.asarray(provider_labels)
@@ -114,4 +124,22 @@ def leakage(predicted: np.ndarray, base_labels: np.ndarray, provider_labels: np.
     counts = differ.sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
         matrix = np.where(counts > 0, follows.sum(axis=1) / np.maximum(counts, 1), np.nan)
-    return Leakage(tuple(blocks), tuple(attributes), matrix, counts, tuple(unreliable))
+    return Leakage(tuple(blocks), tuple(attributes), matrix, counts, tuple(unreliable),
+                   tuple(int(n) for n in unseen))
+
+
+def other_values(rows: np.ndarray, k: int, present: np.ndarray, held: set[tuple[int, ...]],
+                 rng: np.random.Generator) -> tuple[np.ndarray, int]:
+    """For each label row, a random value of attribute *k* among *present* other than the
+    row's own, preferring values that make a combination in *held* (the dataset's label rows);
+    also the number of rows for which no value did (they get any other value)."""
+    out = np.empty(len(rows), dtype=np.int64)
+    unseen = 0
+    candidates = present.tolist()
+    for i, row in enumerate(rows.tolist()):
+        others = [v for v in candidates if v != row[k]]
+        kept = [v for v in others if (*row[:k], v, *row[k + 1:]) in held]
+        unseen += not kept
+        choice = kept or others
+        out[i] = choice[int(rng.integers(len(choice)))]
+    return out, unseen

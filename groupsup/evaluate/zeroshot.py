@@ -18,7 +18,7 @@ from groupsup.data import GroupDataset
 from groupsup.errors import DataError
 from groupsup.evaluate.arrays import json_float
 from groupsup.evaluate.judge import Judge
-from groupsup.evaluate.leakage import Leakage, leakage
+from groupsup.evaluate.leakage import Leakage, leakage, other_values
 from groupsup.evaluate.synthesis import synthesis_quality
 from groupsup.model import SwapAutoencoder
 
@@ -152,27 +152,29 @@ def leakage_swaps(model: SwapAutoencoder, data: GroupDataset, judge: Judge, base
 
     For block j (named after attribute j), each base gets a provider drawn from *train* among
     the examples with another value of attribute j than the base's (any training example when
-    attribute j has one value in training); the other blocks stay the base's.
+    attribute j has one value in training), a value that with the base's others makes a
+    combination the dataset holds where one does; the other blocks stay the base's.
     """
     data.require_known("leakage")  # bases and providers are compared value by value
     labels, names = data.labels, list(data.schema.names)
     blocks = list(model.partition.names)
-    predicted, provider_labels = [], []
+    held = set(map(tuple, np.unique(labels, axis=0).tolist()))
+    predicted, provider_labels, unseen = [], [], []
     for j, block in enumerate(blocks):
         k = names.index(block) if block in names else None
+        missing = 0
         if k is None:
             pick = rng.choice(train, size=len(bases))
         else:
             present = np.unique(labels[train, k])
             wanted = labels[bases].copy()
             if len(present) > 1:  # a random other value among those training shows
-                pos = np.searchsorted(present, labels[bases, k])
-                shift = rng.integers(1, len(present), size=len(bases))
-                wanted[:, k] = present[(pos + shift) % len(present)]
+                wanted[:, k], missing = other_values(labels[bases], k, present, held, rng)
             pick = draw_providers(labels[:, [k]], train, wanted[:, [k]], rng)[:, 0]
+        unseen.append(missing)
         providers = np.repeat(bases[:, None], len(blocks), axis=1)
         providers[:, j] = pick
         predicted.append(judge.classifier.predict(synthesise(model, data, providers, device)))
         provider_labels.append(labels[pick])
     return leakage(np.stack(predicted), labels[bases], np.stack(provider_labels),
-                   blocks=blocks, attributes=names, unreliable=judge.unreliable)
+                   blocks=blocks, attributes=names, unreliable=judge.unreliable, unseen=unseen)
