@@ -242,6 +242,19 @@ def test_keep_alive_requests_are_not_delayed_by_nagle(server):
     assert sorted(times)[3] < 0.035, times
 
 
+def test_a_client_that_hangs_up_leaves_no_traceback(server, capsys):
+    """A reset connection (a benchmark's clients closing, a closed tab) is the client's doing:
+    nothing on stderr; any other error in a request's thread is still printed."""
+    for error, printed in ((ConnectionResetError(104, "reset by peer"), False),
+                           (BrokenPipeError(32, "broken pipe"), False),
+                           (ValueError("a bug"), True)):
+        try:
+            raise error
+        except (OSError, ValueError):
+            server.handle_error(None, ("127.0.0.1", 1))
+        assert ("ValueError: a bug" in capsys.readouterr().err) is printed
+
+
 def test_concurrent_clients_get_what_one_client_gets(server):
     """Many threads share the model and the code cache: each answer is the sequential one."""
     rng = np.random.default_rng(3)

@@ -133,6 +133,14 @@ class ExploreServer(ThreadingHTTPServer):
             raise RequestError("model", f"the model could not be loaded: {err}",
                                HTTPStatus.SERVICE_UNAVAILABLE) from None
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hung up (closed tab, a script's keep-alive connection dropped) is not
+        the server's error: no traceback for it; anything else is printed as the standard
+        library does."""
+        if isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError)):
+            return
+        super().handle_error(request, client_address)
+
     @property
     def url(self) -> str:
         host, port = self.server_address[:2]
