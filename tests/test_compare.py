@@ -3,6 +3,7 @@ judge per dataset; learning curves; seeds."""
 
 import importlib
 import json
+import os
 
 import pytest
 import torch
@@ -150,3 +151,38 @@ def test_fonts_compare_configs_derive_from_the_demo_config():
         for (section, key), value in changed.items():
             expected[section][key] = value
         assert read_config_file(root / "compare" / f"{name}.toml") == expected, name
+
+
+def test_compare_trains_side_by_side_with_per_config_seeds(tmp_path, toy_dataset, monkeypatch):
+    """``--jobs 2`` trains in two worker processes (each at cpu_count // 2 threads, on the
+    split the parent evaluates with); ``--seeds-for`` gives one config more seeds."""
+    store = toy_dataset.write_store(tmp_path / "store")
+    a = write_config(tmp_path / "a.json", tiny_config(tmp_path, store))
+    b = write_config(tmp_path / "b.json", tiny_config(tmp_path, store, "b"))
+    out = tmp_path / "cmp"
+    fits = count_judge_fits(monkeypatch)
+    assert main(["compare", str(a), str(b), "--budget", "1", "--out", str(out),
+                 "--set", "train.steps=100000", "--classifier-budget", "1",
+                 "--max-examples", "16", "--jobs", "2", "--seeds-for", "a=2"]) == 0
+    document = json.loads((out / "compare.json").read_text())
+    seed = document["configs"]["b"]["seed"]
+    assert [r["name"] for r in document["rows"]] == [f"a/seed-{seed}", f"a/seed-{seed + 1}",
+                                                    "b"]
+    assert document["jobs"] == 2 and document["seeds_for"] == {"a": 2}
+    assert len(fits) == 1 and document["judges_fitted"] == 1
+    threads = max(1, (os.cpu_count() or 1) // 2)
+    assert {c["train"]["threads"] for c in document["configs"].values()} == {threads}
+    assert all(r["steps"] > 0 and r["train_seconds"] >= 1 for r in document["rows"])
+    assert [s["seeds"] for s in document["summary"]] == [[seed, seed + 1], [seed]]
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--seeds-for", "nope=2"], "not among the configs"),
+    (["--seeds-for", "x=two"], "expected STEM=N"),
+    (["--jobs", "0"], "--jobs must be >= 1"),
+])
+def test_compare_rejects_bad_seed_and_job_counts(tmp_path, capsys, extra, message):
+    (tmp_path / "x.toml").write_text("")
+    assert main(["compare", str(tmp_path / "x.toml"), "--budget", "1",
+                 "--out", str(tmp_path / "o"), *extra]) == 1
+    assert message in capsys.readouterr().err

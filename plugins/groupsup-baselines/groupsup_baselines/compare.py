@@ -20,13 +20,20 @@ from __future__ import annotations
 
 import argparse
 import functools
+import hashlib
 import json
+import multiprocessing
+import os
 import shutil
 import sys
 import time
 from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 import groupsup as gs
 from groupsup.evaluate import Judge
@@ -102,18 +109,125 @@ def evaluate_point(run_dir: Path, config: gs.ExperimentConfig, dataset: gs.Group
                            checkpoint=checkpoint, out=out, report=report)
 
 
+@dataclass(frozen=True)
+class Job:
+    """One training of the comparison: config *name* (its file stem), run *run_name*, the run's
+    full config and the config whose dataset section and seed fix the data and split."""
+
+    name: str
+    run_name: str
+    config: dict[str, Any]
+    data_config: dict[str, Any]
+
+
+@dataclass
+class Trained:
+    """What a job's training hands to the evaluation: the result and the curve points taken,
+    and the split's fingerprint (the held-out rows the run trained without)."""
+
+    result: gs.RunResult
+    points: list[dict[str, Any]]
+    split: str
+
+
+def split_fingerprint(split: gs.Split | None) -> str:
+    """A short digest of a split's held-out rows (which a worker must share with the parent)."""
+    if split is None:
+        return "none"
+    held = np.sort(np.asarray(split.test, dtype=np.int64))
+    return hashlib.sha256(held.tobytes()).hexdigest()[:16]
+
+
+# a worker process's data, per data config: a worker trains several jobs on one dataset
+_WORKER_DATA: dict[str, tuple[gs.GroupDataset, gs.Split | None]] = {}
+
+
+def _worker_data(data_config: dict[str, Any]) -> tuple[gs.GroupDataset, gs.Split | None]:
+    key = json.dumps(data_config, sort_keys=True)
+    if key not in _WORKER_DATA:
+        first = gs.resolve(gs.load_config(data_config))
+        _WORKER_DATA[key] = (first.dataset, first.split)
+    return _WORKER_DATA[key]
+
+
+def train_job(job: Job, budget: float, curve_points: int, progress: bool,
+              data: tuple[gs.GroupDataset, gs.Split | None] | None = None) -> Trained:
+    """Train *job* for *budget* seconds (in this process, or in a worker of ``--jobs``, which
+    resolves the data itself when *data* is not given)."""
+    config = gs.load_config(job.config)
+    dataset, split = data if data is not None else _worker_data(job.data_config)
+    if progress:
+        print(f"[{job.run_name}] training {config.model.backbone} / "
+              f"{config.loss.recipe or 'custom terms'} for {budget:g} s", flush=True)
+    resolved = gs.resolve(config, dataset=dataset, split=split)
+    points = CurvePoints(budget, curve_points) if curve_points > 1 else None
+    result = gs.Trainer(config, resolved=resolved, callbacks=[points] if points else []).fit()
+    if progress:
+        print(f"[{job.run_name}] {result.step} steps in {result.wall_time:.0f} s", flush=True)
+    return Trained(result, points.points_taken if points else [], split_fingerprint(split))
+
+
+def plan(names: Sequence[str], loaded: Sequence[gs.ExperimentConfig], out: Path,
+         seeds: dict[str, int], threads: int | None) -> list[Job]:
+    """Every training of the comparison, in table order (configs, then seeds)."""
+    jobs = []
+    for name, base in zip(names, loaded):
+        count = seeds[name]
+        for k in range(count):
+            seed = base.seed + k
+            run_name = name if count == 1 else f"{name}/seed-{seed}"
+            extra = [f"seed={seed}", f"train.out={out / run_name}"]
+            if threads and base.train.threads is None:
+                extra.append(f"train.threads={threads}")
+            config = gs.load_config(base.to_dict(), extra)
+            jobs.append(Job(name, run_name, config.to_dict(), base.to_dict()))
+    return jobs
+
+
+def train_all(jobs: Sequence[Job], shared: SharedData, *, budget: float, curve_points: int,
+              workers: int, progress: bool) -> list[Trained]:
+    """Train every job: here one after another, or *workers* at a time in worker processes
+    (each at ``cpu_count // workers`` torch threads unless the config sets ``train.threads``),
+    so that every run has the same budget and the same share of the machine."""
+    for job in jobs:
+        run_dir = Path(job.config["train"]["out"])
+        if run_dir.exists():
+            shutil.rmtree(run_dir)
+    if workers <= 1:
+        trained = []
+        for job in jobs:
+            entry = shared.data(gs.load_config(job.data_config))
+            trained.append(train_job(job, budget, curve_points, progress,
+                                     data=(entry["dataset"], entry["split"])))
+        return trained
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        futures = [pool.submit(train_job, job, budget, curve_points, progress)
+                   for job in jobs]
+        try:
+            return [future.result() for future in futures]
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            raise
+
+
 def compare(configs: Sequence[str | Path], *, budget: float, out: str | Path,
             overrides: Sequence[str] = (), options: gs.EvalOptions | None = None,
             progress: bool = True, command: str | None = None, curve_points: int = 0,
-            seeds: int = 1) -> dict[str, Any]:
-    """Train and evaluate every config (*seeds* seeds each) under *budget* seconds of
-    training, with learning curves of *curve_points* points when > 1; write the comparison
-    into *out*; return what ``compare.json`` holds."""
+            seeds: int = 1, seeds_for: dict[str, int] | None = None,
+            workers: int = 1) -> dict[str, Any]:
+    """Train and evaluate every config (*seeds* seeds each, or ``seeds_for[stem]``) under
+    *budget* seconds of training, *workers* trainings at a time, with learning curves of
+    *curve_points* points when > 1; write the comparison into *out*; return what
+    ``compare.json`` holds."""
     if budget <= 0:
         raise gs.ConfigError(f"--budget must be positive seconds, got {budget:g}")
-    if seeds < 1 or curve_points < 0:
-        raise gs.ConfigError(f"--seeds must be >= 1 and --curve-points >= 0, got {seeds} and "
-                             f"{curve_points}")
+    seeds_for = dict(seeds_for or {})
+    if seeds < 1 or curve_points < 0 or workers < 1 or any(n < 1 for n in seeds_for.values()):
+        raise gs.ConfigError(f"--seeds, --seeds-for and --jobs must be >= 1 and --curve-points "
+                             f">= 0, got seeds {seeds}, seeds-for {seeds_for}, jobs {workers} "
+                             f"and curve points {curve_points}")
     names = [Path(c).stem for c in configs]
     if not names:
         raise gs.ConfigError("compare needs at least one CONFIG")
@@ -121,49 +235,51 @@ def compare(configs: Sequence[str | Path], *, budget: float, out: str | Path,
     if doubled:
         raise gs.ConfigError(f"config file names must differ (each names its run folder); "
                              f"{doubled} appear twice")
+    unknown = sorted(set(seeds_for) - set(names))
+    if unknown:
+        raise gs.ConfigError(f"--seeds-for names {unknown}, which are not among the configs "
+                             f"{names} (use a config file's stem)")
     out = Path(out)
     options = options or gs.EvalOptions()
     say = print if progress else (lambda *a, **k: None)
     # validate every config before the first (long) training starts
     loaded = [gs.load_config(path, [*overrides, f"train.time_budget={budget}"])
               for path in configs]
+    threads = max(1, (os.cpu_count() or 1) // workers) if workers > 1 else None
+    jobs = plan(names, loaded, out, {n: seeds_for.get(n, seeds) for n in names}, threads)
     shared = SharedData(options)
+    trained = train_all(jobs, shared, budget=budget, curve_points=curve_points,
+                        workers=workers, progress=progress)
     rows, curves, provenance = [], {}, {}
-    for name, base in zip(names, loaded):
-        entry = shared.data(base)
-        for k in range(seeds):
-            seed = base.seed + k
-            run_name = name if seeds == 1 else f"{name}/seed-{seed}"
-            run_dir = out / run_name
-            config = gs.load_config(base.to_dict(), [f"seed={seed}", f"train.out={run_dir}"])
-            if run_dir.exists():
-                shutil.rmtree(run_dir)
-            say(f"[{run_name}] training {config.model.backbone} / "
-                f"{config.loss.recipe or 'custom terms'} for {budget:g} s", flush=True)
-            # the components the run trains, on the split of the config's first seed
-            resolved = gs.resolve(config, dataset=entry["dataset"], split=entry["split"])
-            points = CurvePoints(budget, curve_points) if curve_points > 1 else None
-            result = gs.Trainer(config, resolved=resolved,
-                                callbacks=[points] if points else []).fit()
-            say(f"[{run_name}] {result.step} steps; evaluating", flush=True)
-
-            evaluate = functools.partial(evaluate_point, run_dir, config, entry["dataset"],
-                                         shared.judge(entry), options, progress=progress)
-            metrics = evaluate(checkpoint=None, out=run_dir / "eval", report=True)
-            row = {**summarise(run_name, config, result, metrics), "config": name, "seed": seed}
-            if points is not None:
-                curve = [curve_record(p["point"], curve_points, p["step"], p["seconds"],
-                                      evaluate(checkpoint=p["path"], report=False,
-                                               out=run_dir / "curve" / f"eval-{p['point']}"))
-                         for p in points.points_taken]
-                curve.append(curve_record(curve_points, curve_points, result.step,
-                                          result.wall_time, metrics))
-                curves[run_name] = curve
-                row["curve_tail_gain"] = tail_gain(curve)
-            rows.append(row)
-            provenance[run_name] = config.to_dict()
+    for job, done in zip(jobs, trained):
+        config = gs.load_config(job.config)
+        entry = shared.data(gs.load_config(job.data_config))
+        if done.split != split_fingerprint(entry["split"]):
+            raise gs.DataError(f"[{job.run_name}] the worker's split differs from this "
+                               f"process's ({done.split} != "
+                               f"{split_fingerprint(entry['split'])}): the dataset or split "
+                               f"is not deterministic")
+        run_dir, result = Path(job.config["train"]["out"]), done.result
+        say(f"[{job.run_name}] {result.step} steps; evaluating", flush=True)
+        evaluate = functools.partial(evaluate_point, run_dir, config, entry["dataset"],
+                                     shared.judge(entry), options, progress=progress)
+        metrics = evaluate(checkpoint=None, out=run_dir / "eval", report=True)
+        row = {**summarise(job.run_name, config, result, metrics), "config": job.name,
+               "seed": config.seed}
+        if curve_points > 1:
+            curve = [curve_record(p["point"], curve_points, p["step"], p["seconds"],
+                                  evaluate(checkpoint=p["path"], report=False,
+                                           out=run_dir / "curve" / f"eval-{p['point']}"))
+                     for p in done.points]
+            curve.append(curve_record(curve_points, curve_points, result.step,
+                                      result.wall_time, metrics))
+            curves[job.run_name] = curve
+            row["curve_tail_gain"] = tail_gain(curve)
+        rows.append(row)
+        provenance[job.run_name] = job.config
     summary = summarise_seeds(rows)
-    document = {"budget_seconds": budget, "seeds": seeds, "curve_points": curve_points,
+    document = {"budget_seconds": budget, "seeds": seeds, "seeds_for": seeds_for,
+                "jobs": workers, "curve_points": curve_points,
                 "command": command, "overrides": list(overrides),
                 "evaluation": {k: v for k, v in options.__dict__.items()},
                 "judges_fitted": shared.fits, "rows": rows, "summary": summary,
@@ -187,6 +303,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seeds", type=int, default=1,
                         help="train each config with this many seeds (seed, seed + 1, ...) on "
                              "one split; the table reports mean ± std (default 1)")
+    parser.add_argument("--seeds-for", action="append", default=[], metavar="STEM=N",
+                        help="this many seeds for the config whose file stem is STEM "
+                             "(repeatable; the others take --seeds)")
+    parser.add_argument("--jobs", type=int, default=1, metavar="N",
+                        help="train N configs at a time, each in its own process at "
+                             "cpu_count // N torch threads unless the config sets "
+                             "train.threads; evaluation follows, one run at a time (default 1)")
     parser.add_argument("--curve-points", type=int, default=0, metavar="K",
                         help="also evaluate each run at K regular points of its budget "
                              "(learning curves against seconds and steps; default: off)")
@@ -198,6 +321,18 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="cpu", help="evaluation device")
 
 
+def parse_seeds_for(items: Sequence[str]) -> dict[str, int]:
+    """``["gzsnet=3", ...]`` -> ``{"gzsnet": 3}``; a malformed item is a ConfigError."""
+    counts = {}
+    for item in items:
+        stem, _, count = item.partition("=")
+        if not stem or not count.isdigit():
+            raise gs.ConfigError(f"--seeds-for {item!r}: expected STEM=N, for example "
+                                 f"gzsnet=3")
+        counts[stem] = int(count)
+    return counts
+
+
 def run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     options = gs.EvalOptions(max_examples=args.max_examples,
@@ -205,7 +340,8 @@ def run(args: argparse.Namespace) -> int:
                              device=args.device)
     compare(args.configs, budget=args.budget, out=args.out, overrides=args.overrides,
             options=options, command="groupsup " + " ".join(sys.argv[1:]),
-            curve_points=args.curve_points, seeds=args.seeds)
+            curve_points=args.curve_points, seeds=args.seeds,
+            seeds_for=parse_seeds_for(args.seeds_for), workers=args.jobs)
     print(f"wrote {Path(args.out) / 'compare.md'}, compare.json and compare-*.png in "
           f"{time.perf_counter() - started:.0f} s")
     return 0
