@@ -186,3 +186,25 @@ def test_compare_rejects_bad_seed_and_job_counts(tmp_path, capsys, extra, messag
     assert main(["compare", str(tmp_path / "x.toml"), "--budget", "1",
                  "--out", str(tmp_path / "o"), *extra]) == 1
     assert message in capsys.readouterr().err
+
+
+def test_differences_beyond_the_seed_spread():
+    from groupsup_baselines.table import METRICS, beyond_spread, spread_table
+
+    def row(name, seeds, **means):
+        stats = {key: {"mean": means.get(key, 0.5), "std": 0.02 if len(seeds) > 1 else None,
+                       "n": len(seeds)} for key, _, _ in METRICS}
+        return {"name": name, "seeds": seeds, **stats}
+
+    summary = [row("one-seed", [1], swap_accuracy=0.6), row("gzsnet", [1, 2, 3]),
+               row("close", [1, 2, 3], swap_accuracy=0.53), row("far", [1], ssim=0.42)]
+    found = beyond_spread(summary)
+    assert found["reference"] == "gzsnet"
+    diffs = found["differences"]
+    assert diffs["one-seed"]["swap_accuracy"]["beyond"]           # 0.10 > 0.02 + 0.02
+    assert not diffs["close"]["swap_accuracy"]["beyond"]          # 0.03 < 0.04
+    assert diffs["far"]["ssim"]["beyond"] and diffs["far"]["ssim"]["difference"] < 0
+    assert not diffs["far"]["psnr"]["beyond"]
+    lines = spread_table(summary)
+    assert "| far | +0.000 | +0.000 | **-0.080** |" in "\n".join(lines)
+    assert beyond_spread([row("a", [1]), row("b", [1])]) is None

@@ -4,8 +4,10 @@ Each config is resolved (:func:`groupsup.resolve`) and trains with the same
 :class:`groupsup.Trainer` for the same wall-clock training budget (``train.time_budget``;
 ``train.out`` becomes ``DIR/<config file stem>``, or ``DIR/<stem>/seed-<seed>`` with
 ``--seeds N``, which trains seeds ``seed, seed + 1, ...`` of each config on the split of its
-first seed), then :func:`~groupsup.evaluate.run.evaluate_run` evaluates it with the same
-options. The judge is fitted once per dataset and split (:func:`groupsup.fit_shared_judge`)
+first seed; ``--seeds-for STEM=N`` gives one config N seeds), then
+:func:`~groupsup.evaluate.run.evaluate_run` evaluates it with the same options.
+``--jobs N`` trains N runs at a time in worker processes (:func:`train_all`), every run at
+the same share of the machine; evaluation follows in this process. The judge is fitted once per dataset and split (:func:`groupsup.fit_shared_judge`)
 and reads every run's syntheses, so the rows are comparable. A run whose backbone is ``vae``
 has no trained partition: its latent dimensions are assigned to attributes by
 :class:`~groupsup_baselines.search.PartitionSearch` first (written to

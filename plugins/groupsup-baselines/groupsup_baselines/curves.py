@@ -93,6 +93,21 @@ def plot_curves(curves: dict[str, list[dict[str, Any]]], out: Path) -> list[Path
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
+    from matplotlib import colormaps
+
+    # one colour per config (the run name before "/seed-"), one line style per seed
+    configs = list(dict.fromkeys(name.split("/")[0] for name in curves))
+    palette = colormaps["tab10" if len(configs) <= 10 else "tab20"]
+    styles = ("-", "--", ":", "-.")
+    seen: dict[str, int] = {}
+    looks = {}
+    for name in curves:
+        config = name.split("/")[0]
+        k = seen[config] = seen.get(config, -1) + 1
+        looks[name] = {"color": palette(configs.index(config) % palette.N),
+                       "linestyle": styles[k % len(styles)],
+                       "label": config if name == config else
+                       f"{config} ({sum(n.split('/')[0] == config for n in curves)} seeds)"}
     paths = []
     for axis, label in (("seconds", "training seconds"), ("step", "steps")):
         fig = Figure(figsize=(12, 6.5), dpi=100)
@@ -103,7 +118,10 @@ def plot_curves(curves: dict[str, list[dict[str, Any]]], out: Path) -> list[Path
                 points = [(r[axis], r[key]) for r in curve if r[key] is not None]
                 if points:
                     xs, ys = zip(*points)
-                    ax.plot(xs, ys, marker="o", markersize=3, label=name)
+                    look = looks[name]
+                    ax.plot(xs, ys, marker="o", markersize=3, color=look["color"],
+                            linestyle=look["linestyle"],
+                            label=look["label"] if look["linestyle"] == "-" else None)
             ax.set_title(title, fontsize=10)
             ax.set_xlabel(label, fontsize=8)
             ax.tick_params(labelsize=8)

@@ -82,9 +82,55 @@ def markdown_table(document: dict[str, Any]) -> str:
               "is better). With several seeds: mean ± sample standard deviation. Full configs, "
               "per-seed rows and learning curves: `compare.json`; per-run reports: "
               "`<run>/eval/report.html`.", ""]
+    lines += spread_table(document["summary"])
     if document.get("command"):
         lines += ["Command:", "", f"    {document['command']}", ""]
     return "\n".join(lines)
+
+
+def beyond_spread(summary: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
+    """Each config's difference from the reference (the first config with two or more seeds)
+    per metric of :data:`METRICS`, and whether it exceeds the seeds' spread: ``|difference| >
+    std(reference) + std(config)``, a one-seed config taking the reference's std as its own.
+    ``None`` when no config has two seeds."""
+    reference = next((r for r in summary if len(r["seeds"]) > 1), None)
+    if reference is None:
+        return None
+    differences = {}
+    for row in summary:
+        if row is reference:
+            continue
+        cells = {}
+        for key, _, _ in METRICS:
+            mine, ref = row[key], reference[key]
+            if mine["mean"] is None or ref["mean"] is None or ref["std"] is None:
+                continue
+            spread = ref["std"] + (ref["std"] if mine["std"] is None else mine["std"])
+            difference = mine["mean"] - ref["mean"]
+            cells[key] = {"difference": difference, "spread": spread,
+                          "beyond": abs(difference) > spread}
+        differences[row["name"]] = cells
+    return {"reference": reference["name"], "differences": differences}
+
+
+def spread_table(summary: Sequence[dict[str, Any]]) -> list[str]:
+    """``compare.md``'s lines for :func:`beyond_spread` (none without a seeded config)."""
+    found = beyond_spread(summary)
+    if found is None or not found["differences"]:
+        return []
+    headers = ["run", *(title for _, title, _ in METRICS)]
+    lines = [f"Differences from `{found['reference']}` (config mean minus its mean); **bold** "
+             "where the difference exceeds the seeds' spread (the sum of the two standard "
+             "deviations; a one-seed row takes the reference's):", "",
+             "| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    for name, cells in found["differences"].items():
+        row = [name]
+        for key, _, _ in METRICS:
+            cell = cells.get(key)
+            text = "n/a" if cell is None else f"{cell['difference']:+.3f}"
+            row.append(f"**{text}**" if cell and cell["beyond"] else text)
+        lines.append("| " + " | ".join(row) + " |")
+    return [*lines, ""]
 
 
 def plot_metrics(summary: Sequence[dict[str, Any]], out: Path) -> list[Path]:

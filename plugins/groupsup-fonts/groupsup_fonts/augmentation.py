@@ -28,7 +28,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -56,7 +58,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    "200 with --quick)")
     p.add_argument("--missing", type=float, default=0.4,
                    help="share of font colours missing for each letter (default 0.4)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="the (first) seed")
+    p.add_argument("--seeds", type=int, default=1,
+                   help="repeat with seeds seed .. seed + N - 1 (each its own split, GSL model "
+                        "and classifiers, in OUT/seed-K) and report mean, std and 95%% "
+                        "confidence intervals over seeds (default 1)")
+    p.add_argument("--jobs", type=int, default=1,
+                   help="with --seeds, run this many seeds at a time in worker processes "
+                        "(default 1)")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
     p.add_argument("--out", type=Path, default=Path("runs/augmentation"), help="output folder")
     args = p.parse_args(argv)
@@ -64,6 +73,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args.classifier_steps = args.classifier_steps or (200 if args.quick else 1500)
     if not 0 < args.missing < 1:
         p.error("--missing must lie strictly between 0 and 1")
+    if args.seeds < 1 or args.jobs < 1:
+        p.error(f"--seeds and --jobs must be at least 1, got {args.seeds} and {args.jobs}")
     return args
 
 
@@ -133,8 +144,102 @@ def gsl_model(args: argparse.Namespace, config: gs.ExperimentConfig,
 
 def main(argv: list[str] | None = None) -> int:
     """The command line: parse *argv* (default ``sys.argv``), run the experiment."""
-    run_experiment(parse_args(argv))
+    args = parse_args(argv)
+    if args.seeds > 1:
+        run_seeds(args)
+    else:
+        run_experiment(args)
     return 0
+
+
+# the metrics of a training set's row, in table order
+ROW_METRICS = ("letter", "font_color", "both", "both_on_missing_combinations",
+               "both_on_seen_combinations")
+# differences between training sets reported per seed (paired: same split, same test images)
+CONTRASTS = (("gsl", "real"), ("gsl", "standard"), ("standard", "real"))
+
+
+def t_quantile(df: int) -> float:
+    """The two-sided 95% quantile of Student's t with *df* degrees of freedom (table for
+    df <= 10; within 0.01 of the exact value above)."""
+    table = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228)
+    return table[df - 1] if df <= len(table) else 1.96 + 2.5 / df
+
+
+def interval(values: list[float]) -> dict[str, Any]:
+    """Mean, sample std and the 95% t-interval half-width over seeds (None for one seed)."""
+    v = np.asarray(values, dtype=float)
+    std = float(v.std(ddof=1)) if len(v) > 1 else None
+    half = t_quantile(len(v) - 1) * std / np.sqrt(len(v)) if std is not None else None
+    return {"mean": float(v.mean()), "std": std, "ci95": half, "n": len(v),
+            "values": [float(x) for x in v]}
+
+
+def summarise_seeds(documents: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per training set and metric, and per contrast of :data:`CONTRASTS` (the paired
+    per-seed difference), the :func:`interval` over the seeds' documents."""
+    sets = list(documents[0]["results"])
+    summary = {name: {m: interval([d["results"][name][m] for d in documents])
+                      for m in ROW_METRICS} for name in sets}
+    contrasts = {f"{a} - {b}": {m: interval([d["results"][a][m] - d["results"][b][m]
+                                             for d in documents]) for m in ROW_METRICS}
+                 for a, b in CONTRASTS}
+    return {"sets": summary, "contrasts": contrasts}
+
+
+def summary_table(summary: dict[str, Any], documents: list[dict[str, Any]]) -> str:
+    """The markdown table: mean ± 95% half-width per training set and contrast."""
+    def cell(stat: dict[str, Any]) -> str:
+        return f"{stat['mean']:.3f} ± {stat['ci95']:.3f}"
+
+    header = ["training set", "images", "letter", "font colour", "both",
+              "both, missing combos", "both, seen combos"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for name, stats in summary["sets"].items():
+        images = sorted({d["results"][name]["train_images"] for d in documents})
+        lines.append(f"| {name} | {'/'.join(map(str, images))} | "
+                     + " | ".join(cell(stats[m]) for m in ROW_METRICS) + " |")
+    for name, stats in summary["contrasts"].items():
+        lines.append(f"| {name} (paired) | | "
+                     + " | ".join(cell(stats[m]) for m in ROW_METRICS) + " |")
+    return "\n".join(lines)
+
+
+def _seed_worker(args: argparse.Namespace) -> dict[str, Any]:
+    return run_experiment(args)
+
+
+def run_seeds(args: argparse.Namespace) -> dict[str, Any]:
+    """:func:`run_experiment` for seeds ``args.seed .. args.seed + args.seeds - 1`` (into
+    ``OUT/seed-K``, ``args.jobs`` at a time in worker processes), then the summary over seeds
+    (mean ± 95% t-interval half-width, per set and per paired contrast) in
+    ``OUT/augmentation.json`` and ``augmentation.md``."""
+    started = time.perf_counter()
+    runs = [argparse.Namespace(**{**vars(args), "seed": args.seed + k, "seeds": 1,
+                                  "out": args.out / f"seed-{args.seed + k}"})
+            for k in range(args.seeds)]
+    if args.jobs > 1:
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=args.jobs, mp_context=context) as pool:
+            documents = list(pool.map(_seed_worker, runs))
+    else:
+        documents = [run_experiment(r) for r in runs]
+    summary = summarise_seeds(documents)
+    table = summary_table(summary, documents)
+    print(table)
+    document = {"seeds": [r.seed for r in runs], "summary": summary, "table": table,
+                "test_images": [d["test_images"] for d in documents],
+                "per_seed": {str(r.seed): d["results"] for r, d in zip(runs, documents)},
+                "options": {k: str(v) if isinstance(v, Path) else v
+                            for k, v in vars(args).items()},
+                "seconds": round(time.perf_counter() - started, 1)}
+    atomic_write_text(args.out / "augmentation.json", json.dumps(document, indent=2))
+    atomic_write_text(args.out / "augmentation.md",
+                      "Mean ± 95% confidence half-width (Student t) over seeds "
+                      f"{document['seeds']}; paired rows: per-seed differences.\n\n"
+                      + table + "\n")
+    print(f"wrote {args.out / 'augmentation.json'} in {document['seconds']:.0f} s")
+    return document
 
 
 def run_experiment(args: argparse.Namespace) -> dict[str, Any]:
@@ -215,7 +320,7 @@ def run_experiment(args: argparse.Namespace) -> dict[str, Any]:
                                          for i, j in np.argwhere(missing)],
                 "options": {k: str(v) if isinstance(v, Path) else v
                             for k, v in vars(args).items()},
-                "synthesised": len(wanted), "table": table,
+                "synthesised": len(wanted), "test_images": len(test), "table": table,
                 "seconds": round(time.perf_counter() - started, 1)}
     atomic_write_text(args.out / "augmentation.json", json.dumps(document, indent=2))
     atomic_write_text(args.out / "augmentation.md", table + "\n")

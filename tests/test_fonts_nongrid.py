@@ -1,0 +1,58 @@
+"""examples/fonts/make_nongrid.py: Fonts with combinations removed and shifted instances, read
+back through the generic folder dataset with a held-out split of the present combinations."""
+
+import csv
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import groupsup as gs
+
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPT = ROOT / "examples" / "fonts" / "make_nongrid.py"
+SMALL = ("dataset.options.letters=A-C", "dataset.options.fonts=2",
+         'dataset.options.font_colors=["red","blue"]',
+         'dataset.options.back_colors=["green","yellow"]')
+
+
+def load_script():
+    spec = importlib.util.spec_from_file_location("make_nongrid", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_shift_moves_the_image_and_replicates_the_border():
+    image = np.zeros((5, 5, 3), dtype=np.uint8)
+    image[2, 2] = 255
+    moved = load_script().shift(image, 1, -2)
+    assert moved[3, 0].tolist() == [255, 255, 255] and moved.sum() == 3 * 255
+    assert (load_script().shift(image, 0, 0) == image).all()
+
+
+def test_nongrid_fonts_through_the_folder_dataset(tmp_path):
+    module = load_script()
+    out = tmp_path / "nongrid"
+    # 3 letters x 3 sizes x 2 x 2 colours x 2 fonts = 72 combinations; 60% kept, twice each
+    n = module.make_nongrid(out, overrides=SMALL, seed=3)
+    assert n == 2 * round(0.6 * 72)
+    with (out / "labels.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == n and list(rows[0]) == module.COLUMNS
+    combos = {tuple(r[a] for a in module.ATTRIBUTES) for r in rows}
+    assert len(combos) == round(0.6 * 72)                     # not a grid: 40% missing
+    with pytest.raises(SystemExit, match="already holds a dataset"):
+        module.make_nongrid(out, overrides=SMALL)
+    config = gs.load_config(ROOT / "examples" / "fonts" / "nongrid.toml",
+                            [f"dataset.options.root={out}", "train.out=" + str(tmp_path / "r")])
+    resolved = gs.resolve(config)
+    data = resolved.dataset
+    assert len(data) == n and set(data.schema.names) == set(module.ATTRIBUTES)
+    # the two instances of a combination differ (shifted), the split holds whole combinations
+    first = [i for i, r in enumerate(rows) if r["path"].endswith("_0.png")][0]
+    a, b = data.load_uint8([first, first + 1])
+    assert rows[first + 1]["path"].endswith("_1.png") and a.shape == (32, 32, 3)
+    held = {tuple(row) for row in resolved.split.held_out.tolist()}
+    assert held and not {tuple(r) for r in data.labels[resolved.split.train].tolist()} & held
