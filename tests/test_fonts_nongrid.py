@@ -56,3 +56,17 @@ def test_nongrid_fonts_through_the_folder_dataset(tmp_path):
     assert rows[first + 1]["path"].endswith("_1.png") and a.shape == (32, 32, 3)
     held = {tuple(row) for row in resolved.split.held_out.tolist()}
     assert held and not {tuple(r) for r in data.labels[resolved.split.train].tolist()} & held
+
+
+def test_nongrid_configs_differ_only_in_the_cover_tolerance():
+    exact = gs.load_config(ROOT / "examples" / "fonts" / "nongrid.toml").to_dict()
+    shift = gs.load_config(ROOT / "examples" / "fonts" / "nongrid-shift.toml").to_dict()
+    for config in (exact, shift):
+        config.pop("name")
+        config["train"].pop("out")
+    assert exact["loss"]["terms"] is None
+    terms = shift["loss"].pop("terms")
+    assert [t["term"] for t in terms] == ["recon", "swap", "cover"]   # the terms of gsl
+    assert terms[2]["options"] == {"shift_tolerance": 2}
+    exact["loss"].pop("terms")
+    assert exact == shift

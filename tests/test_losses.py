@@ -262,3 +262,35 @@ def test_user_term_from_a_local_plugin_runs_in_lock_step(user_term):
     assert set(out.terms) == {"recon", "brightness", "cycle"}
     out.total.backward()
     assert all(p.grad is not None for p in model.parameters())
+
+
+def test_shift_tolerant_distance_forgives_moves_up_to_its_reach():
+    from groupsup.losses.distances import image_distance, shift_tolerant_distance
+
+    torch.manual_seed(0)
+    target = torch.rand(3, 3, 12, 12) * 2 - 1
+    padded = torch.nn.functional.pad(target, (2, 2, 2, 2), mode="replicate")
+    moved = padded[:, :, 0:12, 1:13]                    # every image moved 2 down, 1 right
+    for distance in ("l1", "l2"):
+        plain = image_distance(distance, moved, target, "tanh")
+        assert plain > 0.1
+        assert shift_tolerant_distance(distance, moved, target, "tanh", 0) == plain
+        assert shift_tolerant_distance(distance, moved, target, "tanh", 1) > 0
+        assert shift_tolerant_distance(distance, moved, target, "tanh", 2) == 0
+    # per image: the best shift of each image, then the mean
+    mixed = torch.cat([moved[:1], target[1:]])
+    assert shift_tolerant_distance("l2", mixed, target, "tanh", 2) == 0
+    raw = moved.clone().requires_grad_(True)
+    shift_tolerant_distance("l1", raw + 0.1, target, "tanh", 2).backward()
+    assert raw.grad.abs().sum() > 0
+    with pytest.raises(gs.ConfigError, match="shift tolerance"):
+        shift_tolerant_distance("l1", moved, target, "tanh", -1)
+
+
+def test_cover_term_takes_a_shift_tolerance_option():
+    recipe = gs.LossRecipe(["recon", {"term": "cover", "options": {"shift_tolerance": 2}}],
+                           distance="l2")
+    recon, cover = recipe.terms
+    assert cover.config.shift_tolerance == 2 and cover.distance == "l2"
+    with pytest.raises(gs.ConfigError, match="shift_tolerance"):
+        gs.LossRecipe([{"term": "cover", "options": {"shift_tolerance": 9}}])

@@ -6,6 +6,7 @@ line::
 
     python examples/fonts/augmentation.py --quick --out runs/augmentation   # a few CPU minutes
     python examples/fonts/augmentation.py --checkpoint runs/demo/run --out runs/augmentation
+    python examples/fonts/augmentation.py --seeds 3 --jobs 2 --out runs/augmentation-full
 """
 
 from __future__ import annotations

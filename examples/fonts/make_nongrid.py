@@ -2,8 +2,8 @@
 
 Fonts-mini is a grid: every combination of letter x size x font colour x background x font
 exists exactly once. This writes a dataset that is not: the Fonts renderer draws the demo's
-4,500 combinations (letters A-J, 3 sizes, 5 font colours, 5 backgrounds, the 6 matplotlib
-fonts; 32 px), a seeded random ``--coverage`` share of them is kept (60% by default: 40% of the
+3,600 combinations (letters A-J, 3 sizes, 5 font colours on the 4 other backgrounds of the 5
+colours, the 6 matplotlib fonts; 32 px), a seeded random ``--coverage`` share of them is kept (60% by default: 40% of the
 combinations are removed), and each kept combination is written ``--instances`` times (2 by
 default), every copy shifted by a random whole number of pixels in ``[-2, 2]`` each way (the
 border replicated: the background), so two images of one combination differ by position,
@@ -12,7 +12,7 @@ with columns ``path, letter, size, font_color, back_color, font``) is read by th
 ``folder`` dataset, as a user's own data would be; ``examples/fonts/nongrid.toml`` trains on it
 with 10% of the present combinations held out.
 
-    python examples/fonts/make_nongrid.py --out data/fonts-nongrid        # 5,400 PNGs, ~15 s
+    python examples/fonts/make_nongrid.py --out data/fonts-nongrid        # 4,320 PNGs, ~7 s
     groupsup train examples/fonts/nongrid.toml                             # 540 s
     groupsup evaluate runs/fonts-nongrid
 """
@@ -98,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--out", required=True, help="folder to write (images/ and labels.csv)")
     p.add_argument("--coverage", type=float, default=0.6,
-                   help="share of the 4,500 combinations kept (default 0.6)")
+                   help="share of the combinations kept (default 0.6)")
     p.add_argument("--instances", type=int, default=2,
                    help="shifted copies per kept combination (default 2)")
     p.add_argument("--reach", type=int, default=2, help="largest shift in px (default 2)")

@@ -27,16 +27,48 @@ def image_distance(distance: str, raw: torch.Tensor, target: torch.Tensor, outpu
 
     *output* is the backbone's ``"tanh"`` or ``"logits"``; ``bce`` needs ``"logits"``.
     """
+    return _elementwise(distance, raw, target, output).mean()
+
+
+def shift_tolerant_distance(distance: str, raw: torch.Tensor, target: torch.Tensor,
+                            output: str, reach: int) -> torch.Tensor:
+    """:func:`image_distance` where each image may match its target moved by up to *reach*
+    pixels each way (the target's border replicated): per image the best of the
+    ``(2 * reach + 1) ** 2`` shifts, then the mean over images (equal to
+    :func:`image_distance` for ``reach = 0``).
+
+    For targets that no input determines exactly: a cover reconstruction of data whose images
+    of one combination differ in position (a nuisance no attribute names) cannot know where
+    the target sits, and a plain distance then rewards the blur of every position at once.
+    """
+    if reach == 0:
+        return image_distance(distance, raw, target, output)
+    if reach < 0:
+        raise ConfigError(f"shift tolerance must be >= 0 pixels, got {reach}")
+    n, _, h, w = target.shape
+    padded = F.pad(target, (reach, reach, reach, reach), mode="replicate")
+    best = None
+    for dy in range(2 * reach + 1):
+        for dx in range(2 * reach + 1):
+            moved = padded[:, :, dy:dy + h, dx:dx + w]
+            per_image = _elementwise(distance, raw, moved, output).flatten(1).mean(1)
+            best = per_image if best is None else torch.minimum(best, per_image)
+    return best.mean()
+
+
+def _elementwise(distance: str, raw: torch.Tensor, target: torch.Tensor, output: str
+                 ) -> torch.Tensor:
+    """The unreduced ``(B, C, H, W)`` terms of :func:`image_distance`."""
     if distance == "bce":
         if output != "logits":
             raise ConfigError("distance 'bce' needs a backbone whose output is 'logits'; this "
                               f"one outputs {output!r} (set the backbone config's output)")
-        return F.binary_cross_entropy_with_logits(raw, (target + 1) * 0.5)
+        return F.binary_cross_entropy_with_logits(raw, (target + 1) * 0.5, reduction="none")
     image = torch.sigmoid(raw) * 2 - 1 if output == "logits" else raw
     if distance == "l1":
-        return F.l1_loss(image, target)
+        return F.l1_loss(image, target, reduction="none")
     if distance == "l2":
-        return F.mse_loss(image, target)
+        return F.mse_loss(image, target, reduction="none")
     raise ConfigError(f"unknown distance {distance!r}; choose one of {list(DISTANCES)}")
 
 

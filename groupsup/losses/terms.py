@@ -11,7 +11,7 @@ import torch
 from pydantic import Field
 
 from groupsup.losses.base import Decode, Encode, LossRun, LossTerm, StepContext, TermConfig
-from groupsup.losses.distances import code_distance
+from groupsup.losses.distances import code_distance, shift_tolerant_distance
 
 
 def _swapped_pairs(step: StepContext, part: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -51,19 +51,34 @@ class Swap(LossTerm):
         return self.compare(step, raw, step.images[rows])
 
 
+class CoverConfig(TermConfig):
+    """Options of the ``cover`` term."""
+
+    shift_tolerance: int = Field(
+        0, ge=0, le=8, description="pixels each way the target may be moved to match the "
+        "assembled image (per image the best shift; 0: exact). For data whose images of one "
+        "combination differ in position, which no provider's block can say")
+
+
 class Cover(LossTerm):
     """Cover reconstruction: assemble each target's code block by block from its providers
-    (provider j shares attribute j with the target) and decode; must reproduce the target.
+    (provider j shares attribute j with the target) and decode; must reproduce the target
+    (up to ``shift_tolerance`` pixels of position, :func:`shift_tolerant_distance`).
     """
 
     name = "cover"
     requires = frozenset({"cover"})
+    Config = CoverConfig
 
     def run(self, step: StepContext) -> LossRun:
         cover = step.relation("cover")
         codes = step.partition.assemble(step.z, cover["providers"])
         raw = yield Decode(codes)
-        return self.compare(step, raw, step.images[cover["target"]])
+        target = step.images[cover["target"]]
+        reach = self.config.shift_tolerance
+        if reach:
+            return shift_tolerant_distance(self.distance, raw, target, step.model.output, reach)
+        return self.compare(step, raw, target)
 
 
 class Cycle(LossTerm):
