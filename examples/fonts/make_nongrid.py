@@ -21,13 +21,14 @@ from __future__ import annotations
 
 import argparse
 import csv
-import os
+import io
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
+
+from groupsup.fileio import atomic_write_text
 
 ATTRIBUTES = ("letter", "size", "font_color", "back_color", "font")
 COLUMNS = ["path", *ATTRIBUTES]
@@ -82,15 +83,11 @@ def make_nongrid(out: str | Path, *, coverage: float = 0.6, instances: int = 2, 
                 Image.fromarray(np.ascontiguousarray(moved)).save(out / path)
                 rows.append({"path": path, **values})
     # the manifest last and atomically: a folder with labels.csv is complete
-    fd, tmp = tempfile.mkstemp(dir=out, prefix=".labels.", suffix=".csv")
-    with os.fdopen(fd, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=COLUMNS)
-        writer.writeheader()
-        writer.writerows(rows)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)
-    os.replace(tmp, out / "labels.csv")
+    manifest = io.StringIO(newline="")
+    writer = csv.DictWriter(manifest, fieldnames=COLUMNS)
+    writer.writeheader()
+    writer.writerows(rows)
+    atomic_write_text(out / "labels.csv", manifest.getvalue())
     return len(rows)
 
 

@@ -160,7 +160,8 @@ def train_job(job: Job, budget: float, curve_points: int, progress: bool,
     dataset, split = data if data is not None else _worker_data(job.data_config)
     if progress:
         print(f"[{job.run_name}] training {config.model.backbone} / "
-              f"{config.loss.recipe or 'custom terms'} for {budget:g} s", flush=True)
+              f"{'custom terms' if config.loss.terms else config.loss.recipe} for {budget:g} s",
+              flush=True)
     resolved = gs.resolve(config, dataset=dataset, split=split)
     points = CurvePoints(budget, curve_points) if curve_points > 1 else None
     result = gs.Trainer(config, resolved=resolved, callbacks=[points] if points else []).fit()
