@@ -50,10 +50,13 @@ def test_nongrid_fonts_through_the_folder_dataset(tmp_path):
     resolved = gs.resolve(config)
     data = resolved.dataset
     assert len(data) == n and set(data.schema.names) == set(module.ATTRIBUTES)
-    # the two instances of a combination differ (shifted), the split holds whole combinations
-    first = [i for i, r in enumerate(rows) if r["path"].endswith("_0.png")][0]
-    a, b = data.load_uint8([first, first + 1])
-    assert rows[first + 1]["path"].endswith("_1.png") and a.shape == (32, 32, 3)
+    # a combination's instances are shifted copies; the split holds whole combinations
+    first = next(i for i, r in enumerate(rows) if r["path"].endswith("_0.png"))
+    assert rows[first + 1]["path"].endswith("_1.png")
+    assert data.load_uint8([first, first + 1]).shape == (2, 32, 32, 3)
+    shifted = [(data.load_uint8([i]) != data.load_uint8([i + 1])).any()
+               for i in range(0, n, 2)]
+    assert sum(shifted) > n // 4             # most pairs moved differently (1 in 25 alike)
     held = {tuple(row) for row in resolved.split.held_out.tolist()}
     assert held and not {tuple(r) for r in data.labels[resolved.split.train].tolist()} & held
 

@@ -290,7 +290,7 @@ def test_shift_tolerant_distance_forgives_moves_up_to_its_reach():
 def test_cover_term_takes_a_shift_tolerance_option():
     recipe = gs.LossRecipe(["recon", {"term": "cover", "options": {"shift_tolerance": 2}}],
                            distance="l2")
-    recon, cover = recipe.terms
+    _, cover = recipe.terms
     assert cover.config.shift_tolerance == 2 and cover.distance == "l2"
     with pytest.raises(gs.ConfigError, match="shift_tolerance"):
         gs.LossRecipe([{"term": "cover", "options": {"shift_tolerance": 9}}])

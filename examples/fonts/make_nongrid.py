@@ -1,16 +1,18 @@
 """Fonts off the grid: a random 60% of the demo's combinations, each drawn twice with a shift.
 
 Fonts-mini is a grid: every combination of letter x size x font colour x background x font
-exists exactly once. This writes a dataset that is not: the Fonts renderer draws the demo's
+exists exactly once. This writes a dataset that is not. The Fonts renderer draws the demo's
 3,600 combinations (letters A-J, 3 sizes, 5 font colours on the 4 other backgrounds of the 5
-colours, the 6 matplotlib fonts; 32 px), a seeded random ``--coverage`` share of them is kept (60% by default: 40% of the
-combinations are removed), and each kept combination is written ``--instances`` times (2 by
-default), every copy shifted by a random whole number of pixels in ``[-2, 2]`` each way (the
-border replicated: the background), so two images of one combination differ by position,
-variation the labels do not name. The folder (``OUT/images/*.png`` and ``OUT/labels.csv``
-with columns ``path, letter, size, font_color, back_color, font``) is read by the generic
-``folder`` dataset, as a user's own data would be; ``examples/fonts/nongrid.toml`` trains on it
-with 10% of the present combinations held out.
+colours, the 6 matplotlib fonts; 32 px); a seeded random ``--coverage`` share of them is kept
+(60% by default: 40% of the combinations are removed); each kept combination is written
+``--instances`` times (2 by default), every copy shifted by a random whole number of pixels
+in ``[-2, 2]`` each way (the border replicated: the background). So two images of one
+combination differ by position, variation the labels do not name. The folder
+(``OUT/images/*.png`` and ``OUT/labels.csv`` with columns
+``path, letter, size, font_color, back_color, font``) is read by the generic ``folder``
+dataset, as a user's own data would be; ``examples/fonts/nongrid.toml`` trains on it with 10%
+of the present combinations held out (``nongrid-shift.toml``: the cover term's
+``shift_tolerance = 2``; docs/results.md compares the two).
 
     python examples/fonts/make_nongrid.py --out data/fonts-nongrid        # 4,320 PNGs, ~7 s
     groupsup train examples/fonts/nongrid.toml                             # 540 s
@@ -54,8 +56,9 @@ def make_nongrid(out: str | Path, *, coverage: float = 0.6, instances: int = 2, 
     """Write the dataset into *out* (an existing ``labels.csv`` there is refused); return the
     number of images. *overrides* (``KEY=VALUE``) change the demo config's Fonts, e.g.
     ``dataset.options.letters=A-C``."""
-    import groupsup as gs
     from groupsup_fonts.demo import demo_config
+
+    import groupsup as gs
 
     out = Path(out)
     if (out / "labels.csv").exists():

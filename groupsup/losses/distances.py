@@ -45,7 +45,7 @@ def shift_tolerant_distance(distance: str, raw: torch.Tensor, target: torch.Tens
         return image_distance(distance, raw, target, output)
     if reach < 0:
         raise ConfigError(f"shift tolerance must be >= 0 pixels, got {reach}")
-    n, _, h, w = target.shape
+    h, w = target.shape[-2:]
     padded = F.pad(target, (reach, reach, reach, reach), mode="replicate")
     best = None
     for dy in range(2 * reach + 1):

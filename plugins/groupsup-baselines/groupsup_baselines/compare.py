@@ -7,8 +7,9 @@ Each config is resolved (:func:`groupsup.resolve`) and trains with the same
 first seed; ``--seeds-for STEM=N`` gives one config N seeds), then
 :func:`~groupsup.evaluate.run.evaluate_run` evaluates it with the same options.
 ``--jobs N`` trains N runs at a time in worker processes (:func:`train_all`), every run at
-the same share of the machine; evaluation follows in this process. The judge is fitted once per dataset and split (:func:`groupsup.fit_shared_judge`)
-and reads every run's syntheses, so the rows are comparable. A run whose backbone is ``vae``
+the same share of the machine; evaluation follows in this process. The judge is fitted once
+per dataset and split (:func:`groupsup.fit_shared_judge`) and reads every run's syntheses, so
+the rows are comparable. A run whose backbone is ``vae``
 has no trained partition: its latent dimensions are assigned to attributes by
 :class:`~groupsup_baselines.search.PartitionSearch` first (written to
 ``RUN/eval/partition_search.json``). ``--curve-points K`` also evaluates every run at K regular

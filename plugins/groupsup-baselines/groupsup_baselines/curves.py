@@ -90,10 +90,9 @@ def tail_gain(curve: Sequence[dict[str, Any]]) -> float | None:
 def plot_curves(curves: dict[str, list[dict[str, Any]]], out: Path) -> list[Path]:
     """``out/compare-curves-seconds.png`` and ``out/compare-curves-steps.png``: one panel per
     metric of :data:`CURVE_METRICS`, one line per run (name -> its curve records)."""
+    from matplotlib import colormaps
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
-
-    from matplotlib import colormaps
 
     # one colour per config (the run name before "/seed-"), one line style per seed
     configs = list(dict.fromkeys(name.split("/")[0] for name in curves))
