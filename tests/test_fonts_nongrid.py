@@ -61,15 +61,19 @@ def test_nongrid_fonts_through_the_folder_dataset(tmp_path):
     assert held and not {tuple(r) for r in data.labels[resolved.split.train].tolist()} & held
 
 
-def test_nongrid_configs_differ_only_in_the_cover_tolerance():
-    exact = gs.load_config(ROOT / "examples" / "fonts" / "nongrid.toml").to_dict()
-    shift = gs.load_config(ROOT / "examples" / "fonts" / "nongrid-shift.toml").to_dict()
+@pytest.mark.parametrize("exact, shifted, reach", [
+    ("examples/fonts/nongrid.toml", "examples/fonts/nongrid-shift.toml", 2),
+    ("examples/digits/digits.toml", "examples/digits/digits-shift.toml", 4),
+])
+def test_shift_configs_differ_only_in_the_cover_tolerance(exact, shifted, reach):
+    exact = gs.load_config(ROOT / exact).to_dict()
+    shift = gs.load_config(ROOT / shifted).to_dict()
     for config in (exact, shift):
         config.pop("name")
         config["train"].pop("out")
-    assert exact["loss"]["terms"] is None
+    assert exact["loss"]["terms"] is None and exact["loss"]["recipe"] == "gsl"
     terms = shift["loss"].pop("terms")
     assert [t["term"] for t in terms] == ["recon", "swap", "cover"]   # the terms of gsl
-    assert terms[2]["options"] == {"shift_tolerance": 2}
+    assert terms[2]["options"] == {"shift_tolerance": reach}
     exact["loss"].pop("terms")
     assert exact == shift
