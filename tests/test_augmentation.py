@@ -1,20 +1,17 @@
 """examples/fonts/augmentation.py (groupsup_fonts.augmentation) with --quick (slow: minutes)."""
 
 import importlib
-import importlib.util
 import json
 from pathlib import Path
 
 import pytest
+from scripts import load_script as load_script_at
 
 SCRIPT = Path(__file__).resolve().parents[1] / "examples" / "fonts" / "augmentation.py"
 
 
 def load_script():
-    spec = importlib.util.spec_from_file_location("fonts_augmentation", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script_at(SCRIPT, "fonts_augmentation")
 
 
 def test_missing_combinations_keep_every_letter_and_colour():

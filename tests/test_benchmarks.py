@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import sys
 from pathlib import Path
+
+from scripts import load_script as load_script_at
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 
@@ -13,11 +14,7 @@ BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 def load(name: str):
     sys.path.insert(0, str(BENCHMARKS))  # train.py imports step.py as its neighbour
     try:
-        path = BENCHMARKS / f"{name}.py"
-        spec = importlib.util.spec_from_file_location(f"{name}_benchmark", path)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        return module
+        return load_script_at(BENCHMARKS / f"{name}.py", f"{name}_benchmark")
     finally:
         sys.path.remove(str(BENCHMARKS))
 

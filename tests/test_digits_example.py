@@ -5,12 +5,12 @@ through the CLI with the example's own config and its declared held-out digit x 
 from __future__ import annotations
 
 import csv
-import importlib.util
 import json
 from pathlib import Path
 
 import numpy as np
 import pytest
+from scripts import load_script as load_script_at
 
 import groupsup as gs
 from groupsup.cli import main
@@ -22,10 +22,7 @@ EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "digits"
 
 
 def load_generator():
-    spec = importlib.util.spec_from_file_location("make_digits", EXAMPLE / "make_digits.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script_at(EXAMPLE / "make_digits.py")
 
 
 def test_generator_is_deterministic_and_not_a_grid(tmp_path):

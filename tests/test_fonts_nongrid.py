@@ -2,11 +2,11 @@
 back through the generic folder dataset with a held-out split of the present combinations."""
 
 import csv
-import importlib.util
 from pathlib import Path
 
 import numpy as np
 import pytest
+from scripts import load_script as load_script_at
 
 import groupsup as gs
 
@@ -18,10 +18,7 @@ SMALL = ("dataset.options.letters=A-C", "dataset.options.fonts=2",
 
 
 def load_script():
-    spec = importlib.util.spec_from_file_location("make_nongrid", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script_at(SCRIPT)
 
 
 def test_shift_moves_the_image_and_replicates_the_border():

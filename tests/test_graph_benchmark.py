@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
+
+from scripts import load_script as load_script_at
 
 BENCHMARK = Path(__file__).resolve().parents[1] / "benchmarks" / "graph.py"
 
 
 def test_graph_benchmark_runs_small(capsys):
-    spec = importlib.util.spec_from_file_location("graph_benchmark", BENCHMARK)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_script_at(BENCHMARK, "graph_benchmark")
     results = module.main(["--fonts", "2", "--draws", "2000", "--groups", "500",
                            "--subset", "150", "--baseline-draws", "100", "--repeat", "1",
                            "--relation-nodes", "3000", "--relation-edges", "6000",

@@ -3,7 +3,6 @@ against an explicit networkx construction, and a --quick run end to end."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -11,6 +10,7 @@ import networkx as nx
 import numpy as np
 import pytest
 from conftest import Toy, toy_images, toy_labels
+from scripts import load_script as load_script_at
 
 import groupsup as gs
 from groupsup.plugins import reset_host
@@ -20,10 +20,7 @@ SCRIPT = Path(__file__).resolve().parents[1] / "examples" / "weak" / "weak_super
 
 @pytest.fixture(scope="module")
 def weak():
-    spec = importlib.util.spec_from_file_location("weak_supervision", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script_at(SCRIPT, "weak_supervision")
 
 
 @pytest.fixture(scope="module")
