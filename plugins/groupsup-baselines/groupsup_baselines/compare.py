@@ -141,34 +141,32 @@ def split_fingerprint(split: gs.Split | None) -> str:
     return hashlib.sha256(held.tobytes()).hexdigest()[:16]
 
 
-# a worker process's data, per data config: a worker trains several jobs on one dataset
-_WORKER_DATA: dict[str, tuple[gs.GroupDataset, gs.Split | None]] = {}
-
-
-def _worker_data(data_config: dict[str, Any]) -> tuple[gs.GroupDataset, gs.Split | None]:
-    key = json.dumps(data_config, sort_keys=True)
-    if key not in _WORKER_DATA:
-        first = gs.resolve(gs.load_config(data_config))
-        _WORKER_DATA[key] = (first.dataset, first.split)
-    return _WORKER_DATA[key]
+# a worker process's datasets and splits (its judges are never fitted: evaluation stays in the
+# parent); a worker trains several jobs, most on one dataset
+_WORKER_SHARED: SharedData | None = None
 
 
 def train_job(job: Job, budget: float, curve_points: int, progress: bool,
-              data: tuple[gs.GroupDataset, gs.Split | None] | None = None) -> Trained:
-    """Train *job* for *budget* seconds (in this process, or in a worker of ``--jobs``, which
-    resolves the data itself when *data* is not given)."""
+              shared: SharedData | None = None) -> Trained:
+    """Train *job* for *budget* seconds on the data of *shared* (the parent's), or, in a worker
+    of ``--jobs``, on the worker's own :class:`SharedData`."""
+    global _WORKER_SHARED
+    if shared is None:
+        _WORKER_SHARED = _WORKER_SHARED or SharedData(gs.EvalOptions())
+        shared = _WORKER_SHARED
     config = gs.load_config(job.config)
-    dataset, split = data if data is not None else _worker_data(job.data_config)
+    entry = shared.data(gs.load_config(job.data_config))
     if progress:
         print(f"[{job.run_name}] training {config.model.backbone} / "
               f"{'custom terms' if config.loss.terms else config.loss.recipe} for {budget:g} s",
               flush=True)
-    resolved = gs.resolve(config, dataset=dataset, split=split)
+    resolved = gs.resolve(config, dataset=entry["dataset"], split=entry["split"])
     points = CurvePoints(budget, curve_points) if curve_points > 1 else None
     result = gs.Trainer(config, resolved=resolved, callbacks=[points] if points else []).fit()
     if progress:
         print(f"[{job.run_name}] {result.step} steps in {result.wall_time:.0f} s", flush=True)
-    return Trained(result, points.points_taken if points else [], split_fingerprint(split))
+    return Trained(result, points.points_taken if points else [],
+                   split_fingerprint(entry["split"]))
 
 
 def plan(names: Sequence[str], loaded: Sequence[gs.ExperimentConfig], out: Path,
@@ -198,12 +196,7 @@ def train_all(jobs: Sequence[Job], shared: SharedData, *, budget: float, curve_p
         if run_dir.exists():
             shutil.rmtree(run_dir)
     if workers <= 1:
-        trained = []
-        for job in jobs:
-            entry = shared.data(gs.load_config(job.data_config))
-            trained.append(train_job(job, budget, curve_points, progress,
-                                     data=(entry["dataset"], entry["split"])))
-        return trained
+        return [train_job(job, budget, curve_points, progress, shared) for job in jobs]
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
         futures = [pool.submit(train_job, job, budget, curve_points, progress)
