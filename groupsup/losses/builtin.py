@@ -12,11 +12,14 @@ def register_losses(register: Register) -> None:
         register(term.name, term, description=(term.__doc__ or "").split("\n")[0].rstrip(":"))
 
 
-# name -> (terms, description): GSL and its ablations (docs/method.md §4), all L1 by default and
-# weight 1, so that a comparison changes one thing at a time.
+# name -> (terms, description): GSL, its ablations (docs/method.md §4) and gsl-invariance, all L1
+# by default and weight 1, so that a comparison changes one thing at a time.
 RECIPES: dict[str, tuple[list[str], str]] = {
     "gsl": (["recon", "swap", "cover"], "group-supervised learning: self, one-overlap swap and "
             "cover reconstruction, L1, weight 1"),
+    "gsl-invariance": (["recon", "swap", "cover", "invariance"], "gsl plus the invariance term "
+                       "(weight 1): each block may vary only with its own attribute; the CPU "
+                       "demo's recipe (docs/model.md)"),
     "gsl-paper": (["recon", "swap", "cover", "cycle"], "the paper's objective: gsl plus the "
                   "cycle swap on no-overlap pairs (the strategy must sample cycle_pairs)"),
     "gsl-paper-no-cycle": (["recon", "swap", "cover"], "ablation of gsl-paper without the cycle "

@@ -7,6 +7,8 @@ every term's value is a mean over its images (or code entries).
 
 from __future__ import annotations
 
+from typing import Literal
+
 import torch
 from pydantic import Field
 
@@ -127,4 +129,95 @@ class Latent(LossTerm):
         return code_distance(self.distance, again, target)
 
 
-BUILTIN_TERMS: tuple[type[LossTerm], ...] = (Recon, Swap, Cover, Cycle, Latent)
+class InvarianceConfig(TermConfig):
+    """Options of the ``invariance`` term."""
+
+    blocks: list[str] | None = Field(
+        None, description="the blocks held to their attribute (default: every block); leave out "
+        "a block that must also carry what no attribute names, e.g. instance detail")
+    per: Literal["direction", "dimension", "block"] = Field(
+        "dimension", description="'dimension': the unexplained share of every latent dimension, "
+        "averaged over the block's dimensions (a dimension of small variance counts as much as "
+        "a large one, as it does for a probe on standardised codes); 'direction': the same "
+        "over every direction of the block's space, trace((S_total + ridge)^-1 S_within) / "
+        "width, so a leak hidden in a mix of dimensions counts too; 'block': the block's "
+        "unexplained variance over its total variance")
+    ridge: float = Field(
+        1e-3, gt=0, le=1, description="per = 'direction': added to the total scatter, as this "
+        "share of its mean variance, so that directions of (almost) no variance count as 0")
+
+
+class Invariance(LossTerm):
+    """Block invariance: block j may vary only with attribute j. Per block, the share of its
+    variance over the step's images that attribute j's value does not explain (within-value
+    scatter over total scatter, ``1 - R^2``), averaged over the blocks.
+
+    The swap and cover terms make block j *sufficient* for attribute j, but nothing stops it
+    from also carrying other attributes that the decoder learns to ignore (the co-prediction
+    off-diagonal). This term removes them. It reads the step's labels (rows whose value of
+    attribute j is unknown are left out of block j's sum), needs no relation and no network
+    call, and is scale-free: shrinking the codes does not lower it. The distance does not apply.
+    """
+
+    name = "invariance"
+    compares = "codes"
+    Config = InvarianceConfig
+
+    def run(self, step: StepContext) -> torch.Tensor:
+        partition, z = step.partition, step.z
+        chosen = torch.ones(len(partition), dtype=torch.bool, device=z.device)
+        if self.config.blocks is not None:  # type: ignore[attr-defined]
+            chosen[:] = False
+            for name in self.config.blocks:  # type: ignore[attr-defined]
+                chosen[partition.index(name)] = True  # a clear error for a block not in z
+        # every latent dimension d is grouped by the value of its own block's attribute: one
+        # scatter over (value, d) gives each value's sum per dimension; unknown values (-1)
+        # go to a spare row that no sum reads
+        block_of = partition.block_ids.to(z.device)
+        values = step.labels[:, block_of]  # (M, Z)
+        known = values >= 0
+        spare = int(values.max()) + 1
+        slot = torch.where(known, values, spare)
+        weight = known.to(z.dtype)
+        sums = z.new_zeros(spare + 1, z.shape[1]).scatter_add_(0, slot, z * weight)
+        counts = z.new_zeros(spare + 1, z.shape[1]).scatter_add_(0, slot, weight)
+        means = sums / counts.clamp_min(1.0)
+        within = ((z - means.gather(0, slot)).square() * weight).sum(0)  # (Z,)
+        n = weight.sum(0)
+        total = ((z - sums.sum(0) / n.clamp_min(1.0)).square() * weight).sum(0)
+        per_block = z.new_zeros(2, len(partition)).index_add_(
+            1, block_of, torch.stack([within, total]))
+        # a block is compared only where its attribute has two values in the step and some
+        # value has two images (dimension 0 of each block stands for the block)
+        first = torch.tensor([partition.slice(name).start for name in partition.names],
+                             device=z.device)
+        present = (counts[:spare, first] > 0).sum(0)
+        shared = present < n[first]
+        active = chosen & (present >= 2) & shared
+        if not bool(active.any()):
+            return z.sum() * 0.0
+        per = self.config.per  # type: ignore[attr-defined]
+        if per == "block":
+            ratio = per_block[0] / per_block[1].clamp_min(1e-12)
+        elif per == "direction":
+            residual = (z - means.gather(0, slot)) * weight
+            centred = (z - sums.sum(0) / n.clamp_min(1.0)) * weight
+            ratio = z.new_zeros(len(partition))
+            for j in torch.nonzero(active).flatten().tolist():
+                columns = partition.slice(partition.names[j])
+                r, c = residual[:, columns], centred[:, columns]
+                scatter = c.T @ c
+                width = scatter.shape[0]
+                ridge = self.config.ridge * scatter.diagonal().sum() / width  # type: ignore[attr-defined]
+                eye = torch.eye(width, dtype=z.dtype, device=z.device)
+                solved = torch.linalg.solve(scatter + ridge.clamp_min(1e-12) * eye, r.T @ r)
+                ratio = ratio.index_put((torch.tensor(j, device=z.device),),
+                                        solved.diagonal().sum() / width)
+        else:
+            share = within / total.clamp_min(1e-12)
+            widths = torch.tensor(partition.sizes, dtype=z.dtype, device=z.device)
+            ratio = z.new_zeros(len(partition)).index_add_(0, block_of, share) / widths
+        return ratio[active].mean()
+
+
+BUILTIN_TERMS: tuple[type[LossTerm], ...] = (Recon, Swap, Cover, Cycle, Latent, Invariance)
