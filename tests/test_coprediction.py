@@ -55,6 +55,13 @@ def test_chance_is_the_test_majority_frequency():
                              np.ones((2, 2)), np.array([0.5, 0.75]))
     assert result.normalized == pytest.approx(np.array([[0.8, 0.0], [0.5, 1.0]]))
     assert result.normalized_off_diagonal_mean == pytest.approx(0.25)
+    # off-diagonal entries: a->b 0.75 (chance of b 0.75), b->a 0.75 (chance of a 0.5)
+    assert result.off_diagonal_chance == pytest.approx(0.625)
+    assert result.off_diagonal_excess_max == pytest.approx(0.25)
+    assert result.excess == pytest.approx(np.array([[0.4, 0.0], [0.25, 0.25]]))
+    record = result.to_dict()
+    assert record["off_diagonal_chance"] == pytest.approx(0.625)
+    assert record["off_diagonal_excess_max"] == pytest.approx(0.25)
 
 
 def test_mlp_probe_reads_a_nonlinear_code_the_linear_probe_cannot():

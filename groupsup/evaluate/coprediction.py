@@ -77,6 +77,24 @@ class CoPrediction:
         return self._mean(self.matrix, False)
 
     @property
+    def excess(self) -> np.ndarray:
+        """``(B, A)``: accuracy above the attribute's majority-class rate (0: chance)."""
+        return self.matrix - self.chance[None, :]
+
+    @property
+    def off_diagonal_chance(self) -> float:
+        """The majority-class rate averaged over the off-diagonal entries: what
+        :attr:`off_diagonal_mean` is for blocks that carry nothing but their own attribute."""
+        return self._mean(np.broadcast_to(self.chance[None, :], self.matrix.shape), False)
+
+    @property
+    def off_diagonal_excess_max(self) -> float:
+        """The largest off-diagonal accuracy above its attribute's chance (NaN: none)."""
+        values = self.excess[~self.diagonal]
+        values = values[np.isfinite(values)]
+        return float(values.max()) if len(values) else float("nan")
+
+    @property
     def normalized_diagonal_mean(self) -> float:
         return self._mean(self.normalized, True)
 
@@ -92,6 +110,8 @@ class CoPrediction:
             "train_matrix": json_array(self.train_matrix), "chance": json_array(self.chance),
             "diagonal_mean": json_float(self.diagonal_mean),
             "off_diagonal_mean": json_float(self.off_diagonal_mean),
+            "off_diagonal_chance": json_float(self.off_diagonal_chance),
+            "off_diagonal_excess_max": json_float(self.off_diagonal_excess_max),
             "normalized_diagonal_mean": json_float(self.normalized_diagonal_mean),
             "normalized_off_diagonal_mean": json_float(self.normalized_off_diagonal_mean),
             "config": dict(self.config),

@@ -155,6 +155,9 @@ def _summary(metrics: dict[str, Any], result: gs.RunResult, total: float,
         "headline": metrics["headline"]["text"],
         "coprediction_diagonal": metrics["coprediction"]["diagonal_mean"],
         "coprediction_off_diagonal": metrics["coprediction"]["off_diagonal_mean"],
+        "coprediction_off_diagonal_chance": metrics["coprediction"]["off_diagonal_chance"],
+        "coprediction_off_diagonal_excess_max":
+            metrics["coprediction"]["off_diagonal_excess_max"],
     }
 
 
@@ -176,8 +179,10 @@ def _measures(s: dict[str, Any]) -> list[str]:
         lines.append(f"colour artefacts {a['percent']:.3f}% of pixels; "
                      f"{a['images_with_clusters']} of {a['n']} images with >= "
                      f"{a['config']['cluster']} connected")
-    lines.append(f"co-prediction off-diagonal {s['coprediction_off_diagonal']:.3f} "
-                 f"(diagonal {s['coprediction_diagonal']:.3f})")
+    lines.append(f"co-prediction off-diagonal {s['coprediction_off_diagonal']:.3f} against "
+                 f"chance {s['coprediction_off_diagonal_chance']:.3f} (largest entry above its "
+                 f"chance by {s['coprediction_off_diagonal_excess_max']:.3f}; diagonal "
+                 f"{s['coprediction_diagonal']:.3f})")
     return lines
 
 
