@@ -125,7 +125,7 @@ def test_fonts_compare_configs_derive_from_the_demo_config():
     root = Path(__file__).resolve().parents[1] / "examples" / "fonts"
     demo = read_config_file(root / "demo.toml")
     changes = {
-        "gzsnet": {},
+        "gzsnet": {("loss", "recipe"): "gsl"},
         "no-swap": {("loss", "recipe"): "gsl-no-swap"},
         "no-cover": {("loss", "recipe"): "gsl-no-cover"},
         "ae-ds": {("loss", "recipe"): "ae-ds"},

@@ -74,3 +74,18 @@ def test_shift_configs_differ_only_in_the_cover_tolerance(exact, shifted, reach)
     assert terms[2]["options"] == {"shift_tolerance": reach}
     exact["loss"].pop("terms")
     assert exact == shift
+
+
+@pytest.mark.parametrize("shifted, invariant", [
+    ("examples/fonts/nongrid-shift.toml", "examples/fonts/nongrid-invariance.toml"),
+    ("examples/digits/digits-shift.toml", "examples/digits/digits-invariance.toml"),
+])
+def test_invariance_configs_add_only_the_invariance_term(shifted, invariant):
+    shift = gs.load_config(ROOT / shifted).to_dict()
+    inv = gs.load_config(ROOT / invariant).to_dict()
+    for config in (shift, inv):
+        config.pop("name")
+        config["train"].pop("out")
+    added = inv["loss"]["terms"].pop()
+    assert added["term"] == "invariance" and added["weight"] == 1.0
+    assert shift == inv
