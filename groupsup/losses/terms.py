@@ -148,14 +148,16 @@ class InvarianceConfig(TermConfig):
 
 
 class Invariance(LossTerm):
-    """Block invariance: block j may vary only with attribute j. Per block, the share of its
-    variance over the step's images that attribute j's value does not explain (within-value
-    scatter over total scatter, ``1 - R^2``), averaged over the blocks.
+    """Block invariance: block j may vary only with attribute j. For every dimension of block j,
+    the share of its variance over the step's images that attribute j's value does not explain
+    (within-value scatter over total scatter, ``1 - R^2``), averaged over the block's
+    dimensions and then over the blocks (``per = "block"``: one share per block;
+    ``per = "direction"``: every direction of the block's space).
 
     The swap and cover terms make block j *sufficient* for attribute j, but nothing stops it
     from also carrying other attributes that the decoder learns to ignore (the co-prediction
     off-diagonal). This term removes them. It reads the step's labels (rows whose value of
-    attribute j is unknown are left out of block j's sum), needs no relation and no network
+    attribute j is unknown are left out of block j's sums), needs no relation and no network
     call, and is scale-free: shrinking the codes does not lower it. The distance does not apply.
     """
 
@@ -181,43 +183,45 @@ class Invariance(LossTerm):
         weight = known.to(z.dtype)
         sums = z.new_zeros(spare + 1, z.shape[1]).scatter_add_(0, slot, z * weight)
         counts = z.new_zeros(spare + 1, z.shape[1]).scatter_add_(0, slot, weight)
-        means = sums / counts.clamp_min(1.0)
-        within = ((z - means.gather(0, slot)).square() * weight).sum(0)  # (Z,)
         n = weight.sum(0)
-        total = ((z - sums.sum(0) / n.clamp_min(1.0)).square() * weight).sum(0)
-        per_block = z.new_zeros(2, len(partition)).index_add_(
-            1, block_of, torch.stack([within, total]))
-        # a block is compared only where its attribute has two values in the step and some
-        # value has two images (dimension 0 of each block stands for the block)
+        residual = (z - (sums / counts.clamp_min(1.0)).gather(0, slot)) * weight  # (M, Z)
+        centred = (z - sums.sum(0) / n.clamp_min(1.0)) * weight
+        # a block counts only where its attribute has two values in the step and some value
+        # has two images (dimension 0 of each block stands for the block)
         first = torch.tensor([partition.slice(name).start for name in partition.names],
                              device=z.device)
         present = (counts[:spare, first] > 0).sum(0)
-        shared = present < n[first]
-        active = chosen & (present >= 2) & shared
+        active = chosen & (present >= 2) & (present < n[first])
         if not bool(active.any()):
             return z.sum() * 0.0
+        within, total = residual.square().sum(0), centred.square().sum(0)
         per = self.config.per  # type: ignore[attr-defined]
-        if per == "block":
-            ratio = per_block[0] / per_block[1].clamp_min(1e-12)
-        elif per == "direction":
-            residual = (z - means.gather(0, slot)) * weight
-            centred = (z - sums.sum(0) / n.clamp_min(1.0)) * weight
-            ratio = z.new_zeros(len(partition))
-            for j in torch.nonzero(active).flatten().tolist():
-                columns = partition.slice(partition.names[j])
-                r, c = residual[:, columns], centred[:, columns]
-                scatter = c.T @ c
-                width = scatter.shape[0]
-                ridge = self.config.ridge * scatter.diagonal().sum() / width  # type: ignore[attr-defined]
-                eye = torch.eye(width, dtype=z.dtype, device=z.device)
-                solved = torch.linalg.solve(scatter + ridge.clamp_min(1e-12) * eye, r.T @ r)
-                ratio = ratio.index_put((torch.tensor(j, device=z.device),),
-                                        solved.diagonal().sum() / width)
+        if per == "dimension":
+            shares = z.new_zeros(len(partition)).index_add_(
+                0, block_of, within / total.clamp_min(1e-12))
+            ratio = shares / torch.tensor(partition.sizes, dtype=z.dtype, device=z.device)
+        elif per == "block":
+            sums_of = z.new_zeros(2, len(partition)).index_add_(
+                1, block_of, torch.stack([within, total]))
+            ratio = sums_of[0] / sums_of[1].clamp_min(1e-12)
         else:
-            share = within / total.clamp_min(1e-12)
-            widths = torch.tensor(partition.sizes, dtype=z.dtype, device=z.device)
-            ratio = z.new_zeros(len(partition)).index_add_(0, block_of, share) / widths
+            ratio = torch.stack([
+                self._direction_share(residual[:, partition.slice(name)],
+                                      centred[:, partition.slice(name)])
+                if bool(active[j]) else z.new_zeros(())
+                for j, name in enumerate(partition.names)])
         return ratio[active].mean()
+
+    def _direction_share(self, residual: torch.Tensor, centred: torch.Tensor) -> torch.Tensor:
+        """``trace((S_total + ridge I)^-1 S_within) / width`` of one block's ``(M, width)``
+        residuals (from their value's mean) and centred codes."""
+        scatter = centred.T @ centred
+        width = scatter.shape[0]
+        share = self.config.ridge  # type: ignore[attr-defined]
+        ridge = (share * scatter.diagonal().sum() / width).clamp_min(1e-12)
+        eye = torch.eye(width, dtype=scatter.dtype, device=scatter.device)
+        solved = torch.linalg.solve(scatter + ridge * eye, residual.T @ residual)
+        return solved.diagonal().sum() / width
 
 
 BUILTIN_TERMS: tuple[type[LossTerm], ...] = (Recon, Swap, Cover, Cycle, Latent, Invariance)
