@@ -60,3 +60,26 @@ def test_config_key_overrides_the_recipe(tmp_path):
     assert _build_recipe(config, registries, []).reduction == "mean"
     config = load_config(path, ["loss.recipe=gsl"])
     assert _build_recipe(config, registries, []).reduction == "mean"
+
+
+def test_config_distance_defaults_to_the_recipe_own(tmp_path):
+    """A recipe registered with its own default distance keeps it unless the config names one;
+    explicit terms, and recipes registered without one, default to l1."""
+    from groupsup.registry import RegistrySet
+    from groupsup.train.config import load_config
+    from groupsup.train.resolve import _build_recipe
+
+    registries = RegistrySet()
+    for name in ("recon", "swap"):
+        registries.register("losses", name, gs.get_host().losses.get(name))
+    registries.register("recipes", "squared", {"terms": ["recon", "swap"], "distance": "l2"})
+    registries.register("recipes", "plain", ["recon", "swap"])
+    path = tmp_path / "c.toml"
+    path.write_text('name = "r"\n[dataset]\nname = "fonts"\n[loss]\nrecipe = "squared"\n')
+    assert _build_recipe(load_config(path), registries, []).distance == "l2"
+    config = load_config(path, ["loss.distance='l1'"])
+    assert _build_recipe(config, registries, []).distance == "l1"
+    assert _build_recipe(load_config(path, ["loss.recipe='plain'"]), registries,
+                         []).distance == "l1"
+    config = load_config(path, ["loss.terms=[{term='recon'}]"])
+    assert _build_recipe(config, registries, []).distance == "l1"

@@ -64,7 +64,9 @@ class LossConfig(_Section):
                                "when `terms` is given")
     terms: list[dict[str, Any]] | None = Field(
         default=None, description="explicit terms: [{term, weight, distance, options}]")
-    distance: Literal["l1", "l2", "bce"] = "l1"
+    distance: Literal["l1", "l2", "bce"] | None = Field(
+        default=None, description="default distance of the image terms; None: the recipe's "
+        "own (registered with it), else l1")
     reduction: Literal["mean", "per-decode"] | None = Field(
         default=None, description="'mean': weight x mean per term (the paper's formula); "
         "'per-decode': each mean times its decodes per group (the reference code's sum); "

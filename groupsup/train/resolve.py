@@ -168,14 +168,15 @@ def _build_recipe(config: ExperimentConfig, registries: Registries,
                   provenance: Provenance) -> LossRecipe:
     loss = config.loss
     if loss.terms is not None:
-        recipe = LossRecipe(loss.terms, distance=loss.distance, registries=registries,
+        recipe = LossRecipe(loss.terms, distance=loss.distance or "l1", registries=registries,
                             reduction=loss.reduction or "mean")
     elif loss.recipe is None:
         raise ConfigError("loss: give a recipe name or a list of terms")
     else:
-        specs, _, reduction = registered_parts(
+        specs, distance, reduction = registered_parts(
             use(provenance, "recipe", registries.recipes, loss.recipe), loss.recipe)
-        recipe = LossRecipe(specs, distance=loss.distance, registries=registries,
+        recipe = LossRecipe(specs, distance=loss.distance or distance or "l1",
+                            registries=registries,
                             reduction=loss.reduction or reduction or "mean")
     for spec in recipe.specs:
         use(provenance, "loss", registries.losses, spec.term)
