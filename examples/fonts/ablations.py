@@ -51,6 +51,7 @@ COMPONENTS: dict[str, tuple[list[str], list[str]]] = {
     "cover3": (["loss.terms=[{term='recon'}, {term='swap'}, {term='cover', weight=3.0}]"],
                []),
     "no-swap": (["loss.recipe='gsl-no-swap'"], []),
+    "gsl": (["loss.recipe='gsl'"], []),  # the demo's terms before gsl-invariance
     "ema": ([], ["{name='ema', decay=0.998}"]),
     "l1": (["loss.distance='l1'"], []),
     "width48": (["model.options.width=48", "model.options.max_width=192"], []),
