@@ -124,6 +124,11 @@ def test_fonts_compare_configs_derive_from_the_demo_config():
 
     root = Path(__file__).resolve().parents[1] / "examples" / "fonts"
     demo = read_config_file(root / "demo.toml")
+    # the comparison was measured with the demo's training settings of its day (results.md:
+    # 8 groups per step, a constant rate, no budget in the file); the demo has moved on since
+    demo["optim"] = {"lr": demo["optim"]["lr"]}
+    demo["train"]["groups_per_step"] = 8
+    del demo["train"]["time_budget"]
     changes = {
         "gzsnet": {("loss", "recipe"): "gsl"},
         "no-swap": {("loss", "recipe"): "gsl-no-swap"},

@@ -186,6 +186,28 @@ def test_cosine_schedule_over_the_time_budget(tmp_path, store, monkeypatch):
     trainer.close()
 
 
+def test_wsd_schedule_is_constant_then_linear_to_zero(tmp_path, store, monkeypatch):
+    """``optim.schedule = "wsd"``: the full rate until the last ``decay_fraction`` of the run,
+    then linearly to 0, over steps or over the time budget."""
+    cfg = config(tmp_path, store, steps=1000, time_budget=10.0)
+    cfg.optim.schedule, cfg.optim.decay_fraction, cfg.optim.warmup_steps = "wsd", 0.25, 10
+    trainer = Trainer(cfg)
+    expected = {0: 0.1, 9: 1.0, 500: 1.0, 750: 1.0, 875: 0.5, 950: 0.2, 1000: 0.0, 1200: 0.0}
+    for step, factor in expected.items():
+        assert trainer._lr_factor(step) == pytest.approx(factor), step
+    cfg.optim.schedule_by = "time"
+    clock = {"now": 100.0}
+    module = sys.modules["groupsup.train.trainer"]
+    monkeypatch.setattr(module, "time", types.SimpleNamespace(perf_counter=lambda: clock["now"]))
+    trainer._fit_started = 100.0
+    for now, factor in {107.0: 1.0, 108.5: 0.6, 110.0: 0.0, 130.0: 0.0}.items():
+        clock["now"] = now
+        assert trainer._lr_factor(20) == pytest.approx(factor), now
+    trainer.close()
+    with pytest.raises(gs.ConfigError, match="decay_fraction"):
+        gs.load_config({**cfg.to_dict(), "optim": {"schedule": "wsd", "decay_fraction": 0}})
+
+
 def test_time_schedule_reaches_zero_when_the_budget_ends_and_needs_a_budget(tmp_path, store):
     cfg = config(tmp_path, store, steps=100000, time_budget=1.5, log_every=1)
     cfg.optim.schedule, cfg.optim.schedule_by = "cosine", "time"

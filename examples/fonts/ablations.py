@@ -47,7 +47,9 @@ COMPONENTS: dict[str, tuple[list[str], list[str]]] = {
     "dec-pixel": (["model.options.decoder_norm='pixel'"], []),
     "lr2e-3": (["optim.lr=2e-3"], []),
     "groups16": (["train.groups_per_step=16"], []),
+    "groups8": (["train.groups_per_step=8"], []),  # the demo's before 2026-12-06 (now 4)
     "groups4": (["train.groups_per_step=4"], []),
+    "constant": (["optim.schedule='constant'"], []),  # the demo's rate before wsd
     "cover3": (["loss.terms=[{term='recon'}, {term='swap'}, {term='cover', weight=3.0}]"],
                []),
     "no-swap": (["loss.recipe='gsl-no-swap'"], []),

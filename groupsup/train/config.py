@@ -80,11 +80,17 @@ class OptimConfig(_Section):
                       "set its 1e-4 for the gzsnet backbone)")
     betas: tuple[float, float] = (0.9, 0.999)
     weight_decay: float = Field(default=0.0, ge=0, allow_inf_nan=False)
-    schedule: Literal["constant", "cosine"] = "constant"
+    schedule: Literal["constant", "cosine", "wsd"] = Field(
+        default="constant", description="'constant'; 'cosine' (from lr to 0 over the run); "
+        "'wsd' (warmup-stable-decay: constant, then linear to 0 over the last "
+        "decay_fraction of the run)")
     schedule_by: Literal["steps", "time"] = Field(
-        default="steps", description="what the cosine schedule runs over: 'steps' "
+        default="steps", description="what the cosine or wsd schedule runs over: 'steps' "
         "(train.steps) or 'time' (the larger of the fractions of train.steps and of "
         "train.time_budget done, so the rate reaches 0 when the budget ends)")
+    decay_fraction: float = Field(
+        default=0.2, gt=0, le=1, allow_inf_nan=False,
+        description="the wsd schedule's linear decay: this last fraction of the run")
     warmup_steps: int = Field(default=0, ge=0)
     grad_clip: float | None = Field(default=None, gt=0, allow_inf_nan=False)
 

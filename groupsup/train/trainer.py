@@ -221,13 +221,15 @@ class Trainer:
     def _lr_factor(self, step: int) -> float:
         o, cfg = self.config.optim, self.config.train
         warm = min(1.0, (step + 1) / o.warmup_steps) if o.warmup_steps else 1.0
-        if o.schedule != "cosine":
+        if o.schedule == "constant":
             return warm
         done = min(step, cfg.steps) / cfg.steps
         if o.schedule_by == "time" and self._fit_started is not None and cfg.time_budget:
             # the budget usually ends first: decay over the wall clock of this fit()
             elapsed = time.perf_counter() - self._fit_started
             done = max(done, min(1.0, elapsed / cfg.time_budget))
+        if o.schedule == "wsd":
+            return warm * min(1.0, (1.0 - done) / o.decay_fraction)
         return warm * 0.5 * (1 + math.cos(math.pi * done))
 
     def _check_amp(self) -> None:
