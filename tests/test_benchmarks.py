@@ -1,4 +1,4 @@
-"""benchmarks/train.py and benchmarks/step.py run end to end at a tiny scale, so they cannot rot."""
+"""The benchmarks run end to end at a tiny scale, so they cannot rot."""
 
 from __future__ import annotations
 
@@ -36,3 +36,13 @@ def test_explore_benchmark_runs_small(one_thread):
     assert 0 < report["baseline"]["p50_ms"] <= report["baseline"]["p95_ms"]
     assert report["meets_target"] is False  # 2 clients at 16 px measure no target
     assert json.loads(json.dumps(report))["clients"] == 2  # the --json report is plain JSON
+
+
+def test_upsampling_benchmark_runs_small(one_thread):
+    """benchmarks/upsampling.py end to end at a tiny scale: three ways, two layouts, each
+    against the transposed convolutions of the same run."""
+    report = load("upsampling").main(["--quick", "--threads", "1", "--json"])
+    assert [(r["way"], r["channels_last"]) for r in report["rows"]] == [
+        (w, cl) for w in ("transposed", "subpixel", "upsample") for cl in (False, True)]
+    assert report["rows"][0]["ratio_to_transposed"] == 1.0
+    assert all(r["ms"] > 0 for r in report["rows"]) and report["output_side"] == 16

@@ -11,6 +11,8 @@ steps) is recorded with it for the quality-vs-time plot::
     python examples/fonts/ablations.py run base dec-plain+cosine --budget 300 --threads 1
     python examples/fonts/ablations.py plot --results examples/fonts/ablations.jsonl \\
         --out docs/ablations.png
+    python examples/fonts/ablations.py curves "8 groups=runs/demo-8/run" \\
+        "4 groups=runs/demo-4/run" --term cover --out docs/groups-and-wsd.png
 
 Two runs started at once with ``--threads 1`` each compare in the same conditions on a
 2-core machine.
@@ -161,6 +163,32 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
     figure.savefig(path, dpi=110)
 
 
+def plot_runs(runs: list[tuple[str, Path]], term: str, path: Path) -> None:
+    """One training loss term of whole runs (``RUN/metrics.jsonl``, e.g. full ``groupsup
+    demo`` runs) against training seconds and against steps, one line per labelled run."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(11, 4.2))
+    FigureCanvasAgg(figure)
+    time_ax, step_ax = figure.subplots(1, 2)
+    for label, run_dir in runs:
+        log = run_dir / "metrics.jsonl"
+        lines = log.read_text().splitlines() if log.is_file() else []
+        records = [r for r in map(json.loads, filter(str.strip, lines)) if term in r]
+        if not records:
+            raise SystemExit(f"{run_dir / 'metrics.jsonl'}: no records of the term {term!r}")
+        values = [r[term] for r in records]
+        time_ax.plot([r["time"] for r in records], values, label=label, lw=1)
+        step_ax.plot([r["step"] for r in records], values, label=label, lw=1)
+    for ax, x in ((time_ax, "training seconds"), (step_ax, "step")):
+        ax.set(xlabel=x, ylabel=f"{term} loss (training, per 25-step window)", yscale="log")
+        ax.grid(alpha=0.3)
+    time_ax.legend(fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -176,7 +204,17 @@ def main(argv: list[str] | None = None) -> int:
     draw = sub.add_parser("plot", help="the quality-vs-time plot of recorded runs")
     draw.add_argument("--results", default="examples/fonts/ablations.jsonl")
     draw.add_argument("--out", default="docs/ablations.png")
+    curves = sub.add_parser("curves", help="a training loss of whole runs against time")
+    curves.add_argument("runs", nargs="+", metavar="LABEL=RUN_DIR")
+    curves.add_argument("--term", default="cover")
+    curves.add_argument("--out", required=True)
     args = parser.parse_args(argv)
+    if args.command == "curves":
+        labelled = [tuple(r.split("=", 1)) for r in args.runs]
+        if any(len(r) != 2 for r in labelled):
+            parser.error("runs are LABEL=RUN_DIR")
+        plot_runs([(label, Path(d)) for label, d in labelled], args.term, Path(args.out))
+        return 0
     if args.command == "plot":
         rows = [json.loads(line) for line in Path(args.results).read_text().splitlines()]
         plot(rows, Path(args.out))

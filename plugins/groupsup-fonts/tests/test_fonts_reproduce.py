@@ -63,14 +63,13 @@ def test_reproduce_never_removes_a_folder_it_did_not_write(tmp_path, fonts_cache
 def test_reproduce_configs_are_the_compare_examples_on_the_protocol_split():
     from pathlib import Path
 
-    from groupsup_fonts.demo import demo_config
-    from groupsup_fonts.reproduce import variant_configs
+    from groupsup_fonts.reproduce import comparison_base, variant_configs
 
     import groupsup as gs
 
     root = Path(__file__).resolve().parents[3] / "examples" / "fonts" / "compare"
     protocol = ["dataset.split=protocol", "train.out=OUT"]
-    built = variant_configs(gs.load_config(demo_config(), protocol).to_dict())
+    built = variant_configs(gs.load_config(comparison_base(), protocol).to_dict())
     assert list(built) == ["gzsnet", "no-swap", "no-cover", "ae-ds", "beta-vae"]
     for name, config in built.items():
         assert gs.load_config(config).to_dict() == gs.load_config(
