@@ -61,6 +61,11 @@ class LatentPartition:
         return self._offsets[-1]
 
     @property
+    def starts(self) -> tuple[int, ...]:
+        """The first column of every block in z."""
+        return self._offsets[:-1]
+
+    @property
     def block_ids(self) -> torch.Tensor:
         """``(size,)`` int64: the block index of every latent dimension."""
         return self._block_ids
@@ -96,13 +101,17 @@ class LatentPartition:
         i = self.index(name)
         return slice(self._offsets[i], self._offsets[i + 1])
 
-    def mask(self, attributes: str | Iterable[str]) -> torch.Tensor:
-        """``(size,)`` bool: True on the columns of the named blocks."""
+    def block_mask(self, attributes: str | Iterable[str]) -> torch.Tensor:
+        """``(len(self),)`` bool: True at the positions of the named blocks."""
         names = [attributes] if isinstance(attributes, str) else list(attributes)
         wanted = torch.zeros(len(self), dtype=torch.bool)
         for name in names:
             wanted[self.index(name)] = True
-        return wanted[self._block_ids]
+        return wanted
+
+    def mask(self, attributes: str | Iterable[str]) -> torch.Tensor:
+        """``(size,)`` bool: True on the columns of the named blocks."""
+        return self.block_mask(attributes)[self._block_ids]
 
     # ----------------------------------------------------------------- operations
     def check(self, z: torch.Tensor, what: str = "z") -> None:

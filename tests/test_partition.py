@@ -107,3 +107,13 @@ def test_shape_errors_name_expected_and_actual_width():
 def test_invalid_partitions_are_refused(blocks):
     with pytest.raises(PartitionError):
         LatentPartition(blocks)
+
+
+def test_block_mask_and_starts_name_blocks_by_position():
+    p = LatentPartition([("shape", 2), ("color", 3), ("size", 1)])
+    assert p.starts == (0, 2, 5)
+    assert p.block_mask(["size", "shape"]).tolist() == [True, False, True]
+    assert p.block_mask("color").tolist() == [False, True, False]
+    assert p.mask("color").tolist() == [False, False, True, True, True, False]
+    with pytest.raises(PartitionError, match="no latent block named 'colour'"):
+        p.block_mask(["colour"])

@@ -167,11 +167,10 @@ class Invariance(LossTerm):
 
     def run(self, step: StepContext) -> torch.Tensor:
         partition, z = step.partition, step.z
-        chosen = torch.ones(len(partition), dtype=torch.bool, device=z.device)
-        if self.config.blocks is not None:  # type: ignore[attr-defined]
-            chosen[:] = False
-            for name in self.config.blocks:  # type: ignore[attr-defined]
-                chosen[partition.index(name)] = True  # a clear error for a block not in z
+        blocks = self.config.blocks  # type: ignore[attr-defined]
+        # a clear error for a block not in z
+        chosen = (torch.ones(len(partition), dtype=torch.bool) if blocks is None
+                  else partition.block_mask(blocks)).to(z.device)
         # every latent dimension d is grouped by the value of its own block's attribute: one
         # scatter over (value, d) gives each value's sum per dimension; unknown values (-1)
         # go to a spare row that no sum reads
@@ -188,8 +187,7 @@ class Invariance(LossTerm):
         centred = (z - sums.sum(0) / n.clamp_min(1.0)) * weight
         # a block counts only where its attribute has two values in the step and some value
         # has two images (dimension 0 of each block stands for the block)
-        first = torch.tensor([partition.slice(name).start for name in partition.names],
-                             device=z.device)
+        first = torch.tensor(partition.starts, device=z.device)
         present = (counts[:spare, first] > 0).sum(0)
         active = chosen & (present >= 2) & (present < n[first])
         if not bool(active.any()):
