@@ -40,7 +40,7 @@ from groupsup.model import SwapAutoencoder
 from groupsup.partition import LatentPartition
 from groupsup.plugins import get_host
 from groupsup.registry import Registries, RegistrySet
-from groupsup.schema import UNKNOWN, Attribute, Schema
+from groupsup.schema import UNKNOWN, Attribute, Free, Schema
 from groupsup.train import (
     Callback,
     ExperimentConfig,
@@ -73,6 +73,7 @@ __all__ = [
     "EvalOptions",
     "EvaluateDuringTraining",
     "ExperimentConfig",
+    "Free",
     "GroupBatch",
     "GroupDataset",
     "GroupLoader",

@@ -81,3 +81,30 @@ class Attribute(BaseModel):
     def code_of(self) -> dict[Value, int]:
         """Map value -> integer code (its position in the vocabulary)."""
         return {v: i for i, v in enumerate(self.values or ())}
+
+
+class Free(BaseModel):
+    """The unlabelled block: latent width for the variation no label names (a writer's
+    slant, an object's pose, lighting). At most one per schema, declared like an attribute::
+
+        class Digits(gs.Schema):
+            digit = gs.Attribute(latent=32)
+            style = gs.Free(latent=8)
+
+    It has no values and no label column. Every group term decodes an image with that image's
+    own unlabelled block, so a target's unnamed variation has a home and no provider must
+    guess it; synthesis takes it from an image of your choice.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    latent: int = Field(gt=0, description="width of the unlabelled latent block")
+    description: str = ""
+    name: str | None = Field(default=None, description="set from the class attribute's name")
+
+    @field_validator("name")
+    @classmethod
+    def _identifier(cls, name: str | None) -> str | None:
+        if name is not None and not NAME_PATTERN.match(name):
+            raise ValueError(f"unlabelled block name {name!r} must be a Python identifier")
+        return name

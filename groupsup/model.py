@@ -1,8 +1,9 @@
 """SwapAutoencoder: a backbone plus the schema's latent partition.
 
 The encoder's code ``z`` (width = the schema's latent size) is split into one block per
-attribute; swapping and recombining blocks is what group-supervised training teaches the
-decoder to honour, and what zero-shot synthesis uses::
+attribute (and, where the schema declares one, an unlabelled block last); swapping and
+recombining blocks is what group-supervised training teaches the decoder to honour, and what
+zero-shot synthesis uses::
 
     model = gs.SwapAutoencoder("conv-small", schema=Shapes, image_shape=(3, 32, 32))
     images = model.synthesize({"shape": a, "color": b, "position": c})
@@ -88,6 +89,11 @@ class SwapAutoencoder(nn.Module):
                 f"backbone {self._label()} has latent size {self.backbone.latent_size}, but "
                 f"schema {schema.__name__}'s partition totals {self.partition.size} "
                 f"({dict(self.partition)})")
+        if self.partition.free is not None and not type(self.backbone).accepts_free:
+            raise ConfigError(
+                f"backbone {self._label()} cannot take an unlabelled block (schema "
+                f"{schema.__name__} declares {self.partition.free!r} of width "
+                f"{self.partition.sizes[-1]}): set schema.free = 0 or choose another backbone")
         if tuple(self.backbone.image_shape) != self.image_shape:
             raise ConfigError(f"backbone {self._label()} was built for images "
                               f"{self.backbone.image_shape}, the model for {self.image_shape}")
@@ -158,7 +164,8 @@ class SwapAutoencoder(nn.Module):
         return self.to_image(self.decode(torch.cat([s_a, s_b]))).chunk(2)
 
     def synthesize(self, sources: Mapping[str, torch.Tensor]) -> torch.Tensor:
-        """Zero-shot recombination: block j of the code comes from ``sources[attribute_j]``.
+        """Zero-shot recombination: block j of the code comes from ``sources[attribute_j]``
+        (and the unlabelled block, if the schema has one, from ``sources[its name]``).
 
         Each source is an image batch ``(B, C, H, W)`` or one image ``(C, H, W)`` (broadcast
         over the batch). Sources given as the same tensor are encoded once; all are encoded in
@@ -168,8 +175,11 @@ class SwapAutoencoder(nn.Module):
         missing = [n for n in names if n not in sources]
         extra = [n for n in sources if n not in names]
         if missing or extra:
-            raise PartitionError(f"synthesize needs one source image per attribute {list(names)}; "
-                                 f"missing {missing}, unexpected {extra}")
+            free = self.partition.free
+            hint = (f" (and one for the unlabelled block {free!r}: the image whose unnamed "
+                    "variation to keep)" if free in missing else "")
+            raise PartitionError(f"synthesize needs one source image per block {list(names)}"
+                                 f"{hint}; missing {missing}, unexpected {extra}")
         unique: dict[int, torch.Tensor] = {}
         for name in names:
             x = sources[name]

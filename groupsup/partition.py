@@ -3,6 +3,10 @@
 The encoder's output z of width ``size`` is split, before training, into one block per
 attribute. Everything here works on batches with index operations, never a Python loop over
 samples, and is differentiable (gradients flow through every selected entry).
+
+A partition may end with one *unlabelled* block (``free``): latent width for variation no
+attribute names. It is a block like the others for split, swap and compose; :meth:`assemble`
+takes its rows separately, since no attribute's provider supplies it.
 """
 
 from __future__ import annotations
@@ -22,9 +26,13 @@ class LatentPartition:
     >>> p = LatentPartition([("shape", 2), ("color", 3)])
     >>> p.size, p.slice("color")
     (5, slice(2, 5, None))
+
+    *free* names the unlabelled block, which must be the last one (``None``: every block is
+    an attribute's).
     """
 
-    def __init__(self, blocks: Mapping[str, int] | Iterable[tuple[str, int]]):
+    def __init__(self, blocks: Mapping[str, int] | Iterable[tuple[str, int]],
+                 free: str | None = None):
         items = list(blocks.items() if isinstance(blocks, Mapping) else blocks)
         if not items:
             raise PartitionError("a latent partition needs at least one block")
@@ -34,6 +42,10 @@ class LatentPartition:
                 raise PartitionError(f"block {name!r}: width must be a positive int, got {width!r}")
             if names.count(name) > 1:
                 raise PartitionError(f"block {name!r} appears more than once")
+        if free is not None and names[-1] != free:
+            raise PartitionError(f"the unlabelled block {free!r} must be the last block of the "
+                                 f"partition; blocks are {names}")
+        self._free = free
         self._names: tuple[str, ...] = tuple(names)
         self._sizes: tuple[int, ...] = tuple(int(w) for _, w in items)
         offsets = [0]
@@ -50,6 +62,16 @@ class LatentPartition:
     @property
     def names(self) -> tuple[str, ...]:
         return self._names
+
+    @property
+    def free(self) -> str | None:
+        """The name of the unlabelled block (always the last), or ``None``."""
+        return self._free
+
+    @property
+    def labelled(self) -> tuple[str, ...]:
+        """The names of the attributes' blocks, in order (every block but the unlabelled)."""
+        return self._names[:-1] if self._free else self._names
 
     @property
     def sizes(self) -> tuple[int, ...]:
@@ -77,13 +99,15 @@ class LatentPartition:
         return iter(zip(self._names, self._sizes))
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, LatentPartition) and list(self) == list(other)
+        return (isinstance(other, LatentPartition) and list(self) == list(other)
+                and self._free == other._free)
 
     def __hash__(self) -> int:
-        return hash(tuple(self))
+        return hash((tuple(self), self._free))
 
     def __repr__(self) -> str:
-        blocks = ", ".join(f"{n}={s}" for n, s in self)
+        blocks = ", ".join(f"{n}={s}" + (" unlabelled" if n == self._free else "")
+                           for n, s in self)
         return f"LatentPartition({blocks}; size={self.size})"
 
     def index(self, name: str) -> int:
@@ -168,17 +192,39 @@ class LatentPartition:
         take = self._swap_mask(attributes, z_a)
         return torch.where(take, z_b, z_a), torch.where(take, z_a, z_b)
 
-    def assemble(self, z: torch.Tensor, providers: torch.Tensor) -> torch.Tensor:
+    def assemble(self, z: torch.Tensor, providers: torch.Tensor,
+                 free: torch.Tensor | None = None) -> torch.Tensor:
         """Build new codes block by block from rows of *z*.
 
         ``z``: ``(M, size)``; ``providers``: ``(K, A)`` int, row of *z* supplying block j of
-        output k. Returns ``(K, size)``. One gather, no loop: the cover and synthesis primitive.
+        output k, one column per attribute's block. With an unlabelled block, ``free`` ``(K,)``
+        gives the row supplying it (in training, the target's own); ``providers`` may instead
+        hold that column too. Returns ``(K, size)``. One gather, no loop: the cover and
+        synthesis primitive.
         """
         self.check(z)
-        if providers.ndim != 2 or providers.shape[1] != len(self):
-            raise PartitionError(f"providers must have shape (K, {len(self)}), "
+        labelled = len(self.labelled)
+        if providers.ndim != 2 or providers.shape[1] not in (labelled, len(self)):
+            raise PartitionError(f"providers must have shape (K, {labelled}), "
                                  f"got {tuple(providers.shape)}")
-        rows = providers.to(z.device).long()[:, self._block_ids.to(z.device)]  # (K, size)
+        providers = providers.to(z.device).long()
+        if providers.shape[1] != len(self) or free is not None:
+            if self._free is None:
+                raise PartitionError("free rows were given, but the partition has no "
+                                     "unlabelled block")
+            if providers.shape[1] == len(self):
+                raise PartitionError(f"providers hold the unlabelled block {self._free!r}'s "
+                                     "column already; do not pass free rows as well")
+            if free is None:
+                raise PartitionError(f"the partition has an unlabelled block {self._free!r}: "
+                                     "pass free=(K,) rows to take it from (the target's own "
+                                     "in training)")
+            free = free.to(z.device).long().reshape(-1, 1)
+            if free.shape[0] != providers.shape[0]:
+                raise PartitionError(f"free rows must have shape ({providers.shape[0]},), got "
+                                     f"{tuple(free.shape[:1])}")
+            providers = torch.cat([providers, free], dim=1)
+        rows = providers[:, self._block_ids.to(z.device)]  # (K, size)
         cols = torch.arange(self.size, device=z.device).expand_as(rows)
         return z[rows, cols]
 
@@ -209,11 +255,12 @@ class LatentPartition:
 
     # ----------------------------------------------------------------- serialisation
     def to_dict(self) -> dict[str, int]:
+        """``{block: width}`` in order (the unlabelled block, if any, last: see :attr:`free`)."""
         return dict(self)
 
     @classmethod
-    def from_dict(cls, blocks: Mapping[str, int]) -> LatentPartition:
-        return cls(blocks)
+    def from_dict(cls, blocks: Mapping[str, int], free: str | None = None) -> LatentPartition:
+        return cls(blocks, free=free)
 
     def _blocks_text(self) -> str:
         return "{" + ", ".join(f"{n}: {s}" for n, s in self) + "}"

@@ -12,6 +12,10 @@ a vocabulary is *resolved*; :meth:`Schema.resolve` discovers missing vocabularie
 records and returns a new, resolved schema class. Schemas round-trip through JSON without the
 original class (checkpoints store them that way).
 
+An optional unlabelled block (:class:`~groupsup.Free`, at most one) adds latent width for
+variation that no attribute names; it ends the latent partition and has no label column, so
+``names``, ``attributes`` and label matrices are the attributes' alone.
+
 Unknown values: a label record may leave a value unknown (None, NaN, an empty string, or the
 attribute's declared ``missing`` token). It is encoded as :data:`UNKNOWN` (-1), distinct from
 every value's code, and decoded back to None.
@@ -28,7 +32,7 @@ from typing import Any, ClassVar
 import numpy as np
 from pydantic import ValidationError
 
-from groupsup.attribute import Attribute, Value
+from groupsup.attribute import Attribute, Free, Value
 from groupsup.errors import LabelError, SchemaError, did_you_mean
 from groupsup.partition import LatentPartition
 from groupsup.validation import explain
@@ -52,7 +56,7 @@ class _AttributeNamespace(dict):
     """Class body namespace that refuses a second Attribute under the same name."""
 
     def __setitem__(self, key: str, value: Any) -> None:
-        if isinstance(value, Attribute) and isinstance(self.get(key), Attribute):
+        if isinstance(value, (Attribute, Free)) and isinstance(self.get(key), (Attribute, Free)):
             raise SchemaError(f"attribute {key!r} is declared twice in one schema class")
         super().__setitem__(key, value)
 
@@ -66,9 +70,20 @@ class SchemaMeta(type):
 
     def __new__(mcs, name: str, bases: tuple[type, ...], namespace: dict, **kwargs: Any):
         inherited: dict[str, Attribute] = {}
+        free: Free | None = None
         for base in bases:
             inherited.update(getattr(base, "_attributes", {}))
+            free = getattr(base, "_free", None) or free
         for key, value in list(namespace.items()):
+            if isinstance(value, Free):
+                if free is not None and free.name != key:
+                    raise SchemaError(f"schema {name} declares two unlabelled blocks, "
+                                      f"{free.name!r} and {key!r}; a schema has at most one")
+                if value.name is not None and value.name != key:
+                    raise SchemaError(f"unlabelled block {key!r} in {name} was given "
+                                      f"name={value.name!r}")
+                free = value.model_copy(update={"name": key})
+                continue
             if isinstance(value, Attribute):
                 if value.name is not None and value.name != key:
                     raise SchemaError(f"attribute {key!r} in {name} was given name={value.name!r}")
@@ -78,8 +93,12 @@ class SchemaMeta(type):
                 except ValidationError as err:
                     raise explain(err, f"attribute {key!r} in {name}", Attribute,
                                   error=SchemaError) from None
+        if free is not None and free.name in inherited:
+            raise SchemaError(f"schema {name}: {free.name!r} names both an attribute and the "
+                              "unlabelled block")
         cls = super().__new__(mcs, name, bases, dict(namespace))
         cls._attributes = inherited
+        cls._free = free
         return cls
 
     # Properties on the class itself: ``Fonts.attributes``, ``Fonts.partition``...
@@ -96,14 +115,24 @@ class SchemaMeta(type):
         return all(a.resolved for a in cls._attributes.values())
 
     @property
+    def free(cls) -> Free | None:
+        """The unlabelled block, or ``None`` (the paper's model: every block is labelled)."""
+        return cls._free
+
+    @property
     def partition(cls) -> LatentPartition:
         if not cls._attributes:
             raise SchemaError(f"schema {cls.__name__} declares no attributes")
-        return LatentPartition([(a.name, a.latent) for a in cls._attributes.values()])
+        blocks = [(a.name, a.latent) for a in cls._attributes.values()]
+        if cls._free is None:
+            return LatentPartition(blocks)
+        return LatentPartition([*blocks, (cls._free.name, cls._free.latent)],
+                               free=cls._free.name)
 
     @property
     def latent_size(cls) -> int:
-        return sum(a.latent for a in cls._attributes.values())
+        free = cls._free.latent if cls._free is not None else 0
+        return sum(a.latent for a in cls._attributes.values()) + free
 
     @property
     def cardinalities(cls) -> tuple[int, ...]:
@@ -129,6 +158,8 @@ class SchemaMeta(type):
         for a in cls._attributes.values():
             vocab = "?" if a.values is None else str(len(a.values))
             parts.append(f"{a.name}[{vocab}]:{a.latent}")
+        if cls._free is not None:
+            parts.append(f"{cls._free.name}[unlabelled]:{cls._free.latent}")
         return f"<schema {cls.__name__}: {', '.join(parts)}>"
 
 
@@ -139,6 +170,7 @@ class Schema(metaclass=SchemaMeta):
     """
 
     _attributes: ClassVar[dict[str, Attribute]] = {}
+    _free: ClassVar[Free | None] = None
 
     def __init__(self) -> None:
         raise TypeError(f"{type(self).__name__} is a schema class: use the class itself, "
@@ -146,8 +178,10 @@ class Schema(metaclass=SchemaMeta):
 
     # ------------------------------------------------------------------ derived schemas
     @classmethod
-    def define(cls, name: str, attributes: Sequence[Attribute]) -> type[Schema]:
-        """Create a schema class at run time from named attributes."""
+    def define(cls, name: str, attributes: Sequence[Attribute], free: Free | None = None
+               ) -> type[Schema]:
+        """Create a schema class at run time from named attributes (and an unlabelled block,
+        named, if *free* is given)."""
         names = [a.name for a in attributes]
         for i, n in enumerate(names):
             if n is None:
@@ -156,13 +190,41 @@ class Schema(metaclass=SchemaMeta):
                 raise SchemaError(f"attribute {n!r} appears more than once in schema {name!r}")
         if not attributes:
             raise SchemaError(f"schema {name!r} declares no attributes")
-        body = {a.name: a for a in attributes}
+        body: dict[str, Any] = {a.name: a for a in attributes}
+        if free is not None:
+            if free.name is None:
+                raise SchemaError(f"the unlabelled block of schema {name!r} has no name")
+            if free.name in body:
+                raise SchemaError(f"schema {name!r}: {free.name!r} names both an attribute and "
+                                  "the unlabelled block")
+            body[free.name] = free
         return SchemaMeta(name, (Schema,), body)
 
     @classmethod
     def with_latent(cls, **sizes: int) -> type[Schema]:
-        """A copy with other latent block sizes, e.g. ``Fonts.with_latent(font=40)``."""
+        """A copy with other latent block sizes, e.g. ``Fonts.with_latent(font=40)`` (the
+        unlabelled block's too, by its name)."""
+        free = cls._free
+        if free is not None and free.name in sizes:
+            schema = cls.with_free(sizes.pop(free.name), name=free.name)
+            return schema._replacing("latent", sizes) if sizes else schema
         return cls._replacing("latent", sizes)
+
+    @classmethod
+    def with_free(cls, latent: int, name: str = "free") -> type[Schema]:
+        """A copy with an unlabelled block of width *latent* named *name* (replacing any it
+        had); ``latent = 0`` removes it. A negative width or a name already taken by an
+        attribute is a :class:`SchemaError`."""
+        if isinstance(latent, bool) or not isinstance(latent, int) or latent < 0:
+            raise SchemaError(f"the unlabelled block's width must be an int >= 0 (0: none), "
+                              f"got {latent!r}")
+        if latent == 0:
+            return cls.define(cls.__name__, cls.attributes)
+        try:
+            free = Free(latent=latent, name=name)
+        except ValidationError as err:
+            raise explain(err, f"unlabelled block {name!r}", Free, error=SchemaError) from None
+        return cls.define(cls.__name__, cls.attributes, free)
 
     @classmethod
     def with_values(cls, **values: Sequence[Value]) -> type[Schema]:
@@ -184,7 +246,7 @@ class Schema(metaclass=SchemaMeta):
                     raise explain(err, f"attribute {a.name!r}", Attribute,
                                   error=SchemaError) from None
             attrs.append(a)
-        return cls.define(cls.__name__, attrs)
+        return cls.define(cls.__name__, attrs, cls._free)
 
     @classmethod
     def resolve(cls, records: Any) -> type[Schema]:
@@ -313,11 +375,14 @@ class Schema(metaclass=SchemaMeta):
     # ------------------------------------------------------------------ JSON
     @classmethod
     def to_dict(cls) -> dict[str, Any]:
-        return {
+        data = {
             "format": SCHEMA_FORMAT,
             "name": cls.__name__,
             "attributes": [a.model_dump(mode="json") for a in cls.attributes],
         }
+        if cls._free is not None:  # absent without one: such schemas read as they always did
+            data["free"] = cls._free.model_dump(mode="json")
+        return data
 
     @classmethod
     def to_json(cls, indent: int | None = 2) -> str:
@@ -336,7 +401,14 @@ class Schema(metaclass=SchemaMeta):
                 name = raw.get("name") if isinstance(raw, dict) else None
                 raise explain(err, f"schema attribute #{i} ({name!r})", Attribute,
                               error=SchemaError) from None
-        return Schema.define(str(data.get("name", "Schema")), attrs)
+        free = None
+        if data.get("free") is not None:
+            try:
+                free = Free.model_validate(data["free"])
+            except ValidationError as err:
+                raise explain(err, "the schema's unlabelled block ('free')", Free,
+                              error=SchemaError) from None
+        return Schema.define(str(data.get("name", "Schema")), attrs, free)
 
     @staticmethod
     def from_json(text: str) -> type[Schema]:
@@ -344,8 +416,11 @@ class Schema(metaclass=SchemaMeta):
 
     @classmethod
     def same_as(cls, other: type[Schema]) -> bool:
-        """True when both declare the same attributes, vocabularies and sizes."""
-        return cls.to_dict()["attributes"] == other.to_dict()["attributes"]
+        """True when both declare the same attributes, vocabularies and sizes (and the same
+        unlabelled block)."""
+        mine, theirs = cls.to_dict(), other.to_dict()
+        return (mine["attributes"] == theirs["attributes"]
+                and mine.get("free") == theirs.get("free"))
 
 
 def _reduce_schema(cls: SchemaMeta) -> str | tuple[Any, ...]:

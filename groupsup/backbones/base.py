@@ -35,10 +35,14 @@ class Backbone(nn.Module):
     :meth:`encode` and :meth:`decode`. ``output`` says what :meth:`decode` returns: ``"tanh"``
     (images in ``[-1, 1]``) or ``"logits"`` (Bernoulli logits, e.g. binary dSprites images).
     Override :meth:`check_image_shape` to reject shapes the architecture cannot handle.
+    ``accepts_free``: whether the backbone can serve a schema with an unlabelled block
+    (:class:`~groupsup.Free`); a backbone whose code layout is fixed by its own design sets it
+    False, and the model refuses such a schema in one line.
     """
 
     Config: ClassVar[type[BackboneConfig]] = BackboneConfig
     output: Output = "tanh"
+    accepts_free: ClassVar[bool] = True
 
     def __init__(self, image_shape: tuple[int, int, int], latent_size: int,
                  config: BackboneConfig | Mapping[str, Any] | None = None) -> None:

@@ -20,7 +20,10 @@ training codes. The evaluated partition is recorded in ``metrics.json``.
 
 Zero-shot synthesis: for each held-out test example t and each attribute j, a provider is
 drawn from the *training* split among the examples showing t's value of j; the blocks are
-assembled into one code and decoded. The test example itself is the ground truth. The judge
+assembled into one code and decoded. A model with an unlabelled block takes it from one more
+training example drawn at random, the *base* (never from the target, whose unnamed variation
+would hand the synthesis its truth, nor from a provider of an attribute, which would hide an
+attribute carried in it). The test example itself is the ground truth. The judge
 (:mod:`groupsup.evaluate.judge`) reads swaps; see docs/evaluation.md for every definition.
 """
 
@@ -316,7 +319,11 @@ def evaluate_run(run: str | Path | RunResult, dataset: GroupDataset | None = Non
     if novel:
         say("values never seen in training (providers from other test images): "
             + ", ".join(f"{a} in {k} targets" for a, k in novel.items()))
-    synth = synthesise(model, dataset, providers, opts.device)
+    free = model.partition.free
+    # the unlabelled block's provider (the base): drawn after the others, so that a model
+    # without one draws exactly what it always did
+    bases_free = None if free is None else rng.choice(train, size=len(targets))
+    synth = synthesise(model, dataset, providers, opts.device, free=bases_free)
     truth = dataset.load(targets)
     combos = dataset.labels[targets]
     quality = synthesis_quality(synth, truth, combos, data_range=2.0, attributes=names).to_dict()
@@ -328,6 +335,10 @@ def evaluate_run(run: str | Path | RunResult, dataset: GroupDataset | None = Non
         "baseline_best_provider_psnr": float(copy_best[np.isfinite(copy_best)].mean()),
         **instance_reference(dataset, targets, truth, rng),
         "per_combination": quality["per_combination"]}
+    if free is not None:
+        metrics["synthesis"]["free_provider"] = (
+            f"the unlabelled block {free!r} from a random training image (the base), not the "
+            "target nor an attribute's provider")
     for name, metric in extra_metrics.items():
         metrics["synthesis"][name] = metric(synth, truth, combos, dataset)
     swap = swap_accuracy(judge.classifier, synth, combos).to_dict()
@@ -336,16 +347,23 @@ def evaluate_run(run: str | Path | RunResult, dataset: GroupDataset | None = Non
     swap.update({"judge_accuracy": json_array(judge.accuracy), "ratio": json_array(ratio),
                  "unreliable": judge.unreliable})
     metrics["swap_accuracy"] = swap
-    rows = [to_uint8(torch.cat([dataset.load(providers[i]), synth[i:i + 1], truth[i:i + 1]]))
+    sheet = (providers if bases_free is None
+             else np.concatenate([providers, bases_free[:, None]], axis=1))
+    rows = [to_uint8(torch.cat([dataset.load(sheet[i]), synth[i:i + 1], truth[i:i + 1]]))
             for i in range(min(opts.sheet_rows, len(targets)))]
-    save_png(image_grid(rows, column_labels=[n[:9] for n in names] + ["synth", "truth"]),
-             out / "synthesis.png")
+    labels = [n[:9] for n in names] + ([] if free is None else [free[:9]])
+    save_png(image_grid(rows, column_labels=[*labels, "synth", "truth"]), out / "synthesis.png")
 
     # 4. leakage: one block swapped at a time, every attribute read by the judge
     bases = rng.choice(train, size=min(opts.leakage_examples, len(train)), replace=False)
     leak = leakage_swaps(model, dataset, judge, bases, train, rng, opts.device)
     leak.plot(out / "leakage.png", title="leakage: attribute k follows block j's provider")
     metrics["leakage"] = leak.to_dict()
+    if free is not None:
+        # the unlabelled block's row: how often each attribute follows that block's provider
+        metrics["free_leakage"] = dict(zip(names, json_array(leak.matrix[-1])))
+        say("free leakage (attribute follows the unlabelled block's provider): "
+            + ", ".join(f"{a} {_fmt(v)}" for a, v in zip(names, leak.matrix[-1])))
 
     # 5. co-prediction: which block predicts which attribute
     ids = rng.choice(train, size=min(opts.coprediction_examples, len(train)), replace=False)
@@ -354,6 +372,13 @@ def evaluate_run(run: str | Path | RunResult, dataset: GroupDataset | None = Non
                       seed=opts.seed)
     co.plot(out / "coprediction.png", title="co-prediction (held-out probe accuracy)")
     metrics["coprediction"] = co.to_dict()
+    if free is not None:
+        metrics["free_coprediction"] = {
+            "accuracy": dict(zip(names, json_array(co.matrix[-1]))),
+            "chance": dict(zip(names, json_array(co.chance))),
+            "excess_max": float(np.max(co.excess[-1])),
+            "definition": "held-out accuracy of a probe reading each attribute from the "
+                          "unlabelled block alone, beside its majority-class rate"}
     metrics["disentanglement"] = disentanglement_metrics(
         codes.numpy(), dataset.labels[ids], model.partition, names, seed=opts.seed,
         metrics=opts.code_metrics, registry=(registries or get_host()).metrics)

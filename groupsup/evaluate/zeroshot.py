@@ -104,8 +104,21 @@ def encode_all(model: SwapAutoencoder, data: GroupDataset, ids: np.ndarray,
 
 @torch.no_grad()
 def synthesise(model: SwapAutoencoder, data: GroupDataset, providers: np.ndarray,
-               device: str, batch: int = 128) -> torch.Tensor:
-    """Images ``(n, C, H, W)`` in [-1, 1] whose block j comes from example ``providers[:, j]``."""
+               device: str, batch: int = 128, free: np.ndarray | None = None) -> torch.Tensor:
+    """Images ``(n, C, H, W)`` in [-1, 1] whose block j comes from example ``providers[:, j]``
+    (``(n, A)``, one column per attribute's block). A model with an unlabelled block takes it
+    from example ``free[i]`` (``(n,)``), or from a last column of *providers*."""
+    blocks = len(model.partition)
+    if free is not None:
+        if model.partition.free is None:
+            raise DataError("free providers were given, but the model has no unlabelled block")
+        providers = np.concatenate([providers, np.asarray(free).reshape(-1, 1)], axis=1)
+    if providers.ndim != 2 or providers.shape[1] != blocks:
+        free_name = model.partition.free
+        hint = (f"; the unlabelled block {free_name!r} needs its provider too (free=)"
+                if free_name else "")
+        raise DataError(f"providers must have shape (n, {blocks}) for blocks "
+                        f"{list(model.partition.names)}, got {providers.shape}{hint}")
     out = []
     for i in range(0, len(providers), batch):
         rows = providers[i:i + batch]
@@ -153,7 +166,9 @@ def leakage_swaps(model: SwapAutoencoder, data: GroupDataset, judge: Judge, base
     For block j (named after attribute j), each base gets a provider drawn from *train* among
     the examples with another value of attribute j than the base's (any training example when
     attribute j has one value in training), a value that with the base's others makes a
-    combination the dataset holds where one does; the other blocks stay the base's.
+    combination the dataset holds where one does; the other blocks stay the base's. The
+    unlabelled block, named after no attribute, gets any training example (its row is the
+    ``free_leakage`` of ``groupsup evaluate``).
     """
     data.require_known("leakage")  # bases and providers are compared value by value
     labels, names = data.labels, list(data.schema.names)

@@ -113,6 +113,21 @@ class StepContext:
         """Raw decoder output -> images in ``[-1, 1]``, ready to re-encode."""
         return self.model.to_image(raw)
 
+    def own_free(self, targets: torch.Tensor) -> torch.Tensor | None:
+        """The rows ``(K,)`` that supply the unlabelled block of decodes whose targets are
+        *targets*: the targets themselves; ``None`` when the schema has no unlabelled block
+        (for :meth:`LatentPartition.assemble`'s ``free``)."""
+        return targets if self.partition.free is not None else None
+
+    def with_own_free(self, codes: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """*codes* ``(K, Z)`` whose unlabelled block is replaced by that of the target rows
+        ``(K,)`` of ``z`` (unchanged without an unlabelled block): for a decode compared with
+        those targets, built from codes other than theirs (e.g. re-encoded)."""
+        if self.partition.free is None:
+            return codes
+        free = self.partition.slice(self.partition.free)
+        return torch.cat([codes[:, :free.start], self.z[targets][:, free]], dim=1)
+
 
 class TermConfig(BaseModel):
     """Base of every term's options; subclasses add fields. Unknown keys are errors."""

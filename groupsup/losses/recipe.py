@@ -196,14 +196,14 @@ class LossRecipe:
         if self.modules is None and any(type(t).build is not LossTerm.build for t in self.terms):
             raise ConfigError("a term of this recipe owns parameters: call recipe.build(model) "
                               "before compute (and optimise the modules it returns)")
-        if labels is not None and tuple(labels.shape) != (len(batch.examples),
-                                                          len(model.partition)):
+        attributes = len(model.partition.labelled)
+        if labels is not None and tuple(labels.shape) != (len(batch.examples), attributes):
             raise ConfigError(f"labels must be (M, A) = ({len(batch.examples)}, "
-                              f"{len(model.partition)}), got {tuple(labels.shape)}")
+                              f"{attributes}), got {tuple(labels.shape)}")
         if images.ndim != 4 or images.shape[0] != len(batch.examples):
             raise ConfigError(f"images must be (M, C, H, W) with M = {len(batch.examples)} "
                               f"examples of the batch, got {tuple(images.shape)}")
-        batch.validate(len(model.partition))
+        batch.validate(attributes)
         for spec, term in zip(self.specs, self.terms):
             for kind in sorted(type(term).requires):
                 if not batch.has(kind):

@@ -3,15 +3,22 @@
 Each term reads positions from the step's :class:`~groupsup.GroupBatch`, gathers rows of the
 code matrix ``z`` with index tensors (no loop over samples) and yields its decode requests;
 every term's value is a mean over its images (or code entries).
+
+Where the schema declares an unlabelled block, every decode whose target is image X takes that
+block from X's own code: the swap exchanges one attribute's block and leaves it in place, the
+cover assembles it from the target (:meth:`StepContext.own_free`), the cycle's return decode
+takes the originals'. Variation no label names then has a home, and no provider must guess it.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Literal
 
 import torch
 from pydantic import Field
 
+from groupsup.errors import ConfigError
 from groupsup.losses.base import Decode, Encode, LossRun, LossTerm, StepContext, TermConfig
 from groupsup.losses.distances import code_distance, shift_tolerant_distance
 
@@ -74,7 +81,8 @@ class Cover(LossTerm):
 
     def run(self, step: StepContext) -> LossRun:
         cover = step.relation("cover")
-        codes = step.partition.assemble(step.z, cover["providers"])
+        codes = step.partition.assemble(step.z, cover["providers"],
+                                        free=step.own_free(cover["target"]))
         raw = yield Decode(codes)
         target = step.images[cover["target"]]
         reach = self.config.shift_tolerance
@@ -98,7 +106,8 @@ class Cycle(LossTerm):
         again = yield Encode(step.to_image(raw))
         z_a, z_b = again.chunk(2)
         back_a, back_b = step.partition.swap(z_a, z_b, attribute)
-        raw_back = yield Decode(torch.cat([back_a, back_b]))
+        back = step.with_own_free(torch.cat([back_a, back_b]), rows)
+        raw_back = yield Decode(back)
         return self.compare(step, raw_back, step.images[rows])
 
 
@@ -147,6 +156,35 @@ class InvarianceConfig(TermConfig):
         "share of its mean variance, so that directions of (almost) no variance count as 0")
 
 
+@dataclass(frozen=True)
+class _Scatter:
+    """Per column of a code matrix grouped by a value per entry (see :func:`_scatter`)."""
+
+    within: torch.Tensor  # (D,) squared distance of each known entry from its value's mean
+    total: torch.Tensor  # (D,) squared distance of each known entry from the column's mean
+    residual: torch.Tensor  # (M, D) entry minus its value's mean (0 where unknown)
+    centred: torch.Tensor  # (M, D) entry minus the column's mean (0 where unknown)
+    values: torch.Tensor  # (D,) distinct known values per column
+    known: torch.Tensor  # (D,) rows whose value is known, per column
+
+
+def _scatter(z: torch.Tensor, values: torch.Tensor) -> _Scatter:
+    """Group every column d of ``z`` ``(M, D)`` by ``values[:, d]`` (``(M, D)`` int codes;
+    unknown values, -1, are left out): one scatter over (value, column) gives each value's
+    sum per column, no loop over values or columns."""
+    known = values >= 0
+    spare = int(values.max()) + 1 if values.numel() else 0
+    slot = torch.where(known, values, spare)  # unknown rows go to a spare row no sum reads
+    weight = known.to(z.dtype)
+    sums = z.new_zeros(spare + 1, z.shape[1]).scatter_add_(0, slot, z * weight)
+    counts = z.new_zeros(spare + 1, z.shape[1]).scatter_add_(0, slot, weight)
+    n = weight.sum(0)
+    residual = (z - (sums / counts.clamp_min(1.0)).gather(0, slot)) * weight
+    centred = (z - sums.sum(0) / n.clamp_min(1.0)) * weight
+    return _Scatter(residual.square().sum(0), centred.square().sum(0), residual, centred,
+                    (counts[:spare] > 0).sum(0), n)
+
+
 class Invariance(LossTerm):
     """Block invariance: block j may vary only with attribute j. For every dimension of block j,
     the share of its variance over the step's images that attribute j's value does not explain
@@ -159,6 +197,7 @@ class Invariance(LossTerm):
     off-diagonal). This term removes them. It reads the step's labels (rows whose value of
     attribute j is unknown are left out of block j's sums), needs no relation and no network
     call, and is scale-free: shrinking the codes does not lower it. The distance does not apply.
+    An unlabelled block is not this term's (see ``independence``).
     """
 
     name = "invariance"
@@ -166,48 +205,40 @@ class Invariance(LossTerm):
     Config = InvarianceConfig
 
     def run(self, step: StepContext) -> torch.Tensor:
-        partition, z = step.partition, step.z
+        partition = step.partition
+        labelled = len(partition.labelled)
+        z = step.z[:, :partition.starts[labelled]] if partition.free else step.z
         blocks = self.config.blocks  # type: ignore[attr-defined]
         # a clear error for a block not in z
         chosen = (torch.ones(len(partition), dtype=torch.bool) if blocks is None
-                  else partition.block_mask(blocks)).to(z.device)
-        # every latent dimension d is grouped by the value of its own block's attribute: one
-        # scatter over (value, d) gives each value's sum per dimension; unknown values (-1)
-        # go to a spare row that no sum reads
-        block_of = partition.block_ids.to(z.device)
-        values = step.labels[:, block_of]  # (M, Z)
-        known = values >= 0
-        spare = int(values.max()) + 1
-        slot = torch.where(known, values, spare)
-        weight = known.to(z.dtype)
-        sums = z.new_zeros(spare + 1, z.shape[1]).scatter_add_(0, slot, z * weight)
-        counts = z.new_zeros(spare + 1, z.shape[1]).scatter_add_(0, slot, weight)
-        n = weight.sum(0)
-        residual = (z - (sums / counts.clamp_min(1.0)).gather(0, slot)) * weight  # (M, Z)
-        centred = (z - sums.sum(0) / n.clamp_min(1.0)) * weight
+                  else partition.block_mask(blocks)).to(z.device)[:labelled]
+        # every latent dimension d is grouped by the value of its own block's attribute
+        block_of = partition.block_ids.to(z.device)[:z.shape[1]]
+        scatter = _scatter(z, step.labels[:, block_of])
         # a block counts only where its attribute has two values in the step and some value
         # has two images (dimension 0 of each block stands for the block)
-        first = torch.tensor(partition.starts, device=z.device)
-        present = (counts[:spare, first] > 0).sum(0)
-        active = chosen & (present >= 2) & (present < n[first])
+        first = torch.tensor(partition.starts[:labelled], device=z.device)
+        present = scatter.values[first]
+        active = chosen & (present >= 2) & (present < scatter.known[first])
         if not bool(active.any()):
             return z.sum() * 0.0
-        within, total = residual.square().sum(0), centred.square().sum(0)
+        within, total = scatter.within, scatter.total
         per = self.config.per  # type: ignore[attr-defined]
         if per == "dimension":
-            shares = z.new_zeros(len(partition)).index_add_(
-                0, block_of, within / total.clamp_min(1e-12))
-            ratio = shares / torch.tensor(partition.sizes, dtype=z.dtype, device=z.device)
+            shares = z.new_zeros(labelled).index_add_(0, block_of,
+                                                      within / total.clamp_min(1e-12))
+            ratio = shares / torch.tensor(partition.sizes[:labelled], dtype=z.dtype,
+                                          device=z.device)
         elif per == "block":
-            sums_of = z.new_zeros(2, len(partition)).index_add_(
-                1, block_of, torch.stack([within, total]))
+            sums_of = z.new_zeros(2, labelled).index_add_(1, block_of,
+                                                          torch.stack([within, total]))
             ratio = sums_of[0] / sums_of[1].clamp_min(1e-12)
         else:
             ratio = torch.stack([
-                self._direction_share(residual[:, partition.slice(name)],
-                                      centred[:, partition.slice(name)])
+                self._direction_share(scatter.residual[:, partition.slice(name)],
+                                      scatter.centred[:, partition.slice(name)])
                 if bool(active[j]) else z.new_zeros(())
-                for j, name in enumerate(partition.names)])
+                for j, name in enumerate(partition.labelled)])
         return ratio[active].mean()
 
     def _direction_share(self, residual: torch.Tensor, centred: torch.Tensor) -> torch.Tensor:
@@ -222,4 +253,43 @@ class Invariance(LossTerm):
         return solved.diagonal().sum() / width
 
 
-BUILTIN_TERMS: tuple[type[LossTerm], ...] = (Recon, Swap, Cover, Cycle, Latent, Invariance)
+class Independence(LossTerm):
+    """The unlabelled block varies with no attribute: for every attribute j and every dimension
+    of the unlabelled block, the share of its variance over the step's images that attribute
+    j's value explains (between-value scatter over total scatter, ``R^2``), averaged over the
+    block's dimensions and then over the attributes.
+
+    The unlabelled block is decoded with its own image in every group term, so anything in it
+    reaches the decoder for free: an attribute it carries is one the decoder may take from it
+    instead of that attribute's block, and swapping the block then stops working. This term
+    keeps the attributes' class means out of it (a linear probe on it reads chance), while it
+    may still carry what varies *within* a value (a writer's slant, a shift). Reads the labels
+    (unknown values are left out of that attribute's sums), no network call, scale-free, and
+    0 for a block that carries nothing. Needs a schema with an unlabelled block.
+    """
+
+    name = "independence"
+    compares = "codes"
+
+    def run(self, step: StepContext) -> torch.Tensor:
+        partition = step.partition
+        if partition.free is None:
+            raise ConfigError("loss term 'independence' holds the unlabelled block to no "
+                              "attribute, but the schema declares none: set schema.free = N "
+                              "(or gs.Free in the schema class), or drop the term")
+        free = step.z[:, partition.slice(partition.free)]  # (M, F)
+        labels = step.labels  # (M, A)
+        attributes, width = labels.shape[1], free.shape[1]
+        # one column per (attribute, free dimension), grouped by that attribute's value
+        scatter = _scatter(free.repeat(1, attributes), labels.repeat_interleave(width, dim=1))
+        explained = (scatter.total - scatter.within).clamp_min(0)
+        share = (explained / scatter.total.clamp_min(1e-12)).view(attributes, width).mean(1)
+        present, known = scatter.values[::width], scatter.known[::width]
+        active = (present >= 2) & (present < known)
+        if not bool(active.any()):
+            return free.sum() * 0.0
+        return share[active].mean()
+
+
+BUILTIN_TERMS: tuple[type[LossTerm], ...] = (Recon, Swap, Cover, Cycle, Latent, Invariance,
+                                              Independence)

@@ -47,6 +47,13 @@ class DatasetConfig(_Section):
 class SchemaConfig(_Section):
     latent: dict[str, int] = Field(default_factory=dict,
                                    description="latent block size overrides per attribute")
+    free: int | None = Field(
+        default=None, ge=0, description="width of the unlabelled block, latent room for the "
+        "variation no label names (a writer's slant, a pose, lighting), decoded with each "
+        "image's own in every group term; 0: none (the paper's model); unset: as the "
+        "dataset's schema declares (docs/datasets.md)")
+    free_name: str = Field(default="free", description="the unlabelled block's name (the key "
+                           "of `synthesize --from NAME=IMAGE`)")
 
 
 class ModelConfig(_Section):

@@ -28,7 +28,7 @@ from typing import Any
 import torch
 
 from groupsup.data import DatasetSpec, GroupDataset
-from groupsup.errors import ConfigError, DataError
+from groupsup.errors import ConfigError, DataError, SchemaError
 from groupsup.graph import MultiGraph, Strategy
 from groupsup.graph.splits import Split, resolve_split
 from groupsup.losses import LossRecipe
@@ -140,8 +140,7 @@ def resolve(config: ExperimentConfig, registries: Registries | None = None, *,
                                                  "strategy.options", noun="option"))
     torch.manual_seed(config.seed)
     schema = data.train_dataset.schema
-    if config.schema_.latent:
-        schema = schema.with_latent(**config.schema_.latent)
+    schema = schema_of(config, data.train_dataset.schema)
     if model is None:
         use(provenance, "backbone", registries.backbones, config.model.backbone)
         model = _build_model(config, data, schema)
@@ -150,6 +149,20 @@ def resolve(config: ExperimentConfig, registries: Registries | None = None, *,
     callbacks = resolve_callbacks(config.train.callbacks, registries, provenance)
     return Resolved(**data.__dict__, schema=schema, strategy=strategy, model=model,
                     recipe=recipe, optim=config.optim, callbacks=callbacks)
+
+
+def schema_of(config: ExperimentConfig, schema: type[Schema]) -> type[Schema]:
+    """The dataset's *schema* with the config's ``[schema]`` section applied: latent widths,
+    then the unlabelled block (``free``: its width; 0 removes one the schema declares)."""
+    section = config.schema_
+    if section.free is not None:
+        try:
+            schema = schema.with_free(section.free, name=section.free_name)
+        except SchemaError as err:
+            raise ConfigError(f"schema.free: {err}") from None
+    if section.latent:
+        schema = schema.with_latent(**section.latent)
+    return schema
 
 
 def _build_model(config: ExperimentConfig, data: ResolvedData, schema: type[Schema]
