@@ -29,22 +29,16 @@ import sys
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, ClassVar
 
-import numpy as np
 from pydantic import ValidationError
 
 from groupsup.attribute import Attribute, Free, Value
 from groupsup.errors import LabelError, SchemaError, did_you_mean
+from groupsup.labels import UNKNOWN as UNKNOWN
+from groupsup.labels import LabelCodec
 from groupsup.partition import LatentPartition
 from groupsup.validation import explain
 
 SCHEMA_FORMAT = "groupsup.schema/1"
-UNKNOWN = -1
-"""The code of an unknown value in an integer label matrix."""
-
-
-def _plain(value: Any) -> Any:
-    """numpy scalars -> Python scalars, so ``np.int64(3)`` matches vocabulary value ``3``."""
-    return value.item() if isinstance(value, np.generic) else value
 
 
 def _sorted_values(values: Iterable[Value]) -> tuple[Value, ...]:
@@ -163,7 +157,7 @@ class SchemaMeta(type):
         return f"<schema {cls.__name__}: {', '.join(parts)}>"
 
 
-class Schema(metaclass=SchemaMeta):
+class Schema(LabelCodec, metaclass=SchemaMeta):
     """Base class of dataset schemas. Subclass it and declare :class:`Attribute` s.
 
     Schema classes are used as values (``schema=Fonts``); all methods are class methods.
@@ -265,113 +259,6 @@ class Schema(metaclass=SchemaMeta):
                 raise LabelError(f"attribute {name!r}: no labels to discover its values from")
         return cls.with_values(**found)
 
-    # ------------------------------------------------------------------ labels
-    @classmethod
-    def _columns(cls, records: Any) -> dict[str, list[Value]]:
-        """Normalise dict rows, tuple rows or a column mapping into ``{name: [values]}``."""
-        names = cls.names
-        if isinstance(records, Mapping):
-            missing = [n for n in names if n not in records]
-            if missing:
-                raise LabelError(f"label columns missing for attributes {missing}; "
-                                 f"got columns {list(records)}")
-            cols = {n: [_plain(v) for v in records[n]] for n in names}
-            lengths = {n: len(c) for n, c in cols.items()}
-            if len(set(lengths.values())) > 1:
-                raise LabelError(f"label columns have different lengths: {lengths}")
-            return cols
-        cols = {n: [] for n in names}
-        for row_no, row in enumerate(records):
-            if isinstance(row, Mapping):
-                missing = [n for n in names if n not in row]
-                if missing:
-                    raise LabelError(
-                        f"label record {row_no} lacks attributes {missing}: {dict(row)}")
-                values = [row[n] for n in names]
-            else:
-                values = list(row)
-                if len(values) != len(names):
-                    raise LabelError(f"label record {row_no} has {len(values)} values, expected "
-                                     f"{len(names)} ({', '.join(names)}): {values}")
-            for n, v in zip(names, values):
-                cols[n].append(_plain(v))
-        return cols
-
-    @classmethod
-    def encode(cls, records: Any, where: str | Sequence[str] | None = None) -> np.ndarray:
-        """Label records -> ``(N, A)`` int64 codes; an unknown value (None, NaN, an empty
-        string or the attribute's ``missing`` token) becomes :data:`UNKNOWN` (-1).
-
-        *records*: dict rows, tuple rows in attribute order, or a mapping of columns. *where*
-        names the origin for error messages: one string, or one per record (e.g. file names).
-        """
-        cls._require_resolved()
-        cols = cls._columns(records)
-        n = len(next(iter(cols.values()))) if cols else 0
-        codes = np.empty((n, len(cls)), dtype=np.int64)
-        for j, attr in enumerate(cls.attributes):
-            lookup = attr.code_of()
-            column = cols[attr.name]
-            try:
-                codes[:, j] = [lookup[v] if v in lookup or not attr.is_missing(v) else UNKNOWN
-                               for v in column]
-            except (KeyError, TypeError):
-                row = next(i for i, v in enumerate(column)
-                           if not _hashable_in(v, lookup) and not attr.is_missing(v))
-                origin = _origin(where, row)
-                raise LabelError(
-                    f"attribute {attr.name!r}: value {column[row]!r}{origin} is not in its "
-                    f"vocabulary{did_you_mean(str(column[row]), map(str, attr.values))}; "
-                    f"known values: {_preview(attr.values)}"
-                ) from None
-        return codes
-
-    @classmethod
-    def decode(cls, codes: np.ndarray) -> list[dict[str, Value]]:
-        """``(N, A)`` codes -> label dicts; an unknown value (-1) decodes to None."""
-        codes = cls.check_codes(codes, allow_missing=True)
-        vocabs = [a.values for a in cls.attributes]
-        return [{n: (vocabs[j][c] if c >= 0 else None)
-                 for j, (n, c) in enumerate(zip(cls.names, row))}
-                for row in codes.tolist()]
-
-    @classmethod
-    def check_codes(cls, codes: Any, where: str = "label matrix",
-                    allow_missing: bool = False) -> np.ndarray:
-        """Validate an integer label matrix: shape ``(N, A)`` and every code in range.
-
-        :data:`UNKNOWN` (-1) is accepted only with *allow_missing*; otherwise the error says
-        that *where* needs every value known.
-        """
-        cls._require_resolved()
-        codes = np.asarray(codes)
-        if codes.ndim != 2 or codes.shape[1] != len(cls):
-            raise LabelError(f"{where} must have shape (N, {len(cls)}) for attributes "
-                             f"{list(cls.names)}, got {codes.shape}")
-        if codes.size and not np.issubdtype(codes.dtype, np.integer):
-            raise LabelError(f"{where} must hold integer codes, got dtype {codes.dtype}")
-        codes = codes.astype(np.int64, copy=False)
-        low = UNKNOWN if allow_missing else 0
-        for j, attr in enumerate(cls.attributes):
-            bad = np.flatnonzero((codes[:, j] < low) | (codes[:, j] >= len(attr.values)))
-            if bad.size:
-                row = int(bad[0])
-                if codes[row, j] == UNKNOWN:
-                    unknown = int((codes[:, j] == UNKNOWN).sum())
-                    raise LabelError(f"{where}: attribute {attr.name!r} is unknown (-1) in row "
-                                     f"{row} ({unknown} rows in all); this needs every value "
-                                     "known: drop or label those examples first")
-                raise LabelError(f"{where}: attribute {attr.name!r} row {row} has code "
-                                 f"{int(codes[row, j])}, valid codes are 0..{len(attr.values) - 1}")
-        return codes
-
-    @classmethod
-    def _require_resolved(cls) -> None:
-        missing = [a.name for a in cls.attributes if not a.resolved]
-        if missing:
-            raise SchemaError(f"schema {cls.__name__}: attributes {missing} have no vocabulary; "
-                              "call .resolve(records) first")
-
     # ------------------------------------------------------------------ JSON
     @classmethod
     def to_dict(cls) -> dict[str, Any]:
@@ -436,23 +323,3 @@ def _reduce_schema(cls: SchemaMeta) -> str | tuple[Any, ...]:
 
 
 copyreg.pickle(SchemaMeta, _reduce_schema)
-
-
-def _hashable_in(value: Any, lookup: Mapping) -> bool:
-    try:
-        return value in lookup
-    except TypeError:
-        return False
-
-
-def _origin(where: str | Sequence[str] | None, row: int) -> str:
-    if where is None:
-        return f" (record {row})"
-    if isinstance(where, str):
-        return f" (record {row} of {where})"
-    return f" (from {where[row]})"
-
-
-def _preview(values: Sequence[Value], limit: int = 12) -> str:
-    shown = ", ".join(repr(v) for v in values[:limit])
-    return f"[{shown}{', ...' if len(values) > limit else ''}] ({len(values)} values)"

@@ -28,7 +28,7 @@ PACKAGE = "groupsup"
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("ground", ("groupsup.errors", "groupsup.version", "groupsup.fileio", "groupsup.validation")),
     ("declarations", ("groupsup.hookspecs", "groupsup.registry", "groupsup.partition",
-                      "groupsup.attribute",
+                      "groupsup.attribute", "groupsup.labels",
                       "groupsup.schema", "groupsup.imaging")),
     ("plugin host", ("groupsup.plugins", "groupsup.plugin_calls")),
     ("data", ("groupsup.data", "groupsup.groups")),

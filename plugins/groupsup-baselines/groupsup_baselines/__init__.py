@@ -1,9 +1,9 @@
 """groupsup-baselines: the paper's baselines as a groupsup plugin (docs/method.md §4).
 
 The entry point (group ``groupsup``) is :mod:`groupsup_baselines.plugin`. It registers the loss
-terms ``block-classifier`` (AE+DS), ``kl``, ``ada-gvae-recon`` and ``ada-gvae-kl``, the backbone
-wrapper ``vae``, the recipes ``ae-ds``, ``beta-vae`` and ``ada-gvae``, and the command
-``groupsup compare``. Uses only groupsup's public
+terms ``block-classifier`` (AE+DS), ``kl``, ``ada-gvae-recon``, ``ada-gvae-kl``, ``ml-vae-recon``
+and ``ml-vae-kl``, the backbone wrapper ``vae``, the recipes ``ae-ds``, ``beta-vae``,
+``ada-gvae`` and ``ml-vae``, and the command ``groupsup compare``. Uses only groupsup's public
 API (plus :mod:`groupsup.evaluate` for the metrics and the evaluation runner).
 """
 
@@ -15,6 +15,14 @@ from groupsup_baselines.adagvae import (
     shared_dimensions,
 )
 from groupsup_baselines.compare import compare
+from groupsup_baselines.mlvae import (
+    MLVAEKL,
+    Accumulated,
+    MLVAERecon,
+    accumulate,
+    grouped_kl,
+    value_slots,
+)
 from groupsup_baselines.search import (
     PartitionSearch,
     ReorderedBackbone,
@@ -29,20 +37,26 @@ __version__ = "0.1.0"
 
 __all__ = [
     "KL",
+    "MLVAEKL",
     "VAE",
+    "Accumulated",
     "AdaGVAEKL",
     "AdaGVAERecon",
     "BlockClassifier",
+    "MLVAERecon",
     "PartitionSearch",
     "ReorderedBackbone",
     "SearchedPartition",
     "VAEConfig",
     "__version__",
+    "accumulate",
     "adaptive_average",
     "assign_dimensions",
     "compare",
+    "grouped_kl",
     "kl_divergence",
     "pair_kl",
     "search_partition",
     "shared_dimensions",
+    "value_slots",
 ]

@@ -10,7 +10,8 @@ first seed; ``--seeds-for STEM=N`` gives one config N seeds), then
 the same share of the machine; evaluation follows in this process. The judge is fitted once
 per dataset and split (:func:`groupsup.fit_shared_judge`) and reads every run's syntheses, so
 the rows are comparable. A run whose backbone is ``vae``
-has no trained partition: its latent dimensions are assigned to attributes by
+has no trained partition (unless its loss is ML-VAE's, whose blocks are trained per attribute):
+its latent dimensions are assigned to attributes by
 :class:`~groupsup_baselines.search.PartitionSearch` first (written to
 ``RUN/eval/partition_search.json``). ``--curve-points K`` also evaluates every run at K regular
 points of its budget (:mod:`groupsup_baselines.curves`). Writes ``DIR/compare.md`` (the table,
@@ -42,15 +43,25 @@ import groupsup as gs
 from groupsup.evaluate import Judge
 from groupsup.fileio import atomic_write_text
 from groupsup_baselines.curves import CurvePoints, curve_record, plot_curves, tail_gain
+from groupsup_baselines.mlvae import MLVAEKL, MLVAERecon
 from groupsup_baselines.search import PartitionSearch
 from groupsup_baselines.table import METRICS, markdown_table, plot_metrics, summarise_seeds
 
-__all__ = ["METRICS", "compare", "needs_search", "summarise"]
+__all__ = ["METRICS", "PARTITIONED_TERMS", "compare", "needs_search", "summarise"]
+
+# loss terms that train the partition of a ``vae`` model, so no search is needed (ML-VAE)
+PARTITIONED_TERMS = frozenset({MLVAERecon.name, MLVAEKL.name})
 
 
 def needs_search(config: gs.ExperimentConfig) -> bool:
-    """Whether a run has no trained partition, so evaluation must search one (``vae``)."""
-    return config.model.backbone == "vae"
+    """Whether a run has no trained partition, so evaluation must search one: the ``vae``
+    backbone, unless a term of its loss trains one (ML-VAE's, :data:`PARTITIONED_TERMS`)."""
+    if config.model.backbone != "vae":
+        return False
+    loss = config.loss
+    terms = ([t["term"] for t in loss.terms] if loss.terms is not None
+             else [spec.term for spec in gs.LossRecipe.named(loss.recipe).specs])
+    return not PARTITIONED_TERMS.intersection(terms)
 
 
 def summarise(name: str, config: gs.ExperimentConfig, result: gs.RunResult,

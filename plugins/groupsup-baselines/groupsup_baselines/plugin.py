@@ -1,4 +1,4 @@
-"""The hook implementations: four loss terms, one backbone, three recipes and ``compare``."""
+"""The hook implementations: six loss terms, one backbone, four recipes and ``compare``."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Any
 import groupsup as gs
 from groupsup_baselines.adagvae import AdaGVAEKL, AdaGVAERecon
 from groupsup_baselines.compare import COMMAND
+from groupsup_baselines.mlvae import MLVAEKL, MLVAERecon
 from groupsup_baselines.supervision import BlockClassifier
 from groupsup_baselines.vae import KL, VAE
 
@@ -21,12 +22,16 @@ RECIPES: dict[str, tuple[list[dict[str, Any]], str]] = {
                  "Ada-GVAE baseline (backbone 'vae', a strategy with swap pairs such as 'edge'): "
                  "both images of each pair decoded from their posteriors averaged on the "
                  "dimensions inferred shared + 0.1 x KL of those posteriors"),
+    "ml-vae": ([{"term": "ml-vae-recon"}, {"term": "ml-vae-kl", "weight": 0.1}],
+               "ML-VAE baseline (backbone 'vae'; schema.free = N for the style): each image "
+               "decoded with every block j's posterior multiplied over the step's images of "
+               "its value of j + 0.1 x KL, each group's content counted once"),
 }
 
 
 @gs.hookimpl
 def register_losses(register: Any) -> None:
-    for term in (BlockClassifier, KL, AdaGVAERecon, AdaGVAEKL):
+    for term in (BlockClassifier, KL, AdaGVAERecon, AdaGVAEKL, MLVAERecon, MLVAEKL):
         register(term.name, term, description=(term.__doc__ or "").split("\n")[0])
 
 
