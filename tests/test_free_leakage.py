@@ -86,3 +86,26 @@ def test_held_out_synthesis_takes_the_unlabelled_block_from_the_free_provider(da
     assert torch.allclose(out[:, 0, :, :4].mean((1, 2)), expected_left)
     with pytest.raises(gs.DataError, match="unlabelled block 'style' needs its provider"):
         synthesise(model, data, providers, "cpu")
+
+
+def test_evaluate_reports_the_unlabelled_rows_and_attributes_the_model_does_not_name(
+        tmp_path, one_thread):
+    from conftest import Toy, styled_run, toy_images, toy_labels
+
+    run, styled = styled_run(tmp_path / "run")
+    labels = toy_labels()
+    full = gs.GroupDataset.from_arrays(Toy, toy_images(labels), labels, name="toy")
+    options = gs.EvalOptions(max_examples=8, classifier_steps=30, leakage_examples=8,
+                             coprediction_examples=24, code_metrics=())
+    metrics = gs.evaluate_run(run, dataset=full, options=options, progress=False,
+                              report=False)
+    assert set(metrics["free_leakage"]) == {"shape", "color"}
+    assert set(metrics["free_coprediction"]["accuracy"]) == {"shape", "color"}
+    assert metrics["leakage"]["blocks"] == ["shape", "color", "style"]
+    unnamed = metrics["unnamed_attributes"]["attributes"]
+    assert set(unnamed) == {"position"} and 0 <= unnamed["position"]["follows_free"] <= 1
+    assert "free_provider" in metrics["synthesis"]
+    # the model's own attributes only: nothing unnamed to read
+    alone = gs.evaluate_run(run, dataset=styled, options=options, progress=False, report=False)
+    assert "unnamed_attributes" not in alone
+    assert alone["free_leakage"].keys() == metrics["free_leakage"].keys()

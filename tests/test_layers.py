@@ -38,6 +38,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("training", ("groupsup.train",)),
     ("pipeline", ("groupsup.evaluate.run", "groupsup.evaluate.report",
                   "groupsup.evaluate.zeroshot", "groupsup.evaluate.during",
+                  "groupsup.evaluate.unlabelled",
                   "groupsup.explore")),
     ("interface", ("groupsup.cli", "groupsup.__main__")),
     ("package", ("groupsup",)),

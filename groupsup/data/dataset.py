@@ -102,6 +102,13 @@ class GroupDataset:
         return GroupDataset(self.schema, self.labels[idx], _Subset(self.source, idx),
                             name or f"{self.name}[subset]")
 
+    def columns(self, names: Any, name: str | None = None) -> GroupDataset:
+        """The same examples labelled by the attributes *names* only (in that order; the
+        schema keeps their declarations and drops the unlabelled block)."""
+        schema = Schema.define(self.schema.__name__, [self.schema[n] for n in names])
+        positions = [self.schema.names.index(n) for n in names]
+        return GroupDataset(schema, self.labels[:, positions], self.source, name or self.name)
+
     # ------------------------------------------------------------------ constructors
     @classmethod
     def from_arrays(cls, schema: type[Schema], images: Any, labels: Any,

@@ -48,6 +48,7 @@ from groupsup.evaluate.judge import Judge, fit_judge
 from groupsup.evaluate.latent import DEFAULT_CODE_METRICS, disentanglement_metrics, summary_line
 from groupsup.evaluate.swap import swap_accuracy
 from groupsup.evaluate.synthesis import synthesis_quality
+from groupsup.evaluate.unlabelled import free_rows, model_view, unnamed_attributes, unnamed_line
 from groupsup.evaluate.zeroshot import (
     draw_providers,
     encode_all,
@@ -246,9 +247,11 @@ def evaluate_run(run: str | Path | RunResult, dataset: GroupDataset | None = Non
     config = load_config(run_dir / "config.json", overrides or [])
     if dataset is None:
         dataset = resolve_dataset(config, run_dir, registries)
-    train, test = split_ids(run_dir, dataset, split)
     model = load_model(run_dir if checkpoint is None else checkpoint, opts.device,
                        registries=registries).eval()
+    # a dataset labelling attributes the model was trained without: those are read apart
+    full, dataset = dataset, model_view(dataset, model)
+    train, test = split_ids(run_dir, dataset, split)
     out = eval_dir(run_dir, out)
     rng = np.random.default_rng(opts.seed)
     if adapt is not None:
@@ -339,6 +342,11 @@ def evaluate_run(run: str | Path | RunResult, dataset: GroupDataset | None = Non
         metrics["synthesis"]["free_provider"] = (
             f"the unlabelled block {free!r} from a random training image (the base), not the "
             "target nor an attribute's provider")
+    if full is not dataset and bases_free is not None:
+        metrics["unnamed_attributes"] = unnamed_attributes(
+            full, model, synth, bases_free, providers, train, test,
+            steps=opts.classifier_steps, seed=judge_seed, device=opts.device)
+        say(unnamed_line(metrics["unnamed_attributes"]))
     for name, metric in extra_metrics.items():
         metrics["synthesis"][name] = metric(synth, truth, combos, dataset)
     swap = swap_accuracy(judge.classifier, synth, combos).to_dict()
@@ -359,11 +367,6 @@ def evaluate_run(run: str | Path | RunResult, dataset: GroupDataset | None = Non
     leak = leakage_swaps(model, dataset, judge, bases, train, rng, opts.device)
     leak.plot(out / "leakage.png", title="leakage: attribute k follows block j's provider")
     metrics["leakage"] = leak.to_dict()
-    if free is not None:
-        # the unlabelled block's row: how often each attribute follows that block's provider
-        metrics["free_leakage"] = dict(zip(names, json_array(leak.matrix[-1])))
-        say("free leakage (attribute follows the unlabelled block's provider): "
-            + ", ".join(f"{a} {_fmt(v)}" for a, v in zip(names, leak.matrix[-1])))
 
     # 5. co-prediction: which block predicts which attribute
     ids = rng.choice(train, size=min(opts.coprediction_examples, len(train)), replace=False)
@@ -373,12 +376,9 @@ def evaluate_run(run: str | Path | RunResult, dataset: GroupDataset | None = Non
     co.plot(out / "coprediction.png", title="co-prediction (held-out probe accuracy)")
     metrics["coprediction"] = co.to_dict()
     if free is not None:
-        metrics["free_coprediction"] = {
-            "accuracy": dict(zip(names, json_array(co.matrix[-1]))),
-            "chance": dict(zip(names, json_array(co.chance))),
-            "excess_max": float(np.max(co.excess[-1])),
-            "definition": "held-out accuracy of a probe reading each attribute from the "
-                          "unlabelled block alone, beside its majority-class rate"}
+        metrics.update(free_rows(leak, co, names))
+        say("free leakage (attribute follows the unlabelled block's provider): "
+            + ", ".join(f"{a} {_fmt(v)}" for a, v in zip(names, leak.matrix[-1])))
     metrics["disentanglement"] = disentanglement_metrics(
         codes.numpy(), dataset.labels[ids], model.partition, names, seed=opts.seed,
         metrics=opts.code_metrics, registry=(registries or get_host()).metrics)
