@@ -81,8 +81,9 @@ def percentiles(seconds: list[float]) -> dict[str, float]:
 
 def bodies(explorer: Explorer, count: int, seed: int) -> list[bytes]:
     rng = np.random.default_rng(seed)
-    ids = rng.integers(0, len(explorer.dataset), (count, len(explorer.names)))
-    return [json.dumps({"providers": dict(zip(explorer.names, map(int, row)))}).encode()
+    # a provider for every attribute, and for the unlabelled block where the model has one
+    ids = rng.integers(0, len(explorer.dataset), (count, len(explorer.blocks)))
+    return [json.dumps({"providers": dict(zip(explorer.blocks, map(int, row)))}).encode()
             for row in ids]
 
 

@@ -119,3 +119,25 @@ def toy_run(tmp_path_factory, toy_dataset, fresh_host) -> tuple[Path, Path, list
         images.append(root / f"img{i}.png")
         Image.fromarray(pixels).save(images[-1])
     return root, config, images
+
+
+class Styled(gs.Schema):
+    """:class:`Toy` without its position label: left or right is the unlabelled block's."""
+
+    shape = gs.Attribute(values=["square", "plus"], latent=4)
+    color = gs.Attribute(values=list(COLORS), latent=4)
+    style = gs.Free(latent=3)
+
+
+def styled_run(out: Path) -> tuple[Path, gs.GroupDataset]:
+    """``(run directory, dataset)``: a two-step run (16 px) of a model with the unlabelled
+    block ``style``, trained by :func:`groupsup.train` on the toy images labelled by shape and
+    colour only (their position is the variation no label names)."""
+    labels = toy_labels()
+    data = gs.GroupDataset.from_arrays(Styled, toy_images(labels), labels[:, :2],
+                                       name="styled")
+    model = gs.SwapAutoencoder("conv-small", Styled, data.image_shape,
+                               {"width": 8, "max_width": 16})
+    run = gs.train(model, data, steps=2, groups_per_step=2, out=out, progress=False, threads=1)
+    reset_host()  # what comes next builds its own host, as a new process would
+    return run.run_dir, data

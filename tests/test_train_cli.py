@@ -2,12 +2,18 @@
 
 import json
 
+import numpy as np
 import pytest
-from conftest import Toy, toy_config, toy_images, toy_labels, write_config
+import torch
+from conftest import Toy, styled_run, toy_config, toy_images, toy_labels, write_config
 from PIL import Image
 
 import groupsup as gs
 from groupsup.cli import main
+from groupsup.cli.train import read_image
+from groupsup.data import to_uint8
+from groupsup.plugins import reset_host
+from groupsup.train.checkpoint import load_model
 
 pytestmark = pytest.mark.usefixtures("fresh_host")
 
@@ -93,3 +99,73 @@ def test_train_reports_partners_and_warns_of_values_never_recombined(tmp_path, c
     report = json.loads((tmp_path / "run" / "partners.json").read_text())
     assert report["never_recombined"] == {"color": ["blue"]}
     assert sum(report["counts"]["shape"].values()) == 9
+
+
+# ---------------------------------------------------------------------- an unlabelled block
+@pytest.fixture(scope="module")
+def styled(tmp_path_factory):
+    """``(run, images)``: a two-step run with the unlabelled block ``style`` and four of its
+    images as PNG files (0, 1: a square on the left; 2, 3: on the right)."""
+    reset_host()
+    root = tmp_path_factory.mktemp("styled")
+    run, data = styled_run(root / "run")
+    paths = []
+    for i, pixels in zip((0, 2, 1, 3), data.load_uint8([0, 2, 1, 3])):
+        paths.append(root / f"img{i}.png")
+        Image.fromarray(pixels).save(paths[-1])
+    return run, paths
+
+
+def test_synthesize_takes_the_unlabelled_block_from_its_own_image(styled, tmp_path):
+    run, paths = styled
+    out = tmp_path / "synth.png"
+    assert main(["synthesize", "--checkpoint", str(run), "--out", str(out),
+                 "--from", f"shape={paths[0]}", "--from", f"color={paths[1]}",
+                 "--from", f"style={paths[2]}"]) == 0
+    model = load_model(run, "cpu").eval()
+    with torch.no_grad():  # the same three images through the Python API
+        expected = model.synthesize({name: read_image(path, model.image_shape) for name, path
+                                     in zip(("shape", "color", "style"), paths)})
+    got = np.asarray(Image.open(out)).astype(int)
+    assert np.abs(got - to_uint8(expected)[0].astype(int)).max() <= 1
+    assert main(["synthesize", "--checkpoint", str(run), "--out", str(tmp_path / "other.png"),
+                 "--from", f"shape={paths[0]}", "--from", f"color={paths[1]}",
+                 "--from", f"style={paths[3]}"]) == 0  # another style: another image
+    assert not np.array_equal(np.asarray(Image.open(tmp_path / "other.png")), got)
+
+
+def test_synthesize_without_the_unlabelled_block_names_it_in_one_line(styled, capsys):
+    run, paths = styled
+    base = ["synthesize", "--checkpoint", str(run), "--out", "never.png"]
+    assert main([*base, "--from", f"shape={paths[0]}", "--from", f"color={paths[1]}"]) == 1
+    err = capsys.readouterr().err
+    assert err == ("groupsup: error: --from: no image for the unlabelled block 'style' (--from "
+                   "style=IMAGE: the image whose unnamed variation, the one no attribute "
+                   "names, to keep)\n")
+    assert main([*base, "--from", f"shape={paths[0]}"]) == 1
+    err = capsys.readouterr().err
+    assert "no image for attributes ['color'] (one per attribute: shape, color; and one for " \
+           "the unlabelled block 'style'" in err and len(err.splitlines()) == 1
+    assert main([*base, "--from", f"shape={paths[0]}", "--from", f"color={paths[1]}",
+                 "--from", f"styel={paths[2]}"]) == 1
+    assert "no attribute or unlabelled block 'styel' (did you mean 'style'?)" in \
+        capsys.readouterr().err
+
+
+def test_synthesize_groups_take_the_unlabelled_block_from_its_png(styled, tmp_path):
+    run, paths = styled
+    group = tmp_path / "groups" / "g1"
+    group.mkdir(parents=True)
+    for name, path in zip(("shape", "color", "style"), paths):
+        (group / f"{name}.png").write_bytes(path.read_bytes())
+    out = tmp_path / "out"
+    assert main(["synthesize", "--checkpoint", str(run), "--groups", str(tmp_path / "groups"),
+                 "--out", str(out)]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["g1.png", "sheet.png"]
+
+
+def test_synthesize_help_describes_the_unlabelled_block(capsys):
+    assert main(["synthesize", "--help"]) == 0
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert "a model with an unlabelled block" in help_text
+    assert "the image whose unnamed variation (the one no attribute names) to keep" in help_text

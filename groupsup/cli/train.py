@@ -84,18 +84,36 @@ def read_image(path: str | Path, shape: tuple[int, int, int]) -> torch.Tensor:
     return to_tensor(array[None])[0]
 
 
+def _blocks(model) -> list[str]:
+    """The blocks synthesis takes an image for: every attribute, then the unlabelled block."""
+    free = model.partition.free
+    return [*model.schema.names, *([free] if free else [])]
+
+
 def _sources(model, pairs: list[str]) -> dict[str, torch.Tensor]:
+    """``ATTRIBUTE=IMAGE`` pairs (and ``BLOCK=IMAGE`` for the unlabelled block) as images."""
+    names, free = model.schema.names, model.partition.free
     sources: dict[str, torch.Tensor] = {}
     for item in pairs:
         if "=" not in item:
             raise ConfigError(f"--from {item!r}: expected ATTRIBUTE=IMAGE")
         name, path = item.split("=", 1)
-        model.schema[name]  # unknown attribute -> error with a did-you-mean
+        if name not in names and name != free:
+            if free is None:
+                model.schema[name]  # raises: unknown attribute, with a did-you-mean
+            raise ConfigError(f"--from {item!r}: no attribute or unlabelled block {name!r}"
+                              f"{did_you_mean(name, [*names, free])}; attributes: "
+                              f"{', '.join(names)}; unlabelled block: {free}")
         sources[name] = read_image(path, model.image_shape)
-    missing = [n for n in model.schema.names if n not in sources]
+    missing = [n for n in names if n not in sources]
+    hint = (f"the unlabelled block {free!r} (--from {free}=IMAGE: the image whose unnamed "
+            "variation, the one no attribute names, to keep)")
     if missing:
+        also = f"; and one for {hint}" if free and free not in sources else ""
         raise ConfigError(f"--from: no image for attributes {missing} (one per attribute: "
-                          f"{', '.join(model.schema.names)})")
+                          f"{', '.join(names)}{also})")
+    if free and free not in sources:
+        raise ConfigError(f"--from: no image for {hint}")
     return sources
 
 
@@ -107,9 +125,13 @@ def _configure_synthesize(p: argparse.ArgumentParser) -> None:
     p.add_argument("--checkpoint", required=True, help="run or checkpoint directory")
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--from", dest="sources", action="append", metavar="ATTRIBUTE=IMAGE",
-                     help="take ATTRIBUTE's latent block from IMAGE (one per attribute)")
+                     help="take ATTRIBUTE's latent block from IMAGE (one per attribute); a "
+                     "model with an unlabelled block (gs.Free, [schema] free; named 'free' "
+                     "unless free_name says otherwise) needs one more, NAME=IMAGE: the image "
+                     "whose unnamed variation (the one no attribute names) to keep")
     src.add_argument("--groups", metavar="DIR", help="a folder of group folders, each holding "
-                     "<attribute>.png for every attribute, and optionally labels.json (the "
+                     "<attribute>.png for every attribute (and <name>.png for an unlabelled "
+                     "block), and optionally labels.json (the "
                      "requested value of each attribute, shown on the sheet) and truth.png (the "
                      "expected image, shown in a last column)")
     p.add_argument("--out", required=True, help="output PNG (with --groups: output folder)")
@@ -121,7 +143,7 @@ def _run_synthesize(args: argparse.Namespace) -> int:
     from groupsup.train import load_model
 
     model = load_model(args.checkpoint, args.device).eval()
-    names = model.schema.names
+    names = _blocks(model)
     if args.sources:
         sources = _sources(model, args.sources)
         out = model.synthesize({k: v.to(args.device) for k, v in sources.items()})

@@ -2,66 +2,44 @@
 
 :class:`Explorer` loads the run's latest checkpoint and dataset once and answers every request
 of the page and the JSON API (:mod:`groupsup.explore.server`) in memory: compose a code from
-one provider per attribute and decode it, sweep one attribute over its values, interpolate one
-block between two providers, encode an uploaded image. A provider is an example id (``int``) or
-an upload id (``"u1"``); every client value is checked here and a bad one raises
-:class:`RequestError` naming the field, so the server answers it with a 4xx JSON error. Nothing
-a client sends becomes a file path: the only files read are those of the run given at start.
+one provider per attribute (and one for the unlabelled block, where the schema has one) and
+decode it, sweep one block over its values (the unlabelled block: over training examples),
+interpolate one block between two providers, encode an uploaded image. A provider is an example
+id (``int``) or an upload id (``"u1"``); every client value is checked here and a bad one raises
+:class:`RequestError` (:mod:`groupsup.explore.checks`) naming the field, so the server answers it
+with a 4xx JSON error. Nothing a client sends becomes a file path: the only files read are those
+of the run given at start.
 """
 
 from __future__ import annotations
 
 import io
-import re
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
 from groupsup.data import GroupDataset, to_tensor, to_uint8
-from groupsup.errors import ConfigError, DataError, GroupsupError
+from groupsup.errors import ConfigError, DataError
 from groupsup.evaluate.image_quality import mse, psnr
 from groupsup.evaluate.run import resolve_dataset, split_ids
+from groupsup.explore import checks
 from groupsup.explore.batching import Coalescer
+from groupsup.explore.checks import Limits, Provider, RequestError
 from groupsup.explore.runinfo import finite, latest_evaluation, training_curves
-from groupsup.imaging import to_8bit
 from groupsup.registry import Registries
 from groupsup.train.checkpoint import LATEST, load_model, resolve_checkpoint
 from groupsup.train.config import load_config
 
-# upload formats Pillow is asked to decode: lossless PNG and the camera's JPEG, nothing else
-UPLOAD_FORMATS = ("PNG", "JPEG")
-UPLOAD_ID = re.compile(r"u[0-9]{1,9}")
+__all__ = ["Explorer", "Limits", "Provider", "RequestError", "find_run_dir", "png_bytes"]
+
 CODE_CACHE = 100_000  # example codes kept in memory before the cache starts afresh
-
-
-class RequestError(GroupsupError):
-    """A client request the explorer refuses: ``field`` names the culprit, ``status`` is the
-    HTTP status the server answers with (400 unless said otherwise)."""
-
-    def __init__(self, field: str, message: str, status: int = 400):
-        super().__init__(f"{field}: {message}")
-        self.field, self.status, self.message = field, status, message
-
-
-@dataclass(frozen=True)
-class Limits:
-    """What one client may send: bytes of a JSON body and of an upload, uploads kept (the
-    oldest is dropped first), examples per listing page."""
-
-    json_bytes: int = 16 * 1024
-    upload_bytes: int = 1024 * 1024
-    uploads: int = 256
-    page: int = 500
-
-
-Provider = int | str  # an example id or an upload id
+FREE_SWEEP = 8  # syntheses of a sweep over the unlabelled block unless "count" says otherwise
 
 
 def png_bytes(image: np.ndarray) -> bytes:
@@ -102,6 +80,9 @@ class Explorer:
         self.model = load_model(self.checkpoint, device, registries=registries).eval()
         self.device, self.limits = device, limits or Limits()
         self.names = list(self.model.schema.names)
+        self.free: str | None = self.model.partition.free  # the unlabelled block's name
+        # what a composition takes a provider for: every attribute, then the unlabelled block
+        self.blocks = [*self.names, *([self.free] if self.free else [])]
         if list(self.dataset.schema.names) != self.names or tuple(
                 self.dataset.image_shape) != tuple(self.model.image_shape):
             raise DataError(f"{self.run_dir}: dataset {self.dataset.name!r} (attributes "
@@ -118,8 +99,9 @@ class Explorer:
                                         return_counts=True)
         self._combos = {tuple(r): (int(i), int(c)) for r, i, c in zip(rows.tolist(), first,
                                                                       counts)}
-        # an extra block the schema does not name (a baseline's) comes from the first provider
-        self._block_of = [self.names.index(b) if b in self.names else 0
+        # block j of a composition comes from provider _block_of[j]; an extra block the schema
+        # does not name (a baseline's) comes from the first provider
+        self._block_of = [self.blocks.index(b) if b in self.blocks else 0
                           for b in self.model.partition.names]
         self._lock = threading.Lock()
         self._encode = Coalescer(self._encode_batch)
@@ -135,13 +117,24 @@ class Explorer:
             raise RequestError(field, f"unknown attribute {value!r}; one of {self.names}")
         return self.names.index(value)
 
+    def block(self, value: Any, field: str = "attribute") -> str:
+        """The name of an attribute or of the unlabelled block."""
+        if not isinstance(value, str) or value not in self.blocks:
+            raise RequestError(field, f"unknown attribute {value!r}; one of {self.blocks}"
+                               f"{self._free_note()}")
+        return value
+
+    def _free_note(self) -> str:
+        return "" if self.free is None else (f" ({self.free!r} is the unlabelled block: the "
+                                             "image whose unnamed variation to keep)")
+
     def provider(self, value: Any, field: str) -> Provider:
         """An example id in range or the id of a kept upload."""
         if isinstance(value, int) and not isinstance(value, bool):
             if 0 <= value < len(self.dataset):
                 return value
             raise RequestError(field, f"example {value} out of range 0..{len(self.dataset) - 1}")
-        if isinstance(value, str) and UPLOAD_ID.fullmatch(value):
+        if isinstance(value, str) and checks.UPLOAD_ID.fullmatch(value):
             with self._lock:
                 if value in self._uploads:
                     return value
@@ -151,17 +144,21 @@ class Explorer:
                            f"got {value!r}")
 
     def providers(self, value: Any, field: str = "providers") -> list[Provider]:
-        """One provider per attribute, in schema order, from ``{attribute: provider}``."""
+        """One provider per attribute in schema order, then the unlabelled block's, from
+        ``{attribute: provider}``."""
         if not isinstance(value, Mapping):
             raise RequestError(field, f"expected an object {{attribute: provider}}, got "
                                f"{type(value).__name__}")
         for name in value:
-            self.attribute(name, f"{field}.{name}")
-        missing = [n for n in self.names if n not in value]
+            self.block(name, f"{field}.{name}")
+        missing = [n for n in self.blocks if n not in value]
         if missing:
+            free = "" if self.free is None else (f", and one for the unlabelled block "
+                                                 f"{self.free!r}: the image whose unnamed "
+                                                 "variation to keep")
             raise RequestError(field, f"no provider for {missing} (one per attribute: "
-                               f"{self.names})")
-        return [self.provider(value[n], f"{field}.{n}") for n in self.names]
+                               f"{self.names}{free})")
+        return [self.provider(value[n], f"{field}.{n}") for n in self.blocks]
 
     # ------------------------------------------------------------------ codes and images
     @torch.inference_mode()
@@ -180,7 +177,8 @@ class Explorer:
                                 for p in providers])
 
     def compose(self, providers: list[Provider]) -> torch.Tensor:
-        """``(Z,)``: block j from the provider of attribute j."""
+        """``(Z,)``: block j from the provider of attribute j, the unlabelled block from the
+        last provider."""
         z = self.codes(providers)
         return self.model.partition.assemble(
             z, torch.tensor([self._block_of], dtype=torch.long))[0]
@@ -198,11 +196,11 @@ class Explorer:
     def _decode_batch(self, codes: torch.Tensor) -> torch.Tensor:
         return self.model.to_image(self.model.decode(codes.to(self.device))).cpu()
 
-    def _block(self, k: int) -> slice:
-        """The latent block of attribute *k*."""
-        if self.names[k] not in self.model.partition.names:
-            raise RequestError("attribute", f"{self.names[k]!r} has no latent block of its own")
-        return self.model.partition.slice(self.names[k])
+    def _block(self, name: str) -> slice:
+        """The latent columns of block *name* (an attribute's or the unlabelled one)."""
+        if name not in self.model.partition.names:
+            raise RequestError("attribute", f"{name!r} has no latent block of its own")
+        return self.model.partition.slice(name)
 
     def labels_of(self, provider: Provider) -> list[int] | None:
         """The label codes of an example; ``None`` for an upload (it has none)."""
@@ -228,17 +226,44 @@ class Explorer:
         the requested combination by value, ground truth and error where known)."""
         providers = self.providers(request.get("providers"))
         image = self.decode(self.compose(providers)[None])[0]
-        combination = [self.labels_of(p) for p in providers]
+        # the values come from the attributes' providers; the unlabelled block's names none
+        combination = [self.labels_of(p) for p in providers[:len(self.names)]]
         codes = None if None in combination else [row[j] for j, row in enumerate(combination)]
         return png_bytes(image), {"combination": self._named(codes), **self.truth(codes, image)}
 
     def sweep(self, request: Mapping[str, Any]) -> dict[str, Any]:
         """``{"base": provider, "attribute": name}`` -> one synthesis per value of the
         attribute that training shows: the base's code with that block taken from a training
-        example of the value (the one agreeing with the base on most other attributes)."""
+        example of the value (the one agreeing with the base on most other attributes). For
+        the unlabelled block: its block taken in turn from ``count`` training examples drawn
+        at random (``seed``), every other block the base's."""
         base = self.provider(request.get("base"), "base")
-        k = self.attribute(request.get("attribute"))
+        name = self.block(request.get("attribute"))
         base_labels = self.labels_of(base)
+        k = None if name == self.free else self.names.index(name)
+        values: list[int | None]
+        if k is None:
+            picks = self._free_picks(base, request)
+            values = [None] * len(picks)
+        else:
+            picks, found = self._value_picks(k, base_labels)
+            values = list(found)
+        block = self._block(name)
+        codes = self.codes([base])[0].repeat(len(picks), 1)
+        codes[:, block] = self.codes(picks)[:, block]
+        items = []
+        for v, pick, image in zip(values, picks, self.decode(codes)):
+            combination = None if base_labels is None else [*base_labels]
+            if combination is not None and k is not None and v is not None:
+                combination[k] = v
+            value = self.values[k][v] if k is not None and v is not None else None
+            items.append({"value": value, "provider": pick, "image": png_bytes(image),
+                          **self.truth(combination, image)})
+        return {"base": base, "attribute": name, "items": items}
+
+    def _value_picks(self, k: int, base_labels: list[int] | None) -> tuple[list[int], list[int]]:
+        """Per value of attribute *k* in training: the training example showing it that agrees
+        with the base on the most other attributes (the first, for an upload)."""
         labels = self.dataset.labels
         picks, values = [], []
         for v in np.unique(labels[self.train, k]):
@@ -250,58 +275,36 @@ class Explorer:
                 candidates = candidates[[int(np.argmax(agree))]]
             picks.append(int(candidates[0]))
             values.append(int(v))
-        block = self._block(k)
-        codes = self.codes([base])[0].repeat(len(picks), 1)
-        codes[:, block] = self.codes(picks)[:, block]
-        images = self.decode(codes)
-        items = []
-        for v, pick, image in zip(values, picks, images):
-            combination = None if base_labels is None else [*base_labels]
-            if combination is not None:
-                combination[k] = v
-            items.append({"value": self.values[k][v], "provider": pick,
-                          "image": png_bytes(image), **self.truth(combination, image)})
-        return {"base": base, "attribute": self.names[k], "items": items}
+        return picks, values
+
+    def _free_picks(self, base: Provider, request: Mapping[str, Any]) -> list[int]:
+        """``count`` training examples other than the base, drawn with ``seed``."""
+        count = checks.json_int(request.get("count", FREE_SWEEP), "count", 1, self.limits.sweep)
+        seed = checks.json_int(request.get("seed", 0), "seed", 0, 2**32 - 1)
+        pool = self.train[self.train != base] if isinstance(base, int) else self.train
+        pick = np.random.default_rng(seed).choice(pool, min(count, len(pool)), replace=False)
+        return [int(i) for i in pick]
 
     def interpolate(self, request: Mapping[str, Any]) -> bytes:
         """``{"providers": {...}, "attribute": name, "to": provider, "t": 0..1}`` -> PNG: the
         composed code with the attribute's block moved a fraction t toward ``to``'s block."""
         providers = self.providers(request.get("providers"))
-        k = self.attribute(request.get("attribute"))
+        name = self.block(request.get("attribute"))
         target = self.provider(request.get("to"), "to")
         t = request.get("t")
         if isinstance(t, bool) or not isinstance(t, int | float) or not 0 <= t <= 1:
             raise RequestError("t", f"expected a number in [0, 1], got {t!r}")
         code = self.compose(providers)
         end = self.codes([target])[0]
-        block = self._block(k)
+        block = self._block(name)
         code[block] = (1 - t) * code[block] + t * end[block]
         return png_bytes(self.decode(code[None])[0])
 
     def upload(self, data: bytes) -> dict[str, Any]:
         """Validate an image (size in bytes, format, pixel size, mode), encode it and keep its
         code; returns ``{"upload": id, ...}``."""
-        c, h, w = self.model.image_shape
-        if not data:
-            raise RequestError("body", "empty upload; send the image file's bytes")
-        if len(data) > self.limits.upload_bytes:
-            raise RequestError("body", f"upload of {len(data)} bytes exceeds "
-                               f"{self.limits.upload_bytes}", 413)
-        try:
-            with Image.open(io.BytesIO(data), formats=list(UPLOAD_FORMATS)) as img:
-                # the size is read from the header: check it before decoding any pixel
-                if img.size != (w, h):
-                    raise RequestError("image", f"image is {img.size[0]}x{img.size[1]} pixels, "
-                                       f"the model expects {w}x{h}")
-                pixels = np.asarray(to_8bit(img, "L" if c == 1 else "RGB", "upload"),
-                                    dtype=np.uint8).reshape(h, w, c)
-        except UnidentifiedImageError:
-            raise RequestError("image", f"not a {' or '.join(UPLOAD_FORMATS)} image",
-                               415) from None
-        except DataError as err:
-            raise RequestError("image", str(err)) from None
-        except (OSError, ValueError, Image.DecompressionBombError) as err:
-            raise RequestError("image", f"cannot decode the image ({err})") from None
+        pixels = checks.decode_upload(data, self.model.image_shape, self.limits.upload_bytes)
+        h, w = self.model.image_shape[1:]
         code = self._encode(to_tensor(pixels[None]))[0]
         with self._lock:
             name = f"u{self._next_upload}"
@@ -325,27 +328,33 @@ class Explorer:
 
     # ------------------------------------------------------------------ listings
     def info(self) -> dict[str, Any]:
-        """What the page needs first: attributes and values, sizes, held-out combinations."""
+        """What the page needs first: attributes and values, the latent blocks (the unlabelled
+        one, if any, last and flagged; ``free`` is its name or ``None``), sizes, held-out
+        combinations."""
         c, h, w = self.model.image_shape
         held = np.unique(self.dataset.labels[self.held_out], axis=0)
         return {"run": str(self.run_dir), "checkpoint": self.checkpoint.name,
                 "name": self.config.name,
                 "attributes": [{"name": n, "values": v} for n, v in zip(self.names, self.values)],
+                "blocks": [{"name": n, "latent": w, "unlabelled": n == self.free}
+                           for n, w in self.model.partition],
+                "free": self.free,
                 "image": {"channels": c, "height": h, "width": w},
                 "examples": len(self.dataset), "train": len(self.train),
                 "held_out_examples": int(self.held_out.sum()),
                 "held_out": [self._named(r) for r in held.tolist()],
                 "limits": {"json_bytes": self.limits.json_bytes,
                            "upload_bytes": self.limits.upload_bytes,
-                           "upload_formats": list(UPLOAD_FORMATS), "page": self.limits.page}}
+                           "upload_formats": list(checks.UPLOAD_FORMATS), "page": self.limits.page,
+                           "sweep": self.limits.sweep}}
 
     def examples(self, query: Mapping[str, str]) -> dict[str, Any]:
         """A page of examples matching ``{attribute: value name}`` filters, plus ``held_out``
         ("1"/"0"), ``offset`` and ``limit``: ``{"total", "examples": [{id, labels,
         held_out}]}``."""
         keep = np.ones(len(self.dataset), dtype=bool)
-        offset = _int(query.get("offset", "0"), "offset", 0, len(self.dataset))
-        limit = _int(query.get("limit", "100"), "limit", 1, self.limits.page)
+        offset = checks.query_int(query.get("offset", "0"), "offset", 0, len(self.dataset))
+        limit = checks.query_int(query.get("limit", "100"), "limit", 1, self.limits.page)
         for key, value in query.items():
             if key in ("offset", "limit"):
                 continue
@@ -365,10 +374,11 @@ class Explorer:
                               "held_out": bool(self.held_out[i])} for i in page]}
 
     def run_info(self) -> dict[str, Any]:
-        """The run's training curves (``metrics.jsonl``, downsampled) and the latest
-        evaluation's headline, leakage and co-prediction matrices (``None`` before any)."""
+        """The run's training curves (``metrics.jsonl``, downsampled), the latest evaluation's
+        headline, leakage and co-prediction matrices (``None`` before any; their last block row
+        is the unlabelled block's, named by ``free``)."""
         latest = self.run_dir / "checkpoints" / LATEST
-        return {"run": str(self.run_dir), "checkpoint": self.checkpoint.name,
+        return {"run": str(self.run_dir), "checkpoint": self.checkpoint.name, "free": self.free,
                 "latest": latest.read_text().strip() if latest.is_file() else None,
                 "curves": training_curves(self.run_dir),
                 "evaluation": latest_evaluation(self.run_dir)}
@@ -378,12 +388,3 @@ class Explorer:
             return None
         return {n: (self.values[j][c] if c >= 0 else None)
                 for j, (n, c) in enumerate(zip(self.names, codes))}
-
-def _int(text: str, field: str, low: int, high: int) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise RequestError(field, f"expected an integer, got {text!r}") from None
-    if not low <= value <= high:
-        raise RequestError(field, f"{value} outside {low}..{high}")
-    return value

@@ -36,8 +36,9 @@ def training_curves(run_dir: Path) -> dict[str, Any]:
 
 def latest_evaluation(run_dir: Path) -> dict[str, Any] | None:
     """The newest ``RUN/eval/**/metrics.json`` (``eval/NNN`` of ``groupsup evaluate``, or
-    ``eval/`` itself as the demo writes it), reduced to what the page shows; ``None``
-    before any evaluation."""
+    ``eval/`` itself as the demo writes it), reduced to what the page shows (with
+    ``free_leakage`` and ``free_coprediction`` of a model with an unlabelled block, else
+    ``None``); ``None`` before any evaluation."""
     root = run_dir / "eval"
     found = [p for p in (root / "metrics.json", *root.glob("[0-9]*/metrics.json"))
              if p.is_file()]
@@ -51,11 +52,15 @@ def latest_evaluation(run_dir: Path) -> dict[str, Any] | None:
     pick = {"headline": ("text",), "leakage": ("blocks", "attributes", "matrix"),
             "coprediction": ("blocks", "attributes", "matrix"),
             "swap_accuracy": ("attributes", "accuracy", "mean"),
-            "synthesis": ("psnr", "ssim", "mse"), "reconstruction": ("psnr", "ssim")}
+            "synthesis": ("psnr", "ssim", "mse"), "reconstruction": ("psnr", "ssim"),
+            "free_coprediction": ("accuracy", "chance", "excess_max")}
     out: dict[str, Any] = {"path": str(path)}
     for section, keys in pick.items():
         value = metrics.get(section)
         out[section] = {k: value.get(k) for k in keys} if isinstance(value, dict) else None
+    # a model with an unlabelled block: how often each attribute follows that block's provider
+    free_leakage = metrics.get("free_leakage")
+    out["free_leakage"] = free_leakage if isinstance(free_leakage, dict) else None
     return out
 
 

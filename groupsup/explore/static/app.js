@@ -30,6 +30,16 @@ function providerSrc(p) {
   return typeof p === "string" ? `/api/uploads/${p}.png` : `/api/examples/${p}.png`;
 }
 
+// the provider slots of a composition: every attribute, then the unlabelled block (if any)
+function blockNames() {
+  const names = state.info.attributes.map((a) => a.name);
+  return state.info.free ? [...names, state.info.free] : names;
+}
+
+function blockLabel(name) {
+  return name === state.info.free ? `${name} (unlabelled)` : name;
+}
+
 function option(select, value, text) {
   const o = document.createElement("option");
   o.value = value; o.textContent = text === undefined ? value : text;
@@ -92,7 +102,7 @@ async function loadThumbs(append) {
 // ------------------------------------------------------------------ compose
 function buildTargets() {
   const box = $("targets");
-  const names = state.info.attributes.map((a) => a.name);
+  const names = blockNames();
   for (const target of [...names, "sweep base", "slider: to"]) {
     const label = document.createElement("label");
     const radio = document.createElement("input");
@@ -101,7 +111,7 @@ function buildTargets() {
     const img = document.createElement("img");
     img.id = "target-" + target.replace(/[^a-z0-9]+/gi, "-");
     img.alt = target;
-    label.append(radio, img, document.createTextNode(" " + target));
+    label.append(radio, img, document.createTextNode(" " + blockLabel(target)));
     box.appendChild(label);
   }
   box.querySelector("input").checked = true;
@@ -151,16 +161,21 @@ async function compose() {
 // ------------------------------------------------------------------ sweep and slider
 async function sweep() {
   const base = state.base === null ? state.providers[state.info.attributes[0].name] : state.base;
+  const attribute = $("sweep-attribute").value;
+  const request = { base, attribute };
+  if (attribute === state.info.free) request.count = 8;  // 8 training examples drawn at random
   try {
-    const r = await api("POST", "/api/sweep", { base, attribute: $("sweep-attribute").value });
+    const r = await api("POST", "/api/sweep", request);
     const row = $("sweep-row");
     row.replaceChildren();
     for (const item of r.items) {
       const fig = document.createElement("figure");
       const img = document.createElement("img");
-      img.src = item.image; img.alt = item.value; img.className = "sweep-item";
+      // an unlabelled block's item has no value: it is named by the example it comes from
+      const name = item.value === null ? `#${item.provider}` : item.value;
+      img.src = item.image; img.alt = name; img.className = "sweep-item";
       const cap = document.createElement("figcaption");
-      cap.textContent = item.value + (item.held_out ? " *" : "");
+      cap.textContent = name + (item.held_out ? " *" : "");
       fig.append(img, cap);
       row.appendChild(fig);
     }
@@ -210,7 +225,7 @@ function matrix(box, m) {
   m.attributes.forEach((a) => { head.insertCell().textContent = a; });
   m.matrix.forEach((row, i) => {
     const tr = table.insertRow();
-    tr.insertCell().textContent = m.blocks[i];
+    tr.insertCell().textContent = blockLabel(m.blocks[i]);
     row.forEach((v) => {
       const td = tr.insertCell();
       td.textContent = v === null ? "-" : v.toFixed(2);
@@ -283,8 +298,15 @@ async function start() {
     `${info.examples} examples, ${info.held_out_examples} held-out`;
   $("upload-hint").textContent = `a ${info.limits.upload_formats.join(" or ")} image of ` +
     `${info.image.width}x${info.image.height} pixels, at most ${info.limits.upload_bytes} bytes`;
-  for (const a of info.attributes) {
-    option($("sweep-attribute"), a.name); option($("slider-attribute"), a.name);
+  for (const name of blockNames()) {
+    option($("sweep-attribute"), name, blockLabel(name));
+    option($("slider-attribute"), name, blockLabel(name));
+  }
+  if (info.free) {
+    $("free-hint").textContent = `${info.free} (unlabelled): the latent block no attribute ` +
+      "names; its provider gives the synthesis its unnamed variation (a slant, a pose). " +
+      "Sweeping it takes it from 8 training examples drawn at random.";
+    $("free-hint").hidden = false;
   }
   buildFilters();
   buildTargets();
@@ -296,9 +318,9 @@ async function start() {
   const page = await loadThumbs(false);
   if (page && page.examples.length) {
     const first = page.examples[0].id;
-    for (const a of info.attributes) {
-      state.providers[a.name] = first;
-      targetImage(a.name).src = providerSrc(first);
+    for (const name of blockNames()) {
+      state.providers[name] = first;
+      targetImage(name).src = providerSrc(first);
     }
     await compose();
   }
