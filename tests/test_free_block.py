@@ -241,3 +241,24 @@ def test_independence_needs_an_unlabelled_block():
     step = StepContext(model, torch.zeros(8, 3, 8, 8), torch.randn(8, 5), BATCH, LABELS)
     with pytest.raises(ConfigError, match=r"schema\.free"):
         Independence().run(step)
+
+
+def test_cover_free_mix_takes_other_images_unlabelled_blocks():
+    from groupsup.losses.terms import mixed_rows
+
+    rows = torch.arange(6)
+    assert torch.equal(mixed_rows(rows, 6, 0.0), rows)
+    moved = mixed_rows(rows, 6, 1.0)
+    assert not (moved == rows).any() and ((moved >= 0) & (moved < 6)).all()
+    torch.manual_seed(5)
+    first = mixed_rows(torch.zeros(100000, dtype=torch.long), 8, 0.25)
+    torch.manual_seed(5)
+    assert torch.equal(first, mixed_rows(torch.zeros(100000, dtype=torch.long), 8, 0.25))
+    assert 0.24 < float((first != 0).float().mean()) < 0.26
+    step = step_with_free()
+    torch.manual_seed(0)
+    codes = first_decode(Cover({"free_mix": 1.0}), step)
+    style, z = ABStyle.partition.slice("style"), step.z
+    for k, target in enumerate([0, 4]):
+        assert not torch.equal(codes[k, style], z[target, style])  # another image's block
+        assert any(torch.equal(codes[k, style], z[i, style]) for i in range(8))

@@ -36,6 +36,15 @@ def _swapped_pairs(step: StepContext, part: str) -> tuple[torch.Tensor, torch.Te
     return torch.cat([a, b]), torch.cat([z_a, z_b]), attribute
 
 
+def mixed_rows(rows: torch.Tensor, count: int, share: float) -> torch.Tensor:
+    """*rows* ``(K,)`` with a random *share* of them replaced by another row of ``0..count-1``
+    (drawn from torch's global generator, which the trainer seeds)."""
+    device = rows.device
+    swap = torch.rand(len(rows), device=device) < share
+    other = (rows + torch.randint(1, max(count, 2), rows.shape, device=device)) % count
+    return torch.where(swap, other, rows)
+
+
 class Recon(LossTerm):
     """Self reconstruction: ``d(D(E(x)), x)`` for every image of the step."""
 
@@ -67,6 +76,11 @@ class CoverConfig(TermConfig):
         0, ge=0, le=8, description="pixels each way the target may be moved to match the "
         "assembled image (per image the best shift; 0: exact). For data whose images of one "
         "combination differ in position, which no provider's block can say")
+    free_mix: float = Field(
+        0.0, ge=0, le=1, description="with an unlabelled block: the share of targets whose "
+        "unlabelled block comes from another image of the step instead of their own, so that "
+        "the decoder cannot read an attribute from that block (it would draw the other "
+        "image's) and takes each attribute from its own block")
 
 
 class Cover(LossTerm):
@@ -81,8 +95,11 @@ class Cover(LossTerm):
 
     def run(self, step: StepContext) -> LossRun:
         cover = step.relation("cover")
-        codes = step.partition.assemble(step.z, cover["providers"],
-                                        free=step.own_free(cover["target"]))
+        free = step.own_free(cover["target"])
+        mix = self.config.free_mix  # type: ignore[attr-defined]
+        if free is not None and mix > 0:
+            free = mixed_rows(free, len(step.z), mix)
+        codes = step.partition.assemble(step.z, cover["providers"], free=free)
         raw = yield Decode(codes)
         target = step.images[cover["target"]]
         reach = self.config.shift_tolerance
@@ -291,5 +308,45 @@ class Independence(LossTerm):
         return share[active].mean()
 
 
+class FreeCycleConfig(TermConfig):
+    """Options of the ``free-cycle`` term."""
+
+    pairs: float = Field(0.5, gt=0, le=0.5, description="pairs per step, as a share of its "
+                         "images: row i takes the unlabelled block of row i + M/2 (another "
+                         "group's image)")
+
+
+class FreeCycle(LossTerm):
+    """Unlabelled-block cycle: give image a the unlabelled block of image b (from another
+    group), decode (no ground truth exists), re-encode; the attributes' blocks of the result
+    must be a's and its unlabelled block b's. Each squared difference is divided by that
+    dimension's variance over the step (detached), so shrinking the codes does not lower it.
+
+    The group terms only ever decode an image with its own unlabelled block, so nothing there
+    tells the decoder that an attribute read from that block is wrong: on a's attributes with
+    b's block, a decoder that draws b's digit from it makes an image whose re-encoded digit
+    block is b's, and this term charges for it.
+    """
+
+    name = "free-cycle"
+    compares = "codes"
+    Config = FreeCycleConfig
+
+    def run(self, step: StepContext) -> LossRun:
+        partition = step.partition
+        if partition.free is None:
+            raise ConfigError("loss term 'free-cycle' swaps the unlabelled block, but the "
+                              "schema declares none: set schema.free = N, or drop the term")
+        m = step.z.shape[0]
+        count = max(1, int(m * self.config.pairs))  # type: ignore[attr-defined]
+        a, b = step.z[:count], step.z[m - count:]
+        free = partition.slice(partition.free)
+        mixed = torch.cat([a[:, :free.start], b[:, free]], dim=1)
+        raw = yield Decode(mixed)
+        again = yield Encode(step.to_image(raw))
+        scale = step.z.detach().var(0).clamp_min(1e-8)
+        return ((again - mixed.detach()).square() / scale).mean()
+
+
 BUILTIN_TERMS: tuple[type[LossTerm], ...] = (Recon, Swap, Cover, Cycle, Latent, Invariance,
-                                              Independence)
+                                              Independence, FreeCycle)
