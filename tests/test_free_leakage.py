@@ -98,7 +98,9 @@ def test_evaluate_reports_the_unlabelled_rows_and_attributes_the_model_does_not_
     options = gs.EvalOptions(max_examples=8, classifier_steps=30, leakage_examples=8,
                              coprediction_examples=24, code_metrics=())
     metrics = gs.evaluate_run(run, dataset=full, options=options, progress=False,
-                              report=False)
+                              out=tmp_path / "eval")
+    report = (tmp_path / "eval" / "report.md").read_text()
+    assert "## The unlabelled block" in report and "follows the unlabelled" in report
     assert set(metrics["free_leakage"]) == {"shape", "color"}
     assert set(metrics["free_coprediction"]["accuracy"]) == {"shape", "color"}
     assert metrics["leakage"]["blocks"] == ["shape", "color", "style"]

@@ -146,6 +146,8 @@ def build_markdown(run_dir: Path, metrics: dict[str, Any], out: Path) -> str:
                + [["chance", *co["chance"]]]),
         "![co-prediction](coprediction.png)",
     ]
+    if "free_leakage" in metrics:
+        parts += _free_section(metrics)
     if "disentanglement" in metrics:
         parts += ["## Disentanglement metrics",
                   "Standard scores of the training codes (definitions and floors in "
@@ -167,6 +169,33 @@ def build_markdown(run_dir: Path, metrics: dict[str, Any], out: Path) -> str:
         "Every number above is in `metrics.json`, with the evaluation's options.",
     ]
     return "\n\n".join(parts) + "\n"
+
+
+def _free_section(metrics: dict[str, Any]) -> list[str]:
+    """The unlabelled block: its leakage and co-prediction rows, attributes the model does
+    not name (docs/evaluation.md, "The unlabelled block")."""
+    block = metrics["leakage"]["blocks"][-1]
+    free, co = metrics["free_leakage"], metrics["free_coprediction"]
+    parts = [
+        "## The unlabelled block",
+        f"Block `{block}` holds the variation no label names. The held-out syntheses took it "
+        "from a random training image (the base), never from the target. Its rows above: "
+        "how often each attribute follows its provider (`free_leakage`, ideally 0) and what "
+        "a probe reads from it (ideally chance; largest excess "
+        f"{_num(co['excess_max'])}).",
+        _table(["", *free], [["free_leakage", *free.values()],
+                             ["co-prediction", *co["accuracy"].values()],
+                             ["chance", *co["chance"].values()]])]
+    unnamed = metrics.get("unnamed_attributes")
+    if unnamed:
+        parts += [
+            "Attributes the evaluation's dataset labels and the model was trained without, "
+            "read on the syntheses by a judge fitted on every label:",
+            _table(["attribute", "follows the unlabelled block's provider",
+                    "follows an attribute's provider", "judge on real images", "chance"],
+                   [[a, v["follows_free"], v["follows_providers"], v["judge_accuracy"],
+                     v["chance"]] for a, v in unnamed["attributes"].items()])]
+    return parts
 
 
 def _judge_source(config: dict[str, Any]) -> str:
