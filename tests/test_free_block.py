@@ -262,3 +262,14 @@ def test_cover_free_mix_takes_other_images_unlabelled_blocks():
     for k, target in enumerate([0, 4]):
         assert not torch.equal(codes[k, style], z[target, style])  # another image's block
         assert any(torch.equal(codes[k, style], z[i, style]) for i in range(8))
+
+
+def test_swap_free_mix_gives_decodes_another_images_unlabelled_block():
+    step = step_with_free()
+    torch.manual_seed(0)
+    codes = first_decode(Swap({"free_mix": 1.0}), step)
+    style, rows = ABStyle.partition.slice("style"), [0, 0, 4, 1, 2, 3]
+    for k, row in enumerate(rows):
+        assert not torch.equal(codes[k, style], step.z[row, style])
+    plain = first_decode(Swap(), step)
+    np.testing.assert_array_equal(codes[:, :5].numpy(), plain[:, :5].numpy())

@@ -55,6 +55,30 @@ class Recon(LossTerm):
         return self.compare(step, raw, step.images)
 
 
+class FreeMixConfig(TermConfig):
+    """The ``free_mix`` option shared by the terms that decode a target with its own
+    unlabelled block."""
+
+    free_mix: float = Field(
+        0.0, ge=0, le=1, description="with an unlabelled block: the share of targets whose "
+        "unlabelled block comes from another image of the step instead of their own, so that "
+        "the decoder cannot read an attribute from that block (it would draw the other "
+        "image's) and takes each attribute from its own block")
+
+
+def _mix_free(step: StepContext, codes: torch.Tensor, targets: torch.Tensor, share: float
+              ) -> torch.Tensor:
+    """*codes* ``(K, Z)``, decoded against the step's rows *targets* ``(K,)`` with their own
+    unlabelled block, with a random *share* of them given another step image's instead
+    (unchanged without an unlabelled block, or at share 0)."""
+    free = step.partition.free
+    if free is None or share <= 0:
+        return codes
+    block = step.partition.slice(free)
+    source = mixed_rows(targets, len(step.z), share)
+    return torch.cat([codes[:, :block.start], step.z[source][:, block]], dim=1)
+
+
 class Swap(LossTerm):
     """One-overlap swap: on each swap pair (sharing attribute j), exchange block j and decode
     both codes; each must still reproduce its own image, since block j carries the same value.
@@ -62,25 +86,22 @@ class Swap(LossTerm):
 
     name = "swap"
     requires = frozenset({"swap"})
+    Config = FreeMixConfig
 
     def run(self, step: StepContext) -> LossRun:
         rows, codes, _ = _swapped_pairs(step, "swap")
+        codes = _mix_free(step, codes, rows, self.config.free_mix)  # type: ignore[attr-defined]
         raw = yield Decode(codes)
         return self.compare(step, raw, step.images[rows])
 
 
-class CoverConfig(TermConfig):
+class CoverConfig(FreeMixConfig):
     """Options of the ``cover`` term."""
 
     shift_tolerance: int = Field(
         0, ge=0, le=8, description="pixels each way the target may be moved to match the "
         "assembled image (per image the best shift; 0: exact). For data whose images of one "
         "combination differ in position, which no provider's block can say")
-    free_mix: float = Field(
-        0.0, ge=0, le=1, description="with an unlabelled block: the share of targets whose "
-        "unlabelled block comes from another image of the step instead of their own, so that "
-        "the decoder cannot read an attribute from that block (it would draw the other "
-        "image's) and takes each attribute from its own block")
 
 
 class Cover(LossTerm):
@@ -95,11 +116,10 @@ class Cover(LossTerm):
 
     def run(self, step: StepContext) -> LossRun:
         cover = step.relation("cover")
-        free = step.own_free(cover["target"])
-        mix = self.config.free_mix  # type: ignore[attr-defined]
-        if free is not None and mix > 0:
-            free = mixed_rows(free, len(step.z), mix)
-        codes = step.partition.assemble(step.z, cover["providers"], free=free)
+        codes = step.partition.assemble(step.z, cover["providers"],
+                                        free=step.own_free(cover["target"]))
+        codes = _mix_free(step, codes, cover["target"],
+                          self.config.free_mix)  # type: ignore[attr-defined]
         raw = yield Decode(codes)
         target = step.images[cover["target"]]
         reach = self.config.shift_tolerance
