@@ -101,6 +101,7 @@ def test_evaluate_reports_the_unlabelled_rows_and_attributes_the_model_does_not_
                               out=tmp_path / "eval")
     report = (tmp_path / "eval" / "report.md").read_text()
     assert "## The unlabelled block" in report and "follows the unlabelled" in report
+    assert (tmp_path / "eval" / "free_sweep.png").is_file()
     assert set(metrics["free_leakage"]) == {"shape", "color"}
     assert set(metrics["free_coprediction"]["accuracy"]) == {"shape", "color"}
     assert metrics["leakage"]["blocks"] == ["shape", "color", "style"]

@@ -41,6 +41,7 @@ import torch
 
 from groupsup.data import GroupDataset, to_uint8
 from groupsup.errors import ConfigError, DataError
+from groupsup.evaluate import unlabelled
 from groupsup.evaluate.arrays import json_array
 from groupsup.evaluate.coprediction import coprediction
 from groupsup.evaluate.image_quality import psnr
@@ -48,7 +49,6 @@ from groupsup.evaluate.judge import Judge, fit_judge
 from groupsup.evaluate.latent import DEFAULT_CODE_METRICS, disentanglement_metrics, summary_line
 from groupsup.evaluate.swap import swap_accuracy
 from groupsup.evaluate.synthesis import synthesis_quality
-from groupsup.evaluate.unlabelled import free_rows, model_view, unnamed_attributes, unnamed_line
 from groupsup.evaluate.zeroshot import (
     draw_providers,
     encode_all,
@@ -250,7 +250,7 @@ def evaluate_run(run: str | Path | RunResult, dataset: GroupDataset | None = Non
     model = load_model(run_dir if checkpoint is None else checkpoint, opts.device,
                        registries=registries).eval()
     # a dataset labelling attributes the model was trained without: those are read apart
-    full, dataset = dataset, model_view(dataset, model)
+    full, dataset = dataset, unlabelled.model_view(dataset, model)
     train, test = split_ids(run_dir, dataset, split)
     out = eval_dir(run_dir, out)
     rng = np.random.default_rng(opts.seed)
@@ -339,14 +339,12 @@ def evaluate_run(run: str | Path | RunResult, dataset: GroupDataset | None = Non
         **instance_reference(dataset, targets, truth, rng),
         "per_combination": quality["per_combination"]}
     if free is not None:
-        metrics["synthesis"]["free_provider"] = (
-            f"the unlabelled block {free!r} from a random training image (the base), not the "
-            "target nor an attribute's provider")
+        metrics["synthesis"]["free_provider"] = unlabelled.FREE_PROVIDER.format(free)
     if full is not dataset and bases_free is not None:
-        metrics["unnamed_attributes"] = unnamed_attributes(
+        metrics["unnamed_attributes"] = unlabelled.unnamed_attributes(
             full, model, synth, bases_free, providers, train, test,
             steps=opts.classifier_steps, seed=judge_seed, device=opts.device)
-        say(unnamed_line(metrics["unnamed_attributes"]))
+        say(unlabelled.unnamed_line(metrics["unnamed_attributes"]))
     for name, metric in extra_metrics.items():
         metrics["synthesis"][name] = metric(synth, truth, combos, dataset)
     swap = swap_accuracy(judge.classifier, synth, combos).to_dict()
@@ -376,9 +374,10 @@ def evaluate_run(run: str | Path | RunResult, dataset: GroupDataset | None = Non
     co.plot(out / "coprediction.png", title="co-prediction (held-out probe accuracy)")
     metrics["coprediction"] = co.to_dict()
     if free is not None:
-        metrics.update(free_rows(leak, co, names))
-        say("free leakage (attribute follows the unlabelled block's provider): "
-            + ", ".join(f"{a} {_fmt(v)}" for a, v in zip(names, leak.matrix[-1])))
+        metrics.update(unlabelled.free_rows(leak, co, names))
+        say(unlabelled.free_line(metrics["free_leakage"]))
+        unlabelled.free_sweep(model, dataset, bases[:6], rng.choice(
+            train, min(8, len(train)), replace=False), opts.device, out / "free_sweep.png")
     metrics["disentanglement"] = disentanglement_metrics(
         codes.numpy(), dataset.labels[ids], model.partition, names, seed=opts.seed,
         metrics=opts.code_metrics, registry=(registries or get_host()).metrics)

@@ -5,6 +5,7 @@
   and of the co-prediction matrix (each attribute read from that block alone, beside chance).
   Both should be near 0 / chance: an attribute carried there is one the decoder may take from
   it instead of the attribute's own block, and swapping that block then fails.
+- :func:`free_sweep`: a sheet whose rows vary only the unlabelled block's provider.
 - :func:`unnamed_attributes`: where the evaluation's dataset labels attributes the model was
   trained without (e.g. Fonts evaluated with its font column, trained without it), a judge
   fitted on every label reads them on the held-out syntheses; such an attribute should follow
@@ -15,17 +16,30 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
-from groupsup.data import GroupDataset
+from groupsup.data import GroupDataset, to_uint8
 from groupsup.errors import DataError
 from groupsup.evaluate.arrays import json_array
 from groupsup.evaluate.coprediction import CoPrediction
 from groupsup.evaluate.judge import fit_judge
 from groupsup.evaluate.leakage import Leakage
+from groupsup.evaluate.zeroshot import synthesise
+from groupsup.imaging import image_grid, save_png
 from groupsup.model import SwapAutoencoder
+
+FREE_PROVIDER = ("the unlabelled block {!r} from a random training image (the base), not the "
+                 "target nor an attribute's provider")
+
+
+def free_line(free_leakage: dict[str, float | None]) -> str:
+    """One console line of ``free_leakage``."""
+    return "free leakage (attribute follows the unlabelled block's provider): " + ", ".join(
+        f"{a} {'n/a' if v is None else f'{v:.3f}'}" for a, v in free_leakage.items())
 
 
 def free_rows(leak: Leakage, co: CoPrediction, names: Sequence[str]) -> dict[str, Any]:
@@ -101,3 +115,20 @@ def unnamed_line(result: dict[str, Any]) -> str:
         f"{a} follows the unlabelled block's provider {v['follows_free']:.3f} (chance "
         f"{v['chance']:.2f}{', UNRELIABLE judge' if v['unreliable'] else ''})"
         for a, v in result["attributes"].items())
+
+
+def free_sweep(model: SwapAutoencoder, data: GroupDataset, bases: np.ndarray,
+               providers: np.ndarray, device: str, path: str | Path) -> Path:
+    """A sheet in which each row varies only the unlabelled block: the first row shows the
+    block's providers (*providers* ``(k,)`` ids), every next row a base (*bases* ``(r,)``
+    ids) and then its syntheses with every attribute's block from the base and the
+    unlabelled block from each provider in turn."""
+    n = len(providers)
+    rows = [to_uint8(torch.cat([torch.full((1, *data.image_shape), 1.0),
+                                data.load(providers)]))]
+    for base in bases.tolist():
+        attributes = np.full((n, len(model.partition.labelled)), base, dtype=np.int64)
+        synth = synthesise(model, data, attributes, device, free=providers)
+        rows.append(to_uint8(torch.cat([data.load([base]), synth])))
+    labels = ["base", *(f"from #{p}" for p in providers.tolist())]
+    return save_png(image_grid(rows, column_labels=labels), path)
