@@ -11,7 +11,8 @@ import torch
 import groupsup as gs
 from groupsup.errors import ConfigError, PartitionError, SchemaError
 from groupsup.losses.base import Decode, StepContext
-from groupsup.losses.terms import Cover, Cycle, Independence, Swap
+from groupsup.losses.terms import Cover, Cycle, Swap
+from groupsup.losses.unlabelled import Independence
 from groupsup.train.config import load_config
 from groupsup.train.resolve import schema_of
 
@@ -244,7 +245,7 @@ def test_independence_needs_an_unlabelled_block():
 
 
 def test_cover_free_mix_takes_other_images_unlabelled_blocks():
-    from groupsup.losses.terms import mixed_rows
+    from groupsup.losses.unlabelled import mixed_rows
 
     rows = torch.arange(6)
     assert torch.equal(mixed_rows(rows, 6, 0.0), rows)
@@ -273,3 +274,35 @@ def test_swap_free_mix_gives_decodes_another_images_unlabelled_block():
         assert not torch.equal(codes[k, style], step.z[row, style])
     plain = first_decode(Swap(), step)
     np.testing.assert_array_equal(codes[:, :5].numpy(), plain[:, :5].numpy())
+
+
+def test_bottleneck_noises_only_the_unlabelled_block_in_training_and_prices_its_rate():
+    from groupsup.losses.unlabelled import Bottleneck
+
+    step = step_with_free()
+    term = Bottleneck({"sigma": 0.5})
+    z = step.z
+    noisy = term.perturb(z, step.model.train())
+    assert torch.equal(noisy[:, :5], z[:, :5]) and not torch.equal(noisy[:, 5:], z[:, 5:])
+    assert torch.equal(term.perturb(z, step.model.eval()), z)
+    context = StepContext(step.model, step.images, noisy, BATCH, LABELS, encoded=z)
+    expected = float((z[:, 5:] ** 2).mean() / (2 * 0.25))
+    assert float(term.run(context)) == pytest.approx(expected, rel=1e-6)
+    torch.manual_seed(0)
+    plain = gs.SwapAutoencoder("conv-small", AB, (3, 8, 8), {"width": 4, "max_width": 8})
+    with pytest.raises(ConfigError, match="bottleneck"):
+        term.perturb(torch.zeros(2, 5), plain)
+
+
+def test_a_recipe_with_a_bottleneck_decodes_noisy_codes_and_regularises_the_clean_ones():
+    torch.manual_seed(0)
+    model = gs.SwapAutoencoder("conv-small", ABStyle, (3, 8, 8), {"width": 4, "max_width": 8})
+    images = torch.rand(8, 3, 8, 8) * 2 - 1
+    recipe = gs.LossRecipe(["recon", "independence", {"term": "bottleneck", "weight": 0.1}])
+    torch.manual_seed(1)
+    first = recipe.compute(model.train(), images, BATCH, LABELS).terms
+    torch.manual_seed(2)
+    second = recipe.compute(model, images, BATCH, LABELS).terms
+    assert first["recon"] != second["recon"]  # the noise differs
+    assert first["independence"] == second["independence"]  # read on the clean codes
+    assert first["bottleneck"] == second["bottleneck"]

@@ -64,7 +64,9 @@ class StepContext:
     ``images`` ``(M, C, H, W)``: the step's images in ``[-1, 1]``; ``z`` ``(M, Z)``: their codes
     (one encoder call); ``batch``: the :class:`~groupsup.GroupBatch` whose positions index both;
     ``label_codes`` ``(M, A)``: the examples' integer attribute codes when the caller has them
-    (the trainer always passes them), read through :attr:`labels`.
+    (the trainer always passes them), read through :attr:`labels`. ``encoded``: the encoder's
+    output when a term reshaped the codes the others decode (:meth:`LossTerm.perturb`, e.g. a
+    noise bottleneck); read :attr:`clean`.
     """
 
     model: SwapAutoencoder
@@ -72,7 +74,13 @@ class StepContext:
     z: torch.Tensor
     batch: GroupBatch
     label_codes: np.ndarray | torch.Tensor | None = None
+    encoded: torch.Tensor | None = None
     _indices: dict[str, torch.Tensor] = field(default_factory=dict, repr=False)
+
+    @property
+    def clean(self) -> torch.Tensor:
+        """``(M, Z)``: the encoder's output before any term's :meth:`LossTerm.perturb`."""
+        return self.z if self.encoded is None else self.encoded
 
     @property
     def partition(self) -> LatentPartition:
@@ -182,6 +190,13 @@ class LossTerm:
         A term without requests may be a plain method returning the scalar directly.
         """
         raise NotImplementedError
+
+    def perturb(self, z: torch.Tensor, model: SwapAutoencoder) -> torch.Tensor:
+        """The codes ``(M, Z)`` every term of the step decodes, given the encoder's (or the
+        previous term's) *z*; unchanged by default. A term that reshapes them for all (a
+        noise bottleneck) overrides it; terms then read the encoder's output as
+        :attr:`StepContext.clean`."""
+        return z
 
     def compare(self, step: StepContext, raw: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """The term's distance between raw decoder output and target images ``(n, C, H, W)``."""

@@ -212,7 +212,11 @@ class LossRecipe:
         if self.reduction == "per-decode" and batch.groups <= 0:
             raise ConfigError("recipe reduction 'per-decode' needs the number of groups in the "
                               f"batch; this GroupBatch says groups={batch.groups}")
-        step = StepContext(model, images, model.encode(images), batch, labels)
+        encoded = z = model.encode(images)
+        for term in self.terms:
+            z = term.perturb(z, model)
+        step = StepContext(model, images, z, batch, labels,
+                           encoded=None if z is encoded else encoded)
         values, decoded = _run_lockstep(model, [term.run(step) for term in self.terms],
                                         [s.term for s in self.specs])
         # per-decode: one mean per decoded image and group; a term without decodes (e.g. a
