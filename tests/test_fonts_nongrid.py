@@ -60,7 +60,7 @@ def test_nongrid_fonts_through_the_folder_dataset(tmp_path):
 
 @pytest.mark.parametrize("exact, shifted, reach", [
     ("examples/fonts/nongrid.toml", "examples/fonts/nongrid-shift.toml", 2),
-    ("examples/digits/digits.toml", "examples/digits/digits-shift.toml", 4),
+    ("examples/digits/digits-gsl.toml", "examples/digits/digits-shift.toml", 4),
 ])
 def test_shift_configs_differ_only_in_the_cover_tolerance(exact, shifted, reach):
     exact = gs.load_config(ROOT / exact).to_dict()
@@ -89,3 +89,28 @@ def test_invariance_configs_add_only_the_invariance_term(shifted, invariant):
     added = inv["loss"]["terms"].pop()
     assert added["term"] == "invariance" and added["weight"] == 1.0
     assert shift == inv
+
+
+@pytest.mark.parametrize("invariant, free", [
+    ("examples/fonts/nongrid-invariance.toml", "examples/fonts/nongrid-free.toml"),
+    ("examples/digits/digits-invariance.toml", "examples/digits/digits.toml"),
+])
+def test_unlabelled_block_configs_add_only_the_block_and_the_independence_term(invariant, free):
+    inv = gs.load_config(ROOT / invariant).to_dict()
+    with_free = gs.load_config(ROOT / free).to_dict()
+    for config in (inv, with_free):
+        config.pop("name")
+        config["train"].pop("out")
+    added = with_free["loss"]["terms"].pop()
+    assert added["term"] == "independence" and added["weight"] == 1.0
+    assert with_free["schema"].pop("free") == 8 and inv["schema"].pop("free") is None
+    assert inv == with_free
+
+
+def test_the_unlabelled_font_config_drops_only_the_font_column():
+    config = gs.load_config(ROOT / "examples/fonts/unlabelled-font.toml")
+    assert set(config.dataset.options["attributes"]) == {"letter", "size", "font_color",
+                                                         "back_color"}
+    assert config.schema_.free == 8
+    assert [t["term"] for t in config.loss.terms] == ["recon", "swap", "cover", "invariance",
+                                                       "independence"]
