@@ -95,7 +95,7 @@ def test_invariance_configs_add_only_the_invariance_term(shifted, invariant):
     ("examples/fonts/nongrid-invariance.toml", "examples/fonts/nongrid-free.toml"),
     ("examples/digits/digits-invariance.toml", "examples/digits/digits.toml"),
 ])
-def test_unlabelled_block_configs_add_only_the_block_and_the_independence_term(invariant, free):
+def test_unlabelled_block_configs_add_the_block_independence_and_free_mix(invariant, free):
     inv = gs.load_config(ROOT / invariant).to_dict()
     with_free = gs.load_config(ROOT / free).to_dict()
     for config in (inv, with_free):
@@ -104,6 +104,10 @@ def test_unlabelled_block_configs_add_only_the_block_and_the_independence_term(i
     added = with_free["loss"]["terms"].pop()
     assert added["term"] == "independence" and added["weight"] == 1.0
     assert with_free["schema"].pop("free") == 8 and inv["schema"].pop("free") is None
+    for term in with_free["loss"]["terms"][1:3]:  # swap and cover mix half their decodes
+        assert term["options"].pop("free_mix") == 0.5
+        if not term["options"]:
+            term["options"] = {}
     assert inv == with_free
 
 
