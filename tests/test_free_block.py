@@ -306,3 +306,15 @@ def test_a_recipe_with_a_bottleneck_decodes_noisy_codes_and_regularises_the_clea
     assert first["recon"] != second["recon"]  # the noise differs
     assert first["independence"] == second["independence"]  # read on the clean codes
     assert first["bottleneck"] == second["bottleneck"]
+
+
+def test_cover_detach_free_sends_no_gradient_into_the_targets_unlabelled_block():
+    step = step_with_free()
+    style = ABStyle.partition.slice("style")
+    for detach, expected_zero in ((True, True), (False, False)):
+        z = step.z.clone().requires_grad_(True)
+        context = StepContext(step.model, step.images, z, BATCH, LABELS)
+        codes = first_decode(Cover({"detach_free": detach}), context)
+        codes.sum().backward()
+        assert bool((z.grad[:, style] == 0).all()) is expected_zero
+        assert bool((z.grad[:, :5] != 0).any())  # the providers' blocks still learn

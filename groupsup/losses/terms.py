@@ -74,6 +74,12 @@ class Swap(LossTerm):
 class CoverConfig(FreeMixConfig):
     """Options of the ``cover`` term."""
 
+    detach_free: bool = Field(
+        False, description="with an unlabelled block: the target's block enters the "
+        "assembled code as a constant, so the cover term never teaches the encoder to put in "
+        "that block what the providers' blocks should say (the shortcut); it learns what no "
+        "label names from the other terms")
+
     shift_tolerance: int = Field(
         0, ge=0, le=8, description="pixels each way the target may be moved to match the "
         "assembled image (per image the best shift; 0: exact). For data whose images of one "
@@ -92,7 +98,11 @@ class Cover(LossTerm):
 
     def run(self, step: StepContext) -> LossRun:
         cover = step.relation("cover")
-        codes = step.partition.assemble(step.z, cover["providers"],
+        z = step.z
+        if self.config.detach_free and step.partition.free:  # type: ignore[attr-defined]
+            start = step.partition.slice(step.partition.free).start
+            z = torch.cat([z[:, :start], z[:, start:].detach()], dim=1)
+        codes = step.partition.assemble(z, cover["providers"],
                                         free=step.own_free(cover["target"]))
         codes = mix_free(step, codes, cover["target"],
                           self.config.free_mix)  # type: ignore[attr-defined]
