@@ -78,3 +78,16 @@ def test_folder_manifest_with_empty_cells_reports_coverage(tmp_path, capsys):
     report = json.loads(capsys.readouterr().out)
     assert report["coverage"]["shape"] == {"known": 3, "total": 4}
     assert report["admissibility"]["attributes"]["color"]["known"] == 3
+
+
+def test_a_store_whose_schema_declares_an_unlabelled_block_says_so(tmp_path, capsys):
+    import groupsup as gs
+    from conftest import Styled, toy_images, toy_labels
+
+    labels = toy_labels()[:, :2]
+    data = gs.GroupDataset.from_arrays(Styled, toy_images(toy_labels()), labels, name="styled")
+    store = data.write_store(tmp_path / "styled")
+    assert main(["graph", str(store)]) == 0
+    assert "unlabelled block 'style' (3 dims)" in capsys.readouterr().out
+    assert main(["graph", str(store), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["free"]["latent"] == 3

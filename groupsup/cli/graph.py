@@ -196,7 +196,8 @@ def _run(args: argparse.Namespace) -> int:
         "coverage": {n: {"known": k, "total": total}
                      for n, (k, total) in graph.coverage().items()},
         "edges": graph.edge_counts(), "total_edges": graph.num_edges,
-        "admissibility": admissibility.to_dict(), "seconds": round(elapsed, 3)}
+        "admissibility": admissibility.to_dict(), "seconds": round(elapsed, 3),
+        "free": None if dataset.schema.free is None else dataset.schema.free.model_dump()}
     if split_report is not None:
         report["split"] = split_report
     if args.export:
@@ -224,6 +225,10 @@ def _run(args: argparse.Namespace) -> int:
         f"{n} {k:,}/{total:,} ({100 * k / max(total, 1):.0f}%)"
         for n, (k, total) in graph.coverage().items()))
     print(admissibility.summary())
+    if dataset.schema.free is not None:
+        free = dataset.schema.free
+        print(f"unlabelled block {free.name!r} ({free.latent} dims): no label names it, so "
+              "it is in the latent partition and not in the graph")
     if args.export:
         e = report["export"]
         print(f"wrote {e['path']}: {e['nodes']:,} nodes, {e['edges']:,} edges")
