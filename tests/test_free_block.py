@@ -318,3 +318,28 @@ def test_cover_detach_free_sends_no_gradient_into_the_targets_unlabelled_block()
         codes.sum().backward()
         assert bool((z.grad[:, style] == 0).all()) is expected_zero
         assert bool((z.grad[:, :5] != 0).any())  # the providers' blocks still learn
+
+
+def test_free_adversary_trains_its_classifiers_on_the_block_and_the_encoder_towards_uniform():
+    import torch.nn.functional as F
+
+    from groupsup.losses.unlabelled import FreeAdversary
+
+    step = step_with_free()
+    term = FreeAdversary({"hidden": 0})
+    heads = term.build(step.model)
+    z = step.z.clone().requires_grad_(True)
+    value = term.run(StepContext(step.model, step.images, z, BATCH, LABELS))
+    value.backward()
+    free, labels = z[:, 5:].detach(), torch.as_tensor(LABELS)
+    for j, head in enumerate(heads):
+        w = head.weight.detach().clone().requires_grad_(True)
+        fit = F.cross_entropy(free @ w.T + head.bias.detach(), labels[:, j])
+        (grad,) = torch.autograd.grad(fit / 2, w)  # the term averages the two attributes
+        assert torch.allclose(head.weight.grad, grad, atol=1e-6)
+    x = z.detach()[:, 5:].clone().requires_grad_(True)
+    uniform = sum(-F.log_softmax(x @ h.weight.detach().T + h.bias.detach(), 1).mean()
+                  for h in heads) / 2
+    (expected,) = torch.autograd.grad(uniform, x)
+    assert torch.allclose(z.grad[:, 5:], expected, atol=1e-6)
+    assert bool((z.grad[:, :5] == 0).all())

@@ -22,6 +22,7 @@ from groupsup.losses.distances import code_distance, shift_tolerant_distance
 from groupsup.losses.scatter import scatter_by_value
 from groupsup.losses.unlabelled import (
     Bottleneck,
+    FreeAdversary,
     FreeCycle,
     FreeMixConfig,
     Independence,
@@ -248,4 +249,5 @@ class Invariance(LossTerm):
 
 
 BUILTIN_TERMS: tuple[type[LossTerm], ...] = (Recon, Swap, Cover, Cycle, Latent, Invariance,
-                                              Independence, FreeCycle, Bottleneck)
+                                              Independence, FreeCycle, Bottleneck,
+                                              FreeAdversary)

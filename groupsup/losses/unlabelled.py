@@ -5,7 +5,9 @@
 - ``independence``: the unlabelled block varies with no attribute (no class mean in it);
 - ``free-cycle``: an image given another's unlabelled block must re-encode to its own
   attributes' blocks;
-- ``bottleneck``: noise on the unlabelled block of every decoded code, its rate priced.
+- ``bottleneck``: noise on the unlabelled block of every decoded code, its rate priced;
+- ``free-adversary``: classifiers read every attribute from the unlabelled block, the
+  encoder is asked to leave them at a uniform guess.
 
 docs/model.md, "The unlabelled block", records what each does on which data.
 """
@@ -15,7 +17,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import torch
+import torch.nn.functional as F
 from pydantic import Field
+from torch import nn
 
 from groupsup.errors import ConfigError
 from groupsup.losses.base import Decode, Encode, LossRun, LossTerm, StepContext, TermConfig
@@ -175,3 +179,65 @@ class FreeCycle(LossTerm):
         again = yield Encode(step.to_image(raw))
         scale = step.z.detach().var(0).clamp_min(1e-8)
         return ((again - mixed.detach()).square() / scale).mean()
+
+
+class FreeAdversaryConfig(TermConfig):
+    """Options of the ``free-adversary`` term."""
+
+    hidden: int = Field(64, ge=0, description="hidden units of each attribute's classifier "
+                        "(0: linear)")
+
+
+class FreeAdversary(LossTerm):
+    """An adversary on the unlabelled block (after Mathieu et al. 2016): one classifier per
+    attribute reads it (trained on the block as a constant, cross-entropy on the labels), and
+    the encoder is asked to leave their predictions uniform (cross-entropy of the classifiers,
+    taken as constants, against the uniform distribution). The value is the sum of both means.
+
+    Where ``independence`` removes what a linear probe reads, a hidden layer reads nonlinear
+    codes of an attribute too. Rows whose value is unknown are left out of that attribute.
+    """
+
+    name = "free-adversary"
+    compares = "codes"
+    Config = FreeAdversaryConfig
+
+    def __init__(self, options=None, distance: str = "l1") -> None:
+        super().__init__(options, distance)
+        self.heads: nn.ModuleList | None = None
+
+    def build(self, model: SwapAutoencoder) -> nn.ModuleList:
+        """One classifier ``(F,) -> (K_j,)`` per attribute, F the unlabelled block's width."""
+        free = model.partition.free
+        if free is None:
+            raise ConfigError("loss term 'free-adversary' reads the unlabelled block, but the "
+                              "schema declares none: set schema.free = N, or drop the term")
+        width, hidden = model.partition.sizes[-1], self.config.hidden  # type: ignore[attr-defined]
+        self.heads = nn.ModuleList(
+            nn.Linear(width, k) if hidden == 0 else
+            nn.Sequential(nn.Linear(width, hidden), nn.ReLU(), nn.Linear(hidden, k))
+            for k in model.schema.cardinalities)
+        return self.heads
+
+    def run(self, step: StepContext) -> torch.Tensor:
+        if self.heads is None:
+            raise ConfigError("loss term 'free-adversary' has no classifiers yet: call "
+                              "recipe.build(model) first")
+        free = step.clean[:, step.partition.slice(step.partition.free)]  # type: ignore[arg-type]
+        labels = step.labels
+        losses = []
+        for j, head in enumerate(self.heads):
+            known = labels[:, j] >= 0
+            if not bool(known.any()):
+                continue
+            fit = F.cross_entropy(head(free[known].detach()), labels[known, j])
+            fooled = -F.log_softmax(_constant_forward(head, free[known]), dim=1).mean()
+            losses.append(fit + fooled)
+        return torch.stack(losses).mean() if losses else free.sum() * 0.0
+
+
+def _constant_forward(head: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """*head* applied to *x* with its parameters taken as constants (gradients reach *x*
+    only)."""
+    params = {name: p.detach() for name, p in head.named_parameters()}
+    return torch.func.functional_call(head, params, (x,))
