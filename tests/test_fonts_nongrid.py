@@ -60,7 +60,7 @@ def test_nongrid_fonts_through_the_folder_dataset(tmp_path):
 
 @pytest.mark.parametrize("exact, shifted, reach", [
     ("examples/fonts/nongrid.toml", "examples/fonts/nongrid-shift.toml", 2),
-    ("examples/digits/digits-gsl.toml", "examples/digits/digits-shift.toml", 4),
+    ("examples/digits/digits.toml", "examples/digits/digits-shift.toml", 4),
 ])
 def test_shift_configs_differ_only_in_the_cover_tolerance(exact, shifted, reach):
     exact = gs.load_config(ROOT / exact).to_dict()
@@ -93,7 +93,7 @@ def test_invariance_configs_add_only_the_invariance_term(shifted, invariant):
 
 @pytest.mark.parametrize("invariant, free", [
     ("examples/fonts/nongrid-invariance.toml", "examples/fonts/nongrid-free.toml"),
-    ("examples/digits/digits-invariance.toml", "examples/digits/digits.toml"),
+    ("examples/digits/digits-invariance.toml", "examples/digits/digits-free.toml"),
 ])
 def test_unlabelled_block_configs_add_the_block_independence_and_free_mix(invariant, free):
     inv = gs.load_config(ROOT / invariant).to_dict()
