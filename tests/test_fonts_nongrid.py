@@ -107,7 +107,7 @@ def test_unlabelled_block_configs_add_the_block_independence_and_free_mix(invari
     for term in with_free["loss"]["terms"][1:3]:  # swap and cover mix half their decodes
         assert term["options"].pop("free_mix") == 0.5
         if not term["options"]:
-            term["options"] = {}
+            del term["options"]
     assert inv == with_free
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from conftest import Toy, styled_run, toy_images, toy_labels
 
 import groupsup as gs
 from groupsup.evaluate.judge import fit_judge
@@ -90,8 +91,6 @@ def test_held_out_synthesis_takes_the_unlabelled_block_from_the_free_provider(da
 
 def test_evaluate_reports_the_unlabelled_rows_and_attributes_the_model_does_not_name(
         tmp_path, one_thread):
-    from conftest import Toy, styled_run, toy_images, toy_labels
-
     run, styled = styled_run(tmp_path / "run")
     labels = toy_labels()
     full = gs.GroupDataset.from_arrays(Toy, toy_images(labels), labels, name="toy")

@@ -7,8 +7,10 @@ import json
 import networkx as nx
 import numpy as np
 import pytest
+from conftest import Styled, toy_images, toy_labels
 from PIL import Image
 
+import groupsup as gs
 from groupsup.cli import main
 
 
@@ -81,9 +83,6 @@ def test_folder_manifest_with_empty_cells_reports_coverage(tmp_path, capsys):
 
 
 def test_a_store_whose_schema_declares_an_unlabelled_block_says_so(tmp_path, capsys):
-    import groupsup as gs
-    from conftest import Styled, toy_images, toy_labels
-
     labels = toy_labels()[:, :2]
     data = gs.GroupDataset.from_arrays(Styled, toy_images(toy_labels()), labels, name="styled")
     store = data.write_store(tmp_path / "styled")
