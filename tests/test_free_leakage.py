@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from conftest import Styled as StyledSchema
 from conftest import Toy, styled_run, toy_images, toy_labels
 
 import groupsup as gs
@@ -111,3 +112,15 @@ def test_evaluate_reports_the_unlabelled_rows_and_attributes_the_model_does_not_
     alone = gs.evaluate_run(run, dataset=styled, options=options, progress=False, report=False)
     assert "unnamed_attributes" not in alone
     assert alone["free_leakage"].keys() == metrics["free_leakage"].keys()
+
+
+def test_the_evaluate_callback_synthesises_with_a_free_provider(tmp_path, one_thread):
+    labels = toy_labels()[:, :2]
+    data = gs.GroupDataset.from_arrays(StyledSchema, toy_images(toy_labels()), labels)
+    model = gs.SwapAutoencoder("conv-small", StyledSchema, data.image_shape,
+                               {"width": 8, "max_width": 16})
+    callback = gs.EvaluateDuringTraining(gs.EvaluateDuringTraining.Config(every=1, examples=4))
+    run = gs.train(model, data, steps=2, groups_per_step=2, out=tmp_path / "run",
+                   progress=False, threads=1, callbacks=[callback])
+    records = (run.run_dir / "evaluations.jsonl").read_text().splitlines()
+    assert len(records) == 2

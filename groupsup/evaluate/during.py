@@ -71,6 +71,9 @@ class EvaluateDuringTraining(Callback):
             self.providers = draw_providers(data.labels, train, data.labels[self.targets], rng)
         except DataError as err:
             raise DataError(f"train.callbacks 'evaluate': {err}") from None
+        # the unlabelled block, if any, from a random training image (as groupsup evaluate)
+        self.free = (None if trainer.model.partition.free is None
+                     else rng.choice(train, size=len(self.targets)))
         self.evaluated = -1
 
     def on_step_end(self, loop: Loop, values: dict[str, float], batch: GroupBatch) -> None:
@@ -93,7 +96,7 @@ class EvaluateDuringTraining(Callback):
             truth = data.load(self.recon)
             recon = torch.cat([model.reconstruct(truth[i:i + 256].to(device)).cpu()
                                for i in range(0, len(truth), 256)])
-            synth = synthesise(model, data, self.providers, device)
+            synth = synthesise(model, data, self.providers, device, free=self.free)
         finally:
             model.train(was_training)
         rec = synthesis_quality(recon, truth, data_range=2.0).overall
