@@ -12,7 +12,7 @@ takes the originals'. Variation no label names then has a home, and no provider 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 import torch
 from pydantic import Field
@@ -28,9 +28,6 @@ from groupsup.losses.unlabelled import (
     Independence,
     mix_free,
 )
-
-if TYPE_CHECKING:
-    pass
 
 
 def _swapped_pairs(step: StepContext, part: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
