@@ -17,6 +17,14 @@ Value = str | int
 NAME_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
+def identifier(name: str | None, what: str) -> str | None:
+    """*name* unchanged, or a ValueError when it is not a Python identifier (``None`` passes:
+    a schema class sets it from the class attribute's name)."""
+    if name is not None and not NAME_PATTERN.match(name):
+        raise ValueError(f"{what} {name!r} must be a Python identifier")
+    return name
+
+
 class Attribute(BaseModel):
     """One attribute of a dataset: its vocabulary (or ``None`` = discover) and latent width."""
 
@@ -52,12 +60,8 @@ class Attribute(BaseModel):
             raise ValueError(f"missing token {self.missing!r} is also a value of the vocabulary")
         return self
 
-    @field_validator("name")
-    @classmethod
-    def _identifier(cls, name: str | None) -> str | None:
-        if name is not None and not NAME_PATTERN.match(name):
-            raise ValueError(f"attribute name {name!r} must be a Python identifier")
-        return name
+    _identifier = field_validator("name")(
+        classmethod(lambda cls, name: identifier(name, "attribute name")))
 
     @property
     def resolved(self) -> bool:
@@ -102,9 +106,5 @@ class Free(BaseModel):
     description: str = ""
     name: str | None = Field(default=None, description="set from the class attribute's name")
 
-    @field_validator("name")
-    @classmethod
-    def _identifier(cls, name: str | None) -> str | None:
-        if name is not None and not NAME_PATTERN.match(name):
-            raise ValueError(f"unlabelled block name {name!r} must be a Python identifier")
-        return name
+    _identifier = field_validator("name")(
+        classmethod(lambda cls, name: identifier(name, "unlabelled block name")))

@@ -76,16 +76,21 @@ def test_shift_configs_differ_only_in_the_cover_tolerance(exact, shifted, reach)
     assert exact == shift
 
 
+def config_pair(first: str, second: str) -> tuple[dict, dict]:
+    """Two example configs as dicts, without the keys that name a run (name, train.out)."""
+    configs = [gs.load_config(ROOT / path).to_dict() for path in (first, second)]
+    for config in configs:
+        config.pop("name")
+        config["train"].pop("out")
+    return configs[0], configs[1]
+
+
 @pytest.mark.parametrize("shifted, invariant", [
     ("examples/fonts/nongrid-shift.toml", "examples/fonts/nongrid-invariance.toml"),
     ("examples/digits/digits-shift.toml", "examples/digits/digits-invariance.toml"),
 ])
 def test_invariance_configs_add_only_the_invariance_term(shifted, invariant):
-    shift = gs.load_config(ROOT / shifted).to_dict()
-    inv = gs.load_config(ROOT / invariant).to_dict()
-    for config in (shift, inv):
-        config.pop("name")
-        config["train"].pop("out")
+    shift, inv = config_pair(shifted, invariant)
     added = inv["loss"]["terms"].pop()
     assert added["term"] == "invariance" and added["weight"] == 1.0
     assert shift == inv
@@ -96,11 +101,7 @@ def test_invariance_configs_add_only_the_invariance_term(shifted, invariant):
     ("examples/digits/digits-invariance.toml", "examples/digits/digits-free.toml"),
 ])
 def test_unlabelled_block_configs_add_the_block_independence_and_free_mix(invariant, free):
-    inv = gs.load_config(ROOT / invariant).to_dict()
-    with_free = gs.load_config(ROOT / free).to_dict()
-    for config in (inv, with_free):
-        config.pop("name")
-        config["train"].pop("out")
+    inv, with_free = config_pair(invariant, free)
     added = with_free["loss"]["terms"].pop()
     assert added["term"] == "independence" and added["weight"] == 1.0
     assert with_free["schema"].pop("free") == 8 and inv["schema"].pop("free") is None
