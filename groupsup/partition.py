@@ -192,6 +192,13 @@ class LatentPartition:
         take = self._swap_mask(attributes, z_a)
         return torch.where(take, z_b, z_a), torch.where(take, z_a, z_b)
 
+    def with_block(self, z: torch.Tensor, name: str, block: torch.Tensor) -> torch.Tensor:
+        """*z* ``(B, size)`` with block *name*'s columns replaced by *block* ``(B, width)``
+        (a new tensor; gradients flow to both)."""
+        self.check(z)
+        span = self.slice(name)
+        return torch.cat([z[:, :span.start], block, z[:, span.stop:]], dim=1)
+
     def assemble(self, z: torch.Tensor, providers: torch.Tensor,
                  free: torch.Tensor | None = None) -> torch.Tensor:
         """Build new codes block by block from rows of *z*.

@@ -343,3 +343,13 @@ def test_free_adversary_trains_its_classifiers_on_the_block_and_the_encoder_towa
     (expected,) = torch.autograd.grad(uniform, x)
     assert torch.allclose(z.grad[:, 5:], expected, atol=1e-6)
     assert bool((z.grad[:, :5] == 0).all())
+
+
+def test_with_block_replaces_exactly_the_named_columns():
+    p, z = ABStyle.partition, torch.randn(3, 9)
+    for name in p.names:
+        new = torch.full((3, p.sizes[p.index(name)]), 7.0)
+        out = p.with_block(z, name, new)
+        assert torch.equal(out[:, p.slice(name)], new)
+        keep = ~p.mask(name)
+        assert torch.equal(out[:, keep], z[:, keep])

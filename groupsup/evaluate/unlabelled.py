@@ -9,7 +9,7 @@
 - :func:`unnamed_attributes`: where the evaluation's dataset labels attributes the model was
   trained without (e.g. Fonts evaluated with its font column, trained without it), a judge
   fitted on every label reads them on the held-out syntheses; such an attribute should follow
-  the unlabelled block's provider (``free_follows``), since that block is where the model
+  the unlabelled block's provider (``follows_free``), since that block is where the model
   had to keep it.
 """
 

@@ -133,8 +133,9 @@ class StepContext:
         those targets, built from codes other than theirs (e.g. re-encoded)."""
         if self.partition.free is None:
             return codes
-        free = self.partition.slice(self.partition.free)
-        return torch.cat([codes[:, :free.start], self.z[targets][:, free]], dim=1)
+        free = self.partition.free
+        own = self.z[targets][:, self.partition.slice(free)]
+        return self.partition.with_block(codes, free, own)
 
 
 class TermConfig(BaseModel):

@@ -96,10 +96,9 @@ class Cover(LossTerm):
 
     def run(self, step: StepContext) -> LossRun:
         cover = step.relation("cover")
-        z = step.z
-        if self.config.detach_free and step.partition.free:  # type: ignore[attr-defined]
-            start = step.partition.slice(step.partition.free).start
-            z = torch.cat([z[:, :start], z[:, start:].detach()], dim=1)
+        z, free = step.z, step.partition.free
+        if self.config.detach_free and free:  # type: ignore[attr-defined]
+            z = step.partition.with_block(z, free, z[:, step.partition.slice(free)].detach())
         codes = step.partition.assemble(z, cover["providers"],
                                         free=step.own_free(cover["target"]))
         codes = mix_free(step, codes, cover["target"],

@@ -57,9 +57,8 @@ def mix_free(step: StepContext, codes: torch.Tensor, targets: torch.Tensor, shar
     free = step.partition.free
     if free is None or share <= 0:
         return codes
-    block = step.partition.slice(free)
     source = mixed_rows(targets, len(step.z), share)
-    return torch.cat([codes[:, :block.start], step.z[source][:, block]], dim=1)
+    return step.partition.with_block(codes, free, step.z[source][:, step.partition.slice(free)])
 
 
 class Independence(LossTerm):
@@ -130,10 +129,9 @@ class Bottleneck(LossTerm):
                               "schema declares none: set schema.free = N, or drop the term")
         if not model.training:
             return z
-        block = model.partition.slice(free)
+        block = z[:, model.partition.slice(free)]
         sigma = self.config.sigma  # type: ignore[attr-defined]
-        noise = torch.randn_like(z[:, block]) * sigma
-        return torch.cat([z[:, :block.start], z[:, block] + noise], dim=1)
+        return model.partition.with_block(z, free, block + torch.randn_like(block) * sigma)
 
     def run(self, step: StepContext) -> torch.Tensor:
         mu = step.clean[:, step.partition.slice(step.partition.free)]  # type: ignore[arg-type]
@@ -173,8 +171,7 @@ class FreeCycle(LossTerm):
         m = step.z.shape[0]
         count = max(1, int(m * self.config.pairs))  # type: ignore[attr-defined]
         a, b = step.z[:count], step.z[m - count:]
-        free = partition.slice(partition.free)
-        mixed = torch.cat([a[:, :free.start], b[:, free]], dim=1)
+        mixed = partition.with_block(a, partition.free, b[:, partition.slice(partition.free)])
         raw = yield Decode(mixed)
         again = yield Encode(step.to_image(raw))
         scale = step.z.detach().var(0).clamp_min(1e-8)
