@@ -277,9 +277,20 @@ def test_concurrent_clients_get_what_one_client_gets(server):
         assert np.abs(diff).max() <= 1, i
 
 
-def test_a_foreign_host_header_is_refused(server):
-    status, _, data = request(server, "GET", "/api/info", headers={"Host": "evil.example:80"})
+@pytest.mark.parametrize("host", [
+    "evil.example:80", "127.attacker.example", "127.0.0.1.nip.io", "127.0.0.1.nip.io:8765",
+    "localhost.evil.example", "localhost.", "127.1", "0x7f.0.0.1", "[::1].evil", "", "::ffff"])
+def test_a_host_header_that_is_not_a_loopback_literal_is_refused(server, host):
+    # DNS rebinding: a page whose domain resolves to 127.0.0.1 sends its own name as Host
+    status, _, data = request(server, "GET", "/api/info", headers={"Host": host})
     assert status == 403 and json.loads(data)["field"] == "Host"
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "127.0.0.1:8765", "127.4.5.6:1", "localhost",
+                                  "LOCALHOST:8765", "[::1]", "[::1]:8765"])
+def test_loopback_literals_are_served(server, host):
+    status, _, _ = request(server, "GET", "/api/info", headers={"Host": host})
+    assert status == 200
 
 
 def test_run_info_has_curves_and_the_latest_evaluation(server):

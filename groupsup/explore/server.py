@@ -15,6 +15,7 @@ comes at once, API requests wait for the load, up to :data:`LOAD_WAIT` seconds, 
 from __future__ import annotations
 
 import base64
+import ipaddress
 import json
 import re
 import sys
@@ -49,14 +50,30 @@ LOAD_WAIT = 300.0  # seconds an API request waits for a model still loading
 
 
 def is_loopback(host: str) -> bool:
-    return host in LOOPBACK_NAMES or host.startswith("127.")
+    """Whether a ``Host`` name (port removed) is ``localhost`` or a literal loopback address
+    (127.0.0.0/8, ``[::1]``). Only literals: a name that merely starts with ``127.``
+    (``127.0.0.1.nip.io``) resolves wherever its owner says, and a page whose domain rebinds
+    to 127.0.0.1 would send exactly such a header."""
+    host = host.lower()
+    if host in LOOPBACK_NAMES:
+        return True
+    if not host.isascii() or not all(part.isdigit() for part in host.split(".")):
+        return False
+    try:
+        return ipaddress.IPv4Address(host).is_loopback
+    except ipaddress.AddressValueError:
+        return False
 
 
 def host_name(header: str) -> str:
     """The name part of a ``Host`` header (``127.0.0.1:8765`` -> ``127.0.0.1``, ``[::1]:80``
     -> ``[::1]``)."""
     if header.startswith("["):
-        return header[:header.find("]") + 1]
+        end = header.find("]") + 1
+        rest = header[end:]
+        # anything after the bracket but a port leaves the whole header, which no check accepts
+        return header[:end] if end and (not rest or (rest[1:].isdigit() and rest[0] == ":")) \
+            else header
     return header.rsplit(":", 1)[0]
 
 
