@@ -26,7 +26,8 @@ PACKAGE = "groupsup"
 # Lowest first. A module belongs to the layer of its longest matching entry: an entry is a module
 # name, or a package whose modules all belong to it (the top-level package only as itself).
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
-    ("ground", ("groupsup.errors", "groupsup.version", "groupsup.fileio", "groupsup.validation")),
+    ("ground", ("groupsup.errors", "groupsup.version", "groupsup.fileio", "groupsup.validation",
+                "groupsup.machine")),
     ("declarations", ("groupsup.hookspecs", "groupsup.registry", "groupsup.partition",
                       "groupsup.attribute", "groupsup.labels",
                       "groupsup.schema", "groupsup.imaging")),

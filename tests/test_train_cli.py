@@ -13,7 +13,7 @@ from groupsup.cli import main
 from groupsup.cli.train import read_image
 from groupsup.data import to_uint8
 from groupsup.plugins import reset_host
-from groupsup.train.checkpoint import load_model
+from groupsup.train.checkpoint import load_model, resolve_checkpoint
 
 pytestmark = pytest.mark.usefixtures("fresh_host")
 
@@ -66,6 +66,34 @@ def test_resume_from_run_directory_with_more_steps(toy_run):
     assert main(["train", "--resume", str(root / "run"), "--set", "train.steps=3"]) == 0
     lines = (root / "run" / "metrics.jsonl").read_text().splitlines()
     assert json.loads(lines[-1])["step"] == 3
+
+
+def test_resume_applies_a_new_learning_rate_and_records_it(toy_run, capsys):
+    root, _, _ = toy_run
+    old = json.loads((root / "run" / "config.json").read_text())["optim"]["lr"]
+    assert main(["train", "--resume", str(root / "run"), "--set", "train.steps=4",
+                 "--set", "optim.lr=0.0002"]) == 0
+    assert f"optim.lr {old!r} -> 0.0002" in capsys.readouterr().err
+    records = [json.loads(line) for line in
+               (root / "run" / "metrics.jsonl").read_text().splitlines()]
+    resumed = [r["lr"] for r in records if r["step"] > 2]
+    assert resumed and resumed == pytest.approx([2e-4] * len(resumed))
+    assert json.loads((root / "run" / "config.json").read_text())["optim"]["lr"] == 2e-4
+    state = torch.load(resolve_checkpoint(root / "run") / "training.pt", weights_only=True)
+    assert state["optimizer"]["param_groups"][0]["lr"] == pytest.approx(2e-4)
+
+
+@pytest.mark.parametrize("override, key", [
+    ("model.options.width=16", "model.options.width"), ("seed=9", "seed"),
+    ("optim.betas=[0.5,0.9]", "optim.betas"), ("loss.recipe='gsl-invariance'", "loss.recipe")])
+def test_resume_refuses_a_change_that_defines_the_run(toy_run, capsys, override, key):
+    root, _, _ = toy_run
+    before = (root / "run" / "metrics.jsonl").read_text()
+    assert main(["train", "--resume", str(root / "run"), "--set", "train.steps=4",
+                 "--set", override]) == 1
+    err = capsys.readouterr().err
+    assert f"--resume {root / 'run'}: {key} " in err and "start a new run" in err
+    assert (root / "run" / "metrics.jsonl").read_text() == before
 
 
 def test_config_show_and_schema(toy_run, capsys):

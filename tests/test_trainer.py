@@ -139,9 +139,23 @@ def test_checkpoint_with_missing_plugin_names_it(tmp_path, store):
         load_checkpoint(tmp_path / "run")
 
 
-def test_amp_on_cpu_is_refused_unless_forced(tmp_path, store):
-    with pytest.raises(gs.ConfigError, match="force_amp"):
-        Trainer(config(tmp_path, store, amp="bf16", device="cpu"))
+@pytest.mark.parametrize("flags, amp, allowed", [
+    (frozenset({"avx2", "avx512f"}), "bf16", False),
+    (frozenset({"avx2", "avx512f", "avx512_bf16"}), "bf16", True),
+    (frozenset({"avx2", "amx_tile", "amx_bf16"}), "bf16", True),
+    (frozenset({"avx2", "amx_tile", "amx_bf16"}), "fp16", False),
+])
+def test_amp_on_cpu_follows_native_bf16(tmp_path, store, monkeypatch, flags, amp, allowed):
+    # the decision, for CPUs other than this one: cpu_info's parsing is tested on real text
+    monkeypatch.setattr("groupsup.train.trainer.cpu_info", lambda: ("Test CPU", flags))
+    if allowed:
+        assert Trainer(config(tmp_path, store, amp=amp, device="cpu")).config.train.amp == amp
+        return
+    with pytest.raises(gs.ConfigError, match=r"on this CPU \(Test CPU\).*force_amp"):
+        Trainer(config(tmp_path, store, amp=amp, device="cpu"))
+    forced = config(tmp_path, store, amp=amp, device="cpu", force_amp=True,
+                    out=str(tmp_path / "forced"))
+    assert Trainer(forced).config.train.amp == amp
 
 
 def test_strategy_and_recipe_mismatch_is_a_config_error(tmp_path, store):

@@ -29,6 +29,7 @@ from typing import Any
 
 from groupsup.evaluate.latent import summary_line
 from groupsup.fileio import atomic_write_text
+from groupsup.machine import describe, differences
 from groupsup.train.curves import CURVES_FILE, plot_training_curves, read_log
 
 
@@ -77,6 +78,7 @@ def build_markdown(run_dir: Path, metrics: dict[str, Any], out: Path) -> str:
         + ", ".join(f"{k} {v}" for k, v in metrics["evaluation"]["partition"].items())
         + (f" (adapted by `{metrics['evaluation']['adapt']}`)"
            if metrics["evaluation"].get("adapt") else "") + ".",
+        _machine_line(metrics),
         "## Training curves",
         f"![training curves]({CURVES_FILE})" if curves else "No `metrics.jsonl` in the run.",
         "## Zero-shot synthesis",
@@ -169,6 +171,18 @@ def build_markdown(run_dir: Path, metrics: dict[str, Any], out: Path) -> str:
         "Every number above is in `metrics.json`, with the evaluation's options.",
     ]
     return "\n\n".join(parts) + "\n"
+
+
+def _machine_line(metrics: dict[str, Any]) -> str:
+    """Where the run was trained and evaluated (timed numbers compare only on one kind)."""
+    trained, here = metrics.get("training_machine"), metrics.get("machine")
+    if here is None:
+        return "Machine: not recorded."
+    if trained is None:
+        return f"Evaluated on {describe(here)}; the training machine was not recorded."
+    if not differences(trained, here):
+        return f"Trained and evaluated on {describe(here)}."
+    return f"Trained on {describe(trained)}; evaluated on {describe(here)}."
 
 
 def _free_section(metrics: dict[str, Any]) -> list[str]:

@@ -60,10 +60,11 @@ from groupsup.evaluate.zeroshot import (
 from groupsup.fileio import atomic_write_text
 from groupsup.graph.splits import Split
 from groupsup.imaging import image_grid, save_png
+from groupsup.machine import machine
 from groupsup.model import SwapAutoencoder
 from groupsup.plugins import get_host
 from groupsup.registry import Registries
-from groupsup.train.checkpoint import load_model
+from groupsup.train.checkpoint import load_model, training_machine
 
 if TYPE_CHECKING:
     from groupsup.train.config import ExperimentConfig
@@ -249,6 +250,7 @@ def evaluate_run(run: str | Path | RunResult, dataset: GroupDataset | None = Non
         dataset = resolve_dataset(config, run_dir, registries)
     model = load_model(run_dir if checkpoint is None else checkpoint, opts.device,
                        registries=registries).eval()
+    trained_on = training_machine(run_dir if checkpoint is None else checkpoint)
     # a dataset labelling attributes the model was trained without: those are read apart
     full, dataset = dataset, unlabelled.model_view(dataset, model)
     train, test = split_ids(run_dir, dataset, split)
@@ -269,6 +271,7 @@ def evaluate_run(run: str | Path | RunResult, dataset: GroupDataset | None = Non
                                               else str(checkpoint),
                                               "overrides": list(overrides or []),
                                               "partition": model.partition.to_dict()},
+                               "machine": machine(), "training_machine": trained_on,
                                "dataset": {"name": dataset.name, "examples": len(dataset),
                                            "train": len(train),
                                            "test": 0 if test is None else len(test)}}

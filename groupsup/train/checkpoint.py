@@ -220,6 +220,18 @@ def _load_training_state(path: Path, map_location: str | torch.device) -> dict[s
     return state
 
 
+def training_machine(path: str | os.PathLike) -> dict[str, Any] | None:
+    """The machine record (:func:`groupsup.machine.machine`) of the training process that
+    wrote the checkpoint of *path* (a run or checkpoint directory); ``None`` for a checkpoint
+    written before it was recorded, or one whose ``meta.json`` is unreadable."""
+    try:
+        meta = _read_json_object(resolve_checkpoint(path) / "meta.json")
+    except DataError:
+        return None
+    found = meta.get("machine")
+    return found if isinstance(found, dict) else None
+
+
 def load_model(path: str | os.PathLike, map_location: str | torch.device = "cpu", *,
                registries: Any = None):
     """The :class:`~groupsup.SwapAutoencoder` of a run or checkpoint directory, with weights;

@@ -28,6 +28,7 @@ from groupsup.errors import ConfigError, DataError, GroupsupError, GroupsWarning
 from groupsup.graph.splits import Split
 from groupsup.groups import GroupBatch
 from groupsup.losses import LossRecipe
+from groupsup.machine import cpu_info, machine, native_bf16
 from groupsup.model import SwapAutoencoder
 from groupsup.registry import Registries
 from groupsup.train import checkpoint as ckpt
@@ -46,6 +47,7 @@ from groupsup.train.distributed import (
 from groupsup.train.loader import GroupLoader
 from groupsup.train.loop import RunResult, run_loop
 from groupsup.train.resolve import Resolved, resolve
+from groupsup.train.resume import resume_changes
 from groupsup.train.rundir import RunLock, clear_run, previous_run_files, truncate_metrics
 from groupsup.train.samples import prune_samples, sample_sheet, sample_sheets, sheet_step
 from groupsup.version import __version__
@@ -234,19 +236,23 @@ class Trainer:
 
     def _check_amp(self) -> None:
         cfg = self.config.train
-        if cfg.amp == "off":
+        if cfg.amp == "off" or self.device.type != "cpu" or cfg.force_amp:
             return
-        if self.device.type == "cpu" and not cfg.force_amp:
-            raise ConfigError(
-                f"train.amp={cfg.amp!r} on CPU: reduced precision is much slower than fp32 on "
-                "CPUs without native support (bf16 measured ~18x slower on the project's "
-                "machines); use amp='off', or set train.force_amp=true to use it anyway")
+        cpu, flags = cpu_info()
+        if cfg.amp == "bf16" and native_bf16(flags):
+            return
+        found = ", ".join(f for f in ("amx_bf16", "avx512_bf16") if f in flags) or "neither"
+        raise ConfigError(
+            f"train.amp={cfg.amp!r} on this CPU ({cpu}): reduced precision is emulated, and much "
+            "slower than fp32, on CPUs without native bf16 (AMX or AVX512-BF16; found: "
+            f"{found}){'; fp16 is emulated on every CPU' if cfg.amp == 'fp16' else ''}; use "
+            "amp='off', or set train.force_amp=true to use it anyway")
 
     # ------------------------------------------------------------------ state
     def _meta(self) -> dict[str, Any]:
         return {"groupsup_version": __version__, "config": self.config.to_dict(),
                 "schema": self.model.schema.to_dict(), "plugins": self.plugins_used,
-                "world_size": self.dist.world_size}
+                "world_size": self.dist.world_size, "machine": machine()}
 
     def save(self) -> Path | None:
         if not self.dist.is_main:
@@ -269,6 +275,9 @@ class Trainer:
 
     def _resume(self, run_dir: Path) -> None:
         state = ckpt.load_checkpoint(run_dir, map_location=self.device)
+        saved = state.meta.get("config")
+        changes = (resume_changes(saved, self.config.to_dict(), str(run_dir))
+                   if isinstance(saved, dict) else {})
         self.model.load_state_dict(state.model_state)
         self.term_modules.load_state_dict(state.training.get("terms", {}))
         self.optimizer.load_state_dict(state.training["optimizer"])
@@ -277,6 +286,17 @@ class Trainer:
         ckpt.restore_rng_state(state.training["rng"])
         self.step = state.step
         self.last_checkpoint = state.path
+        if "optim.lr" in changes:  # the optimiser's state holds the old rate: re-base it
+            rate = self.config.optim.lr
+            self.scheduler.base_lrs = [rate for _ in self.optimizer.param_groups]
+            for group in self.optimizer.param_groups:
+                group["initial_lr"] = rate
+                group["lr"] = rate * self._lr_factor(self.step)
+            self.scheduler._last_lr = [g["lr"] for g in self.optimizer.param_groups]
+        if changes and self.dist.is_main:
+            print(f"resuming {run_dir} at step {self.step} with "
+                  + ", ".join(f"{k} {a!r} -> {b!r}" for k, (a, b) in changes.items()),
+                  file=sys.stderr, flush=True)
         if self.dist.is_main:  # the steps after the checkpoint are run (and logged) again
             truncate_metrics(run_dir, self.step)
             for sheet in sample_sheets(run_dir / "samples"):

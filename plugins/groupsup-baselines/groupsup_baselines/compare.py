@@ -42,6 +42,7 @@ import numpy as np
 import groupsup as gs
 from groupsup.evaluate import Judge
 from groupsup.fileio import atomic_write_text
+from groupsup.machine import differences
 from groupsup_baselines.curves import CurvePoints, curve_record, plot_curves, tail_gain
 from groupsup_baselines.mlvae import MLVAEKL, MLVAERecon
 from groupsup_baselines.search import PartitionSearch
@@ -84,7 +85,20 @@ def summarise(name: str, config: gs.ExperimentConfig, result: gs.RunResult,
         "judge_unreliable": metrics["classifier"]["unreliable"],
         "coprediction_diagonal": metrics["coprediction"]["diagonal_mean"],
         "coprediction_off_diagonal": metrics["coprediction"]["off_diagonal_mean"],
+        "machine": metrics.get("training_machine"),
     }
+
+
+def machines_of(rows: Sequence[dict[str, Any]]
+                ) -> tuple[dict[str, Any] | None, dict[str, dict[str, tuple[Any, Any]]]]:
+    """The first row's training machine, and for each later row whose machine differs from
+    it (CPU, features, threads, versions), what differs."""
+    first = next((r["machine"] for r in rows if r.get("machine")), None)
+    if first is None:
+        return None, {}
+    differing = {r["name"]: diff for r in rows if r.get("machine")
+                 and (diff := differences(first, r["machine"]))}
+    return first, differing
 
 
 class SharedData:
@@ -286,12 +300,17 @@ def compare(configs: Sequence[str | Path], *, budget: float, out: str | Path,
         rows.append(row)
         provenance[job.run_name] = job.config
     summary = summarise_seeds(rows)
+    first, differing = machines_of(rows)
+    for name, diff in differing.items():
+        say(f"[{name}] trained on another machine than {rows[0]['name']}: "
+            + ", ".join(f"{k} {a} -> {b}" for k, (a, b) in diff.items()))
     document = {"budget_seconds": budget, "seeds": seeds, "seeds_for": seeds_for,
                 "jobs": workers, "curve_points": curve_points,
                 "command": command, "overrides": list(overrides),
                 "evaluation": {k: v for k, v in options.__dict__.items()},
                 "judges_fitted": shared.fits, "rows": rows, "summary": summary,
-                "curves": curves, "configs": provenance}
+                "curves": curves, "configs": provenance, "machine": first,
+                "machine_differences": differing}
     atomic_write_text(out / "compare.json", json.dumps(document, indent=2))
     atomic_write_text(out / "compare.md", markdown_table(document))
     plot_metrics(summary, out)

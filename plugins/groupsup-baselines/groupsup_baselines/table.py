@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from groupsup.fileio import atomic_save
+from groupsup.machine import describe
 
 # (key in a row, column title, higher is better)
 # in the order of the evaluation's headline: swap accuracy, leakage, SSIM, then PSNR (and the
@@ -83,6 +84,11 @@ def markdown_table(document: dict[str, Any]) -> str:
               "per-seed rows and learning curves: `compare.json`; per-run reports: "
               "`<run>/eval/report.html`.", ""]
     lines += spread_table(document["summary"])
+    if document.get("machine"):
+        lines += [f"Trained on {describe(document['machine'])}."
+                  + "".join(f" {name} differs: " + ", ".join(
+                      f"{k} {a} -> {b}" for k, (a, b) in diff.items()) + "."
+                      for name, diff in document.get("machine_differences", {}).items()), ""]
     if document.get("command"):
         lines += ["Command:", "", f"    {document['command']}", ""]
     return "\n".join(lines)

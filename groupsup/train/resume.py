@@ -1,0 +1,61 @@
+"""What a resumed run may change: the config a checkpoint was trained with against the new one.
+
+``groupsup train --resume RUN --set KEY=VALUE`` continues a run from its latest checkpoint. Some
+options only steer how long and how visibly it goes on, and may change: the learning rate (the
+optimiser and schedule are re-based on it), the step count and time budget, the log, sample
+and checkpoint intervals, how many files are kept, progress display, threads, device, workers,
+the image check and callbacks, and where the data now lies (``dataset.options`` paths). The
+others define the run (model, schema, dataset and its split, strategy, loss, seed, the rest
+of the optimiser): changing them would continue a different run from weights it never
+trained, so a resume that changes one is refused in one line naming every such key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from groupsup.errors import ConfigError
+
+MAY_CHANGE = frozenset({
+    "name", "optim.lr", "train.steps", "train.time_budget", "train.log_every",
+    "train.sample_every", "train.checkpoint_every", "train.keep_checkpoints",
+    "train.keep_samples", "train.progress", "train.threads", "train.tensorboard",
+    "train.num_workers", "train.check_images", "train.device", "train.callbacks", "train.out",
+})
+# dataset.options keys that say where the data lies or how it is read, not what it is
+DATA_LOCATION = frozenset({"root", "path", "store", "cache_dir", "progress", "workers"})
+
+
+def _flatten(config: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[str, Any]]:
+    for key, value in config.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping) and value and name not in MAY_CHANGE:
+            yield from _flatten(value, f"{name}.")
+        else:
+            yield name, value
+
+
+def may_change(key: str) -> bool:
+    """Whether the dotted config *key* may differ between a checkpoint and its resume."""
+    if key in MAY_CHANGE:
+        return True
+    parts = key.split(".")
+    return len(parts) == 3 and parts[:2] == ["dataset", "options"] and parts[2] in DATA_LOCATION
+
+
+def resume_changes(saved: Mapping[str, Any], new: Mapping[str, Any], run: str
+                   ) -> dict[str, tuple[Any, Any]]:
+    """The changes from *saved* (the checkpoint's config) to *new* that a resume may make,
+    as ``{key: (old, new)}``; any other change is a :class:`ConfigError` naming each key."""
+    old, now = dict(_flatten(saved)), dict(_flatten(new))
+    # a key the checkpoint's config lacks came with a later version, at its default
+    changed = {k: (old[k], now.get(k)) for k in old if old[k] != now.get(k)}
+    refused = {k: v for k, v in changed.items() if not may_change(k)}
+    if refused:
+        listed = "; ".join(f"{k} {a!r} -> {b!r}" for k, (a, b) in refused.items())
+        raise ConfigError(
+            f"--resume {run}: {listed}: a resumed run keeps its model, schema, dataset, "
+            "strategy, loss, seed and optimiser (only optim.lr, the step count, time budget, "
+            "intervals, display, device and data paths may change); start a new run instead")
+    return {k: v for k, v in changed.items() if k != "train.out"}
