@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -244,22 +245,40 @@ def read_manifest_rows(root: Path, manifest: Path) -> tuple[Path, list[dict[str,
     """
     if not manifest.is_absolute() and not manifest.exists():
         manifest = root / manifest
+    if manifest.suffix.lower() != ".json":
+        return manifest, csv_rows(manifest, "manifest")
     try:
-        text = manifest.read_text()
+        text = manifest.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         raise DataError(f"{manifest}: manifest not found") from None
-    except OSError as err:
+    except (OSError, UnicodeDecodeError) as err:
         raise DataError(f"{manifest}: cannot read manifest ({err})") from None
-    if manifest.suffix.lower() == ".json":
-        try:
-            rows = json.loads(text)
-        except json.JSONDecodeError as err:
-            raise DataError(f"{manifest}: corrupt JSON ({err})") from None
-        if not isinstance(rows, list):
-            raise DataError(f"{manifest}: expected a JSON list of objects with a 'path' key")
-    else:
-        rows = list(csv.DictReader(text.splitlines()))
+    try:
+        rows = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise DataError(f"{manifest}: corrupt JSON ({err})") from None
+    if not isinstance(rows, list):
+        raise DataError(f"{manifest}: expected a JSON list of objects with a 'path' key")
     return manifest, rows
+
+
+def csv_rows(path: Path, what: str) -> list[dict[str, Any]]:
+    """The rows of a CSV file as dicts, read by the csv module from the file itself: a quoted
+    field keeps a line break, form feed or U+2028 inside it exactly (splitting the text into
+    lines first would cut such a label in two or merge it with another). A UTF-8 byte-order
+    mark is skipped; a malformed row is a :class:`DataError` naming the file and line."""
+    try:
+        with open(path, encoding="utf-8-sig", newline="") as handle:
+            reader = csv.DictReader(handle, strict=True)
+            try:
+                return list(reader)
+            except csv.Error as err:
+                raise DataError(f"{path}: line {reader.line_num}: malformed CSV ({err})"
+                                ) from None
+    except FileNotFoundError:
+        raise DataError(f"{path}: {what} not found") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise DataError(f"{path}: cannot read {what} ({err})") from None
 
 
 def _read_manifest(schema: type[Schema], root: Path, manifest: Path,
@@ -267,6 +286,7 @@ def _read_manifest(schema: type[Schema], root: Path, manifest: Path,
                    ) -> tuple[list[Path], list[dict[str, Any]]]:
     manifest, rows = read_manifest_rows(root, manifest)
     paths, records = [], []
+    seen: dict[str, int] = {}
     for i, row in enumerate(rows, start=1):  # row 1: the first data row (after a CSV header)
         if not isinstance(row, dict) or "path" not in row:
             raise DataError(f"{manifest}: row {i} has no 'path' column/key")
@@ -278,6 +298,16 @@ def _read_manifest(schema: type[Schema], root: Path, manifest: Path,
             raise DataError(f"{manifest}: row {i} path {row['path']!r} resolves to "
                             f"{path.resolve()}, outside the dataset root {inside.root}; "
                             f"{_OPT_IN}")
+        key = os.path.normpath(path)
+        if key in seen:
+            first = records[seen[key] - 1]
+            labels = {n: row.get(n) for n in schema.names if n in row}
+            same = all(str(first.get(n)) == str(v) for n, v in labels.items())
+            raise DataError(f"{manifest}: rows {seen[key]} and {i} both list {row['path']!r}"
+                            + (" (the same labels twice)" if same else
+                               f" with different labels ({first} and {labels})")
+                            + "; list every image once")
+        seen[key] = i
         paths.append(path)
         records.append({n: _typed(row[n], schema, n) if isinstance(row[n], str) else row[n]
                         for n in schema.names if n in row})
@@ -292,12 +322,7 @@ def read_relations(path: Path, root: Path, paths: Sequence[Path], schema: type[S
     manifest, and the attribute they share) -> ``{attribute: (ids, ids)}`` into *paths*."""
     if not path.is_absolute() and not path.exists():
         path = root / path
-    try:
-        rows = list(csv.DictReader(path.read_text().splitlines()))
-    except FileNotFoundError:
-        raise DataError(f"{path}: relations file not found") from None
-    except OSError as err:
-        raise DataError(f"{path}: cannot read relations ({err})") from None
+    rows = csv_rows(path, "relations file")
     index = {Path(p): i for i, p in enumerate(paths)}
     ends: dict[str, tuple[list[int], list[int]]] = {}
     for row_no, row in enumerate(rows, start=1):
@@ -326,10 +351,5 @@ def relation_attributes(path: Path, root: Path) -> set[str]:
     """The attribute names a relations CSV uses (unknown ones are reported later)."""
     if not path.is_absolute() and not path.exists():
         path = root / path
-    try:
-        rows = csv.DictReader(path.read_text().splitlines())
-        return {row["attribute"] for row in rows if row.get("attribute")}
-    except FileNotFoundError:
-        raise DataError(f"{path}: relations file not found") from None
-    except (OSError, KeyError) as err:
-        raise DataError(f"{path}: cannot read relations ({err})") from None
+    return {row["attribute"] for row in csv_rows(path, "relations file")
+            if row.get("attribute")}
