@@ -116,6 +116,30 @@ def test_dci_reports_the_floor_of_permuted_codes(factors):
     assert unchecked.disentanglement == perfect.disentanglement  # the floor draws after the fit
 
 
+@pytest.mark.parametrize("importance", ["logistic", "gbt"])
+def test_dci_leaves_constant_factors_out(importance):
+    """Two factors entangled by a 45-degree rotation score D = 0 whatever constant factors sit
+    beside them (disentanglement_lib's D rises to 0.37 with one and 0.57 with three), and I
+    averages only the factors that vary."""
+    rng = np.random.default_rng(4)
+    two = rng.integers(0, 4, size=(1200, 2))
+    codes = (two + 0.05 * rng.normal(size=two.shape)) @ np.array([[1, 1], [1, -1]]) / 2**0.5
+    options = {"gbt_options": {"n_estimators": 20}} if importance == "gbt" else {}
+    base = ev.dci(codes, two, seed=0, importance=importance, null_repeats=0, **options)
+    assert base.disentanglement < 0.1
+    for constants in (1, 3):
+        factors = np.concatenate([two, np.zeros((len(two), constants), np.int64)], axis=1)
+        with_constant = ev.dci(codes, factors, seed=0, importance=importance, null_repeats=0,
+                               **options)
+        # (the logistic probes are fit jointly, so a constant factor moves them by ~1e-5)
+        assert with_constant.disentanglement == pytest.approx(base.disentanglement, abs=1e-3)
+        assert with_constant.completeness == pytest.approx(base.completeness, abs=1e-3)
+        assert with_constant.informativeness == pytest.approx(base.informativeness, abs=1e-3)
+        assert np.isnan(with_constant.informativeness_per_factor[2:]).all()
+        assert json.loads(json.dumps(with_constant.to_dict()))["completeness_per_factor"][2] \
+            is None
+
+
 def test_dci_does_not_change_when_a_dimension_is_shifted(factors):
     rng = np.random.default_rng(6)
     codes = 0.001 * (factors + 0.5 * rng.normal(size=factors.shape))

@@ -17,6 +17,12 @@ so a perfect representation scores ``D = C = 1``.
   overall: the mean over factors.
 - informativeness of factor j: the probe's held-out accuracy (chance listed beside it).
 
+A factor with a single value in the data is left out of all three (NaN in the per-factor
+arrays), as MIG, SAP and FactorVAE leave it out: its all-zero importance column would otherwise
+raise the base of every dimension's entropy and inflate ``D`` (two factors entangled by a
+rotation: 0.00, with a constant third factor beside them 0.37), and its trivial accuracy of 1
+would lift ``I``.
+
 ``importance="gbt"`` takes ``R`` from scikit-learn's ``GradientBoostingClassifier`` instead (one
 per factor, its impurity-based ``feature_importances_``; informativeness is its held-out
 accuracy), as disentanglement_lib does, so the numbers are comparable with published DCI. It
@@ -95,7 +101,8 @@ class DCIScores:
 
     @property
     def informativeness(self) -> float:
-        return float(self.informativeness_per_factor.mean())
+        """Mean held-out accuracy over the factors that vary (a constant one is NaN)."""
+        return defined_mean(self.informativeness_per_factor)
 
     @property
     def disentanglement_above_null(self) -> float:
@@ -131,7 +138,7 @@ def _code_weights(importance: np.ndarray) -> np.ndarray:
 
 
 def _disentanglement(importance: np.ndarray, per_code: np.ndarray) -> float:
-    if importance.shape[1] < 2:
+    if int((importance.sum(axis=0) > 0).sum()) < 2:  # fewer than two factors that vary
         return float("nan")
     return float((_code_weights(importance) * np.nan_to_num(per_code)).sum())
 
@@ -144,17 +151,26 @@ def _above(score: float, null: float) -> float:
     return (score - null) / (1.0 - null) if null < 1.0 else float("nan")
 
 
-def _scores(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _scores(raw: np.ndarray, varies: np.ndarray | None = None
+            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Raw importances ``(Z, A)`` -> column-normalised importance ``(Z, A)``, ``D_i (Z,)`` and
-    ``C_j (A,)``."""
+    ``C_j (A,)``. Only the factors that vary (*varies*, default: a column with any importance)
+    enter ``D_i``: its entropy is in base (their number), so a constant factor's empty column
+    does not raise the base and with it every dimension's score (disentanglement_lib's
+    computation of ``D`` has this inflation; the definition does not)."""
     column = raw.sum(axis=0, keepdims=True)
     importance = np.divide(raw, column, out=np.zeros_like(raw), where=column > 0)
-    row = importance.sum(axis=1, keepdims=True)
+    varies = column[0] > 0 if varies is None else varies & (column[0] > 0)
+    active = importance[:, varies]
+    row = active.sum(axis=1, keepdims=True)
     per_code = _one_minus_entropy(
-        np.divide(importance, row, out=np.zeros_like(importance), where=row > 0), axis=1)
+        np.divide(active, row, out=np.zeros_like(active), where=row > 0), axis=1)
+    if active.shape[1] < 2:
+        per_code = np.full(len(raw), np.nan)
     per_code[row[:, 0] == 0] = 0.0  # a dimension no probe uses is not disentangled
+    importance[:, ~varies] = 0.0
     per_factor = _one_minus_entropy(importance, axis=0)
-    per_factor[column[0] == 0] = np.nan  # a constant factor: no probe weights, undefined
+    per_factor[~varies] = np.nan  # a constant factor: no probe weights, undefined
     return importance, per_code, per_factor
 
 
@@ -246,10 +262,14 @@ def dci(codes: ArrayLike, factors: ArrayLike, *, factor_names: Sequence[str] | N
                                     device=device)
 
     raw, accuracy, train_accuracy = estimate(z)
-    normalised, per_code, per_factor = _scores(raw)
+    # a factor with one value is left out of D, C and I (as MIG, SAP and FactorVAE leave it)
+    varies = np.array([len(np.unique(y[:, j])) > 1 for j in range(y.shape[1])])
+    normalised, per_code, per_factor = _scores(raw, varies)
+    accuracy = np.where(varies, accuracy, np.nan)
     null_d, null_c = [], []
     for _ in range(null_repeats):
-        shuffled, code_null, factor_null = _scores(estimate(z[rng.permutation(len(z))])[0])
+        shuffled, code_null, factor_null = _scores(estimate(z[rng.permutation(len(z))])[0],
+                                                   varies)
         null_d.append(_disentanglement(shuffled, code_null))
         null_c.append(_completeness(shuffled, factor_null))
     config = {"seed": seed_record(seed), "n_train": len(train), "n_test": len(test),
