@@ -29,6 +29,7 @@ from safetensors.torch import save as safetensors_bytes
 from torch import nn
 
 from groupsup.backbones.base import Backbone
+from groupsup.backbones.warp import WARP_KINDS, FreeWarp
 from groupsup.errors import ConfigError, DataError, GroupsupError, PartitionError, PluginError
 from groupsup.fileio import atomic_write_bytes, atomic_write_text
 from groupsup.partition import AttributeSelector, LatentPartition
@@ -56,12 +57,19 @@ class SwapAutoencoder(nn.Module):
 
     *registries* holds the backbone registry a name is looked up in (default: the plugin
     host's, :func:`groupsup.get_host`).
+
+    *free_warp* (``"shift"`` or ``"affine"``; needs an unlabelled block) makes that block a
+    geometric one: the backbone's decoder never sees it, and it only translates (or affinely
+    warps) the decoded image (:mod:`groupsup.backbones.warp`), so it can hold where the
+    content sits but not what it is. ``None`` (the default): the block is one more decoder
+    input.
     """
 
     def __init__(self, backbone: str | Backbone, schema: type[Schema],
                  image_shape: tuple[int, int, int],
                  backbone_config: Mapping[str, Any] | BaseModel | None = None, *,
-                 micro_batch: int | None = None, registries: Registries | None = None) -> None:
+                 micro_batch: int | None = None, registries: Registries | None = None,
+                 free_warp: str | None = None) -> None:
         super().__init__()
         self.micro_batch = micro_batch
         self._registries: Registries = get_host() if registries is None else registries
@@ -97,6 +105,17 @@ class SwapAutoencoder(nn.Module):
         if tuple(self.backbone.image_shape) != self.image_shape:
             raise ConfigError(f"backbone {self._label()} was built for images "
                               f"{self.backbone.image_shape}, the model for {self.image_shape}")
+        self.free_warp = free_warp
+        self.warp: FreeWarp | None = None
+        if free_warp is not None:
+            if free_warp not in WARP_KINDS:
+                raise ConfigError(f"free_warp must be one of {list(WARP_KINDS)} or None, "
+                                  f"got {free_warp!r}")
+            if self.partition.free is None:
+                raise ConfigError(f"free_warp={free_warp!r} moves the image by the unlabelled "
+                                  f"block, but schema {schema.__name__} declares none: set "
+                                  "schema.free to its width (e.g. 2)")
+            self.warp = FreeWarp(self.partition.sizes[-1], free_warp)  # type: ignore[arg-type]
 
     # ------------------------------------------------------------------ description
     @property
@@ -130,7 +149,13 @@ class SwapAutoencoder(nn.Module):
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         """Codes ``(B, Z)`` -> raw decoder output ``(B, C, H, W)`` (tanh image or logits)."""
         self.partition.check(z)
-        return self._chunked(self.backbone.decode, z)
+        if self.warp is None:
+            return self._chunked(self.backbone.decode, z)
+        free = z[:, self.partition.slice(self.partition.free)]
+        template = self._chunked(self.backbone.decode,
+                                 self.partition.with_block(z, self.partition.free,
+                                                           torch.zeros_like(free)))
+        return self.warp(template, free)
 
     def _chunked(self, network: Any, batch: torch.Tensor) -> torch.Tensor:
         if self.micro_batch is None or len(batch) <= self.micro_batch:
@@ -209,6 +234,7 @@ class SwapAutoencoder(nn.Module):
             "backbone_config": self.backbone.config.model_dump(mode="json"),
             "schema": self.schema.to_dict(),
             "image_shape": list(self.image_shape),
+            **({"free_warp": self.free_warp} if self.free_warp is not None else {}),
             "plugin": {"name": self._entry.plugin, "distribution": self._entry.distribution,
                        "version": self._entry.version,
                        **_location_of(self._entry.plugin, self._registries)},
@@ -226,7 +252,7 @@ class SwapAutoencoder(nn.Module):
             registries.backbones.entry(name)  # raises RegistryError with a did-you-mean
         schema = Schema.from_dict(config["schema"])
         return cls(name, schema, tuple(config["image_shape"]), config["backbone_config"],
-                   registries=registries)
+                   registries=registries, free_warp=config.get("free_warp"))
 
     def save(self, path: str | os.PathLike) -> Path:
         """Write weights (safetensors) and config (JSON); returns the config file's path.

@@ -59,6 +59,11 @@ class SchemaConfig(_Section):
 class ModelConfig(_Section):
     backbone: str = Field(default="conv-small", description="a registered backbone")
     options: dict[str, Any] = Field(default_factory=dict, description="the backbone's Config")
+    free_warp: Literal["shift", "affine"] | None = Field(
+        default=None, description="'shift': the unlabelled block only translates the decoded "
+        "image, so it can hold where an image's content sits but not what it is; 'affine': "
+        "it also rotates, scales and shears (it then takes a labelled size too); None: the "
+        "block is one more decoder input")
 
 
 class StrategyConfig(_Section):
@@ -113,8 +118,9 @@ class TrainConfig(_Section):
                                       "seconds of training (checkpointing first)")
     device: str = Field(default="auto", description="'auto', 'cpu', 'cuda', 'cuda:1', 'mps'")
     amp: Literal["off", "bf16", "fp16"] = "off"
-    force_amp: bool = Field(default=False, description="allow AMP on CPU (slow: bf16 on CPU "
-                            "measured ~18x slower than fp32)")
+    force_amp: bool = Field(default=False, description="allow AMP on a CPU without native "
+                            "support (bf16 without AMX or AVX512-BF16, or fp16): emulated there, "
+                            "and much slower than fp32")
     channels_last: bool = False
     compile: bool = False
     num_workers: int = Field(default=0, ge=0)
@@ -199,26 +205,74 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
     return data
 
 
+MAX_CONFIG_BYTES = 1 << 20  # a config is a few kB; anything near this is not one
+MAX_CONFIG_DEPTH = 32  # tables within tables; the deepest real key is ~5
+
+
 def read_config_file(path: str | os.PathLike) -> dict[str, Any]:
+    """The mapping in a TOML, YAML or JSON config file. Refused with one line naming the file:
+    a file over :data:`MAX_CONFIG_BYTES`, YAML aliases (a few hundred bytes of them expand to
+    gigabytes), nesting deeper than :data:`MAX_CONFIG_DEPTH`, or a top level that is not a
+    mapping. A UTF-8 byte-order mark is skipped."""
     path = Path(path)
     try:
-        text = path.read_text()
+        size = path.stat().st_size
+        if size > MAX_CONFIG_BYTES:
+            raise ConfigError(f"{path}: {size:,} bytes is too large for a config file (at most "
+                              f"{MAX_CONFIG_BYTES:,})")
+        text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         raise ConfigError(f"{path}: config file not found") from None
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"{path}: not UTF-8 text ({err})") from None
     try:
         if path.suffix.lower() in (".yaml", ".yml"):
-            import yaml
-
-            data = yaml.safe_load(text) or {}
+            data = _load_yaml(text)
         elif path.suffix.lower() == ".json":
             data = json.loads(text)
         else:
             data = tomllib.loads(text)
+    except ConfigError as err:
+        raise ConfigError(f"{path}: {err}") from None
     except Exception as err:
         raise ConfigError(f"{path}: cannot parse ({type(err).__name__}: {err})") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: the top level must be a table/mapping")
+    deep = _too_deep(data)
+    if deep is not None:
+        raise ConfigError(f"{path}: tables nested more than {MAX_CONFIG_DEPTH} deep (at "
+                          f"{deep[:80]}{'...' if len(deep) > 80 else ''})")
     return data
+
+
+def _load_yaml(text: str) -> Any:
+    """``yaml.safe_load`` with aliases refused (``*name`` re-uses a node: the billion-laughs
+    expansion)."""
+    import yaml
+
+    class NoAliases(yaml.SafeLoader):
+        def compose_node(self, parent: Any, index: Any) -> Any:
+            if self.check_event(yaml.AliasEvent):
+                event = self.peek_event()
+                raise ConfigError(f"YAML alias *{event.anchor} at line "
+                                  f"{event.start_mark.line + 1}: aliases are not allowed in "
+                                  "configs (write the value out)")
+            return super().compose_node(parent, index)
+
+    return yaml.load(text, Loader=NoAliases) or {}
+
+
+def _too_deep(data: Any) -> str | None:
+    """The dotted key where *data* nests deeper than :data:`MAX_CONFIG_DEPTH`, else None."""
+    stack: list[tuple[Any, str, int]] = [(data, "", 0)]
+    while stack:
+        node, key, depth = stack.pop()
+        if depth > MAX_CONFIG_DEPTH:
+            return key
+        items = (node.items() if isinstance(node, dict) else enumerate(node)
+                 if isinstance(node, list) else ())
+        stack += [(v, f"{key}.{k}" if key else str(k), depth + 1) for k, v in items]
+    return None
 
 
 def load_config(source: str | os.PathLike | dict[str, Any], overrides: list[str] | None = None

@@ -169,7 +169,8 @@ def _build_model(config: ExperimentConfig, data: ResolvedData, schema: type[Sche
                  ) -> SwapAutoencoder:
     try:
         return SwapAutoencoder(config.model.backbone, schema, data.train_dataset.image_shape,
-                               config.model.options, registries=data.registries)
+                               config.model.options, registries=data.registries,
+                               free_warp=config.model.free_warp)
     except ConfigError:  # e.g. "sides must be powers of two": from mixed image sizes?
         mismatch = getattr(data.dataset.source, "size_mismatch", None)
         if mismatch is not None and (message := mismatch()):
