@@ -297,7 +297,20 @@ class SwapAutoencoder(nn.Module):
 
 
 def load_weights(path: Path, map_location: str | torch.device = "cpu") -> dict[str, torch.Tensor]:
-    """The tensors of a safetensors file; a truncated or corrupt one is a :class:`DataError`."""
+    """The tensors of a safetensors file; a truncated or corrupt one, or one holding a NaN or
+    an infinity (weights that would synthesise garbage without a word), is a
+    :class:`DataError` naming the file and the tensor."""
+    state = _read_safetensors(path, map_location)
+    for name, tensor in state.items():
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            bad = int((~torch.isfinite(tensor)).sum())
+            raise DataError(f"{path}: tensor {name!r} holds {bad:,} NaN or infinite values of "
+                            f"{tensor.numel():,}; these weights are unusable (a diverged or "
+                            "damaged save)")
+    return state
+
+
+def _read_safetensors(path: Path, map_location: str | torch.device) -> dict[str, torch.Tensor]:
     try:
         return load_file(str(path), device=str(torch.device(map_location)))
     except FileNotFoundError:

@@ -56,6 +56,24 @@ def test_truncated_saved_model_names_the_file(tmp_path):
         gs.SwapAutoencoder.load(tmp_path / "m")
 
 
+def test_weights_holding_a_nan_are_refused_on_load(tmp_path, capsys):
+    from safetensors.torch import load_file, save_file
+
+    tiny_model().save(tmp_path / "m")
+    ckpt = write_checkpoint(tmp_path / "run")
+    for weights in (tmp_path / "m" / "model.safetensors", ckpt / "model.safetensors"):
+        state = load_file(str(weights))
+        name = sorted(k for k, v in state.items() if v.is_floating_point())[0]
+        state[name].view(-1)[0] = float("nan")
+        save_file(state, str(weights), metadata={"format": gs.model.MODEL_FORMAT})
+    pattern = r"tensor '.*' holds 1 NaN or infinite values of .*; these weights are unusable"
+    with pytest.raises(gs.DataError, match=rf"{tmp_path / 'm' / 'model.safetensors'}: {pattern}"):
+        gs.SwapAutoencoder.load(tmp_path / "m")
+    with pytest.raises(gs.DataError, match=pattern):
+        load_model(tmp_path / "run")
+    assert "these weights are unusable" in cli_error(capsys, tmp_path / "run")
+
+
 @pytest.mark.parametrize("content", [b"garbage", b"",
                                      pickle.dumps({"optimizer": object()}, protocol=2)])
 def test_unloadable_training_state_names_the_file(tmp_path, content):

@@ -3,6 +3,7 @@ import json
 import math
 import os
 import signal
+import subprocess
 import sys
 import threading
 import types
@@ -112,6 +113,44 @@ def test_ctrl_c_saves_a_checkpoint_and_stops_cleanly(tmp_path, store):
     assert load_checkpoint(tmp_path / "run").step == result.step
 
 
+def test_sigterm_saves_a_checkpoint_and_stops_as_terminated(tmp_path, store):
+    trainer = Trainer(config(tmp_path, store, steps=100000, checkpoint_every=100000))
+    original = trainer.train_step
+
+    def step_then_terminate(*args):
+        out = original(*args)
+        if trainer.step == 2:
+            threading.Timer(0, os.kill, (os.getpid(), signal.SIGTERM)).start()
+            threading.Event().wait(0.2)
+        return out
+
+    trainer.train_step = step_then_terminate
+    result = trainer.fit()
+    assert result.stopped == "terminated" and 2 <= result.step < 10
+    assert load_checkpoint(tmp_path / "run").step == result.step
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # the handler is put back
+
+
+@pytest.mark.parametrize("signum, status", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_the_train_command_exits_128_plus_the_signal_after_its_checkpoint(tmp_path, store,
+                                                                          signum, status):
+    path = tmp_path / "c.json"
+    path.write_text(json.dumps(config(tmp_path, store, steps=100000, checkpoint_every=100000,
+                                      log_every=1).to_dict()))
+    process = subprocess.Popen([sys.executable, "-m", "groupsup", "train", str(path)],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines = []
+    for line in process.stdout:  # wait until it trains
+        lines.append(line)
+        if " step 3" in line:
+            process.send_signal(signum)
+            break
+    lines += process.stdout.readlines()
+    assert process.wait(timeout=60) == status, "".join(lines)
+    step = load_checkpoint(tmp_path / "run").step
+    assert step >= 3 and f"stopped at step {step}" in "".join(lines)
+
+
 def test_non_finite_loss_stops_and_keeps_last_good_checkpoint(tmp_path, store):
     trainer = Trainer(config(tmp_path, store, checkpoint_every=2))
     compute = trainer.recipe.compute
@@ -147,7 +186,8 @@ def test_checkpoint_with_missing_plugin_names_it(tmp_path, store):
 ])
 def test_amp_on_cpu_follows_native_bf16(tmp_path, store, monkeypatch, flags, amp, allowed):
     # the decision, for CPUs other than this one: cpu_info's parsing is tested on real text
-    monkeypatch.setattr("groupsup.train.trainer.cpu_info", lambda: ("Test CPU", flags))
+    module = sys.modules["groupsup.train.trainer"]  # the package exports a function of that name
+    monkeypatch.setattr(module, "cpu_info", lambda: ("Test CPU", flags))
     if allowed:
         assert Trainer(config(tmp_path, store, amp=amp, device="cpu")).config.train.amp == amp
         return

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 from pathlib import Path
 
 import numpy as np
@@ -59,7 +60,12 @@ def _run_train(args: argparse.Namespace) -> int:
     if trainer.dist.is_main:
         print(f"stopped at step {result.step} ({result.stopped}) after {result.wall_time:.1f} s;"
               f" checkpoint {result.checkpoint}")
-    return 0
+    # a run stopped by a signal exits as the shell expects of one (128 + the signal's number),
+    # after its checkpoint: a script or scheduler can tell it from a finished run
+    return STOP_STATUS.get(result.stopped, 0)
+
+
+STOP_STATUS = {"interrupted": 128 + signal.SIGINT, "terminated": 128 + signal.SIGTERM}
 
 
 # ---------------------------------------------------------------------- images in / out

@@ -17,6 +17,7 @@ callback registry (hook ``register_callbacks``) and built as ``Callback(Config(*
 from __future__ import annotations
 
 import json
+import signal
 import time
 from collections import defaultdict
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -149,7 +150,8 @@ class Checkpoints(Callback):
 
 class StopConditions(Callback):
     """Stops after the step that reaches ``train.time_budget`` seconds ("time_budget"), after a
-    first Ctrl-C ("interrupted", a second one aborts) or at ``fit(until=...)`` ("until")."""
+    first Ctrl-C ("interrupted") or SIGTERM ("terminated"; a second signal aborts), or at
+    ``fit(until=...)`` ("until"). The stop saves a checkpoint, as every stop does."""
 
     def on_fit_start(self, loop: Loop) -> None:
         self.flag = StopFlag().__enter__()
@@ -159,7 +161,7 @@ class StopConditions(Callback):
         if budget and loop.elapsed() >= budget:
             loop.stop("time_budget")
         if self.flag.requested:
-            loop.stop("interrupted")
+            loop.stop("interrupted" if self.flag.signal == signal.SIGINT else "terminated")
         if loop.until is not None and loop.step >= loop.until:
             loop.stop("until")
 

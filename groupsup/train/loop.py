@@ -31,7 +31,8 @@ class RunResult:
 
     run_dir: Path
     step: int
-    stopped: str  # "steps", "time_budget", "interrupted", "until" or a callback's reason
+    stopped: str  # "steps", "time_budget", "interrupted", "terminated", "until" or a callback's
+    # reason
     checkpoint: Path | None
     last: dict[str, Any] = field(default_factory=dict)
     wall_time: float = 0.0

@@ -89,27 +89,34 @@ class Progress:
 
 
 class StopFlag:
-    """Turns the first Ctrl-C into a request to checkpoint and stop after the current step."""
+    """Turns the first Ctrl-C (SIGINT) or SIGTERM into a request to checkpoint and stop after
+    the current step; a second one stops at once. ``signal`` is the one that asked (its exit
+    status, by shell convention, is ``128 + signal``: 130 for Ctrl-C, 143 for SIGTERM)."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
     def __init__(self) -> None:
         self.requested = False
-        self._previous: Any = None
+        self.signal: int | None = None
+        self._previous: dict[int, Any] = {}
 
     def _handler(self, signum: int, frame: Any) -> None:
-        if self.requested:  # second Ctrl-C: stop now
+        if self.requested:  # a second signal: stop now
             raise KeyboardInterrupt
-        self.requested = True
-        tqdm.write("interrupt: finishing this step, then saving a checkpoint "
+        self.requested, self.signal = True, signum
+        name = "interrupt" if signum == signal.SIGINT else "terminate (SIGTERM)"
+        tqdm.write(f"{name}: finishing this step, then saving a checkpoint "
                    "(Ctrl-C again to abort)")
 
     def __enter__(self) -> StopFlag:
         if threading.current_thread() is threading.main_thread():
-            self._previous = signal.signal(signal.SIGINT, self._handler)
+            self._previous = {s: signal.signal(s, self._handler) for s in self.SIGNALS}
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)
+        for number, previous in self._previous.items():
+            signal.signal(number, previous)
+        self._previous = {}
 
 
 class TensorBoard:
