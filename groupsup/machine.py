@@ -52,13 +52,24 @@ def native_bf16(flags: frozenset[str] | None = None) -> bool:
     return bool(flags & {"amx_bf16", "avx512_bf16"})
 
 
+def physical_memory() -> int | None:
+    """The machine's physical memory in bytes (``None`` where the platform does not say)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
 def machine() -> dict[str, Any]:
     """The current machine, JSON-able: ``cpu`` (model name), ``cpu_features`` (which of
-    :data:`FEATURES` it has), ``native_bf16``, ``cpus`` (logical CPUs), ``threads`` (torch's
+    :data:`FEATURES` it has), ``native_bf16``, ``cpus`` (logical CPUs), ``memory_gib``
+    (physical memory), ``threads`` (torch's
     intra-op threads now), ``torch``, ``numpy``, ``python`` and ``platform``."""
     model, flags = cpu_info()
+    memory = physical_memory()
     return {"cpu": model, "cpu_features": [f for f in FEATURES if f in flags],
             "native_bf16": native_bf16(flags), "cpus": os.cpu_count(),
+            "memory_gib": None if memory is None else round(memory / 2**30, 1),
             "threads": torch.get_num_threads(), "torch": torch.__version__,
             "numpy": np.__version__, "python": sys.version.split()[0],
             "platform": platform.platform(terse=True)}

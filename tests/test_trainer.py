@@ -151,6 +151,19 @@ def test_the_train_command_exits_128_plus_the_signal_after_its_checkpoint(tmp_pa
     assert step >= 3 and f"stopped at step {step}" in "".join(lines)
 
 
+def test_a_step_larger_than_the_data_or_the_memory_is_refused_before_training(tmp_path, store,
+                                                                              monkeypatch):
+    with pytest.raises(gs.ConfigError, match=r"train.groups_per_step=1,000,000,000 exceeds the "
+                                             r"\d+ training examples"):
+        Trainer(config(tmp_path, store, groups_per_step=1_000_000_000))
+    assert not (tmp_path / "run").exists()  # nothing left behind
+    module = sys.modules["groupsup.train.trainer"]
+    monkeypatch.setattr(module, "physical_memory", lambda: 1 << 10)  # a 1 KiB machine
+    with pytest.raises(gs.ConfigError, match=r"groups_per_step=2: one step's \d+ images take "
+                                             r".* GiB as float32 .* over half of this machine"):
+        Trainer(config(tmp_path, store))
+
+
 def test_non_finite_loss_stops_and_keeps_last_good_checkpoint(tmp_path, store):
     trainer = Trainer(config(tmp_path, store, checkpoint_every=2))
     compute = trainer.recipe.compute

@@ -28,7 +28,7 @@ from groupsup.errors import ConfigError, DataError, GroupsupError, GroupsWarning
 from groupsup.graph.splits import Split
 from groupsup.groups import GroupBatch
 from groupsup.losses import LossRecipe
-from groupsup.machine import cpu_info, machine, native_bf16
+from groupsup.machine import cpu_info, machine, native_bf16, physical_memory
 from groupsup.model import SwapAutoencoder
 from groupsup.registry import Registries
 from groupsup.train import checkpoint as ckpt
@@ -131,6 +131,7 @@ class Trainer:
         self.registries, self.plugins_used = r.registries, r.provenance
         self.full_dataset, self.split, self.dataset = r.dataset, r.split, r.train_dataset
         self.graph, self.strategy = r.graph, r.strategy
+        self._check_step_size()
         self.partner_report = (self.strategy.partner_report()
                                if hasattr(self.strategy, "partner_report") else None)
         if self.partner_report is not None and self.dist.is_main:
@@ -233,6 +234,24 @@ class Trainer:
         if o.schedule == "wsd":
             return warm * min(1.0, (1.0 - done) / o.decay_fraction)
         return warm * 0.5 * (1 + math.cos(math.pi * done))
+
+    def _check_step_size(self) -> None:
+        """Refuse a step that cannot be meant or cannot fit, before the first one runs out of
+        memory without a message: more groups than training examples, or a step whose images
+        alone would take over half of the machine's memory."""
+        groups, examples = self.config.train.groups_per_step, len(self.dataset)
+        if groups > examples:
+            raise ConfigError(f"train.groups_per_step={groups:,} exceeds the {examples:,} "
+                              "training examples: every step would repeat each example; use "
+                              f"at most {examples:,} (4-32 is usual)")
+        per_group = len(self.strategy.sample(1, np.random.default_rng(0)).examples)
+        needed = groups * per_group * math.prod(self.dataset.image_shape) * 4
+        memory = physical_memory()
+        if memory and needed > memory // 2:
+            raise ConfigError(
+                f"train.groups_per_step={groups:,}: one step's {groups * per_group:,} images "
+                f"take {needed / 2**30:.1f} GiB as float32 before any activation, over half of "
+                f"this machine's {memory / 2**30:.1f} GiB; use fewer groups per step")
 
     def _check_amp(self) -> None:
         cfg = self.config.train
