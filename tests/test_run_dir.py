@@ -154,6 +154,20 @@ def test_a_resumed_run_never_logs_a_step_twice(tmp_path, store):
     assert [r["loss"] for r in again] == pytest.approx([r["loss"] for r in first], abs=1e-6)
 
 
+def test_staging_folders_left_by_a_killed_checkpoint_are_removed(tmp_path, store):
+    Trainer(config(tmp_path, store, steps=2, checkpoint_every=1)).fit()
+    root = tmp_path / "run" / "checkpoints"
+    stale = root / ".step-000003.999999999.0123abcd.tmp"  # a process killed while writing
+    stale.mkdir()
+    (stale / "training.pt").write_bytes(b"x" * 1000)
+    unrelated = root / "notes.tmp"
+    unrelated.write_text("mine")
+    Trainer(config(tmp_path, store, steps=3, checkpoint_every=1),
+            resume=tmp_path / "run").fit()
+    assert not stale.exists() and unrelated.is_file()
+    assert not list(root.glob(".step-*"))
+
+
 def test_truncate_metrics_is_a_no_op_without_later_steps(tmp_path):
     (tmp_path / "metrics.jsonl").write_text('{"step": 1}\n{"step": 2}\n')
     assert truncate_metrics(tmp_path, 2) == 0

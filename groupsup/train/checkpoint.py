@@ -119,6 +119,7 @@ def save_checkpoint(run_dir: Path, step: int, model: torch.nn.Module, model_conf
     state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
     check_finite(root, step, {"model": state, **training})
     root.mkdir(parents=True, exist_ok=True)
+    remove_stale_staging(root)
     final = root / f"step-{step:06d}"
     # serialised in memory, so a full disk is an OSError(ENOSPC) naming the file rather than
     # torch's "enforce fail at inline_container.cc"
@@ -138,6 +139,19 @@ def save_checkpoint(run_dir: Path, step: int, model: torch.nn.Module, model_conf
     for old in sorted(p for p in root.glob("step-*") if p.is_dir())[:-keep]:
         shutil.rmtree(old, ignore_errors=True)
     return final
+
+
+def remove_stale_staging(root: Path) -> list[Path]:
+    """Remove the staging folders (``.step-NNNNNN.<pid>.<hex>.tmp``) that a process killed in
+    the middle of a checkpoint left in *root*, each up to a checkpoint's size; returns them.
+    The run directory is locked by one process, so a staging folder of another pid is stale."""
+    removed = []
+    for staging in root.glob(".step-*.tmp"):
+        parts = staging.name.split(".")
+        if len(parts) == 5 and parts[2].isdigit() and int(parts[2]) != os.getpid():
+            shutil.rmtree(staging, ignore_errors=True)
+            removed.append(staging)
+    return removed
 
 
 def resolve_checkpoint(path: str | os.PathLike) -> Path:
