@@ -192,3 +192,21 @@ def test_a_worker_read_error_stops_training_in_one_line(tmp_path):
     assert "\n" not in message and "Traceback" not in message
     assert re.fullmatch(r".*img/\d+\.png: cannot read image \(empty file, 0 bytes\) \(while "
                         r"loading step 1; no checkpoint written\)", message)
+
+
+def test_a_decompression_bomb_is_named_in_the_check_when_read_and_by_synthesize(
+        tmp_path, monkeypatch):
+    paths = _folder(tmp_path / "data")
+    data = _dataset(tmp_path / "data")
+    bomb = paths[5]
+    Image.new("L", (200, 200)).save(bomb)  # 40,000 pixels, over twice the limit set below
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)
+    with pytest.raises(gs.DataError, match=rf"{re.escape(str(bomb))}: .*DecompressionBombError"):
+        check_images(data, cache_dirs=[tmp_path / "cache"])
+    with pytest.raises(ImageReadError, match=rf"{re.escape(str(bomb))}: cannot read image "
+                                             r"\(DecompressionBombError"):
+        data.load(np.array([5]))  # what training does with the check skipped
+    from groupsup.cli.train import read_image
+
+    with pytest.raises(gs.DataError, match=rf"{re.escape(str(bomb))}: cannot read image"):
+        read_image(bomb, (3, 8, 8))

@@ -85,7 +85,7 @@ def read_image(path: str | Path, shape: tuple[int, int, int]) -> torch.Tensor:
             array = np.asarray(img, dtype=np.uint8).reshape(h, w, c)
     except FileNotFoundError:
         raise DataError(f"{path}: image file not found") from None
-    except (UnidentifiedImageError, OSError) as err:
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as err:
         raise DataError(f"{path}: cannot read image ({err})") from None
     return to_tensor(array[None])[0]
 

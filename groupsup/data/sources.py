@@ -101,7 +101,7 @@ class FileSource:
             raise ImageReadError(path, "cannot read image (empty file, 0 bytes)" if empty else
                                  "cannot read image (not an image file Pillow can identify)"
                                  ) from None
-        except (OSError, SyntaxError, ValueError) as err:
+        except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
             raise ImageReadError(path, f"cannot read image ({type(err).__name__}: {err})"
                                  ) from None
         except DataError as err:  # the transform, mode and size checks name the path already
@@ -122,7 +122,8 @@ class FileSource:
             try:
                 with Image.open(path) as img:
                     size = img.size
-            except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
+            except (UnidentifiedImageError, OSError, SyntaxError, ValueError,
+                    Image.DecompressionBombError):
                 continue  # unreadable files are reported when read
             if size != (w, h):
                 return (f"the images differ in size: {self.paths[0]} is {w}x{h}, {path} is "
