@@ -134,3 +134,12 @@ def test_local_plugin_backbone_not_loaded_says_what_to_add(tmp_path, monkeypatch
     message = str(err.value)
     assert "local plugin 'my_nets', which is not loaded" in message
     assert f"{PLUGINS_ENV}={plugin.resolve()}" in message and "pip install" not in message
+
+
+@pytest.mark.parametrize("content", ["../../../etc", "/tmp/elsewhere", "step-000001/../..", ""])
+def test_latest_naming_a_folder_outside_the_run_is_refused(tmp_path, content):
+    write_checkpoint(tmp_path / "run")
+    (tmp_path / "run" / "checkpoints" / "latest").write_text(content + "\n")
+    with pytest.raises(gs.DataError, match=r"latest: names .*, not a checkpoint folder of this "
+                                           r"run \(step-NNNNNN\)"):
+        load_model(tmp_path / "run")

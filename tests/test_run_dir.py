@@ -130,6 +130,24 @@ def test_a_crashed_run_without_checkpoint_is_refused_then_overwritten(tmp_path, 
     assert (run / "notes.txt").read_text() == "mine"  # only the run's own files go
 
 
+@pytest.mark.parametrize("name, content", [
+    ("config.json", '{"title": "my notes"}'), ("metrics.jsonl", "not a log\n"),
+    ("samples", None), ("training_curves.png", "text")])
+def test_overwrite_keeps_files_no_run_wrote(tmp_path, store, name, content):
+    run = tmp_path / "run"
+    run.mkdir()
+    if content is None:
+        (run / name).mkdir()
+        (run / name / "holiday.jpg").write_bytes(b"jpeg")
+    else:
+        (run / name).write_text(content)
+    with pytest.raises(gs.ConfigError, match=rf"--overwrite would delete .*{name}, which no "
+                                             r"groupsup run wrote"):
+        Trainer(config(tmp_path, store, steps=2), overwrite=True)
+    assert (run / name).exists()
+    assert not (run / "checkpoints").exists()
+
+
 def test_cli_overwrite_flag(tmp_path, store):
     cfg = tmp_path / "toy.json"
     cfg.write_text(json.dumps(config(tmp_path, store, steps=1).to_dict()))

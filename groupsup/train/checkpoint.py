@@ -21,6 +21,7 @@ import io
 import json
 import os
 import random
+import re
 import shutil
 from dataclasses import dataclass
 from importlib import metadata
@@ -160,7 +161,11 @@ def resolve_checkpoint(path: str | os.PathLike) -> Path:
     for root in (path / "checkpoints", path):
         latest = root / LATEST
         if latest.is_file():
-            return root / latest.read_text().strip()
+            name = latest.read_text(encoding="utf-8", errors="replace").strip()
+            if not re.fullmatch(r"step-[0-9]{6,}", name):
+                raise DataError(f"{latest}: names {name[:80]!r}, not a checkpoint folder of "
+                                "this run (step-NNNNNN); the file is damaged or was edited")
+            return root / name
     if (path / "model.safetensors").is_file():
         return path
     raise DataError(f"{path}: no checkpoint found (expected a run directory with "

@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from groupsup.errors import DataError, GroupsupError
+from groupsup.errors import ConfigError, DataError, GroupsupError
 from groupsup.train.checkpoint import atomic_write_text
 
 LOCK_FILE = "run.lock"
@@ -145,6 +145,54 @@ def previous_run_files(run_dir: str | os.PathLike) -> list[Path]:
     return [run_dir / name for name in RUN_FILES if (run_dir / name).exists()]
 
 
+def _json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None
+
+
+def _first_record(path: Path) -> Any:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return json.loads(handle.readline() or "null")
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None
+
+
+def written_by_a_run(path: Path) -> bool:
+    """Whether *path* (one of :data:`RUN_FILES` in a run directory) looks like what a groupsup
+    run or evaluation writes there, by its content: a config with ``dataset`` and ``train``
+    tables, JSON logs of steps, sample sheets named by step, checkpoint folders, ... A file of
+    another origin that happens to share the name is not, and ``--overwrite`` keeps it."""
+    name = path.name
+    if path.is_symlink():
+        return False
+    if name == "config.json":
+        return isinstance(doc := _json(path), dict) and {"dataset", "train"} <= set(doc)
+    if name in ("schema.json", "split.json"):
+        return isinstance(_json(path), dict)
+    if name in ("metrics.jsonl", "evaluations.jsonl"):
+        record = _first_record(path)
+        return path.stat().st_size == 0 or isinstance(record, dict)
+    if name == "training_curves.png":
+        with open(path, "rb") as handle:
+            return handle.read(8) == b"\x89PNG\r\n\x1a\n"
+    if not path.is_dir():
+        return False
+    entries = list(path.iterdir())
+    if name == "samples":
+        return all(e.suffix == ".png" and e.name.startswith("step-") for e in entries)
+    if name == "checkpoints":
+        return all(e.name == "latest" or e.name.startswith(("step-", ".step-")) for e in entries)
+    if name == "tensorboard":
+        return all(e.name.startswith("events.out.tfevents") for e in entries)
+    if name == "eval":
+        return all(e.is_dir() or e.suffix in (".json", ".md", ".html", ".png")
+                   for e in entries)
+    return False
+
+
 def clear_run(run_dir: str | os.PathLike) -> list[Path]:
     """Remove the previous run's files (only those, see :data:`RUN_FILES`) from *run_dir*.
 
@@ -156,6 +204,11 @@ def clear_run(run_dir: str | os.PathLike) -> list[Path]:
     found = previous_run_files(run_dir)
     if not found:
         return []
+    foreign = [p for p in found if not written_by_a_run(p)]
+    if foreign:
+        raise ConfigError(f"--overwrite would delete {', '.join(str(p) for p in foreign)}, "
+                          f"which no groupsup run wrote (by its content); move it away or "
+                          "choose another train.out")
     trash = Path(tempfile.mkdtemp(prefix=".overwritten-", dir=run_dir))
     for path in found:
         path.rename(trash / path.name)
