@@ -139,7 +139,8 @@ class SwapAutoencoder(nn.Module):
         return repr(self.backbone_name or type(self.backbone).__name__)
 
     def extra_repr(self) -> str:
-        return f"backbone={self._label()}, partition={self.partition}"
+        warp = f", free_warp={self.free_warp!r}" if self.free_warp is not None else ""
+        return f"backbone={self._label()}, partition={self.partition}{warp}"
 
     # ------------------------------------------------------------------ network
     def encode(self, x: torch.Tensor) -> torch.Tensor:

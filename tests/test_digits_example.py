@@ -62,9 +62,10 @@ def test_digits_example_trains_and_evaluates_from_the_cli(tmp_path, monkeypatch,
                  "--leakage-examples", "8"]) == 0
     metrics = json.loads((tmp_path / "run" / "eval" / "001" / "metrics.json").read_text())
     names = ["digit", "ink", "back", "scale"]
-    leak = metrics["leakage"]
-    assert leak["blocks"] == leak["attributes"] == names
-    assert np.array(leak["matrix"], dtype=float).shape == (4, 4)
+    leak = metrics["leakage"]  # the unlabelled block's row last (digits.toml declares one)
+    assert leak["attributes"] == names and leak["blocks"] == [*names, "free"]
+    assert np.array(leak["matrix"], dtype=float).shape == (5, 4)
+    assert set(metrics["free_leakage"]) == set(names)
     assert leak["off_diagonal_mean"] is not None
     assert metrics["classifier"]["attributes"] == names
     assert len(metrics["classifier"]["accuracy"]) == 4

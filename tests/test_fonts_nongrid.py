@@ -60,7 +60,7 @@ def test_nongrid_fonts_through_the_folder_dataset(tmp_path):
 
 @pytest.mark.parametrize("exact, shifted, reach", [
     ("examples/fonts/nongrid.toml", "examples/fonts/nongrid-shift.toml", 2),
-    ("examples/digits/digits.toml", "examples/digits/digits-shift.toml", 4),
+    ("examples/digits/digits-gsl.toml", "examples/digits/digits-shift.toml", 4),
 ])
 def test_shift_configs_differ_only_in_the_cover_tolerance(exact, shifted, reach):
     exact = gs.load_config(ROOT / exact).to_dict()

@@ -133,7 +133,7 @@ def test_recipe_and_the_digits_compare_config():
         ("ml-vae-recon", 1.0), ("ml-vae-kl", 0.1)]
     digits = gs.load_config(ROOT / "examples" / "digits" / "digits.toml").to_dict()
     mlvae = gs.load_config(ROOT / "examples" / "digits" / "compare" / "ml-vae.toml").to_dict()
-    assert mlvae["model"] == {"backbone": "vae", "options": {
+    assert mlvae["model"] == {"backbone": "vae", "free_warp": None, "options": {
         "inner": "conv-small", "inner_options": digits["model"]["options"]}}
     assert mlvae["schema"]["free"] == 8
     assert mlvae["loss"]["recipe"] == "ml-vae" and mlvae["loss"]["distance"] == "l2"
