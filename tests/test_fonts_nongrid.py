@@ -109,6 +109,11 @@ def test_shift_block_configs_add_the_block_and_an_exact_cover(invariant, warped)
     assert warp["schema"]["free"] == 2 and warp["model"].pop("free_warp") == "shift"
     assert inv["model"].pop("free_warp") is None
     warp["schema"]["free"] = inv["schema"]["free"]
+    if "digits" in warped:  # the recommended digits recipe also takes the demo's step settings
+        assert warp["train"].pop("groups_per_step") == 4 and inv["train"].pop("groups_per_step")
+        assert (warp["optim"].pop("schedule"), warp["optim"].pop("schedule_by")) == ("wsd",
+                                                                                     "time")
+        inv["optim"].pop("schedule"), inv["optim"].pop("schedule_by")
     cover = next(t for t in inv["loss"]["terms"] if t["term"] == "cover")
     assert cover.pop("options") == {"shift_tolerance": cover_tolerance(invariant)}
     assert warp == inv
