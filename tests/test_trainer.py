@@ -157,8 +157,8 @@ def test_a_step_larger_than_the_data_or_the_memory_is_refused_before_training(tm
                                              r"\d+ training examples"):
         Trainer(config(tmp_path, store, groups_per_step=1_000_000_000))
     assert not (tmp_path / "run").exists()  # nothing left behind
-    module = sys.modules["groupsup.train.trainer"]
-    monkeypatch.setattr(module, "physical_memory", lambda: 1 << 10)  # a 1 KiB machine
+    monkeypatch.setattr(sys.modules["groupsup.train.preflight"], "physical_memory",
+                        lambda: 1 << 10)  # a 1 KiB machine
     with pytest.raises(gs.ConfigError, match=r"groups_per_step=2: one step's \d+ images take "
                                              r".* GiB as float32 .* over half of this machine"):
         Trainer(config(tmp_path, store))
@@ -199,8 +199,9 @@ def test_checkpoint_with_missing_plugin_names_it(tmp_path, store):
 ])
 def test_amp_on_cpu_follows_native_bf16(tmp_path, store, monkeypatch, flags, amp, allowed):
     # the decision, for CPUs other than this one: cpu_info's parsing is tested on real text
-    module = sys.modules["groupsup.train.trainer"]  # the package exports a function of that name
-    monkeypatch.setattr(module, "cpu_info", lambda: ("Test CPU", flags))
+    # (by module object: `groupsup.train` as a dotted path resolves to the function gs.train)
+    monkeypatch.setattr(sys.modules["groupsup.train.preflight"], "cpu_info",
+                        lambda: ("Test CPU", flags))
     if allowed:
         assert Trainer(config(tmp_path, store, amp=amp, device="cpu")).config.train.amp == amp
         return

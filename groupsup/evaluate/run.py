@@ -250,7 +250,6 @@ def evaluate_run(run: str | Path | RunResult, dataset: GroupDataset | None = Non
         dataset = resolve_dataset(config, run_dir, registries)
     model = load_model(run_dir if checkpoint is None else checkpoint, opts.device,
                        registries=registries).eval()
-    trained_on = training_machine(run_dir if checkpoint is None else checkpoint)
     # a dataset labelling attributes the model was trained without: those are read apart
     full, dataset = dataset, unlabelled.model_view(dataset, model)
     train, test = split_ids(run_dir, dataset, split)
@@ -271,7 +270,8 @@ def evaluate_run(run: str | Path | RunResult, dataset: GroupDataset | None = Non
                                               else str(checkpoint),
                                               "overrides": list(overrides or []),
                                               "partition": model.partition.to_dict()},
-                               "machine": machine(), "training_machine": trained_on,
+                               "machine": machine(), "training_machine": training_machine(
+                                   run_dir if checkpoint is None else checkpoint),
                                "dataset": {"name": dataset.name, "examples": len(dataset),
                                            "train": len(train),
                                            "test": 0 if test is None else len(test)}}
@@ -385,13 +385,10 @@ def evaluate_run(run: str | Path | RunResult, dataset: GroupDataset | None = Non
         codes.numpy(), dataset.labels[ids], model.partition, names, seed=opts.seed,
         metrics=opts.code_metrics, registry=(registries or get_host()).metrics)
     say(summary_line(metrics["disentanglement"]))
-    metrics["headline"] = {"swap_accuracy": swap["mean"],
-                           "judge_accuracy": judge.mean_accuracy,
+    metrics["headline"] = {"swap_accuracy": swap["mean"], "judge_accuracy": judge.mean_accuracy,
                            "leakage": leak.to_dict()["off_diagonal_mean"],
-                           "ssim": quality["overall"]["ssim"],
-                           "psnr": quality["overall"]["psnr"],
-                           "unreliable": judge.unreliable,
-                           "text": headline(metrics)}
+                           "ssim": quality["overall"]["ssim"], "psnr": quality["overall"]["psnr"],
+                           "unreliable": judge.unreliable, "text": headline(metrics)}
     say(metrics["headline"]["text"])
     timing["seconds"] = round(time.perf_counter() - started, 1)
     # wall-clock times apart: everything else is the same on a busy or an idle machine

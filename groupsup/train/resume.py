@@ -27,6 +27,32 @@ MAY_CHANGE = frozenset({
 DATA_LOCATION = frozenset({"root", "path", "store", "cache_dir", "progress", "workers"})
 
 
+def rebase_rate(scheduler: Any, rate: float, factor: float) -> None:
+    """Make a ``LambdaLR`` *scheduler* (and its optimiser) run from base rate *rate* on: its
+    state, restored from a checkpoint, holds the old base rate; *factor* is the schedule's
+    factor at the current step."""
+    scheduler.base_lrs = [rate for _ in scheduler.optimizer.param_groups]
+    for group in scheduler.optimizer.param_groups:
+        group["initial_lr"] = rate
+        group["lr"] = rate * factor
+    scheduler._last_lr = [g["lr"] for g in scheduler.optimizer.param_groups]
+
+
+def schema_difference(saved: Mapping[str, Any], now: Mapping[str, Any]) -> str:
+    """What differs between two schemas' ``to_dict()``, for a one-line message."""
+    old = {a["name"]: a for a in saved.get("attributes", [])}
+    new = {a["name"]: a for a in now.get("attributes", [])}
+    if list(old) != list(new):
+        return f"attributes {list(old)} then, {list(new)} now"
+    for name in old:
+        if old[name] != new[name]:
+            before, after = old[name].get("values"), new[name].get("values")
+            if before != after:
+                return f"attribute {name!r} had values {before}, now {after}"
+            return f"attribute {name!r} was {old[name]}, now {new[name]}"
+    return "the unlabelled block differs"
+
+
 def _flatten(config: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[str, Any]]:
     for key, value in config.items():
         name = f"{prefix}{key}"

@@ -28,7 +28,7 @@ from groupsup.errors import ConfigError, DataError, GroupsupError, GroupsWarning
 from groupsup.graph.splits import Split
 from groupsup.groups import GroupBatch
 from groupsup.losses import LossRecipe
-from groupsup.machine import cpu_info, machine, native_bf16, physical_memory
+from groupsup.machine import machine
 from groupsup.model import SwapAutoencoder
 from groupsup.registry import Registries
 from groupsup.train import checkpoint as ckpt
@@ -46,8 +46,9 @@ from groupsup.train.distributed import (
 )
 from groupsup.train.loader import GroupLoader
 from groupsup.train.loop import RunResult, run_loop
+from groupsup.train.preflight import check_amp, check_step_size
 from groupsup.train.resolve import Resolved, resolve
-from groupsup.train.resume import resume_changes
+from groupsup.train.resume import rebase_rate, resume_changes, schema_difference
 from groupsup.train.rundir import RunLock, clear_run, previous_run_files, truncate_metrics
 from groupsup.train.samples import prune_samples, sample_sheet, sample_sheets, sheet_step
 from groupsup.version import __version__
@@ -110,7 +111,7 @@ class Trainer:
         self.dist = env_info()
         self.device = device_for(cfg.device, self.dist)
         init_distributed(self.device, self.dist)
-        self._check_amp()
+        check_amp(cfg, self.device)
         if cfg.shards % self.dist.world_size or cfg.groups_per_step % cfg.shards:
             raise ConfigError(
                 f"train.shards={cfg.shards} must be a multiple of the process count "
@@ -131,7 +132,7 @@ class Trainer:
         self.registries, self.plugins_used = r.registries, r.provenance
         self.full_dataset, self.split, self.dataset = r.dataset, r.split, r.train_dataset
         self.graph, self.strategy = r.graph, r.strategy
-        self._check_step_size()
+        check_step_size(cfg.groups_per_step, self.dataset, self.strategy)
         self.partner_report = (self.strategy.partner_report()
                                if hasattr(self.strategy, "partner_report") else None)
         if self.partner_report is not None and self.dist.is_main:
@@ -235,38 +236,6 @@ class Trainer:
             return warm * min(1.0, (1.0 - done) / o.decay_fraction)
         return warm * 0.5 * (1 + math.cos(math.pi * done))
 
-    def _check_step_size(self) -> None:
-        """Refuse a step that cannot be meant or cannot fit, before the first one runs out of
-        memory without a message: more groups than training examples, or a step whose images
-        alone would take over half of the machine's memory."""
-        groups, examples = self.config.train.groups_per_step, len(self.dataset)
-        if groups > examples:
-            raise ConfigError(f"train.groups_per_step={groups:,} exceeds the {examples:,} "
-                              "training examples: every step would repeat each example; use "
-                              f"at most {examples:,} (4-32 is usual)")
-        per_group = len(self.strategy.sample(1, np.random.default_rng(0)).examples)
-        needed = groups * per_group * math.prod(self.dataset.image_shape) * 4
-        memory = physical_memory()
-        if memory and needed > memory // 2:
-            raise ConfigError(
-                f"train.groups_per_step={groups:,}: one step's {groups * per_group:,} images "
-                f"take {needed / 2**30:.1f} GiB as float32 before any activation, over half of "
-                f"this machine's {memory / 2**30:.1f} GiB; use fewer groups per step")
-
-    def _check_amp(self) -> None:
-        cfg = self.config.train
-        if cfg.amp == "off" or self.device.type != "cpu" or cfg.force_amp:
-            return
-        cpu, flags = cpu_info()
-        if cfg.amp == "bf16" and native_bf16(flags):
-            return
-        found = ", ".join(f for f in ("amx_bf16", "avx512_bf16") if f in flags) or "neither"
-        raise ConfigError(
-            f"train.amp={cfg.amp!r} on this CPU ({cpu}): reduced precision is emulated, and much "
-            "slower than fp32, on CPUs without native bf16 (AMX or AVX512-BF16; found: "
-            f"{found}){'; fp16 is emulated on every CPU' if cfg.amp == 'fp16' else ''}; use "
-            "amp='off', or set train.force_amp=true to use it anyway")
-
     # ------------------------------------------------------------------ state
     def _meta(self) -> dict[str, Any]:
         return {"groupsup_version": __version__, "config": self.config.to_dict(),
@@ -297,6 +266,12 @@ class Trainer:
         saved = state.meta.get("config")
         changes = (resume_changes(saved, self.config.to_dict(), str(run_dir))
                    if isinstance(saved, dict) else {})
+        schema, now = state.meta.get("schema"), self.model.schema.to_dict()
+        if isinstance(schema, dict) and ({**schema, "name": None} != {**now, "name": None}):
+            raise ConfigError(f"--resume {run_dir}: the data's labels no longer match the run's "
+                              f"({schema_difference(schema, now)}); "
+                              "the checkpoint's blocks were trained on the old values: start "
+                              "a new run")
         self.model.load_state_dict(state.model_state)
         self.term_modules.load_state_dict(state.training.get("terms", {}))
         self.optimizer.load_state_dict(state.training["optimizer"])
@@ -306,12 +281,7 @@ class Trainer:
         self.step = state.step
         self.last_checkpoint = state.path
         if "optim.lr" in changes:  # the optimiser's state holds the old rate: re-base it
-            rate = self.config.optim.lr
-            self.scheduler.base_lrs = [rate for _ in self.optimizer.param_groups]
-            for group in self.optimizer.param_groups:
-                group["initial_lr"] = rate
-                group["lr"] = rate * self._lr_factor(self.step)
-            self.scheduler._last_lr = [g["lr"] for g in self.optimizer.param_groups]
+            rebase_rate(self.scheduler, self.config.optim.lr, self._lr_factor(self.step))
         if changes and self.dist.is_main:
             print(f"resuming {run_dir} at step {self.step} with "
                   + ", ".join(f"{k} {a!r} -> {b!r}" for k, (a, b) in changes.items()),
