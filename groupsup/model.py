@@ -289,12 +289,29 @@ class SwapAutoencoder(nn.Module):
         except GroupsupError as err:
             raise type(err)(f"{config_path}: {err}") from None
         state = load_weights(weights, map_location)
-        try:
-            model.load_state_dict(state)
-        except RuntimeError as err:
-            raise DataError(f"{weights}: weights do not fit backbone {model._label()}: "
-                            f"{str(err).splitlines()[0]}") from None
+        model.load_weights_from(state, weights)
         return model.to(map_location)
+
+    def load_weights_from(self, state: Mapping[str, torch.Tensor], origin: str | Path) -> None:
+        """Load *state* (a state dict read from *origin*), or raise a :class:`DataError` naming
+        the file and what does not fit: missing and unexpected tensors, and shapes."""
+        own = self.state_dict()
+        missing = [k for k in own if k not in state]
+        unexpected = [k for k in state if k not in own]
+        shapes = [f"{k} is {tuple(state[k].shape)} in the file, {tuple(v.shape)} in the model"
+                  for k, v in own.items() if k in state and state[k].shape != v.shape]
+        problems = ([f"missing {_few(missing)}"] if missing else []) + (
+            [f"unexpected {_few(unexpected)}"] if unexpected else []) + shapes[:3] + (
+            [f"{len(shapes) - 3} more shapes differ"] if len(shapes) > 3 else [])
+        if problems:
+            raise DataError(f"{origin}: weights do not fit backbone {self._label()} "
+                            f"({self.partition}): {'; '.join(problems)}")
+        self.load_state_dict(state)
+
+
+def _few(keys: list[str], shown: int = 3) -> str:
+    more = f" and {len(keys) - shown} more" if len(keys) > shown else ""
+    return ", ".join(repr(k) for k in keys[:shown]) + more
 
 
 def load_weights(path: Path, map_location: str | torch.device = "cpu") -> dict[str, torch.Tensor]:

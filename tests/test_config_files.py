@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import resource
 import time
 
@@ -60,6 +61,16 @@ def test_a_huge_file_is_refused_by_its_size(tmp_path):
     path.write_text("# " + "x" * MAX_CONFIG_BYTES + "\n")
     with pytest.raises(ConfigError, match=r"huge\.toml: 1,048,579 bytes is too large"):
         read_config_file(path)
+
+
+@pytest.mark.parametrize("override, key", [("optim.betas=[nan,0.9]", "optim.betas.0"),
+                                           ("optim.betas=[0.9,1.5]", "optim.betas.1"),
+                                           ("seed=-1", "seed")])
+def test_out_of_range_numbers_name_their_key(tmp_path, override, key):
+    path = tmp_path / "c.toml"
+    path.write_text('[dataset]\nname = "fonts"\n')
+    with pytest.raises(ConfigError, match=rf"{re.escape(key)}"):
+        load_config(path, [override])
 
 
 def test_a_byte_order_mark_is_skipped_and_non_utf8_named(tmp_path):

@@ -293,6 +293,37 @@ def test_loopback_literals_are_served(server, host):
     assert status == 200
 
 
+def test_fifty_simultaneous_clients_are_all_served(server):
+    import concurrent.futures
+
+    host, port = server.server_address[:2]
+
+    def one(_: int) -> int:
+        with socket.create_connection((host, port), timeout=20) as sock:
+            sock.sendall(b"GET /api/info HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+            return int(sock.recv(64).split()[1])
+
+    with concurrent.futures.ThreadPoolExecutor(50) as pool:
+        statuses = list(pool.map(one, range(50)))  # a reset raises ConnectionResetError
+    assert statuses == [200] * 50
+
+
+def test_a_silent_connection_is_closed_after_the_idle_timeout(run_dir, monkeypatch):
+    from groupsup.explore import server as server_module
+
+    monkeypatch.setattr(server_module.Handler, "timeout", 0.5)
+    quick = ExploreServer(Explorer(run_dir), "127.0.0.1", 0)
+    threading.Thread(target=quick.serve_forever, daemon=True).start()
+    try:
+        with socket.create_connection(quick.server_address[:2], timeout=10) as sock:
+            started = time.perf_counter()
+            assert sock.recv(64) == b""  # the server hung up on a client that sent nothing
+            assert time.perf_counter() - started < 5
+    finally:
+        quick.shutdown()
+        quick.server_close()
+
+
 def test_run_info_has_curves_and_the_latest_evaluation(server):
     info = ok_json(server, "GET", "/api/run")
     assert info["curves"]["steps"][-1] == 2 and "loss" in info["curves"]["series"]

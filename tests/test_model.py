@@ -268,7 +268,16 @@ def test_load_rejects_foreign_and_mismatched_files(tmp_path):
     document = json.loads(config_file.read_text())
     document["model"]["backbone_config"]["width"] = 8
     config_file.write_text(json.dumps(document))
-    with pytest.raises(gs.DataError, match="weights do not fit backbone 'conv-small'"):
+    with pytest.raises(gs.DataError, match=r"m/model.safetensors: weights do not fit backbone "
+                                           r"'conv-small' \(.*\): backbone\.encoder\.0\.weight is "
+                                           r"\(\d+, 3, 4, 4\) in the file, \(8, 3, 4, 4\) in "
+                                           r"the model"):
+        gs.SwapAutoencoder.load(tmp_path / "m")
+    document["model"]["free_warp"] = "shift"  # the file lacks the warp head's tensors
+    document["model"]["backbone_config"]["width"] = small().backbone.config.width
+    document["model"]["schema"]["free"] = {"name": "free", "latent": 2}
+    config_file.write_text(json.dumps(document))
+    with pytest.raises(gs.DataError, match=r"missing 'warp\.head\.weight', 'warp\.head\.bias'"):
         gs.SwapAutoencoder.load(tmp_path / "m")
 
 

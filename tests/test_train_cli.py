@@ -197,3 +197,27 @@ def test_synthesize_help_describes_the_unlabelled_block(capsys):
     help_text = " ".join(capsys.readouterr().out.split())
     assert "a model with an unlabelled block" in help_text
     assert "the image whose unnamed variation (the one no attribute names) to keep" in help_text
+
+
+def test_resume_refuses_data_whose_label_values_changed(tmp_path):
+    from test_image_check import _folder
+
+    paths = _folder(tmp_path / "data")
+    config = {"name": "toy", "seed": 1,
+              "dataset": {"name": "folder", "options": {
+                  "root": str(tmp_path / "data"), "manifest": "labels.csv",
+                  "attributes": {"shape": 2, "color": 2, "position": 2}}},
+              "model": {"backbone": "conv-small", "options": {"width": 4, "max_width": 8}},
+              "train": {"steps": 2, "groups_per_step": 2, "progress": False, "threads": 1,
+                        "out": str(tmp_path / "run"), "check_images": False}}
+    path = write_config(tmp_path / "c.json", config)
+    assert main(["train", str(path)]) == 0
+    labels = tmp_path / "data" / "labels.csv"
+    labels.write_text(labels.read_text().replace(",red,", ",crimson,"))
+    assert len(paths) == 24
+    reset_host()
+    with pytest.raises(gs.ConfigError, match=r"--resume .*run: the data's labels no longer "
+                                             r"match the run's \(attribute 'color' had values"):
+        from groupsup.train import Trainer
+
+        Trainer(gs.load_config(path, ["train.steps=4"]), resume=tmp_path / "run")

@@ -263,10 +263,5 @@ def load_model(path: str | os.PathLike, map_location: str | torch.device = "cpu"
         model = SwapAutoencoder.from_config(state.model_config, registries)
     except GroupsupError as err:
         raise type(err)(f"{state.path / 'model.json'}: {err}") from None
-    try:
-        model.load_state_dict(state.model_state)
-    except RuntimeError as err:
-        raise DataError(f"{state.path / 'model.safetensors'}: weights do not fit backbone "
-                        f"{state.model_config['backbone']!r}: {str(err).splitlines()[0]}"
-                        ) from None
+    model.load_weights_from(state.model_state, state.path / "model.safetensors")
     return model.to(map_location)

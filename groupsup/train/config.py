@@ -10,7 +10,7 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -90,7 +90,9 @@ class OptimConfig(_Section):
     lr: float = Field(default=1e-3, gt=0, allow_inf_nan=False,
                       description="learning rate; 1e-3 suits conv-small (the paper's configs "
                       "set its 1e-4 for the gzsnet backbone)")
-    betas: tuple[float, float] = (0.9, 0.999)
+    betas: tuple[Annotated[float, Field(ge=0, lt=1, allow_inf_nan=False)],
+                 Annotated[float, Field(ge=0, lt=1, allow_inf_nan=False)]] = Field(
+        default=(0.9, 0.999), description="Adam's two decay rates, each in [0, 1)")
     weight_decay: float = Field(default=0.0, ge=0, allow_inf_nan=False)
     schedule: Literal["constant", "cosine", "wsd"] = Field(
         default="constant", description="'constant'; 'cosine' (from lr to 0 over the run); "
@@ -157,7 +159,8 @@ class ExperimentConfig(_Section):
     """Everything a training run needs; stored in every checkpoint and result file."""
 
     name: str = "experiment"
-    seed: int = 1
+    seed: int = Field(default=1, ge=0, le=2**32 - 1, description="seeds the model's "
+                      "initialisation, the split and the groups drawn (numpy's range)")
     dataset: DatasetConfig
     schema_: SchemaConfig = Field(default_factory=SchemaConfig, alias="schema")
     model: ModelConfig = Field(default_factory=ModelConfig)
