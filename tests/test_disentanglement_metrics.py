@@ -260,6 +260,34 @@ def test_sap_with_linear_svms_as_in_disentanglement_lib(factors):
     assert result.config["classifier"] == "svm"
 
 
+def test_svm_sap_fits_the_raw_codes_as_published_and_inactive_dimensions_score_zero(factors):
+    """The SVM's penalty depends on the codes' scale, so the published computation (raw codes)
+    and one on standardised codes differ; an independent fit of LinearSVC on the raw codes,
+    as disentanglement_lib does it, gives the same score matrix."""
+    sklearn_svm = pytest.importorskip("sklearn.svm")
+    rng = np.random.default_rng(8)
+    codes = np.stack([0.05 * factors[:, 0] + 0.01 * rng.normal(size=N),
+                      rng.normal(size=N), np.full(N, 3.0)], axis=1)
+    y = factors[:, :1]
+    result = ev.sap(codes, y, classifier="svm", seed=0)
+    from groupsup.evaluate.splits import make_rng, split_indices
+
+    train, test = split_indices(N, make_rng(0), 0.25, None, None)  # sap's split for seed 0
+    expected = []
+    for i in range(2):
+        model = sklearn_svm.LinearSVC(C=0.01, class_weight="balanced")
+        model.fit(codes[train, i:i + 1], y[train, 0])
+        expected.append(model.score(codes[test, i:i + 1], y[test, 0]))
+    assert result.score_matrix[:2, 0] == pytest.approx(expected, abs=0.02)
+    assert result.score_matrix[2, 0] == 0.0  # the constant dimension: inactive
+    assert result.config["variant"].startswith("published")
+    scaled = ev.sap(codes * np.array([100.0, 1.0, 1.0]), y, classifier="svm", seed=0)
+    assert abs(scaled.score_matrix[0, 0] - result.score_matrix[0, 0]) > 0.05  # scale matters
+    logistic = ev.sap(codes, y, seed=0)
+    assert logistic.score_matrix[2, 0] == 0.0 and "not the published" in \
+        logistic.config["variant"]
+
+
 def test_sap_options_and_json(factors):
     result = ev.sap(factors.astype(float), factors, continuous=[True, False, False, True])
     assert result.continuous == (True, False, False, True)
@@ -311,3 +339,26 @@ def test_evaluate_run_reports_the_disentanglement_metrics(tmp_path, toy_dataset)
     assert latent["block_mig"]["blocks"] == ["shape", "color", "position"]
     for name in ("mig", "block_mig", "dci", "factorvae", "sap"):
         assert latent[name]["metric"] == name
+
+
+def test_code_metrics_are_undefined_below_five_rows_per_value():
+    """8 rows once gave MIG 0.08, DCI D 1.0 and FactorVAE 1.0: numbers of the sample, not of
+    the code. Below 5 rows for a value of an attribute that varies, evaluate reports every code
+    metric as undefined, with the reason, instead."""
+    from groupsup.evaluate.latent import disentanglement_metrics, summary_line, too_few_rows
+
+    rng = np.random.default_rng(2)
+    labels = np.stack([np.arange(8) % 4, np.arange(8) % 2], axis=1)
+    codes = rng.normal(size=(8, 4))
+    partition = gs.LatentPartition([("a", 2), ("b", 2)])
+    out = disentanglement_metrics(codes, labels, partition, ["a", "b"])
+    assert set(out) == {"mig", "block_mig", "dci", "factorvae", "sap"}
+    reason = "attribute 'a': value code 0 has 2 row(s) of 8; the code metrics need at least 5"
+    assert all(r["undefined"].startswith(reason) for r in out.values())
+    assert summary_line(out).startswith("code metrics undefined (attribute 'a'")
+    enough = np.concatenate([labels] * 3)
+    assert too_few_rows(enough, ["a", "b"]) is None  # 6 rows per value
+    constant = np.zeros((3, 1), np.int64)  # a factor that does not vary is not counted
+    assert too_few_rows(constant, ["c"]) is None
+    unknown = np.array([[0], [0], [0], [0], [0], [1], [1], [1], [1], [1], [-1]])
+    assert too_few_rows(unknown, ["u"]) is None  # unknown labels are not a value

@@ -98,12 +98,36 @@ def disentanglement_metrics(codes: np.ndarray, labels: np.ndarray, partition: La
     """
     names = list(names)
     out: dict[str, Any] = {}
+    scarce = too_few_rows(labels, names)
+    if scarce is not None:  # every score would be an artefact of the sample: say so instead
+        return {name: {"metric": name, "undefined": scarce} for name in metrics}
     for name in metrics:
         metric = _lookup(name, registry)
         result = metric(codes, labels, partition=partition, factor_names=names, seed=seed)
         if result is not None:
             out[name] = result.to_dict()
     return out
+
+
+# below this many rows for some value of a factor that varies, the code metrics say nothing
+# (8 rows gave MIG 0.08, DCI D 1.0 and FactorVAE 1.0; with one row per value FactorVAE scored
+# 1.000 or 0.715 depending only on the order of the columns)
+MIN_ROWS_PER_VALUE = 5
+
+
+def too_few_rows(labels: np.ndarray, names: Sequence[str],
+                 minimum: int = MIN_ROWS_PER_VALUE) -> str | None:
+    """Why the code metrics are undefined on ``labels (N, A)`` (a value of a factor that varies
+    has fewer than *minimum* rows), or None. Unknown labels (negative codes) are not counted."""
+    for j, name in enumerate(names):
+        column = labels[:, j]
+        values, counts = np.unique(column[column >= 0], return_counts=True)
+        if len(values) > 1 and counts.min() < minimum:
+            value = values[counts.argmin()]
+            return (f"attribute {name!r}: value code {int(value)} has {int(counts.min())} "
+                    f"row(s) of {len(labels)}; the code metrics need at least {minimum} rows "
+                    "per value of each attribute that varies")
+    return None
 
 
 def summary_line(results: dict[str, Any]) -> str:
@@ -113,6 +137,9 @@ def summary_line(results: dict[str, Any]) -> str:
         return "n/a" if value is None else f"{value:.3f}"
 
     parts = []
+    undefined = {r.get("undefined") for r in results.values()} - {None}
+    if undefined:
+        return f"code metrics undefined ({sorted(undefined)[0]})"
     for name, result in results.items():
         if name == "dci":
             parts.append(f"DCI D {num(result['disentanglement'])} (floor "
