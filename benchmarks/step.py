@@ -21,6 +21,13 @@ measures the work itself, not the waits for a core.
     python benchmarks/step.py --json                   # machine-readable
     python benchmarks/step.py --threads 1 --clock cpu  # per-core efficiency on a busy machine
     python benchmarks/step.py --quick                  # conv-small at 32 px only
+    python benchmarks/step.py --quick --precision      # + fp32 vs bf16 autocast, same run
+
+``--precision`` also times the batched step under ``torch.autocast("cpu", bfloat16)`` and
+with channels-last memory, beside the eager fp32 step of the same model and images, and
+prints each one's steps/s ratio to fp32: whether bf16 pays depends on the CPU (native on AMX
+and AVX512-BF16, emulated elsewhere), so the header names the CPU and its flags
+(``groupsup.machine``).
 """
 
 from __future__ import annotations
@@ -38,6 +45,7 @@ import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
 import groupsup as gs
+from groupsup.machine import describe, machine
 
 ATTRIBUTES = ("letter", "size", "font_color", "back_color", "font")
 ROLES = len(ATTRIBUTES) + 1  # centre + one partner per attribute
@@ -135,6 +143,36 @@ def matmul_peak(clock: Callable[[], float], size: int = 2048, repeats: int = 8) 
     return 2 * size**3 / best / 1e9
 
 
+def autocast_bf16(loss_fn: Callable[..., torch.Tensor]) -> Callable[..., torch.Tensor]:
+    """*loss_fn* under bf16 autocast on the CPU (the loss itself comes back in float32)."""
+    def wrapped(*args: Any) -> torch.Tensor:
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            return loss_fn(*args).float()
+    return wrapped
+
+
+def precision_times(backbone: str, side: int, groups: int, repeats: int,
+                    clock: Callable[[], float], micro_batch: int | None) -> dict[str, float]:
+    """Seconds per batched step: eager fp32, bf16 autocast, channels-last fp32, channels-last
+    bf16; one model and image batch per memory format, the same seed."""
+    times = {}
+    for layout in ("contiguous", "channels_last"):
+        torch.manual_seed(0)
+        fmt = torch.channels_last if layout == "channels_last" else torch.contiguous_format
+        model = gs.SwapAutoencoder(backbone, Fonts, (3, side, side),
+                                   micro_batch=micro_batch).to(memory_format=fmt)
+        recipe = gs.LossRecipe.named("gsl")
+        batch = centre_cover_batch(groups)
+        images = (torch.rand(groups * ROLES, 3, side, side) * 2 - 1).contiguous(
+            memory_format=fmt)
+        prefix = "" if layout == "contiguous" else "channels_last_"
+        times[f"{prefix}fp32_s"] = step_time(batched_loss, model, images, batch, recipe,
+                                             repeats, clock)
+        times[f"{prefix}bf16_s"] = step_time(autocast_bf16(batched_loss), model, images, batch,
+                                             recipe, repeats, clock)
+    return times
+
+
 def run(backbone: str, side: int, groups: int, repeats: int, channels_last: bool,
         clock: Callable[[], float], micro_batch: int | None) -> dict[str, Any]:
     torch.manual_seed(0)
@@ -172,6 +210,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="wall clock, or this process's CPU time")
     parser.add_argument("--micro-batch", type=int, default=32,
                         help="run network calls in chunks of this many images (0: whole)")
+    parser.add_argument("--precision", action="store_true",
+                        help="also time bf16 autocast and channels-last against fp32")
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -182,13 +222,18 @@ def main(argv: list[str] | None = None) -> int:
         row = run(backbone, side, groups, args.repeats, args.channels_last, clock,
                   args.micro_batch or None)
         row["peak_fraction"] = row["gflops"] / peak
+        if args.precision:
+            row["precision"] = precision_times(backbone, side, groups, args.repeats, clock,
+                                               args.micro_batch or None)
         rows.append(row)
         if not args.json:
             _print_row(row, header=len(rows) == 1, peak=peak, clock=args.clock,
                        micro_batch=args.micro_batch)
+            if args.precision:
+                _print_precision(row)
     if args.json:
         print(json.dumps({
-            "torch": torch.__version__, "machine": platform.machine(),
+            "torch": torch.__version__, "machine": platform.machine(), "cpu": machine(),
             "threads": torch.get_num_threads(), "channels_last": args.channels_last,
             "clock": args.clock, "repeats": args.repeats, "micro_batch": args.micro_batch,
             "matmul_peak_gflops": peak, "rows": rows}, indent=2))
@@ -198,6 +243,8 @@ def main(argv: list[str] | None = None) -> int:
 def _print_row(row: dict[str, Any], header: bool, peak: float, clock: str,
                micro_batch: int) -> None:
     if header:
+        info = machine()
+        print(f"{describe(info)}; native bf16: {'yes' if info['native_bf16'] else 'no'}")
         print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {clock} clock, "
               f"micro-batch {micro_batch or 'off'}, float32 matmul peak {peak:.1f} GFLOP/s")
         print(f"{'backbone':<11}{'px':>4}{'groups':>7}{'params M':>9}{'GFLOP':>8}"
@@ -207,6 +254,14 @@ def _print_row(row: dict[str, Any], header: bool, peak: float, clock: str,
           f"{row['gflop_per_step']:>8.1f}{row['batched_s']:>11.3f}{row['per_term_s']:>11.3f}"
           f"{row['speedup']:>7.2f}x{row['gflops']:>9.1f}{100 * row['peak_fraction']:>6.0f}%"
           f"{row['groups_per_s']:>9.2f}", flush=True)
+
+
+def _print_precision(row: dict[str, Any]) -> None:
+    t = row["precision"]
+    base = t["fp32_s"]
+    print("    same run, steps/s relative to eager fp32: "
+          + ", ".join(f"{name.removesuffix('_s').replace('_', ' ')} {base / t[name]:.2f}x "
+                      f"({t[name]:.3f} s)" for name in t), flush=True)
 
 
 if __name__ == "__main__":

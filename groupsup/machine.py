@@ -19,6 +19,9 @@ from typing import Any
 import numpy as np
 import torch
 
+__all__ = ["FEATURES", "cpu_info", "describe", "differences", "machine", "native_bf16",
+           "physical_memory"]
+
 # the CPU flags (as /proc/cpuinfo spells them) that decide how fast the training step runs
 FEATURES = ("avx2", "fma", "avx512f", "avx512_bf16", "avx512_vnni", "amx_tile", "amx_bf16")
 

@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PUBLIC_MODULES = ("groupsup", "groupsup.evaluate", "groupsup.explore", "groupsup.fileio")
+PUBLIC_MODULES = ("groupsup", "groupsup.evaluate", "groupsup.explore", "groupsup.fileio",
+                  "groupsup.machine")
 
 
 def _exports(module: str) -> set[str]:
