@@ -129,6 +129,12 @@ def test_fonts_compare_configs_derive_from_the_demo_config():
     demo["optim"] = {"lr": demo["optim"]["lr"]}
     demo["train"]["groups_per_step"] = 8
     del demo["train"]["time_budget"]
+    # ... and the six matplotlib fonts of its day (the demo added two more on 2026-12-07)
+    from groupsup_fonts.reproduce import COMPARISON_FONTS
+
+    options = demo["dataset"]["options"]
+    options["fonts"] = list(COMPARISON_FONTS)
+    del options["system_fonts"]
     changes = {
         "gzsnet": {("loss", "recipe"): "gsl"},
         "no-swap": {("loss", "recipe"): "gsl-no-swap"},

@@ -1,8 +1,9 @@
 """``groupsup demo``: Fonts-mini, zero-shot held-out combinations, GZS-Net on a CPU budget.
 
-1. renders Fonts-mini (composition in ``demo.toml`` beside this file: six faces that ship
-   with matplotlib, so a pip-only machine runs it, plus up to ``--extra-fonts`` families of
-   the system's fonts when it has any);
+1. renders Fonts-mini (composition in ``demo.toml`` beside this file: eight faces that ship
+   with matplotlib, pinned in constraints.txt, and never the system's fonts, so the data is
+   byte-identical on every machine; its fingerprint is printed, stored and compared with the
+   README's run, :data:`README_FINGERPRINT`);
 2. holds out attribute combinations (``dataset.split`` of ``demo.toml``: a random 10% of the
    combinations; ``protocol`` is the harder rule-based split) while every value stays in
    training;
@@ -27,7 +28,9 @@ from pathlib import Path
 from typing import Any
 
 import groupsup as gs
+from groupsup.machine import describe
 from groupsup_fonts.discovery import discover_fonts
+from groupsup_fonts.fingerprint import dataset_fingerprint
 
 # seconds the evaluation after training needs on 2 CPU cores (judge of 1,500 steps included:
 # 19 s measured on the AVX-512 machine of 2026-12-01, 37 s on the AVX2 machine of 2026-12-02,
@@ -37,6 +40,9 @@ EVAL_RESERVE = 45.0
 # the judge trains for a fixed number of steps (no time budget), so the demo's numbers do not
 # depend on the machine's speed
 CLASSIFIER_STEPS = 1500
+# the fingerprint (groupsup_fonts.fingerprint) of the data the README's table was measured on;
+# tests/test_demo_fingerprint.py renders demo.toml's dataset and checks it
+README_FINGERPRINT = "f271e57758166fed"
 
 
 def demo_config() -> dict[str, Any]:
@@ -48,13 +54,26 @@ def demo_config() -> dict[str, Any]:
 
 def add_system_fonts(config: gs.ExperimentConfig, extra: int) -> gs.ExperimentConfig:
     """*config* with up to *extra* of the system's font families added to its fonts (the
-    most different first), as ``groupsup demo --extra-fonts`` does; unchanged for 0."""
+    most different first), as ``groupsup demo --extra-fonts`` does; unchanged for 0. The
+    data then depends on the machine's fonts (the fingerprint says so)."""
     if extra > 0:
         chosen = list(config.dataset.options["fonts"])
         added = [face.name for face in discover_fonts().diverse_order()
                  if face.source == "system" and face.name not in chosen][:extra]
-        config.dataset.options = {**config.dataset.options, "fonts": chosen + added}
+        config.dataset.options = {**config.dataset.options, "fonts": chosen + added,
+                                  "system_fonts": True}
     return config
+
+
+def fingerprint_line(fingerprint: dict[str, Any]) -> str:
+    """The console's line about the data: its fingerprint, and whether it is the README's."""
+    if fingerprint["id"] is None:
+        return f"no dataset fingerprint ({fingerprint.get('why_none')})"
+    if fingerprint["id"] == README_FINGERPRINT:
+        return (f"dataset fingerprint {fingerprint['id']}: the same data as the README's run")
+    return (f"dataset fingerprint {fingerprint['id']} differs from the README's run "
+            f"({README_FINGERPRINT}): other fonts or another renderer, so its numbers do not "
+            "compare with the README's table")
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -62,9 +81,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="total wall-clock budget in seconds (default 600); training gets "
                         f"what the evaluation (~{EVAL_RESERVE:.0f} s) leaves")
     parser.add_argument("--out", default="runs/demo", help="output folder (default runs/demo)")
-    parser.add_argument("--extra-fonts", type=int, default=2, metavar="K",
-                        help="add up to K of the system's font families to demo.toml's six "
-                        "matplotlib faces, when the system has any (default 2; 0: none)")
+    parser.add_argument("--extra-fonts", type=int, default=0, metavar="K",
+                        help="add up to K of the system's font families to demo.toml's eight "
+                        "matplotlib faces (default 0: the data is then the same on every "
+                        "machine; K > 0 makes it depend on the machine's fonts)")
     parser.add_argument("--set", dest="overrides", action="append", default=[],
                         metavar="KEY=VALUE", help="override a key of the demo config")
 
@@ -88,6 +108,12 @@ def run(args: argparse.Namespace) -> int:
     print(f"  dataset: {len(data)} images of {data.image_shape[1]} px; "
           + ", ".join(f"{a.name} {len(a.values)}" for a in schema.attributes))
     print(f"  fonts: {', '.join(schema['font'].values)}")
+    try:
+        fingerprint = dataset_fingerprint(config.dataset.options)
+    except gs.DataError as err:  # e.g. --set dataset.options.root=TREE: nothing to hash
+        fingerprint = {"id": None, "fonts": None, "plan": None, "store": None,
+                       "why_none": str(err)}
+    print(f"  {fingerprint_line(fingerprint)}")
     print(f"  split: {len(split.train)} training images, {len(split.test)} held-out images of "
           f"{len(split.held_out)} unseen combinations", flush=True)
     setup = time.perf_counter() - started
@@ -103,7 +129,8 @@ def run(args: argparse.Namespace) -> int:
     metrics = gs.evaluate_run(result.run_dir, dataset=data, out=result.run_dir / "eval",
                               options=gs.EvalOptions(classifier_steps=CLASSIFIER_STEPS))
     total = time.perf_counter() - started
-    summary = _summary(metrics, result, total, data, split)
+    summary = {**_summary(metrics, result, total, data, split),
+               "dataset_fingerprint": fingerprint, "machine": metrics["training_machine"]}
     gs_write(out / "metrics.json", json.dumps({**summary, "details": metrics}, indent=2))
     gs_write(out / "report.md", _report(summary, result.run_dir, out))
     for name in ("synthesis.png", "reconstructions.png", "coprediction.png", "leakage.png"):
@@ -186,6 +213,16 @@ def _measures(s: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _fingerprint_text(fingerprint: dict[str, Any]) -> str:
+    """The report's record of the data: each font file's SHA-256 and the store's."""
+    if fingerprint["id"] is None:
+        return f"Data: no fingerprint ({fingerprint.get('why_none')})."
+    fonts = ", ".join(f"{f['name']} (`{f['file']}`, `{f['sha256'][:12]}`)"
+                      for f in fingerprint["fonts"] or [])
+    return (f"Data: fonts {fonts or 'from a given store'}; image and label arrays SHA-256 "
+            f"`{fingerprint['store'][:16]}`; fingerprint `{fingerprint['id']}`.")
+
+
 def _report(s: dict[str, Any], run_dir: Path, out: Path) -> str:
     vocab = "\n".join(f"| {k} | {len(v)} | {', '.join(map(str, v))} |"
                       for k, v in s["vocabularies"].items())
@@ -211,16 +248,21 @@ def _report(s: dict[str, Any], run_dir: Path, out: Path) -> str:
     last_sample = samples[-1].relative_to(out) if samples else None
     return f"""# groupsup demo: zero-shot synthesis on Fonts-mini
 
-{s['images']} images of {s['image_size']} px; {s['train_images']} for training,
+{s['images']} images of {s['image_size']} px (dataset fingerprint
+`{s['dataset_fingerprint']['id']}`{'' if s['dataset_fingerprint']['id'] == README_FINGERPRINT
+else f", not the README's `{README_FINGERPRINT}`"}); {s['train_images']} for training,
 {s['held_out_images']} held out ({s['held_out_combinations']} attribute combinations never seen
 in training; split: {s['split']}). Trained {s['steps']} steps in
-{s['train_seconds']:.0f} s; the whole demo took {s['total_seconds']:.0f} s.
+{s['train_seconds']:.0f} s on {describe(s['machine']) if s['machine'] else 'an unrecorded machine'};
+the whole demo took {s['total_seconds']:.0f} s.
 
 **Headline**: {s['headline']}.
 
 | attribute | values | vocabulary |
 |---|---|---|
 {vocab}
+
+{_fingerprint_text(s['dataset_fingerprint'])}
 
 ## Zero-shot synthesis of held-out combinations
 
