@@ -96,39 +96,26 @@ def test_interrupted_and_resumed_run_equals_uninterrupted(tmp_path, store):
     assert np.allclose(loss_full, loss_part, atol=1e-6)
 
 
-def test_ctrl_c_saves_a_checkpoint_and_stops_cleanly(tmp_path, store):
+@pytest.mark.parametrize("signum, stopped", [(signal.SIGINT, "interrupted"),
+                                             (signal.SIGTERM, "terminated")])
+def test_ctrl_c_or_sigterm_saves_a_checkpoint_and_stops_cleanly(tmp_path, store, signum,
+                                                                 stopped):
+    before = signal.getsignal(signum)
     trainer = Trainer(config(tmp_path, store, steps=100000, checkpoint_every=100000))
     original = trainer.train_step
 
-    def step_then_interrupt(*args):
+    def step_then_signal(*args):
         out = original(*args)
         if trainer.step == 2:
-            threading.Timer(0, os.kill, (os.getpid(), signal.SIGINT)).start()
+            threading.Timer(0, os.kill, (os.getpid(), signum)).start()
             threading.Event().wait(0.2)
         return out
 
-    trainer.train_step = step_then_interrupt
+    trainer.train_step = step_then_signal
     result = trainer.fit()
-    assert result.stopped == "interrupted" and 2 <= result.step < 10
+    assert result.stopped == stopped and 2 <= result.step < 10
     assert load_checkpoint(tmp_path / "run").step == result.step
-
-
-def test_sigterm_saves_a_checkpoint_and_stops_as_terminated(tmp_path, store):
-    trainer = Trainer(config(tmp_path, store, steps=100000, checkpoint_every=100000))
-    original = trainer.train_step
-
-    def step_then_terminate(*args):
-        out = original(*args)
-        if trainer.step == 2:
-            threading.Timer(0, os.kill, (os.getpid(), signal.SIGTERM)).start()
-            threading.Event().wait(0.2)
-        return out
-
-    trainer.train_step = step_then_terminate
-    result = trainer.fit()
-    assert result.stopped == "terminated" and 2 <= result.step < 10
-    assert load_checkpoint(tmp_path / "run").step == result.step
-    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # the handler is put back
+    assert signal.getsignal(signum) is before  # the handler is put back
 
 
 @pytest.mark.parametrize("signum, status", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
