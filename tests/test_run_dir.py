@@ -311,3 +311,24 @@ def test_the_default_learning_rate_is_the_one_documented_for_conv_small():
     docs = Path(__file__).parent.parent / "docs"
     assert "`lr` (1e-3;" in (docs / "training.md").read_text()
     assert "lr 1e-3" in (docs / "model.md").read_text()
+
+
+def test_a_full_disk_when_a_resume_takes_its_lock_is_one_line_naming_the_file(tmp_path, store,
+                                                                              monkeypatch):
+    import errno
+
+    Trainer(config(tmp_path, store, steps=2)).fit()
+    real_pwrite = os.pwrite
+
+    def full(fd, data, offset):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "pwrite", full)
+    lock = tmp_path / "run" / LOCK_FILE
+    with pytest.raises(gs.StorageError, match=rf"{lock}: cannot record this run's lock \(No "
+                                              r"space left on device\)"):
+        Trainer(config(tmp_path, store, steps=4), resume=tmp_path / "run")
+    monkeypatch.setattr(os, "pwrite", real_pwrite)
+    with RunLock(tmp_path / "run"):  # nothing was left locked
+        pass
+    assert load_checkpoint(tmp_path / "run").step == 2

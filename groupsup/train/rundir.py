@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from groupsup.errors import ConfigError, DataError, GroupsupError
+from groupsup.errors import ConfigError, DataError, GroupsupError, StorageError
 from groupsup.train.checkpoint import atomic_write_text
 
 LOCK_FILE = "run.lock"
@@ -99,8 +99,14 @@ class RunLock:
             print(f"groupsup: warning: {self.path.parent}: taking over the stale lock of "
                   f"{_describe(stale)}, which ended without releasing it", file=sys.stderr)
         owner = {"pid": os.getpid(), "host": socket.gethostname(), "started": time.time()}
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, (json.dumps(owner) + "\n").encode(), 0)
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, (json.dumps(owner) + "\n").encode(), 0)
+        except OSError as err:  # a full disk, a quota: name the file, keep nothing locked
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+            raise StorageError(f"{self.path}: cannot record this run's lock ({err.strerror}); "
+                               "nothing was changed in the run") from None
         self._fd, self._pid = fd, os.getpid()
 
     def release(self) -> None:
