@@ -48,9 +48,19 @@ def schema_difference(saved: Mapping[str, Any], now: Mapping[str, Any]) -> str:
         if old[name] != new[name]:
             before, after = old[name].get("values"), new[name].get("values")
             if before != after:
-                return f"attribute {name!r} had values {before}, now {after}"
+                gone = [v for v in before or [] if v not in (after or [])][:5]
+                new_ = [v for v in after or [] if v not in (before or [])][:5]
+                detail = (f"{gone} no longer, {new_} new" if gone or new_ else
+                          "the same values in another order")
+                return f"attribute {name!r} had values {_few(before)}, now {_few(after)}: {detail}"
             return f"attribute {name!r} was {old[name]}, now {new[name]}"
     return "the unlabelled block differs"
+
+
+def _few(values: Any, shown: int = 6) -> str:
+    values = list(values or [])
+    return (str(values) if len(values) <= shown
+            else f"[{', '.join(map(repr, values[:shown]))}, ... ({len(values)} in all)]")
 
 
 def _flatten(config: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[str, Any]]:
