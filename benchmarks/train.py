@@ -14,6 +14,12 @@ checkpoint at the end included. Reported per run:
     python benchmarks/train.py            # conv-small and gzsnet at 32 and 64 px
     python benchmarks/train.py --quick    # conv-small only, fewer steps
     python benchmarks/train.py --json
+    python benchmarks/train.py --quick --groups 4 --amp   # + each run under bf16 autocast
+
+``--amp`` trains every run a second time with ``train.amp = "bf16"`` in the same process and
+prints its groups/s relative to the fp32 run: the step benchmark's bf16 gain measured through
+the whole loop (forced where the CPU emulates bf16, to measure it there too; the header names
+the CPU and its flags).
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ import numpy as np
 import torch
 
 import groupsup as gs
+from groupsup.machine import describe, machine
 
 sys.path.insert(0, str(Path(__file__).parent))
 from step import matmul_peak
@@ -52,8 +59,8 @@ def make_store(root: Path, side: int) -> Path:
     return data.write_store(root / f"store-{side}")
 
 
-def run(backbone: str, side: int, groups: int, steps: int, warmup: int, root: Path
-        ) -> dict[str, Any]:
+def run(backbone: str, side: int, groups: int, steps: int, warmup: int, root: Path,
+        amp: str = "off") -> dict[str, Any]:
     store = make_store(root, side)
     options = {"width": 32, "max_width": 128} if backbone == "conv-small" else {}
     config = gs.load_config({
@@ -62,8 +69,8 @@ def run(backbone: str, side: int, groups: int, steps: int, warmup: int, root: Pa
         "model": {"backbone": backbone, "options": options},
         "train": {"steps": warmup + steps, "groups_per_step": groups, "log_every": 10,
                   "sample_every": warmup + steps, "checkpoint_every": warmup + steps,
-                  "progress": False,
-                  "out": str(root / f"run-{backbone}-{side}")},
+                  "progress": False, "amp": amp, "force_amp": amp != "off",
+                  "out": str(root / f"run-{backbone}-{side}-{amp}")},
     })
     trainer = gs.Trainer(config)
     inner = trainer.train_step
@@ -92,7 +99,7 @@ def run(backbone: str, side: int, groups: int, steps: int, warmup: int, root: Pa
     step = float(np.median(step_times))
     images_per_step = len(batch.examples)
     params = sum(p.numel() for p in trainer.model.parameters())
-    return {"backbone": backbone, "side": side, "groups_per_step": groups,
+    return {"backbone": backbone, "side": side, "groups_per_step": groups, "amp": amp,
             "params_m": params / 1e6, "steps": len(step_times),
             "groups_per_s": groups * len(step_times) / wall,
             "images_per_s": images_per_step * len(step_times) / wall,
@@ -108,6 +115,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--steps", type=int, default=None,
                         help="timed steps of every run (default: per backbone)")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--amp", action="store_true",
+                        help="also train every run under bf16 autocast, same process")
     args = parser.parse_args(argv)
     torch.manual_seed(0)
     peak = matmul_peak(time.perf_counter)
@@ -121,22 +130,29 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 steps = args.steps
             elif args.quick:
                 steps = max(5, steps // 3)
-            rows.append(run(backbone, side, args.groups, steps, warmup=2, root=Path(tmp)))
+            for amp in ("off", "bf16") if args.amp else ("off",):
+                rows.append(run(backbone, side, args.groups, steps, warmup=2, root=Path(tmp),
+                                amp=amp))
     for row in rows:
         row["peak_fraction"] = row["gflops_per_s"] / peak
-    report = {"torch": torch.__version__, "threads": torch.get_num_threads(),
+    report = {"torch": torch.__version__, "threads": torch.get_num_threads(), "cpu": machine(),
               "matmul_peak_gflops": peak, "runs": rows}
     if args.json:
         print(json.dumps(report, indent=2))
         return report
+    print(describe(report["cpu"]))
     print(f"float32 matmul peak (baseline, this process): {peak:.1f} GFLOP/s, "
           f"{torch.get_num_threads()} threads")
-    print(f"{'backbone':<11}{'px':>4}{'params M':>10}{'groups/s':>10}{'images/s':>10}"
-          f"{'step s':>8}{'GFLOP/s':>9}{'of peak':>9}{'overhead':>10}")
+    print(f"{'backbone':<11}{'px':>4}{'amp':>5}{'params M':>10}{'groups/s':>10}"
+          f"{'images/s':>10}{'step s':>8}{'GFLOP/s':>9}{'of peak':>9}{'overhead':>10}"
+          f"{'vs fp32':>9}")
+    fp32 = {(r["backbone"], r["side"]): r["groups_per_s"] for r in rows if r["amp"] == "off"}
     for r in rows:
-        print(f"{r['backbone']:<11}{r['side']:>4}{r['params_m']:>10.2f}{r['groups_per_s']:>10.2f}"
-              f"{r['images_per_s']:>10.1f}{r['step_s']:>8.3f}{r['gflops_per_s']:>9.1f}"
-              f"{r['peak_fraction']:>9.0%}{r['overhead']:>10.1%}")
+        ratio = r["groups_per_s"] / fp32[(r["backbone"], r["side"])]
+        print(f"{r['backbone']:<11}{r['side']:>4}{r['amp']:>5}{r['params_m']:>10.2f}"
+              f"{r['groups_per_s']:>10.2f}{r['images_per_s']:>10.1f}{r['step_s']:>8.3f}"
+              f"{r['gflops_per_s']:>9.1f}{r['peak_fraction']:>9.0%}{r['overhead']:>10.1%}"
+              f"{ratio:>8.2f}x")
     return report
 
 

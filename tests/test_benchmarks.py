@@ -26,6 +26,16 @@ def test_train_benchmark_runs_small(one_thread):
     for run in report["runs"]:
         assert run["steps"] == 2 and run["groups_per_s"] > 0 and 0 <= run["overhead"] < 1
         assert 0 < run["peak_fraction"] < 2
+    assert report["cpu"]["cpu"] and "native_bf16" in report["cpu"]
+
+
+def test_train_benchmark_times_bf16_beside_fp32(one_thread, capsys):
+    load("train").main(["--quick", "--steps", "1", "--groups", "2", "--amp"])
+    lines = capsys.readouterr().out.splitlines()
+    rows = [line.split() for line in lines if line.split()[:1] == ["conv-small"]]
+    assert [(r[1], r[2]) for r in rows] == [("32", "off"), ("32", "bf16"), ("64", "off"),
+                                            ("64", "bf16")]
+    assert all(r[-1].endswith("x") for r in rows) and rows[0][-1] == "1.00x"
 
 
 def test_explore_benchmark_runs_small(one_thread):
