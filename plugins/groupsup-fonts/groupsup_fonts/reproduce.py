@@ -39,6 +39,7 @@ import torch
 
 import groupsup as gs
 from groupsup.fileio import atomic_write_text
+from groupsup.machine import FEATURES, cpu_info
 from groupsup_fonts import augmentation
 from groupsup_fonts.demo import demo_config
 from groupsup_fonts.reproduce_report import write_report
@@ -102,20 +103,12 @@ def variant_configs(base: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return configs
 
 
-def processor() -> str:
-    """The CPU's model name (``platform.processor()`` is empty on most Linux systems)."""
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.is_file():
-        for line in cpuinfo.read_text(errors="replace").splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.processor() or "unknown"
-
-
 def machine() -> dict[str, Any]:
-    """What the wall times depend on: CPUs, torch threads, versions, load."""
+    """What the wall times depend on: CPUs (model and flags), torch threads, versions, load."""
     load = os.getloadavg() if hasattr(os, "getloadavg") else None
-    return {"platform": platform.platform(), "processor": processor(),
+    model, flags = cpu_info()
+    return {"platform": platform.platform(), "processor": model,
+            "cpu_features": [f for f in FEATURES if f in flags],
             "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
             "python": platform.python_version(), "torch": torch.__version__,
             "groupsup": gs.__version__,
