@@ -32,8 +32,9 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "plugins" / "groupsup-fonts" / "groupsup_fonts" / "demo.toml"
-# the demo's fonts: demo.toml's six plus the two system families `groupsup demo` adds on the
-# project's machine (Debian fonts-freefont)
+# the fonts the ablations of docs/model.md were measured with: the demo's until 2026-12-07
+# (demo.toml's six plus the two system families `groupsup demo` then added on the project's
+# machine, Debian fonts-freefont); the demo now renders eight matplotlib faces only
 FONTS = ["cmr10", "cmtt10", "dejavusans", "dejavusansmono", "dejavuserifbold",
          "stixgeneralitalic", "freemono", "freesans"]
 

@@ -201,8 +201,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--classifier-steps", type=int, default=1500,
                         help="the judge's training steps (default 1500, the demo's)")
     parser.add_argument("--extra-fonts", type=int, default=2, metavar="K",
-                        help="with the default config: the system font families `groupsup "
-                        "demo` adds (default 2, as the demo)")
+                        help="with the default config: system font families to add (default 2, "
+                        "as the demo added when docs/results.md's weak-supervision table was "
+                        "measured; the demo now adds none)")
     parser.add_argument("--seed", type=int, default=0, help="masking and relation seed")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--set", dest="overrides", action="append", default=[],
