@@ -11,6 +11,7 @@ summarises the two; equal ids mean byte-identical training data.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -37,19 +38,24 @@ def dataset_fingerprint(options: Mapping[str, Any]) -> dict[str, Any]:
     """The fingerprint of the ``fonts`` dataset that *options* (``dataset.options``) load, once
     it has been loaded (rendered into its cache, or a ``store``): ``fonts`` (name, file and
     SHA-256 of each face), ``plan`` (the render plan's key), ``store`` (the arrays' SHA-256)
-    and ``id``. A dataset read from a folder tree (``root``) has no store to hash: a
-    :class:`~groupsup.DataError`."""
+    and ``id``. All of it comes from the store itself (its ``manifest.json`` records the plan
+    and the font files it was rendered from), so a store written by ``groupsup render-fonts
+    --layout store`` has the id of the same data rendered on the fly. A dataset read from a
+    folder tree (``root``) has no store to hash: a :class:`~groupsup.DataError`."""
     opts = FontsOptions.model_validate(dict(options))
     if opts.root is not None:
         raise gs.DataError(f"{opts.root}: a Fonts folder tree has no rendered store to "
                            "fingerprint; render it with `groupsup render-fonts --layout store`")
-    if opts.store is not None:
-        return {"fonts": None, "plan": None, "store": (store := store_sha256(opts.store)),
-                "id": store[:16]}
-    plan = opts.plan()
-    path = cache_path(opts, plan)
+    path = opts.store if opts.store is not None else cache_path(opts, opts.plan())
+    manifest = Path(path) / "manifest.json"
+    try:
+        rendered = json.loads(manifest.read_text(encoding="utf-8"))["fonts"]
+        key, files = rendered["key"], rendered["font_files"]
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise gs.DataError(f"{manifest}: not the manifest of a rendered Fonts store "
+                           f"({type(err).__name__}: {err})") from None
     store = store_sha256(path)
-    return {"fonts": [{"name": f.name, "file": f.path.name, "sha256": f.sha256}
-                      for f in plan.fonts],
-            "plan": plan.key(), "store": store,
-            "id": hashlib.sha256(f"{plan.key()}:{store}".encode()).hexdigest()[:16]}
+    return {"fonts": [{"name": f["name"], "file": f["file"], "sha256": f["sha256"]}
+                      for f in files],
+            "plan": key, "store": store,
+            "id": hashlib.sha256(f"{key}:{store}".encode()).hexdigest()[:16]}

@@ -38,6 +38,9 @@ def test_the_demo_data_renders_to_the_readmes_fingerprint(tmp_path):
         f"the demo's data changed: {fingerprint}; if on purpose, record the new id in "
         "groupsup_fonts.demo.README_FINGERPRINT and re-run the README's table")
     assert README_FINGERPRINT in (ROOT / "README.md").read_text(encoding="utf-8")
+    # the same store named directly (as `render-fonts --layout store` output is) has the same id
+    store = next((tmp_path / "cache").iterdir())
+    assert dataset_fingerprint({"store": str(store)}) == fingerprint
     assert "the same data" in fingerprint_line(fingerprint)
     assert "differs from the README's" in fingerprint_line({**fingerprint, "id": "0" * 16})
 
@@ -57,6 +60,10 @@ def test_the_store_hash_sees_one_pixel(tmp_path):
         store_sha256(store)
 
 
-def test_a_folder_tree_has_no_fingerprint(tmp_path):
+def test_a_folder_tree_or_a_store_of_other_data_has_no_fingerprint(tmp_path):
     with pytest.raises(gs.DataError, match="no rendered store to fingerprint"):
         dataset_fingerprint({"root": str(tmp_path)})
+    (tmp_path / "manifest.json").write_text('{"format": "groupsup.store/1"}')
+    with pytest.raises(gs.DataError, match=r"manifest\.json: not the manifest of a rendered "
+                                           r"Fonts store \(KeyError"):
+        dataset_fingerprint({"store": str(tmp_path)})
