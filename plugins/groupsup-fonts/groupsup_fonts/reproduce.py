@@ -228,7 +228,7 @@ COMMAND = gs.Command(
     "against ablations and baselines, augmentation, one report",
     configure=configure, run=run,
     description="Train GZS-Net, its no-swap and no-cover ablations, AE+DS and beta-VAE on "
-    "Fonts-mini with the paper's held-out protocol split for --budget-per-config seconds each, "
+    "Fonts-mini with our held-out protocol split for --budget-per-config seconds each, "
     "evaluate each (held-out MSE/PSNR/SSIM, swap accuracy, leakage, co-prediction), run the "
     "augmentation experiment with the GZS-Net run, and write OUT/report.md and report.html. "
     "See docs/results.md.")
