@@ -6,6 +6,7 @@ import json
 import sys
 from pathlib import Path
 
+import pytest
 from scripts import load_script as load_script_at
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
@@ -56,3 +57,36 @@ def test_upsampling_benchmark_runs_small(one_thread):
         (w, cl) for w in ("transposed", "subpixel", "upsample") for cl in (False, True)]
     assert report["rows"][0]["ratio_to_transposed"] == 1.0
     assert all(r["ms"] > 0 for r in report["rows"]) and report["output_side"] == 16
+
+
+GPU_EAGER = "fp32,bf16,channels_last,bf16_channels_last,per_term"
+
+
+def test_gpu_benchmark_runs_tiny_on_the_cpu(one_thread):
+    """benchmarks/gpu.py at a tiny scale on the CPU: every eager variant runs the same step
+    and is reported against the first of the same run (the numbers mean nothing here)."""
+    report = load("gpu").main(["--tiny", "--device", "cpu", "--variants", GPU_EAGER, "--json"])
+    rows = {r["variant"]: r for r in report["rows"]}
+    assert list(rows) == GPU_EAGER.split(",") and rows["fp32"]["ratio"] == 1.0
+    assert all(r["images_per_s"] > 0 and r["peak_memory_gib"] is None for r in rows.values())
+    # the same seed and images: the per-term and batched fp32 steps start from one loss
+    # (batched `gsl` is a mean per term, per-term a sum of per-decode means: they differ, both
+    # finite); bf16 is within bf16's precision of fp32
+    assert abs(rows["bf16"]["loss"] - rows["fp32"]["loss"]) < 0.05 * abs(rows["fp32"]["loss"])
+    assert rows["channels_last"]["loss"] == pytest.approx(rows["fp32"]["loss"], rel=1e-4)
+    assert report["image"] == 32 and report["device"].startswith("cpu: ")
+
+
+@pytest.mark.slow
+def test_gpu_benchmark_compiles_the_step(one_thread):
+    """torch.compile (inductor) on the CPU: about a minute of compilation on 2 cores."""
+    report = load("gpu").main(["--tiny", "--device", "cpu", "--variants", "fp32,compile",
+                               "--json"])
+    fp32, compiled = report["rows"]
+    assert compiled["compile_s"] > 0 and compiled["loss"] == pytest.approx(fp32["loss"],
+                                                                          rel=1e-4)
+
+
+def test_gpu_benchmark_refuses_an_unknown_variant():
+    with pytest.raises(SystemExit):
+        load("gpu").main(["--tiny", "--variants", "fp32,fp8"])
