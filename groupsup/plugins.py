@@ -57,6 +57,7 @@ BUILTIN_MODULES: tuple[str, ...] = (
     "groupsup.evaluate.plugin",
     "groupsup.evaluate.during",
     "groupsup.cli.explore",
+    "groupsup.cli.export",
     "groupsup.train.ema",
 )
 BUILTIN_DISTRIBUTION = "groupsup"

@@ -40,7 +40,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("pipeline", ("groupsup.evaluate.run", "groupsup.evaluate.report",
                   "groupsup.evaluate.zeroshot", "groupsup.evaluate.during",
                   "groupsup.evaluate.unlabelled",
-                  "groupsup.explore")),
+                  "groupsup.explore", "groupsup.export")),
     ("interface", ("groupsup.cli", "groupsup.__main__")),
     ("package", ("groupsup",)),
 ]

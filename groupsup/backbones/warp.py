@@ -57,7 +57,7 @@ class FreeWarp(nn.Module):
         shift = raw[:, -2:] * self.max_shift
         identity = raw.new_tensor([1.0, 0.0, 0.0, 1.0])
         linear = (raw[:, :4] * self.max_linear + identity if self.kind == "affine"
-                  else identity.expand(len(raw), 4))
+                  else identity.expand(raw.shape[0], 4))
         return torch.stack([linear[:, 0], linear[:, 1], shift[:, 0],
                             linear[:, 2], linear[:, 3], shift[:, 1]], dim=1).view(-1, 2, 3)
 
