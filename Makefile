@@ -8,7 +8,7 @@ PY     := $(VENV)/bin/python
 PLUGIN_DIRS := $(sort $(dir $(wildcard plugins/*/pyproject.toml)))
 STAMP  := $(VENV)/.stamp-installed
 
-.PHONY: test test-slow demo reproduce lint bench setup clean fonts browser
+.PHONY: test test-slow demo reproduce lint bench setup clean fonts browser docs
 
 setup: $(STAMP)
 
@@ -53,6 +53,10 @@ demo: $(STAMP)
 REPRODUCE_FLAGS ?=
 reproduce: $(STAMP)
 	$(VENV)/bin/groupsup reproduce fonts --out runs/reproduce $(REPRODUCE_FLAGS)
+
+# the documentation site (mkdocs.yml) into site/; --strict: any broken link or reference fails
+docs: $(STAMP)
+	$(VENV)/bin/mkdocs build --strict
 
 bench: $(STAMP)
 	$(PY) benchmarks/graph.py

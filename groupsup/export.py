@@ -15,7 +15,7 @@
 
 The folder is written atomically (a staging folder renamed into place) and an existing one is
 refused unless ``overwrite``. ``groupsup export RUN --format onnx --out DIR`` is the command;
-[deploy](../docs/deploy.md) shows the use.
+docs/deploy.md shows the use.
 """
 
 from __future__ import annotations
@@ -38,6 +38,8 @@ from groupsup.errors import ConfigError, StorageError
 from groupsup.fileio import atomic_directory, atomic_write_text
 from groupsup.model import SwapAutoencoder
 from groupsup.version import __version__
+
+__all__ = ["FORMATS", "PARITY_TOLERANCE", "export_model", "read_export"]
 
 FORMATS = ("onnx", "torchscript")
 FORMAT_VERSION = 1
