@@ -12,12 +12,81 @@ takes its rows separately, since no attribute's provider supplies it.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from itertools import accumulate
 
 import torch
 
 from groupsup.errors import PartitionError, did_you_mean
 
 AttributeSelector = str | Sequence[str] | torch.Tensor
+
+
+def _checked_blocks(blocks: Mapping[str, int] | Iterable[tuple[str, int]],
+                    free: str | None) -> list[tuple[str, int]]:
+    """``[(name, width), ...]`` of *blocks*, each name once, each width a positive int, the
+    unlabelled block *free* (if any) last."""
+    items = list(blocks.items() if isinstance(blocks, Mapping) else blocks)
+    if not items:
+        raise PartitionError("a latent partition needs at least one block")
+    names = [name for name, _ in items]
+    for name, width in items:
+        if not isinstance(width, int) or isinstance(width, bool) or width <= 0:
+            raise PartitionError(f"block {name!r}: width must be a positive int, got {width!r}")
+        if names.count(name) > 1:
+            raise PartitionError(f"block {name!r} appears more than once")
+    if free is not None and names[-1] != free:
+        raise PartitionError(f"the unlabelled block {free!r} must be the last block of the "
+                             f"partition; blocks are {names}")
+    return items
+
+
+def _with_free_column(providers: torch.Tensor, free: torch.Tensor | None,
+                      unlabelled: str | None) -> torch.Tensor:
+    """``(K, A)`` *providers* of the attributes' blocks with the unlabelled block's column,
+    *free* ``(K,)``, appended (*unlabelled*: that block's name, ``None`` without one)."""
+    if unlabelled is None:
+        raise PartitionError("free rows were given, but the partition has no unlabelled block")
+    if free is None:
+        raise PartitionError(f"the partition has an unlabelled block {unlabelled!r}: pass "
+                             "free=(K,) rows to take it from (the target's own in training)")
+    free = free.to(providers.device).long().reshape(-1, 1)
+    if free.shape[0] != providers.shape[0]:
+        raise PartitionError(f"free rows must have shape ({providers.shape[0]},), got "
+                             f"{tuple(free.shape[:1])}")
+    return torch.cat([providers, free], dim=1)
+
+
+def _broadcast_rows(names: Sequence[str], codes: list[torch.Tensor]) -> list[torch.Tensor]:
+    """The ``(B_i, size)`` *codes* of the blocks *names* expanded to one batch ``B``: each
+    ``B_i`` must be 1 or ``B``, the largest."""
+    batch = max(c.shape[0] for c in codes)
+    for name, code in zip(names, codes):
+        if code.shape[0] not in (1, batch):
+            raise PartitionError(f"source for {name!r} has batch {code.shape[0]}, "
+                                 f"expected 1 or {batch}")
+    return [c.expand(batch, -1) for c in codes]
+
+
+def _row_masks(block_ids: torch.Tensor, attributes: torch.Tensor, rows: int) -> torch.Tensor:
+    """``(rows, size)`` bool: per row, the columns of the block whose index *attributes*
+    ``(rows,)`` gives (*block_ids*: the block index of every column)."""
+    if attributes.ndim != 1 or attributes.shape[0] != rows:
+        raise PartitionError(f"per-row attribute indices must have shape ({rows},), "
+                             f"got {tuple(attributes.shape)}")
+    return block_ids.unsqueeze(0) == attributes.long().unsqueeze(1)
+
+
+def _blocks_text(blocks: Iterable[tuple[str, int]]) -> str:
+    return "{" + ", ".join(f"{n}: {s}" for n, s in blocks) + "}"
+
+
+def _check_names(what: str, needed: Sequence[str], given: Iterable[str]) -> None:
+    """Raise unless *given* names exactly the blocks *needed* (*what*: the operation)."""
+    given = list(given)
+    missing = [n for n in needed if n not in given]
+    extra = [n for n in given if n not in needed]
+    if missing or extra:
+        raise PartitionError(f"{what} {list(needed)}; missing {missing}, unexpected {extra}")
 
 
 class LatentPartition:
@@ -33,30 +102,15 @@ class LatentPartition:
 
     def __init__(self, blocks: Mapping[str, int] | Iterable[tuple[str, int]],
                  free: str | None = None):
-        items = list(blocks.items() if isinstance(blocks, Mapping) else blocks)
-        if not items:
-            raise PartitionError("a latent partition needs at least one block")
-        names = [name for name, _ in items]
-        for name, width in items:
-            if not isinstance(width, int) or isinstance(width, bool) or width <= 0:
-                raise PartitionError(f"block {name!r}: width must be a positive int, got {width!r}")
-            if names.count(name) > 1:
-                raise PartitionError(f"block {name!r} appears more than once")
-        if free is not None and names[-1] != free:
-            raise PartitionError(f"the unlabelled block {free!r} must be the last block of the "
-                                 f"partition; blocks are {names}")
+        items = _checked_blocks(blocks, free)
         self._free = free
-        self._names: tuple[str, ...] = tuple(names)
+        self._names: tuple[str, ...] = tuple(name for name, _ in items)
         self._sizes: tuple[int, ...] = tuple(int(w) for _, w in items)
-        offsets = [0]
-        for width in self._sizes:
-            offsets.append(offsets[-1] + width)
-        self._offsets = tuple(offsets)
+        self._offsets = (0, *accumulate(self._sizes))
         self._index = {name: i for i, name in enumerate(self._names)}
         # block_ids[d] = index of the block that dimension d belongs to; drives all gathers.
-        self._block_ids = torch.repeat_interleave(
-            torch.arange(len(self._sizes)), torch.tensor(self._sizes)
-        )
+        self._block_ids = torch.repeat_interleave(torch.arange(len(self._sizes)),
+                                                  torch.tensor(self._sizes))
 
     # ----------------------------------------------------------------- description
     @property
@@ -115,10 +169,9 @@ class LatentPartition:
         try:
             return self._index[name]
         except KeyError:
-            raise PartitionError(
-                f"no latent block named {name!r}{did_you_mean(name, self._names)}; "
-                f"blocks are {list(self._names)}"
-            ) from None
+            raise PartitionError(f"no latent block named {name!r}"
+                                 f"{did_you_mean(name, self._names)}; blocks are "
+                                 f"{list(self._names)}") from None
 
     def slice(self, name: str) -> slice:
         """The columns of block *name* in z."""
@@ -141,11 +194,8 @@ class LatentPartition:
     def check(self, z: torch.Tensor, what: str = "z") -> None:
         """Raise :class:`PartitionError` unless *z* is ``(..., size)``."""
         if z.ndim < 1 or z.shape[-1] != self.size:
-            got = tuple(z.shape)
-            raise PartitionError(
-                f"{what} must have last dimension {self.size} (partition {self._blocks_text()}), "
-                f"got shape {got}"
-            )
+            raise PartitionError(f"{what} must have last dimension {self.size} (partition "
+                                 f"{_blocks_text(self)}), got shape {tuple(z.shape)}")
 
     def split(self, z: torch.Tensor) -> dict[str, torch.Tensor]:
         """``(..., size)`` -> ``{name: (..., width)}`` (views, in block order)."""
@@ -154,11 +204,7 @@ class LatentPartition:
 
     def join(self, blocks: Mapping[str, torch.Tensor]) -> torch.Tensor:
         """Inverse of :meth:`split`: ``{name: (..., width)}`` -> ``(..., size)``."""
-        missing = [n for n in self._names if n not in blocks]
-        extra = [n for n in blocks if n not in self._index]
-        if missing or extra:
-            raise PartitionError(f"join needs exactly the blocks {list(self._names)}; "
-                                 f"missing {missing}, unexpected {extra}")
+        _check_names("join needs exactly the blocks", self._names, blocks)
         for name, width in self:
             if blocks[name].shape[-1] != width:
                 raise PartitionError(f"block {name!r} must have width {width}, "
@@ -168,11 +214,7 @@ class LatentPartition:
     def _swap_mask(self, attributes: AttributeSelector, z: torch.Tensor) -> torch.Tensor:
         """Column mask ``(size,)`` for names, or ``(B, size)`` for per-row block indices."""
         if isinstance(attributes, torch.Tensor):
-            if attributes.ndim != 1 or attributes.shape[0] != z.shape[0]:
-                raise PartitionError(f"per-row attribute indices must have shape ({z.shape[0]},), "
-                                     f"got {tuple(attributes.shape)}")
-            ids = self._block_ids.to(z.device)
-            return ids.unsqueeze(0) == attributes.to(z.device).long().unsqueeze(1)
+            return _row_masks(self._block_ids.to(z.device), attributes.to(z.device), len(z))
         return self.mask(attributes).to(z.device)
 
     def swap(
@@ -215,22 +257,11 @@ class LatentPartition:
             raise PartitionError(f"providers must have shape (K, {labelled}), "
                                  f"got {tuple(providers.shape)}")
         providers = providers.to(z.device).long()
+        if providers.shape[1] == len(self) and free is not None and self._free is not None:
+            raise PartitionError(f"providers hold the unlabelled block {self._free!r}'s "
+                                 "column already; do not pass free rows as well")
         if providers.shape[1] != len(self) or free is not None:
-            if self._free is None:
-                raise PartitionError("free rows were given, but the partition has no "
-                                     "unlabelled block")
-            if providers.shape[1] == len(self):
-                raise PartitionError(f"providers hold the unlabelled block {self._free!r}'s "
-                                     "column already; do not pass free rows as well")
-            if free is None:
-                raise PartitionError(f"the partition has an unlabelled block {self._free!r}: "
-                                     "pass free=(K,) rows to take it from (the target's own "
-                                     "in training)")
-            free = free.to(z.device).long().reshape(-1, 1)
-            if free.shape[0] != providers.shape[0]:
-                raise PartitionError(f"free rows must have shape ({providers.shape[0]},), got "
-                                     f"{tuple(free.shape[:1])}")
-            providers = torch.cat([providers, free], dim=1)
+            providers = _with_free_column(providers, free, self._free)
         rows = providers[:, self._block_ids.to(z.device)]  # (K, size)
         cols = torch.arange(self.size, device=z.device).expand_as(rows)
         return z[rows, cols]
@@ -241,24 +272,12 @@ class LatentPartition:
         Every source is ``(B, size)`` or ``(size,)``; batches of 1 broadcast. Returns
         ``(B, size)``.
         """
-        missing = [n for n in self._names if n not in sources]
-        extra = [n for n in sources if n not in self._index]
-        if missing or extra:
-            raise PartitionError(f"compose needs a source for every block {list(self._names)}; "
-                                 f"missing {missing}, unexpected {extra}")
-        codes = []
-        for name in self._names:
-            code = sources[name]
-            self.check(code, f"source for {name!r}")
-            codes.append(code.reshape(-1, self.size))
-        batch = max(c.shape[0] for c in codes)
+        _check_names("compose needs a source for every block", self._names, sources)
+        codes = [sources[name] for name in self._names]
         for name, code in zip(self._names, codes):
-            if code.shape[0] not in (1, batch):
-                raise PartitionError(f"source for {name!r} has batch {code.shape[0]}, "
-                                     f"expected 1 or {batch}")
-        return torch.cat(
-            [c[:, self.slice(n)].expand(batch, -1) for n, c in zip(self._names, codes)], dim=-1
-        )
+            self.check(code, f"source for {name!r}")
+        codes = _broadcast_rows(self._names, [c.reshape(-1, self.size) for c in codes])
+        return torch.cat([c[:, self.slice(n)] for n, c in zip(self._names, codes)], dim=-1)
 
     # ----------------------------------------------------------------- serialisation
     def to_dict(self) -> dict[str, int]:
@@ -268,6 +287,3 @@ class LatentPartition:
     @classmethod
     def from_dict(cls, blocks: Mapping[str, int], free: str | None = None) -> LatentPartition:
         return cls(blocks, free=free)
-
-    def _blocks_text(self) -> str:
-        return "{" + ", ".join(f"{n}: {s}" for n, s in self) + "}"

@@ -38,7 +38,7 @@ def _run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from groupsup.explore import Explorer, ExploreServer
-    from groupsup.explore.explorer import find_run_dir
+    from groupsup.explore.loaded import find_run_dir
     from groupsup.explore.server import is_loopback
     from groupsup.train.checkpoint import resolve_checkpoint
     from groupsup.train.config import load_config

@@ -20,7 +20,7 @@ from groupsup.data.dataset import GroupDataset
 from groupsup.data.folder import pattern_fields, read_manifest_rows
 from groupsup.data.spec import DatasetSpec
 from groupsup.errors import ConfigError, DataError, did_you_mean
-from groupsup.graph import MultiGraph, Split
+from groupsup.graph import Admissibility, MultiGraph, Split
 from groupsup.hookspecs import hookimpl
 from groupsup.plugins import get_host
 from groupsup.schema import Attribute, Schema
@@ -149,76 +149,56 @@ def _resolve_registered(args: argparse.Namespace
     return data.dataset, data.train_dataset, data.split, data.graph, data.graph_seconds
 
 
-def _run(args: argparse.Namespace) -> int:
-    from groupsup.graph.export import write_graphml
+def _load_graph(args: argparse.Namespace, attributes: list[str] | None
+                ) -> tuple[GroupDataset, GroupDataset, Split | None, MultiGraph, float]:
+    """SOURCE's ``(full dataset, the side the graph is of, split, graph, seconds the graph
+    took)``: a registered dataset as ``groupsup train`` resolves it, else a store or folder
+    split here."""
     from groupsup.graph.splits import resolve_split
 
-    if args.nodes is not None and args.export is None:
-        raise ConfigError("--nodes selects the subset for --export; give --export FILE.graphml")
-    if args.split_option and args.split is None:
-        raise ConfigError("--split-option applies to a --split")
-    attributes = None if args.attributes is None else [
-        a.strip() for a in args.attributes.split(",") if a.strip()]
     if _registered(args):
-        full, dataset, split, graph, seconds = _resolve_registered(args)
-    else:
-        dataset, spec = load_source(args.source, _options(args.option), args.pattern,
-                                    args.manifest, attributes)
-        split = None if args.split is None else resolve_split(
-            dataset, args.split, seed=args.seed,
-            options=_options(args.split_option, "--split-option"),
-            named=getattr(spec, "splits", {}) or {},
-            dataset_options=({"root": args.source, "manifest": args.manifest}
-                             if args.manifest else _options(args.option)),
-            dataset_name=args.source, keys=("--split", "--split-option"))
-        full = dataset
-        if split is not None:
-            dataset = dataset.subset(split.train, name="train")
-        started = time.perf_counter()
-        graph = MultiGraph(dataset)
-        seconds = time.perf_counter() - started
-    split_report = None
+        return _resolve_registered(args)
+    dataset, spec = load_source(args.source, _options(args.option), args.pattern,
+                                args.manifest, attributes)
+    split = None if args.split is None else resolve_split(
+        dataset, args.split, seed=args.seed,
+        options=_options(args.split_option, "--split-option"),
+        named=getattr(spec, "splits", {}) or {},
+        dataset_options=({"root": args.source, "manifest": args.manifest}
+                         if args.manifest else _options(args.option)),
+        dataset_name=args.source, keys=("--split", "--split-option"))
+    full = dataset
     if split is not None:
-        split_report = {"name": args.split, "seed": args.seed,
-                        "description": split.description,
-                        "examples": len(full),
-                        "train": len(split.train), "test": len(split.test),
-                        "held_out_combinations": len(split.held_out)}
+        dataset = dataset.subset(split.train, name="train")
     started = time.perf_counter()
-    admissibility = graph.admissibility()
-    elapsed = seconds + time.perf_counter() - started
-    present = len(np.unique(dataset.labels, axis=0)) if len(dataset) else 0
-    possible = math.prod(int(k) for k in graph.cardinalities)
-    report: dict[str, Any] = {
-        "source": args.source, "name": dataset.name, "size": len(graph),
-        "attributes": {n: int(k) for n, k in zip(graph.names, graph.cardinalities)},
-        "combinations": {"present": present, "possible": possible},
-        "coverage": {n: {"known": k, "total": total}
-                     for n, (k, total) in graph.coverage().items()},
-        "edges": graph.edge_counts(), "total_edges": graph.num_edges,
-        "admissibility": admissibility.to_dict(), "seconds": round(elapsed, 3),
-        "free": None if dataset.schema.free is None else dataset.schema.free.model_dump()}
-    if split_report is not None:
-        report["split"] = split_report
-    if args.export:
-        nodes = None
-        if args.nodes is not None:
-            if not 0 < args.nodes <= len(graph):
-                raise ConfigError(f"--nodes must be in 1..{len(graph)}, got {args.nodes}")
-            rng = np.random.default_rng(args.seed)
-            nodes = np.sort(rng.choice(len(graph), size=args.nodes, replace=False))
-        report["export"] = {"path": args.export,
-                            **write_graphml(graph, args.export, nodes, args.max_edges)}
-    if args.json:
-        print(json.dumps(report, indent=2, default=str))
-        return 0
-    if split_report is not None:
-        s = split_report
+    graph = MultiGraph(dataset)
+    return full, dataset, split, graph, time.perf_counter() - started
+
+
+def _export(args: argparse.Namespace, graph: MultiGraph) -> dict[str, Any]:
+    """Write the GraphML of --export (a --nodes subset drawn with --seed); what it wrote."""
+    from groupsup.graph.export import write_graphml
+
+    nodes = None
+    if args.nodes is not None:
+        if not 0 < args.nodes <= len(graph):
+            raise ConfigError(f"--nodes must be in 1..{len(graph)}, got {args.nodes}")
+        rng = np.random.default_rng(args.seed)
+        nodes = np.sort(rng.choice(len(graph), size=args.nodes, replace=False))
+    return {"path": args.export, **write_graphml(graph, args.export, nodes, args.max_edges)}
+
+
+def _print_report(report: dict[str, Any], dataset: GroupDataset, graph: MultiGraph,
+                  admissibility: Admissibility, elapsed: float) -> None:
+    """The report as text."""
+    if "split" in report:
+        s = report["split"]
         print(f"split {s['name']!r} (seed {s['seed']}): the training side, {s['train']:,} of "
               f"{s['examples']:,} examples; {s['test']:,} test examples, "
               f"{s['held_out_combinations']:,} combinations held out")
     print(f"{dataset.name}: {len(graph):,} examples, {graph.num_attributes} attributes, "
           f"{graph.num_edges:,} edges (graph and admissibility in {elapsed:.2f} s)")
+    present, possible = report["combinations"]["present"], report["combinations"]["possible"]
     print(f"label combinations: {present:,} of {possible:,} possible present "
           f"({100 * present / max(possible, 1):.1f}%)")
     print("coverage (known / total): " + ", ".join(
@@ -229,9 +209,44 @@ def _run(args: argparse.Namespace) -> int:
         free = dataset.schema.free
         print(f"unlabelled block {free.name!r} ({free.latent} dims): no label names it, so "
               "it is in the latent partition and not in the graph")
-    if args.export:
+    if "export" in report:
         e = report["export"]
         print(f"wrote {e['path']}: {e['nodes']:,} nodes, {e['edges']:,} edges")
+
+
+def _run(args: argparse.Namespace) -> int:
+    if args.nodes is not None and args.export is None:
+        raise ConfigError("--nodes selects the subset for --export; give --export FILE.graphml")
+    if args.split_option and args.split is None:
+        raise ConfigError("--split-option applies to a --split")
+    attributes = None if args.attributes is None else [
+        a.strip() for a in args.attributes.split(",") if a.strip()]
+    full, dataset, split, graph, seconds = _load_graph(args, attributes)
+    started = time.perf_counter()
+    admissibility = graph.admissibility()
+    elapsed = seconds + time.perf_counter() - started
+    present = len(np.unique(dataset.labels, axis=0)) if len(dataset) else 0
+    report: dict[str, Any] = {
+        "source": args.source, "name": dataset.name, "size": len(graph),
+        "attributes": {n: int(k) for n, k in zip(graph.names, graph.cardinalities)},
+        "combinations": {"present": present,
+                         "possible": math.prod(int(k) for k in graph.cardinalities)},
+        "coverage": {n: {"known": k, "total": total}
+                     for n, (k, total) in graph.coverage().items()},
+        "edges": graph.edge_counts(), "total_edges": graph.num_edges,
+        "admissibility": admissibility.to_dict(), "seconds": round(elapsed, 3),
+        "free": None if dataset.schema.free is None else dataset.schema.free.model_dump()}
+    if split is not None:
+        report["split"] = {"name": args.split, "seed": args.seed,
+                           "description": split.description, "examples": len(full),
+                           "train": len(split.train), "test": len(split.test),
+                           "held_out_combinations": len(split.held_out)}
+    if args.export:
+        report["export"] = _export(args, graph)
+    if args.json:
+        print(json.dumps(report, indent=2, default=str))
+    else:
+        _print_report(report, dataset, graph, admissibility, elapsed)
     return 0
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -10,27 +9,21 @@ from typing import Any
 
 import numpy as np
 import torch
-from PIL import Image
 
-from groupsup.data.sources import ArraySource, FileSource, ImageTransform, apply_transform
+from groupsup.data.sources import (
+    ArraySource,
+    FileSource,
+    ImageSource,
+    ImageTransform,
+    SubsetSource,
+    to_tensor,
+    uint8_images,
+)
+from groupsup.data.store import read_store, write_store
 from groupsup.errors import DataError, LabelError
-from groupsup.fileio import STORE_FORMAT, atomic_directory, atomic_write_text, store_manifest
 from groupsup.schema import Schema
 
-
-def to_tensor(images: np.ndarray) -> torch.Tensor:
-    """uint8 ``(n, H, W, C)`` -> float32 ``(n, C, H, W)`` in ``[-1, 1]``."""
-    images = np.ascontiguousarray(images)
-    if not images.flags.writeable:  # a read-only memory map: torch wants its own buffer
-        images = images.copy()
-    x = torch.from_numpy(images).permute(0, 3, 1, 2)
-    return x.float().div_(127.5).sub_(1.0)
-
-
-def to_uint8(x: torch.Tensor) -> np.ndarray:
-    """float ``(n, C, H, W)`` in ``[-1, 1]`` -> uint8 ``(n, H, W, C)``: ``(x + 1) / 2 * 255``."""
-    y = ((x.detach().float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
-    return y.permute(0, 2, 3, 1).cpu().numpy()
+__all__ = ["GroupDataset"]
 
 
 class GroupDataset:
@@ -41,7 +34,7 @@ class GroupDataset:
     ``load(indices)`` returns float32 ``(n, C, H, W)`` images in ``[-1, 1]``.
     """
 
-    def __init__(self, schema: type[Schema], labels: np.ndarray, source: ArraySource | FileSource,
+    def __init__(self, schema: type[Schema], labels: np.ndarray, source: ImageSource,
                  name: str = "dataset"):
         self.schema = schema
         self.labels = schema.check_codes(labels, where=f"{name} labels", allow_missing=True)
@@ -99,7 +92,7 @@ class GroupDataset:
     def subset(self, indices: Any, name: str | None = None) -> GroupDataset:
         """The examples at *indices*, in that order (shares the image source)."""
         idx = self._indices(indices)
-        return GroupDataset(self.schema, self.labels[idx], _Subset(self.source, idx),
+        return GroupDataset(self.schema, self.labels[idx], SubsetSource(self.source, idx),
                             name or f"{self.name}[subset]")
 
     def columns(self, names: Any, name: str | None = None) -> GroupDataset:
@@ -121,18 +114,7 @@ class GroupDataset:
         with the schema, discovering missing vocabularies.
         """
         labels, schema = _encode_labels(schema, labels, name)
-        if isinstance(images, torch.Tensor):
-            images = to_uint8(images) if images.is_floating_point() else images.cpu().numpy()
-        images = np.asarray(images)
-        if images.ndim == 3:
-            images = images[..., None]
-        if images.dtype != np.uint8:
-            if images.ndim == 4 and images.shape[1] in (1, 3):
-                images = to_uint8(torch.from_numpy(np.asarray(images, dtype=np.float32)))
-            else:
-                raise DataError(f"{name}: float images must be (N, C, H, W) in [-1, 1], got "
-                                f"{images.dtype} {images.shape}")
-        return cls(schema, labels, ArraySource(images, name), name)
+        return cls(schema, labels, ArraySource(uint8_images(images, name), name), name)
 
     @classmethod
     def from_networkx(cls, graph: Any, images: Any, schema: type[Schema] | None = None,
@@ -152,15 +134,8 @@ class GroupDataset:
         from groupsup.data.relations import networkx_labels
 
         nodes, codes, resolved = networkx_labels(graph, schema)
-        if isinstance(images, Mapping):
-            missing = [node for node in nodes if node not in images]
-            if missing:
-                raise DataError(f"{name}: no image for node {missing[0]!r} "
-                                f"({len(missing)} nodes without one)")
-            images = [images[node] for node in nodes]
-        if isinstance(images, (list, tuple)) and images and isinstance(images[0], (str, Path)):
-            if len(images) != len(nodes):
-                raise DataError(f"{name}: {len(images)} image paths for {len(nodes)} nodes")
+        images, paths = _node_images(images, nodes, name)
+        if paths:
             return cls.from_files(resolved, images, codes, image_size=image_size,
                                   channels=channels, name=name)
         return cls.from_arrays(resolved, images, codes, name=name)
@@ -168,43 +143,13 @@ class GroupDataset:
     @classmethod
     def from_store(cls, path: str | os.PathLike, mmap: bool = True) -> GroupDataset:
         """A store directory written by :meth:`write_store` (images memory-mapped)."""
-        root = Path(path)
-        manifest_path = root / "manifest.json"
-        try:
-            manifest = json.loads(manifest_path.read_text())
-        except FileNotFoundError:
-            raise DataError(f"{root}: not a groupsup store (no manifest.json)") from None
-        except json.JSONDecodeError as err:
-            raise DataError(f"{manifest_path}: corrupt JSON ({err})") from None
-        if manifest.get("format") != STORE_FORMAT:
-            raise DataError(f"{manifest_path}: format {manifest.get('format')!r}, expected "
-                            f"{STORE_FORMAT!r}")
-        schema = Schema.from_dict(manifest["schema"])
-        try:
-            images = np.load(root / "images.npy", mmap_mode="r" if mmap else None)
-            labels = np.load(root / "labels.npy")
-        except (OSError, ValueError) as err:
-            raise DataError(f"{root}: cannot read store arrays ({err})") from None
-        return cls(schema, labels, ArraySource(images, str(root)), manifest.get("name", root.name))
+        schema, labels, images, name = read_store(Path(path), mmap)
+        return cls(schema, labels, images, name)
 
     def write_store(self, path: str | os.PathLike, extra: dict[str, Any] | None = None,
                     chunk: int = 4096) -> Path:
         """Write images (uint8 ``.npy``), labels and a manifest; atomic (temp dir + rename)."""
-        root = Path(path)
-        with atomic_directory(root) as tmp:
-            c, h, w = self.image_shape
-            images = np.lib.format.open_memmap(tmp / "images.npy", mode="w+", dtype=np.uint8,
-                                               shape=(len(self), h, w, c))
-            for start in range(0, len(self), chunk):
-                stop = min(start + chunk, len(self))
-                images[start:stop] = self.load_uint8(np.arange(start, stop))
-            images.flush()
-            del images
-            np.save(tmp / "labels.npy", self.labels)
-            manifest = store_manifest(self.name, len(self), self.image_shape,
-                                      self.schema.to_dict(), **(extra or {}))
-            atomic_write_text(tmp / "manifest.json", json.dumps(manifest, indent=2))
-        return root
+        return write_store(self, Path(path), extra, chunk)
 
     @classmethod
     def from_files(cls, schema: type[Schema], paths: Sequence[str | os.PathLike], labels: Any,
@@ -221,22 +166,7 @@ class GroupDataset:
         labels, schema = _encode_labels(schema, labels, name, where=[str(p) for p in paths])
         if not paths:
             raise DataError(f"{name}: no image files")
-        if image_size is None:
-            try:
-                with Image.open(paths[0]) as img:
-                    if transform is not None:
-                        img.load()
-                        img = apply_transform(transform, img, paths[0])
-                    w, h = img.size
-            except FileNotFoundError:
-                raise DataError(f"{paths[0]}: image file is missing") from None
-            except Exception as err:
-                raise DataError(f"{paths[0]}: cannot read image ({err})") from None
-            shape, resize = (channels, h, w), False
-        else:
-            h, w = (image_size, image_size) if isinstance(image_size, int) else image_size
-            shape, resize = (channels, h, w), True
-        return cls(schema, labels, FileSource(paths, shape, resize, transform), name)
+        return cls(schema, labels, FileSource.of(paths, image_size, channels, transform), name)
 
     @classmethod
     def from_folder(cls, schema: type[Schema], root: str | os.PathLike, *,
@@ -275,21 +205,20 @@ class GroupDataset:
                               name=root.name)
 
 
-class _Subset:
-    """A view of another source through an index array."""
-
-    def __init__(self, source: ArraySource | FileSource | _Subset, indices: np.ndarray):
-        self.base, self.indices = source, indices
-
-    def __len__(self) -> int:
-        return len(self.indices)
-
-    @property
-    def image_shape(self) -> tuple[int, int, int]:
-        return self.base.image_shape
-
-    def read(self, indices: np.ndarray) -> np.ndarray:
-        return self.base.read(self.indices[indices])
+def _node_images(images: Any, nodes: list[Any], name: str) -> tuple[Any, bool]:
+    """The images of *nodes* in node order as :meth:`GroupDataset.from_networkx` takes them
+    (a mapping node -> image becomes a list), and whether they are image paths."""
+    if isinstance(images, Mapping):
+        missing = [node for node in nodes if node not in images]
+        if missing:
+            raise DataError(f"{name}: no image for node {missing[0]!r} "
+                            f"({len(missing)} nodes without one)")
+        images = [images[node] for node in nodes]
+    if isinstance(images, (list, tuple)) and images and isinstance(images[0], (str, Path)):
+        if len(images) != len(nodes):
+            raise DataError(f"{name}: {len(images)} image paths for {len(nodes)} nodes")
+        return images, True
+    return images, False
 
 
 def _encode_labels(schema: type[Schema], labels: Any, name: str,

@@ -1,22 +1,57 @@
 """Image sources: where a GroupDataset's pixels come from.
 
 A source returns uint8 images ``(n, H, W, C)`` for an index array; :class:`GroupDataset` turns
-them into float tensors in ``[-1, 1]``. Array sources (in memory or memory-mapped) index in one
-vectorised read; file sources decode PNG/JPEG files with Pillow and name the file at fault.
+them into float tensors in ``[-1, 1]`` (:func:`to_tensor`). Array sources (in memory or
+memory-mapped) index in one vectorised read; file sources decode PNG/JPEG files with Pillow and
+name the file at fault; a subset source reads another source through an index array.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import torch
 from PIL import Image, UnidentifiedImageError
 
 from groupsup.errors import DataError
 from groupsup.imaging import to_8bit
 
 ImageTransform = Callable[[Image.Image], Image.Image]
+
+
+def to_tensor(images: np.ndarray) -> torch.Tensor:
+    """uint8 ``(n, H, W, C)`` -> float32 ``(n, C, H, W)`` in ``[-1, 1]``."""
+    images = np.ascontiguousarray(images)
+    if not images.flags.writeable:  # a read-only memory map: torch wants its own buffer
+        images = images.copy()
+    x = torch.from_numpy(images).permute(0, 3, 1, 2)
+    return x.float().div_(127.5).sub_(1.0)
+
+
+def to_uint8(x: torch.Tensor) -> np.ndarray:
+    """float ``(n, C, H, W)`` in ``[-1, 1]`` -> uint8 ``(n, H, W, C)``: ``(x + 1) / 2 * 255``."""
+    y = ((x.detach().float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+    return y.permute(0, 2, 3, 1).cpu().numpy()
+
+
+def uint8_images(images: Any, name: str) -> np.ndarray:
+    """uint8 ``(N, H, W, C)`` of *images*: uint8 ``(N, H, W, C)`` / ``(N, H, W)``, or float
+    ``(N, C, H, W)`` in ``[-1, 1]`` (a torch tensor or numpy array); *name* the dataset's."""
+    if isinstance(images, torch.Tensor):
+        images = to_uint8(images) if images.is_floating_point() else images.cpu().numpy()
+    images = np.asarray(images)
+    if images.ndim == 3:
+        images = images[..., None]
+    if images.dtype != np.uint8:
+        if images.ndim == 4 and images.shape[1] in (1, 3):
+            images = to_uint8(torch.from_numpy(np.asarray(images, dtype=np.float32)))
+        else:
+            raise DataError(f"{name}: float images must be (N, C, H, W) in [-1, 1], got "
+                            f"{images.dtype} {images.shape}")
+    return images
 
 
 class ImageReadError(DataError):
@@ -72,6 +107,26 @@ class FileSource:
         self.mode = {1: "L", 3: "RGB"}.get(image_shape[0])
         if self.mode is None:
             raise DataError(f"image files need 1 or 3 channels, got {image_shape[0]}")
+
+    @classmethod
+    def of(cls, paths: Sequence[Path], image_size: int | tuple[int, int] | None,
+           channels: int, transform: ImageTransform | None = None) -> FileSource:
+        """The source of *paths* with *channels* channels: resized on load to *image_size*
+        (``(H, W)`` or a side), or without it at the size of the first file (transformed)."""
+        if image_size is not None:
+            h, w = (image_size, image_size) if isinstance(image_size, int) else image_size
+            return cls(paths, (channels, h, w), True, transform)
+        try:
+            with Image.open(paths[0]) as img:
+                if transform is not None:
+                    img.load()
+                    img = apply_transform(transform, img, paths[0])
+                w, h = img.size
+        except FileNotFoundError:
+            raise DataError(f"{paths[0]}: image file is missing") from None
+        except Exception as err:
+            raise DataError(f"{paths[0]}: cannot read image ({err})") from None
+        return cls(paths, (channels, h, w), False, transform)
 
     def __len__(self) -> int:
         return len(self.paths)
@@ -150,3 +205,23 @@ def apply_transform(transform: ImageTransform, img: Image.Image, path: Path) -> 
     if not isinstance(out, Image.Image):
         raise DataError(f"{path}: image transform returned {type(out).__name__}, not a PIL image")
     return out
+
+
+class SubsetSource:
+    """A view of another source through an index array."""
+
+    def __init__(self, source: ArraySource | FileSource | SubsetSource, indices: np.ndarray):
+        self.base, self.indices = source, indices
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        return self.base.image_shape
+
+    def read(self, indices: np.ndarray) -> np.ndarray:
+        return self.base.read(self.indices[indices])
+
+
+ImageSource = ArraySource | FileSource | SubsetSource

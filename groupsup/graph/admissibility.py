@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from itertools import combinations
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -25,6 +25,9 @@ from groupsup.graph.keys import (
     row_keys,
     strides,
 )
+
+if TYPE_CHECKING:
+    from groupsup.graph.multigraph import MultiGraph
 
 STRATEGIES = ("exact", "relaxed")
 
@@ -219,3 +222,25 @@ class Admissibility:
 def _preview(values: tuple[Any, ...], limit: int = 8) -> str:
     shown = ", ".join(repr(v) for v in values[:limit])
     return shown + (f", ... ({len(values)} in all)" if len(values) > limit else "")
+
+
+def admissibility_report(graph: MultiGraph) -> Admissibility:
+    """The :class:`Admissibility` of *graph*: per attribute, the values present, edges and
+    examples without an exact or relaxed partner; overall, the admissible centres."""
+    exact = graph.partner_counts[0]
+    edges = graph.edge_counts()
+    reports = []
+    for j, (name, attr) in enumerate(zip(graph.names, graph.schema.attributes)):
+        count = graph.value_counts[j]
+        reports.append(AttributeReport(
+            name=name, values_present=int((count > 0).sum()), edges=edges[name],
+            without_exact=int((exact[j] == 0).sum()),
+            without_relaxed=int((~graph.has_partner(j, exact=False)).sum()),
+            known=graph.known_counts[j],
+            singleton_values=tuple(attr.values[v] for v in np.flatnonzero(count == 1)),
+            absent_values=tuple(attr.values[v] for v in np.flatnonzero(count == 0))))
+    return Admissibility(
+        size=len(graph), attributes=tuple(reports),
+        admissible_exact=len(graph.admissible_centres(True)),
+        admissible_relaxed=len(graph.admissible_centres(False)),
+        no_overlap_pairs=int(graph.partner_counts[1].sum(dtype=np.int64) // 2))

@@ -127,6 +127,11 @@ class CombinationIndex:
         else:
             self.ids = order.astype(idx)
 
+    @classmethod
+    def of(cls, columns: Sequence[np.ndarray], cardinalities: Sequence[int]) -> CombinationIndex:
+        """The index of the rows whose value columns are *columns*."""
+        return cls(row_keys(columns, strides(cardinalities)), cardinalities)
+
     @property
     def nbytes(self) -> int:
         extra = 0 if self.keys is None else self.keys.nbytes
@@ -144,6 +149,17 @@ class CombinationIndex:
         start = self.offsets[pos].astype(np.int64)
         count = np.where(found, self.offsets[pos + 1] - start, 0)
         return start, count
+
+    def find(self, rows: np.ndarray, unknown_slot: Sequence[int]) -> np.ndarray:
+        """``(n, A)`` checked label codes -> ``(n,)`` int64 id of an example with exactly that
+        row, or -1. A -1 in *rows* asks for an example whose value is unknown there (its
+        attribute's slot in *unknown_slot*; an attribute without one has no such example)."""
+        slot = np.asarray(unknown_slot)
+        possible = ((rows >= 0) | (slot >= 0)).all(axis=1)
+        rows = np.where(rows >= 0, rows, np.maximum(slot, 0))
+        start, count = self.lookup(row_keys(rows.T, self.stride))
+        found = (count > 0) & possible
+        return np.where(found, self.ids[np.where(found, start, 0)], -1).astype(np.int64)
 
 
 def is_dense(space: int, n: int) -> bool:

@@ -14,19 +14,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from groupsup.errors import GroupsupError, LabelError, did_you_mean
+from groupsup.errors import LabelError
 from groupsup.graph import sampling
-from groupsup.graph.admissibility import Admissibility, AttributeReport, partner_counts
-from groupsup.graph.keys import (
-    MAX_KEY_SPACE,
-    CombinationIndex,
-    PackedRows,
-    index_dtype,
-    key_space,
-    row_keys,
-    strides,
-)
-from groupsup.schema import UNKNOWN, Attribute, Schema
+from groupsup.graph.admissibility import Admissibility, admissibility_report, partner_counts
+from groupsup.graph.cliques import build_cliques
+from groupsup.graph.nodes import LabelledNodes, labels_schema, slot_columns
+from groupsup.schema import Schema
 
 if TYPE_CHECKING:
     import networkx as nx
@@ -34,60 +27,7 @@ if TYPE_CHECKING:
     from groupsup.data import GroupDataset
 
 
-def _value_dtype(cardinality: int) -> type[np.integer]:
-    # numpy sorts 8- and 16-bit integers with a stable radix sort: O(N) per attribute.
-    if cardinality <= 1 << 8:
-        return np.uint8
-    return np.uint16 if cardinality <= 1 << 16 else np.int64
-
-
-def _checked_columns(schema: type[Schema], labels: np.ndarray
-                     ) -> tuple[np.ndarray, list[np.ndarray], tuple[int, ...]]:
-    """``(N, A)`` int64 codes, one compact *slot* column per attribute, and the unknown slot of
-    each attribute (-1 when it has no unknown value).
-
-    A slot column holds the codes with :data:`UNKNOWN` (-1) moved to slot ``K_j``, one past
-    the last value, so that packed rows and row keys stay non-negative. A fast range check
-    runs on the compact columns (their dtype holds the largest code, so nothing wraps); the
-    schema's own check, which names the bad row, runs only when it fails.
-    """
-    labels = np.asarray(labels)
-    ok = (labels.ndim == 2 and labels.shape[1] == len(schema) and schema.resolved
-          and np.issubdtype(labels.dtype, np.integer) and len(labels) > 0)
-    if ok and labels.min() >= 0:
-        top = int(labels.max())
-        columns = [labels[:, j].astype(_value_dtype(max(k, top + 1)))
-                   for j, k in enumerate(schema.cardinalities)]
-        if all(int(c.max()) < k for c, k in zip(columns, schema.cardinalities)):
-            return (labels.astype(np.int64, copy=False), columns,
-                    (UNKNOWN,) * len(schema))
-    labels = schema.check_codes(labels, where="graph labels", allow_missing=True)
-    columns, slots = [], []
-    for j, k in enumerate(schema.cardinalities):
-        column = labels[:, j]
-        unknown = column < 0
-        slot = k if unknown.any() else UNKNOWN
-        columns.append(np.where(unknown, k, column).astype(_value_dtype(k + 1)))
-        slots.append(slot)
-    return labels, columns, tuple(slots)
-
-
-def labels_schema(labels: np.ndarray) -> type[Schema]:
-    """A schema for a bare label matrix: attributes ``a0, a1, ...`` with codes as values."""
-    labels = np.asarray(labels)
-    if labels.ndim != 2 or labels.shape[1] == 0:
-        raise LabelError(f"a label matrix must have shape (N, A) with A >= 1, got {labels.shape}")
-    if not np.issubdtype(labels.dtype, np.integer):
-        raise LabelError(f"a label matrix must hold integer codes, got dtype {labels.dtype}")
-    if labels.size and labels.min() < 0:
-        raise LabelError("a label matrix without a schema must hold codes >= 0")
-    sizes = labels.max(axis=0) + 1 if len(labels) else np.ones(labels.shape[1], np.int64)
-    return Schema.define("Labels", [Attribute(name=f"a{j}", latent=1,
-                                              values=tuple(range(int(k))))
-                                    for j, k in enumerate(sizes)])
-
-
-class MultiGraph:
+class MultiGraph(LabelledNodes):
     """The multigraph of a :class:`~groupsup.GroupDataset` (or an ``(N, A)`` label matrix).
 
     Storage, per attribute j (``clique_ids[j]``, ``clique_offsets[j]``): example ids sorted by
@@ -96,8 +36,9 @@ class MultiGraph:
 
     Attributes are named (``"letter"``) or given by position. Samplers take an explicit
     ``numpy.random.Generator`` and are vectorised over the batch. Besides the cliques the graph
-    keeps each label row bit-packed (:class:`~groupsup.graph.keys.PackedRows`) and a label-row
-    index (:class:`~groupsup.graph.keys.CombinationIndex`); exact-partner counts are computed on
+    keeps, as its :class:`~groupsup.graph.nodes.LabelledNodes`, each label row bit-packed
+    (:class:`~groupsup.graph.keys.PackedRows`) and a label-row index
+    (:class:`~groupsup.graph.keys.CombinationIndex`); exact-partner counts are computed on
     first use and cached.
     """
 
@@ -109,41 +50,11 @@ class MultiGraph:
         else:
             labels = np.asarray(dataset_or_labels)
             schema = schema or labels_schema(labels)
-        self.schema = schema
-        self.labels, columns, self.unknown_slot = _checked_columns(schema, labels)
-        self.names: tuple[str, ...] = schema.names
-        self.cardinalities: tuple[int, ...] = schema.cardinalities
-        # Unknown values sit in one extra slot per attribute that has them: it joins no
-        # clique (slot_counts holds 0 there) and counts as "not shared" with every example.
-        self.slot_cardinalities: tuple[int, ...] = tuple(
-            k + (slot >= 0) for k, slot in zip(self.cardinalities, self.unknown_slot))
-        idx = index_dtype(len(self.labels))
-        ids, offsets, counts, slot_counts = [], [], [], []
-        for column, k, slots in zip(columns, self.cardinalities, self.slot_cardinalities):
-            count = np.bincount(column, minlength=slots).astype(np.int64)
-            count[k:] = 0
-            offset = np.zeros(k + 1, dtype=np.int64)
-            np.cumsum(count[:k], out=offset[1:])
-            # stable: ids ascending within each clique; unknown examples sort last, cut off
-            ids.append(np.argsort(column, kind="stable")[:offset[-1]].astype(idx))
-            counts.append(count[:k])
-            slot_counts.append(count)
-            offsets.append(offset)
-        self.clique_ids: tuple[np.ndarray, ...] = tuple(ids)
-        self.clique_offsets: tuple[np.ndarray, ...] = tuple(offsets)
-        self.value_counts: tuple[np.ndarray, ...] = tuple(counts)
-        self.slot_counts: tuple[np.ndarray, ...] = tuple(slot_counts)
-        self.known_counts: tuple[int, ...] = tuple(int(o[-1]) for o in offsets)
-        self.rows = PackedRows(columns, self.slot_cardinalities)
-        self.combination_index: CombinationIndex | None = None
-        if key_space(self.slot_cardinalities) < MAX_KEY_SPACE:
-            keys = row_keys(columns, strides(self.slot_cardinalities))
-            self.combination_index = CombinationIndex(keys, self.slot_cardinalities)
-
-    @property
-    def has_unknown(self) -> bool:
-        """Whether some value is unknown (-1) in the labels."""
-        return any(slot >= 0 for slot in self.unknown_slot)
+        labels, columns, unknown_slot = slot_columns(schema, labels)
+        super().__init__(schema, labels, columns, unknown_slot)
+        # the unknown slot joins no clique: slot_counts holds 0 there
+        (self.clique_ids, self.clique_offsets, self.value_counts, self.slot_counts,
+         self.known_counts) = build_cliques(columns, self.cardinalities, self.slot_cardinalities)
 
     def coverage(self) -> dict[str, tuple[int, int]]:
         """Per attribute, ``(examples with a known value, all examples)``."""
@@ -158,40 +69,9 @@ class MultiGraph:
 
     __hash__ = None  # type: ignore[assignment]  # equal graphs are equal by value
 
-    # ------------------------------------------------------------------ basics
-    def __len__(self) -> int:
-        return len(self.labels)
-
-    @property
-    def num_attributes(self) -> int:
-        return len(self.names)
-
     def __repr__(self) -> str:
         return (f"MultiGraph({len(self):,} nodes, {self.num_edges:,} edges over "
                 f"{', '.join(self.names)})")
-
-    def attribute_index(self, attribute: str | int) -> int:
-        """Position of *attribute* (a name or a position); errors name the unknown attribute."""
-        if isinstance(attribute, (int, np.integer)) and not isinstance(attribute, bool):
-            if not 0 <= attribute < self.num_attributes:
-                raise GroupsupError(f"attribute position {attribute} out of range "
-                                    f"0..{self.num_attributes - 1} ({list(self.names)})")
-            return int(attribute)
-        try:
-            return self.names.index(attribute)
-        except ValueError:
-            hint = did_you_mean(str(attribute), self.names)
-            raise GroupsupError(f"no attribute {attribute!r}{hint}; attributes are "
-                                f"{list(self.names)}") from None
-
-    def check_ids(self, ids: Any, what: str = "example") -> np.ndarray:
-        """*ids* as a flat int64 array; raises :class:`GroupsupError` naming the first id out
-        of range (as a *what*)."""
-        arr = np.asarray(ids, dtype=np.int64).reshape(-1)
-        if arr.size and (arr.min() < 0 or arr.max() >= len(self)):
-            bad = int(arr[(arr < 0) | (arr >= len(self))][0])
-            raise GroupsupError(f"{what} {bad} out of range 0..{len(self) - 1}")
-        return arr
 
     # ------------------------------------------------------------------ queries
     def members(self, attribute: str | int, value_code: int) -> np.ndarray:
@@ -213,18 +93,6 @@ class MultiGraph:
         clique = self.members(j, int(self.labels[i, j]))
         return clique[clique != i]
 
-    def shared_attributes(self, i: int, k: int) -> tuple[str, ...]:
-        """Names of the attributes examples *i* and *k* share (the labels of their edges)."""
-        a, b = self.check_ids([i, k])
-        same = (self.labels[a] == self.labels[b]) & (self.labels[a] >= 0)
-        return tuple(n for n, s in zip(self.names, same) if s)
-
-    def shared_mask(self, i: Any, k: Any) -> np.ndarray:
-        """``(n, A)`` bool: which attributes the pairs ``(i[e], k[e])`` share (an unknown
-        value is shared with nobody, not even another unknown one)."""
-        first = self.labels[self.check_ids(i)]
-        return (first == self.labels[self.check_ids(k)]) & (first >= 0)
-
     def _clique_sizes(self, j: int, codes: np.ndarray) -> np.ndarray:
         """Size of the j-clique of each code; 0 for an unknown value (-1)."""
         return np.where(codes >= 0, self.value_counts[j][np.maximum(codes, 0)], 0)
@@ -243,25 +111,6 @@ class MultiGraph:
     @property
     def num_edges(self) -> int:
         return sum(self.edge_counts().values())
-
-    def find_rows(self, rows: Any) -> np.ndarray:
-        """``(n, A)`` label codes -> ``(n,)`` int64 id of an example with exactly that row, or -1.
-
-        E.g. the ground-truth image of a synthesised combination. A -1 in *rows* asks for an
-        example whose value is unknown there.
-        """
-        index = self.combination_index
-        if index is None:
-            raise GroupsupError("the label key space of this schema exceeds int64; rows cannot "
-                                "be looked up")
-        rows = self.schema.check_codes(np.asarray(rows).reshape(-1, self.num_attributes),
-                                       where="rows", allow_missing=True)
-        slot = np.asarray(self.unknown_slot)
-        possible = ((rows >= 0) | (slot >= 0)).all(axis=1)
-        rows = np.where(rows >= 0, rows, np.maximum(slot, 0))
-        start, count = index.lookup(row_keys(rows.T, index.stride))
-        found = (count > 0) & possible
-        return np.where(found, index.ids[np.where(found, start, 0)], -1).astype(np.int64)
 
     # ------------------------------------------------------------------ cached structures
     @cached_property
@@ -308,23 +157,7 @@ class MultiGraph:
 
     @cached_property
     def _admissibility(self) -> Admissibility:
-        exact = self.partner_counts[0]
-        edges = self.edge_counts()
-        reports = []
-        for j, (name, attr) in enumerate(zip(self.names, self.schema.attributes)):
-            count = self.value_counts[j]
-            reports.append(AttributeReport(
-                name=name, values_present=int((count > 0).sum()), edges=edges[name],
-                without_exact=int((exact[j] == 0).sum()),
-                without_relaxed=int((self._clique_sizes(j, self.labels[:, j]) < 2).sum()),
-                known=self.known_counts[j],
-                singleton_values=tuple(attr.values[v] for v in np.flatnonzero(count == 1)),
-                absent_values=tuple(attr.values[v] for v in np.flatnonzero(count == 0))))
-        return Admissibility(
-            size=len(self), attributes=tuple(reports),
-            admissible_exact=len(self.admissible_centres(True)),
-            admissible_relaxed=len(self.admissible_centres(False)),
-            no_overlap_pairs=int(self.partner_counts[1].sum(dtype=np.int64) // 2))
+        return admissibility_report(self)
 
     def nbytes(self) -> dict[str, int]:
         """Bytes held per component (cached structures only once built)."""
