@@ -241,24 +241,24 @@ def _manifest(model: SwapAutoencoder, format: str, suffix: str, source: str | No
     }
 
 
-def _swap_example(format: str) -> str:
-    """The folder's ``swap_example.py``: swap one block between two images."""
-    runtime = {
-        "onnx": ('import onnxruntime\n\n'
-                 'def load(name):\n'
-                 '    session = onnxruntime.InferenceSession(str(HERE / name))\n'
-                 '    return lambda x: session.run(None, {session.get_inputs()[0].name: x})[0]\n'),
-        "torchscript": ('import torch\n\n'
-                        'def load(name):\n'
-                        '    module = torch.jit.load(str(HERE / name))\n'
-                        '    return lambda x: module(torch.from_numpy(x)).detach().numpy()\n'),
-    }[format]
-    return f'''"""Swap one latent block between two images with the exported graphs alone.
+_RUNTIMES = {
+    "onnx": ("onnxruntime", 'import onnxruntime\n\n'
+             'def load(name):\n'
+             '    session = onnxruntime.InferenceSession(str(HERE / name))\n'
+             '    return lambda x: session.run(None, {session.get_inputs()[0].name: x})[0]\n'),
+    "torchscript": ("torch", 'import torch\n\n'
+                    'def load(name):\n'
+                    '    module = torch.jit.load(str(HERE / name))\n'
+                    '    return lambda x: module(torch.from_numpy(x)).detach().numpy()\n'),
+}
+
+# the folder's swap_example.py; @NEEDS@ and @RUNTIME@ are filled per format
+_SWAP_EXAMPLE = '''"""Swap one latent block between two images with the exported graphs alone.
 
     python swap_example.py A.png B.png BLOCK OUT.png
 
 writes OUT.png: image A with block BLOCK (one of export.json's blocks) taken from image B.
-Needs numpy, pillow and {"onnxruntime" if format == "onnx" else "torch"}; not groupsup.
+Needs numpy, pillow and @NEEDS@; not groupsup.
 """
 
 import json
@@ -268,7 +268,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-{runtime}
+@RUNTIME@
 HERE = Path(__file__).resolve().parent
 MANIFEST = json.loads((HERE / "export.json").read_text())
 encode, decode = load(MANIFEST["encoder"]), load(MANIFEST["decoder"])
@@ -282,9 +282,9 @@ def read(path):
 
 
 def swap(a, b, block):
-    blocks = {{entry["name"]: entry for entry in MANIFEST["blocks"]}}
+    blocks = {entry["name"]: entry for entry in MANIFEST["blocks"]}
     if block not in blocks:
-        raise SystemExit(f"block {{block!r}}: choose one of {{sorted(blocks)}}")
+        raise SystemExit(f"block {block!r}: choose one of {sorted(blocks)}")
     za, zb = encode(a), encode(b)
     start, stop = blocks[block]["start"], blocks[block]["stop"]
     za[:, start:stop] = zb[:, start:stop]
@@ -303,3 +303,8 @@ if __name__ == "__main__":
     write(swap(read(first), read(second), name), out)
 '''
 
+
+def _swap_example(format: str) -> str:
+    """The folder's ``swap_example.py``: swap one block between two images."""
+    needs, runtime = _RUNTIMES[format]
+    return _SWAP_EXAMPLE.replace("@NEEDS@", needs).replace("@RUNTIME@", runtime)
