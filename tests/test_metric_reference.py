@@ -4,8 +4,9 @@ The codes are built by ``tests/data/metric_reference.py`` (five cases: axis-alig
 scaled and shifted, two factors rotated by 45 degrees, heavy noise, and the rotated case with a
 constant factor). ``REFERENCE`` below is what that script printed when run against
 disentanglement_lib's own metric code; a change that moves a metric away from the published
-computation fails here. If a new numpy or scikit-learn moves a value, rerun the script (its
-docstring says how) and say why the numbers moved.
+computation fails here. The reference ran with the numpy, scipy and scikit-learn versions that
+constraints.txt pins; when a bump there moves a value, rerun the script (its docstring says how)
+and say in the commit why the numbers moved.
 
 Where the two libraries are compared:
 
@@ -51,7 +52,8 @@ CASES = REF.cases()
 TRAIN, TEST = REF.split()
 
 # Printed by `python tests/data/metric_reference.py` with disentanglement-lib 1.5 (from PyPI,
-# gin-config 0.4.0, gin.tf pointed at gin), scikit-learn 1.9.1, numpy 2.4.6, Python 3.11.7.
+# gin-config 0.4.0, gin.tf pointed at gin), scikit-learn 1.9.1, scipy 1.17.1, numpy 2.4.6,
+# Python 3.11.7.
 REFERENCE = {
     "axis_aligned": {
         "mig": 0.9448782907010146,

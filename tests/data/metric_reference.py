@@ -8,12 +8,14 @@ project (disentanglement_lib is not a dependency of groupsup)::
 
     python3 -m venv /tmp/refvenv
     /tmp/refvenv/bin/pip install --no-deps disentanglement-lib==1.5
-    /tmp/refvenv/bin/pip install numpy==2.4.6 scikit-learn==1.9.1 gin-config absl-py six
+    /tmp/refvenv/bin/pip install -c constraints.txt numpy scipy scikit-learn
+    /tmp/refvenv/bin/pip install gin-config==0.4.0 absl-py six
     /tmp/refvenv/bin/python tests/data/metric_reference.py
 
-It prints the ``REFERENCE`` table of the test. The metric modules import ``gin.tf``, which
-imports TensorFlow only to register TF-specific gin helpers that the metrics never use; the
-script points ``gin.tf`` at plain ``gin`` instead (the only stub). Everything else is
+(gin-config 0.4.0: later releases refuse the ``blacklist=`` argument disentanglement_lib
+passes.) It prints the ``REFERENCE`` table of the test. The metric modules import ``gin.tf``,
+which imports TensorFlow only to register TF-specific gin helpers that the metrics never use;
+the script points ``gin.tf`` at plain ``gin`` instead (the only stub). Everything else is
 disentanglement_lib's code, called through its array-level functions: ``_compute_mig`` (with
 its histogram discretiser at 20 bins, the value of its published configs), ``_compute_sap``,
 ``_compute_dci`` and ``compute_factor_vae`` on a ground-truth-data object whose observations are
