@@ -5,7 +5,8 @@ of steps at a fixed seed on a small Fonts-mini, then evaluated, gives the metric
 Regenerate the record only for a change that means to alter behaviour, and say so in the commit:
 ``GROUPSUP_PIN_RECORD=1 pytest plugins/groupsup-fonts/tests/test_pinned_run.py``. Floats are
 compared with a tolerance that absorbs another CPU's summation order over 8 steps (relative
-1e-3), and accuracies with one example's worth of slack over the tiny evaluation sample; a
+1e-3), accuracies with one example's worth of slack over the tiny evaluation sample and code
+metrics (fitted classifiers, whose sums depend on the thread count) with 0.02; a
 change of seed, sampling order, loss or metric definition moves them far more.
 """
 
@@ -65,8 +66,11 @@ def _compare(got: Any, want: Any, where: str, problems: list[str]) -> None:
         for i, (g, w) in enumerate(zip(got, want)):
             _compare(g, w, f"{where}[{i}]", problems)
     elif isinstance(want, float) and isinstance(got, (int, float)):
-        slack = 0.04 if ("accuracy" in where or "leakage" in where or "coprediction" in where
-                         or "correct" in where) else 1e-4
+        slack = (0.04 if ("accuracy" in where or "leakage" in where or "coprediction" in where
+                          or "correct" in where)
+                 # code metrics fit classifiers whose sums depend on the thread count
+                 # (logistic DCI moves ~1e-3 between 1 and 2 threads)
+                 else 0.02 if "disentanglement" in where else 1e-4)
         if not (math.isclose(got, want, rel_tol=1e-3, abs_tol=slack)
                 or (math.isnan(got) and math.isnan(want))):
             problems.append(f"{where}: {got!r} != recorded {want!r}")
