@@ -59,6 +59,7 @@ BUILTIN_MODULES: tuple[str, ...] = (
     "groupsup.cli.explore",
     "groupsup.cli.export",
     "groupsup.train.ema",
+    "groupsup.train.tracking",
 )
 BUILTIN_DISTRIBUTION = "groupsup"
 

@@ -45,6 +45,9 @@ def _configure(p: argparse.ArgumentParser) -> None:
                    f"{','.join(DEFAULT_CODE_METRICS)}; see `groupsup plugins`)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="cpu")
+    p.add_argument("--track", choices=("mlflow",), default=None,
+                   help="also add the evaluation to the run's MLflow run (a run trained with "
+                   "--track mlflow)")
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -65,6 +68,11 @@ def _run(args: argparse.Namespace) -> int:
                            out=args.out)
     print(f"wrote {metrics['out']}: metrics.json, report.md, report.html, synthesis.png, "
           "leakage.png, reconstructions.png, coprediction.png")
+    if args.track == "mlflow":
+        from groupsup.train.tracking import log_evaluation
+
+        run_id = log_evaluation(args.run, metrics["out"], metrics)
+        print(f"added to MLflow run {run_id}")
     return 0
 
 

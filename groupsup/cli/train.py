@@ -31,6 +31,9 @@ def _configure_train(p: argparse.ArgumentParser) -> None:
     p.add_argument("--overwrite", action="store_true", help="start afresh in a train.out that "
                    "holds a previous run, deleting that run's files (config, metrics, samples, "
                    "checkpoints, eval)")
+    p.add_argument("--track", choices=("mlflow",), default=None,
+                   help="also follow the run in MLflow (the `mlflow` callback with its "
+                   "defaults; MLFLOW_TRACKING_URI says where; pip install 'groupsup[mlflow]')")
 
 
 def _run_train(args: argparse.Namespace) -> int:
@@ -42,6 +45,8 @@ def _run_train(args: argparse.Namespace) -> int:
     source = args.config if args.config else Path(args.resume) / "config.json"
     skip = ["train.check_images=false"] if args.skip_check else []
     config = load_config(source, [*args.overrides, *skip])
+    if args.track and not any(c.get("name") == args.track for c in config.train.callbacks):
+        config.train.callbacks.append({"name": args.track})
     check_config(config, str(source))  # every plugin option, before anything is built
     trainer = Trainer(config, resume=args.resume, overwrite=args.overwrite)
     if trainer.dist.is_main:
