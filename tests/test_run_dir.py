@@ -20,8 +20,9 @@ from groupsup.cli import main
 from groupsup.train import NonFiniteLossError, RunLockedError, Trainer, load_checkpoint
 from groupsup.train.checkpoint import count_non_finite
 from groupsup.train.config import ExperimentConfig
+from groupsup.train.lock import LOCK_FILE, RunLock
 from groupsup.train.progress import Progress as _Progress
-from groupsup.train.rundir import LOCK_FILE, RunLock, truncate_metrics
+from groupsup.train.rundir import truncate_metrics
 
 
 @pytest.fixture
@@ -211,9 +212,9 @@ def test_non_finite_weights_keep_latest_at_the_last_good_checkpoint(tmp_path, st
 
     def step(*args):
         out = original(*args)
-        if trainer.step == 3:
+        if trainer.state.step == 3:
             with torch.no_grad():
-                next(trainer.model.parameters())[0] = float("inf")
+                next(trainer.state.model.parameters())[0] = float("inf")
         return out
 
     trainer.train_step = step
@@ -227,11 +228,11 @@ def test_non_finite_weights_keep_latest_at_the_last_good_checkpoint(tmp_path, st
 def test_non_finite_optimiser_state_is_refused(tmp_path, store):
     trainer = Trainer(config(tmp_path, store, steps=1))
     trainer.fit()
-    state = next(iter(trainer.optimizer.state.values()))
+    state = next(iter(trainer.state.optimizer.state.values()))
     state["exp_avg"].fill_(float("nan"))
     with pytest.raises(NonFiniteLossError, match=r"0 of \d+ model tensors, 1 of \d+ "
                                                  "optimizer tensors"):
-        trainer.save()
+        trainer.checkpoints.save(trainer.state)
     assert count_non_finite({"a": [torch.ones(2), torch.tensor([float("inf")])],
                              "n": torch.arange(3)}) == (1, 2)
 
@@ -289,13 +290,13 @@ def test_curves_are_drawn_while_training_and_samples_are_bounded(tmp_path, store
                              keep_samples=2))
     curves = tmp_path / "run" / "training_curves.png"
     seen = []
-    original = trainer.save
+    original = trainer.checkpoints.save
 
-    def save():
+    def save(state):
         seen.append(curves.is_file())
-        return original()
+        return original(state)
 
-    trainer.save = save
+    trainer.checkpoints.save = save
     trainer.fit()
     assert seen[0]  # drawn at step 4, before the run ended
     assert Image.open(curves).size == (700, 400)

@@ -8,13 +8,13 @@ from typing import Any
 
 from groupsup.data import GroupDataset
 from groupsup.graph.splits import Split
-from groupsup.model import SwapAutoencoder
+from groupsup.model import SwapAutoencoder, load_model
 from groupsup.train.callbacks import Callback
-from groupsup.train.checkpoint import load_checkpoint, load_model
+from groupsup.train.checkpoint import load_checkpoint
 from groupsup.train.config import ExperimentConfig, load_config
+from groupsup.train.lock import RunLockedError
 from groupsup.train.loop import Loop
 from groupsup.train.resolve import Resolved, load_dataset, resolve
-from groupsup.train.rundir import RunLockedError
 from groupsup.train.trainer import NonFiniteLossError, RunResult, Trainer
 
 
