@@ -8,6 +8,9 @@ import multiprocessing
 import os
 import signal
 import socket
+import subprocess
+import sys
+import types
 from pathlib import Path
 
 import pytest
@@ -18,6 +21,7 @@ from test_trainer import config, metrics
 import groupsup as gs
 from groupsup.cli import main
 from groupsup.train import NonFiniteLossError, RunLockedError, Trainer, load_checkpoint
+from groupsup.train import lock as lock_module
 from groupsup.train.checkpoint import count_non_finite
 from groupsup.train.config import ExperimentConfig
 from groupsup.train.lock import LOCK_FILE, RunLock
@@ -333,3 +337,39 @@ def test_a_full_disk_when_a_resume_takes_its_lock_is_one_line_naming_the_file(tm
     with RunLock(tmp_path / "run"):  # nothing was left locked
         pass
     assert load_checkpoint(tmp_path / "run").step == 2
+
+
+# ---------------------------------------------------------------------- portability
+def test_groupsup_imports_where_fcntl_does_not_exist():
+    """``import groupsup`` needs nothing POSIX-only: the run lock imports ``fcntl`` (or, on
+    Windows, ``msvcrt``) only when a lock is taken."""
+    code = ("import sys; sys.modules['fcntl'] = None\n"
+            "import groupsup, groupsup.cli\n"
+            "from groupsup.train.lock import RunLock\n"
+            "print(groupsup.Trainer.__name__, RunLock.__name__, groupsup.__file__)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split()[:2] == ["Trainer", "RunLock"]
+    assert done.stdout.split()[2] == gs.__file__  # this checkout, not another installed one
+
+
+def test_the_windows_lock_takes_one_byte_past_the_owner_record_and_lets_go_first(
+        tmp_path, monkeypatch):
+    """The msvcrt path, with a stand-in msvcrt that records its calls: the locked byte lies
+    past the owner record (a second process can read who holds the lock), and the lock is
+    dropped and the file closed before the unlink (Windows cannot unlink an open file)."""
+    calls = []
+
+    def locking(fd: int, mode: int, nbytes: int) -> None:
+        calls.append((mode, os.lseek(fd, 0, os.SEEK_CUR), nbytes, os.path.exists(path)))
+
+    fake = types.SimpleNamespace(LK_NBLCK=2, LK_UNLCK=0, locking=locking)
+    monkeypatch.setitem(sys.modules, "msvcrt", fake)
+    monkeypatch.setattr(lock_module, "_WINDOWS", True)
+    path = tmp_path / "run" / LOCK_FILE
+    with RunLock(tmp_path / "run"):
+        assert json.loads(path.read_text())["pid"] == os.getpid()
+    offset = lock_module._WINDOWS_LOCK_OFFSET
+    assert calls == [(2, offset, 1, True), (0, offset, 1, True)]
+    assert not path.exists() and not (tmp_path / "run").exists()

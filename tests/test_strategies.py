@@ -185,3 +185,12 @@ def test_values_that_can_never_be_recombined_are_named():
     assert report.counts["a0"]["none"] == 1
     (message,) = report.warnings()
     assert "'a0'" in message and "can never be recombined: 2" in message
+
+
+def test_only_centre_cover_reports_and_the_others_say_none():
+    """``Strategy.report()``: the trainer asks every strategy (no ``hasattr``); the base
+    returns ``None``, centre-cover its partner counts."""
+    graph = gs.MultiGraph(np.array([[0, 0], [0, 1], [1, 1], [1, 0]]), schema_for([2, 2]))
+    assert EdgeStrategy(graph).report() is None
+    assert NoOverlapPairs(graph).report() is None
+    assert CentreCover(graph).report().counts["a0"]["exact"] == 4

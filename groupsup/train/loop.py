@@ -101,8 +101,8 @@ class Loop:
 
     @property
     def lr(self) -> float:
-        """The learning rate of the last step."""
-        return self.state.scheduler.get_last_lr()[0]
+        """The learning rate of the next step (the schedule's value after the last)."""
+        return self.state.optimizer.param_groups[0]["lr"]
 
     def elapsed(self) -> float:
         """Seconds since this :meth:`~groupsup.Trainer.fit` started."""

@@ -45,7 +45,6 @@ def rebase_rate(scheduler: Any, rate: float, factor: float) -> None:
     for group in scheduler.optimizer.param_groups:
         group["initial_lr"] = rate
         group["lr"] = rate * factor
-    scheduler._last_lr = [g["lr"] for g in scheduler.optimizer.param_groups]
 
 
 def schema_difference(saved: Mapping[str, Any], now: Mapping[str, Any]) -> str:
