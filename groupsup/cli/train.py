@@ -147,7 +147,7 @@ def _configure_synthesize(p: argparse.ArgumentParser) -> None:
 
 @torch.no_grad()
 def _run_synthesize(args: argparse.Namespace) -> int:
-    from groupsup.train import load_model
+    from groupsup.model import load_model
 
     model = load_model(args.checkpoint, args.device).eval()
     names = _blocks(model)
@@ -219,7 +219,7 @@ def _configure_reconstruct(p: argparse.ArgumentParser) -> None:
 
 @torch.no_grad()
 def _run_reconstruct(args: argparse.Namespace) -> int:
-    from groupsup.train import load_model
+    from groupsup.model import load_model
 
     model = load_model(args.checkpoint, args.device).eval()
     x = torch.stack([read_image(p, model.image_shape) for p in args.images]).to(args.device)

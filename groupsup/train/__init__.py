@@ -8,7 +8,7 @@ from typing import Any
 
 from groupsup.data import GroupDataset
 from groupsup.graph.splits import Split
-from groupsup.model import SwapAutoencoder, load_model
+from groupsup.model import SwapAutoencoder
 from groupsup.train.callbacks import Callback
 from groupsup.train.checkpoint import load_checkpoint
 from groupsup.train.config import ExperimentConfig, load_config
@@ -60,4 +60,4 @@ def train(model: SwapAutoencoder, data: GroupDataset, *, strategy: str = "centre
 
 __all__ = ["Callback", "ExperimentConfig", "Loop", "NonFiniteLossError", "Resolved",
            "RunLockedError", "RunResult", "Trainer", "load_checkpoint", "load_config",
-           "load_dataset", "load_model", "resolve", "train"]
+           "load_dataset", "resolve", "train"]

@@ -26,6 +26,7 @@ _WINDOWS = os.name == "nt"
 # msvcrt locks a byte range: one byte far past the owner record, so that a second process
 # can still read who holds the lock
 _WINDOWS_LOCK_OFFSET = 1 << 20
+_BINARY = getattr(os, "O_BINARY", 0)  # Windows opens in text mode (newlines translated) without
 
 
 class RunLockedError(GroupsupError):
@@ -131,7 +132,7 @@ class RunLock:
             try:
                 self._created = self._created or not self.path.parent.exists()
                 self.path.parent.mkdir(parents=True, exist_ok=True)
-                fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT | _BINARY, 0o666)
             except OSError as err:
                 raise DataError(f"{self.path}: cannot create the run directory's lock file "
                                 f"({err.strerror})") from None

@@ -94,7 +94,7 @@ class Trainer:
         self.report = r.strategy.report()
         if self.report is not None and self.runtime.is_main:
             for message in self.report.warnings():
-                warnings.warn(message, GroupsWarning, stacklevel=3)
+                warnings.warn(message, GroupsWarning, stacklevel=2)
         self.state = TrainState(r.model, r.recipe, cfg, self.runtime)
         self.checkpoints = Checkpoints(self.run_dir.path, cfg.train.keep_checkpoints,
                                        self._meta, self.runtime.dist)
