@@ -78,11 +78,11 @@ def run(backbone: str, side: int, groups: int, steps: int, warmup: int, root: Pa
     marks: dict[str, float] = {}
 
     def timed_step(images: torch.Tensor, batch: gs.GroupBatch) -> dict[str, float]:
-        if trainer.step == warmup:
+        if trainer.state.step == warmup:
             marks["start"] = time.perf_counter()
         start = time.perf_counter()
         out = inner(images, batch)
-        if trainer.step > warmup:
+        if trainer.state.step > warmup:
             step_times.append(time.perf_counter() - start)
         return out
 
@@ -94,11 +94,11 @@ def run(backbone: str, side: int, groups: int, steps: int, warmup: int, root: Pa
 
     _, batch, images = trainer.loader().load(0)
     with FlopCounterMode(display=False) as counter:
-        trainer.recipe.compute(trainer.model, images, batch).total.backward()
-    trainer.model.zero_grad(set_to_none=True)
+        trainer.state.recipe.compute(trainer.state.model, images, batch).total.backward()
+    trainer.state.model.zero_grad(set_to_none=True)
     step = float(np.median(step_times))
     images_per_step = len(batch.examples)
-    params = sum(p.numel() for p in trainer.model.parameters())
+    params = sum(p.numel() for p in trainer.state.model.parameters())
     return {"backbone": backbone, "side": side, "groups_per_step": groups, "amp": amp,
             "params_m": params / 1e6, "steps": len(step_times),
             "groups_per_s": groups * len(step_times) / wall,

@@ -36,7 +36,7 @@ from groupsup.losses import (
     StepContext,
     TermConfig,
 )
-from groupsup.model import SwapAutoencoder
+from groupsup.model import SwapAutoencoder, load_model
 from groupsup.partition import LatentPartition
 from groupsup.plugins import get_host
 from groupsup.registry import Registries, RegistrySet
@@ -50,7 +50,6 @@ from groupsup.train import (
     Trainer,
     load_config,
     load_dataset,
-    load_model,
     resolve,
     train,
 )

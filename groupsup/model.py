@@ -9,13 +9,13 @@ zero-shot synthesis uses::
     images = model.synthesize({"shape": a, "color": b, "position": c})
 
 A model saves as two files, weights (safetensors) and a JSON config naming the backbone's
-registry entry, its options, the schema and the plugin distribution it came from; loading
+registry entry, its options, the schema and the plugin distribution it came from
+(:mod:`groupsup.persistence`, the same format as a training checkpoint's model); loading
 executes no code from the files.
 """
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -23,23 +23,16 @@ from typing import Any
 
 import torch
 from pydantic import BaseModel
-from safetensors import SafetensorError
-from safetensors.torch import load_file
-from safetensors.torch import save as safetensors_bytes
 from torch import nn
 
 from groupsup.backbones.base import Backbone
 from groupsup.backbones.warp import WARP_KINDS, FreeWarp
 from groupsup.errors import ConfigError, DataError, GroupsupError, PartitionError, PluginError
-from groupsup.fileio import atomic_write_bytes, atomic_write_text
 from groupsup.partition import AttributeSelector, LatentPartition
-from groupsup.plugins import PLUGINS_ENV, get_host
+from groupsup.persistence import missing_plugin, read_model, write_model
+from groupsup.plugins import get_host
 from groupsup.registry import Entry, Registries
 from groupsup.schema import Schema
-
-MODEL_FORMAT = "groupsup.model/1"
-WEIGHTS_FILE = "model.safetensors"
-CONFIG_FILE = "model.json"
 
 
 class SwapAutoencoder(nn.Module):
@@ -249,7 +242,7 @@ class SwapAutoencoder(nn.Module):
         registries = get_host() if registries is None else registries
         name = config["backbone"]
         if name not in registries.backbones:
-            _missing_plugin(name, config.get("plugin") or {})
+            missing_plugin(name, config.get("plugin") or {})
             registries.backbones.entry(name)  # raises RegistryError with a did-you-mean
         schema = Schema.from_dict(config["schema"])
         return cls(name, schema, tuple(config["image_shape"]), config["backbone_config"],
@@ -260,36 +253,23 @@ class SwapAutoencoder(nn.Module):
 
         *path* ending in ``.safetensors`` or ``.json`` names a file pair (``x.safetensors`` +
         ``x.json``); any other path is a directory receiving ``model.safetensors`` and
-        ``model.json``. Each file is written to a temporary name and renamed into place.
+        ``model.json`` (:mod:`groupsup.persistence`). Each file is written to a temporary name
+        and renamed into place.
         """
-        weights, config_path = _paths(Path(path), create=True)
-        state = {k: v.detach().cpu().contiguous() for k, v in self.state_dict().items()}
-        document = {"format": MODEL_FORMAT, "weights": weights.name, "model": self.config_dict()}
-        atomic_write_bytes(weights, safetensors_bytes(state, metadata={"format": MODEL_FORMAT}))
-        atomic_write_text(config_path, json.dumps(document, indent=2))
-        return config_path
+        return write_model(path, self.config_dict(), self.state_dict())
 
     @classmethod
-    def load(cls, path: str | os.PathLike, map_location: str | torch.device = "cpu"
-             ) -> SwapAutoencoder:
-        """Rebuild a model saved by :meth:`save` and load its weights onto *map_location*."""
-        weights, config_path = _paths(Path(path), create=False)
-        for file in (config_path, weights):
-            if not file.is_file():
-                raise DataError(f"no saved model at {path}: {file} is missing")
+    def load(cls, path: str | os.PathLike, map_location: str | torch.device = "cpu", *,
+             registries: Registries | None = None) -> SwapAutoencoder:
+        """Rebuild a model saved by :meth:`save`, or that of a checkpoint directory or a run
+        directory (its latest checkpoint), and load its weights onto *map_location*; the
+        backbone is looked up in *registries* (default: the plugin host's)."""
+        saved = read_model(path, map_location)
         try:
-            document = json.loads(config_path.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as err:
-            raise DataError(f"{config_path}: not a readable model config ({err})") from None
-        if not isinstance(document, dict) or document.get("format") != MODEL_FORMAT:
-            raise DataError(f"{config_path}: not a groupsup model (expected format "
-                            f"{MODEL_FORMAT!r})")
-        try:
-            model = cls.from_config(document.get("model"))
+            model = cls.from_config(saved.config, registries)
         except GroupsupError as err:
-            raise type(err)(f"{config_path}: {err}") from None
-        state = load_weights(weights, map_location)
-        model.load_weights_from(state, weights)
+            raise type(err)(f"{saved.config_file}: {err}") from None
+        model.load_weights_from(saved.state, saved.weights_file)
         return model.to(map_location)
 
     def load_weights_from(self, state: Mapping[str, torch.Tensor], origin: str | Path) -> None:
@@ -314,31 +294,6 @@ def _few(keys: list[str], shown: int = 3) -> str:
     return ", ".join(repr(k) for k in keys[:shown]) + more
 
 
-def load_weights(path: Path, map_location: str | torch.device = "cpu") -> dict[str, torch.Tensor]:
-    """The tensors of a safetensors file; a truncated or corrupt one, or one holding a NaN or
-    an infinity (weights that would synthesise garbage without a word), is a
-    :class:`DataError` naming the file and the tensor."""
-    state = _read_safetensors(path, map_location)
-    for name, tensor in state.items():
-        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
-            bad = int((~torch.isfinite(tensor)).sum())
-            raise DataError(f"{path}: tensor {name!r} holds {bad:,} NaN or infinite values of "
-                            f"{tensor.numel():,}; these weights are unusable (a diverged or "
-                            "damaged save)")
-    return state
-
-
-def _read_safetensors(path: Path, map_location: str | torch.device) -> dict[str, torch.Tensor]:
-    try:
-        return load_file(str(path), device=str(torch.device(map_location)))
-    except FileNotFoundError:
-        raise DataError(f"{path}: file not found") from None
-    except (SafetensorError, OSError, ValueError, RuntimeError) as err:
-        raise DataError(f"{path}: not a readable safetensors file, truncated or corrupt "
-                        f"({str(err).splitlines()[0] if str(err) else type(err).__name__})"
-                        ) from None
-
-
 def _check_model_config(config: Any) -> None:
     """Refuse a model config of the wrong shape, naming the key (the caller adds the file)."""
     if not isinstance(config, Mapping):
@@ -361,20 +316,6 @@ def _check_model_config(config: Any) -> None:
                           f"got {config['plugin']!r}")
 
 
-def _missing_plugin(backbone: str, plugin: Mapping[str, Any]) -> None:
-    """Raise :class:`PluginError` naming what provides *backbone* when that is not loaded."""
-    dist, version = plugin.get("distribution"), plugin.get("version", "")
-    if dist == "(local)":
-        where = plugin.get("location")
-        hint = (f"add {where} to {PLUGINS_ENV}, e.g. {PLUGINS_ENV}={where}" if where else
-                f"add its module or .py file to {PLUGINS_ENV}")
-        raise PluginError(f"backbone {backbone!r} comes from local plugin "
-                          f"{plugin.get('name')!r}, which is not loaded: {hint}")
-    if dist and dist != "groupsup":
-        raise PluginError(f"backbone {backbone!r} comes from distribution {dist} {version}, "
-                          f"which is not installed: pip install {dist}")
-
-
 def _location_of(plugin: str, registries: Registries) -> dict[str, str]:
     """``{"location": ...}`` for a local plugin (its file or module), so a checkpoint can say
     what to add to ``GROUPSUP_PLUGINS``; ``{}`` for an installed one (or registries that know
@@ -390,11 +331,9 @@ def _entry_of(backbone_class: type, registries: Registries) -> Entry[Any] | None
     return None
 
 
-def _paths(path: Path, create: bool) -> tuple[Path, Path]:
-    """``(weights, config)`` files for a directory or a file-pair path."""
-    if path.suffix in (".safetensors", ".json"):
-        return path.with_suffix(".safetensors"), path.with_suffix(".json")
-    if create:
-        path.mkdir(parents=True, exist_ok=True)
-    return path / WEIGHTS_FILE, path / CONFIG_FILE
-
+def load_model(path: str | os.PathLike, map_location: str | torch.device = "cpu", *,
+               registries: Registries | None = None) -> SwapAutoencoder:
+    """The :class:`SwapAutoencoder` saved at *path* (a model directory or file pair, a
+    checkpoint directory, or a run directory: its latest checkpoint), with its weights on
+    *map_location*: :meth:`SwapAutoencoder.load`."""
+    return SwapAutoencoder.load(path, map_location, registries=registries)

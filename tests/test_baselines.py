@@ -182,17 +182,17 @@ def test_baselines_train_a_few_steps(tmp_path, toy_dataset, recipe, backbone, st
 def test_term_parameters_are_optimised_checkpointed_and_resumed(tmp_path, toy_dataset):
     store = toy_dataset.write_store(tmp_path / "store")
     full = Trainer(_config(tmp_path / "full", store, "ae-ds"))
-    initial = [p.detach().clone() for p in full.term_modules.parameters()]
+    initial = [p.detach().clone() for p in full.state.terms.parameters()]
     full.fit()
-    assert all(not torch.equal(a, b) for a, b in zip(initial, full.term_modules.parameters()))
+    assert all(not torch.equal(a, b) for a, b in zip(initial, full.state.terms.parameters()))
     part = Trainer(_config(tmp_path / "part", store, "ae-ds"))
     part.fit(until=2)
     resumed = Trainer(_config(tmp_path / "part", store, "ae-ds"),
                       resume=tmp_path / "part" / "ae-ds")
-    for a, b in zip(part.term_modules.parameters(), resumed.term_modules.parameters()):
+    for a, b in zip(part.state.terms.parameters(), resumed.state.terms.parameters()):
         torch.testing.assert_close(a, b)
     resumed.fit()
-    for a, b in zip(full.term_modules.parameters(), resumed.term_modules.parameters()):
+    for a, b in zip(full.state.terms.parameters(), resumed.state.terms.parameters()):
         torch.testing.assert_close(a, b)
 
 

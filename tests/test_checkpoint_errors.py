@@ -13,8 +13,9 @@ from conftest import Toy
 
 import groupsup as gs
 from groupsup.cli import main
+from groupsup.model import load_model
 from groupsup.plugins import PLUGINS_ENV, reset_host
-from groupsup.train.checkpoint import load_checkpoint, load_model, rng_state, save_checkpoint
+from groupsup.train.checkpoint import load_checkpoint, rng_state, save_checkpoint
 
 pytestmark = pytest.mark.usefixtures("fresh_host")
 
@@ -65,7 +66,7 @@ def test_weights_holding_a_nan_are_refused_on_load(tmp_path, capsys):
         state = load_file(str(weights))
         name = sorted(k for k, v in state.items() if v.is_floating_point())[0]
         state[name].view(-1)[0] = float("nan")
-        save_file(state, str(weights), metadata={"format": gs.model.MODEL_FORMAT})
+        save_file(state, str(weights), metadata={"format": gs.persistence.MODEL_FORMAT})
     pattern = r"tensor '.*' holds 1 NaN or infinite values of .*; these weights are unusable"
     with pytest.raises(gs.DataError, match=rf"{tmp_path / 'm' / 'model.safetensors'}: {pattern}"):
         gs.SwapAutoencoder.load(tmp_path / "m")

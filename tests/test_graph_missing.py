@@ -128,7 +128,7 @@ def test_centre_cover_centres_provide_their_own_unknown_blocks(data, seed):
                 assert row[1 + j] == centre
             elif row[1 + j] != centre:
                 assert graph.shared_mask([centre], [row[1 + j]])[0, j]
-    report = strategy.partner_report()
+    report = strategy.report()
     for j, name in enumerate(schema.names):
         c = report.counts[name]
         assert sum(c.values()) == len(labels)

@@ -156,7 +156,7 @@ def test_a_file_that_breaks_mid_run_checkpoints_first_and_names_it(tmp_path):
 
     def step_then_break(images, batch):  # every file goes bad after step 3
         values = step(images, batch)
-        if trainer.step == 3:
+        if trainer.state.step == 3:
             for path in paths:
                 path.write_bytes(b"broken")
         return values

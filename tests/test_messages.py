@@ -36,7 +36,7 @@ def test_single_valued_attribute_is_named_as_the_cause(strategy):
     with pytest.raises(gs.GroupsupError, match=message):
         strategy(graph, options)
     if strategy is CentreCover:  # with the default fallback it trains, and the report says why
-        (warning,) = strategy(graph, {"exact": True}).partner_report().warnings()
+        (warning,) = strategy(graph, {"exact": True}).report().warnings()
         assert re.search(message, warning)
 
 

@@ -137,7 +137,7 @@ class StopAt(gs.Callback):
             loop.stop("enough")
 
     def on_fit_end(self, loop):
-        self.ended = loop.trainer.last_checkpoint.name
+        self.ended = loop.checkpoints.last.name
 
 
 def test_a_python_callback_sees_every_step_and_stops_the_loop(tmp_path, store):  # noqa: F811
@@ -163,7 +163,7 @@ def test_the_evaluate_callback_from_config_leaves_training_unchanged(tmp_path, s
     assert all(r["n"] == 8 and not r["held_out"] and r["synthesis_ssim"] is not None
                for r in records)
     assert {"kind": "callback", "name": "evaluate", "plugin": "groupsup.evaluate.during",
-            "distribution": "groupsup", "version": gs.__version__} in trainer.plugins_used
+            "distribution": "groupsup", "version": gs.__version__} in trainer.resolved.provenance
     # a resumed run drops the evaluations after its checkpoint's step, as metrics.jsonl
     resumed = gs.Trainer(load_config({**cfg.to_dict(), "train": {**cfg.train.model_dump(),
                                                                  "steps": 8}}),

@@ -8,6 +8,9 @@ import multiprocessing
 import os
 import signal
 import socket
+import subprocess
+import sys
+import types
 from pathlib import Path
 
 import pytest
@@ -18,10 +21,12 @@ from test_trainer import config, metrics
 import groupsup as gs
 from groupsup.cli import main
 from groupsup.train import NonFiniteLossError, RunLockedError, Trainer, load_checkpoint
+from groupsup.train import lock as lock_module
 from groupsup.train.checkpoint import count_non_finite
 from groupsup.train.config import ExperimentConfig
+from groupsup.train.lock import LOCK_FILE, RunLock
 from groupsup.train.progress import Progress as _Progress
-from groupsup.train.rundir import LOCK_FILE, RunLock, truncate_metrics
+from groupsup.train.rundir import truncate_metrics
 
 
 @pytest.fixture
@@ -211,9 +216,9 @@ def test_non_finite_weights_keep_latest_at_the_last_good_checkpoint(tmp_path, st
 
     def step(*args):
         out = original(*args)
-        if trainer.step == 3:
+        if trainer.state.step == 3:
             with torch.no_grad():
-                next(trainer.model.parameters())[0] = float("inf")
+                next(trainer.state.model.parameters())[0] = float("inf")
         return out
 
     trainer.train_step = step
@@ -227,11 +232,11 @@ def test_non_finite_weights_keep_latest_at_the_last_good_checkpoint(tmp_path, st
 def test_non_finite_optimiser_state_is_refused(tmp_path, store):
     trainer = Trainer(config(tmp_path, store, steps=1))
     trainer.fit()
-    state = next(iter(trainer.optimizer.state.values()))
+    state = next(iter(trainer.state.optimizer.state.values()))
     state["exp_avg"].fill_(float("nan"))
     with pytest.raises(NonFiniteLossError, match=r"0 of \d+ model tensors, 1 of \d+ "
                                                  "optimizer tensors"):
-        trainer.save()
+        trainer.checkpoints.save(trainer.state)
     assert count_non_finite({"a": [torch.ones(2), torch.tensor([float("inf")])],
                              "n": torch.arange(3)}) == (1, 2)
 
@@ -289,13 +294,13 @@ def test_curves_are_drawn_while_training_and_samples_are_bounded(tmp_path, store
                              keep_samples=2))
     curves = tmp_path / "run" / "training_curves.png"
     seen = []
-    original = trainer.save
+    original = trainer.checkpoints.save
 
-    def save():
+    def save(state):
         seen.append(curves.is_file())
-        return original()
+        return original(state)
 
-    trainer.save = save
+    trainer.checkpoints.save = save
     trainer.fit()
     assert seen[0]  # drawn at step 4, before the run ended
     assert Image.open(curves).size == (700, 400)
@@ -332,3 +337,39 @@ def test_a_full_disk_when_a_resume_takes_its_lock_is_one_line_naming_the_file(tm
     with RunLock(tmp_path / "run"):  # nothing was left locked
         pass
     assert load_checkpoint(tmp_path / "run").step == 2
+
+
+# ---------------------------------------------------------------------- portability
+def test_groupsup_imports_where_fcntl_does_not_exist():
+    """``import groupsup`` needs nothing POSIX-only: the run lock imports ``fcntl`` (or, on
+    Windows, ``msvcrt``) only when a lock is taken."""
+    code = ("import sys; sys.modules['fcntl'] = None\n"
+            "import groupsup, groupsup.cli\n"
+            "from groupsup.train.lock import RunLock\n"
+            "print(groupsup.Trainer.__name__, RunLock.__name__, groupsup.__file__)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split()[:2] == ["Trainer", "RunLock"]
+    assert done.stdout.split()[2] == gs.__file__  # this checkout, not another installed one
+
+
+def test_the_windows_lock_takes_one_byte_past_the_owner_record_and_lets_go_first(
+        tmp_path, monkeypatch):
+    """The msvcrt path, with a stand-in msvcrt that records its calls: the locked byte lies
+    past the owner record (a second process can read who holds the lock), and the lock is
+    dropped and the file closed before the unlink (Windows cannot unlink an open file)."""
+    calls = []
+
+    def locking(fd: int, mode: int, nbytes: int) -> None:
+        calls.append((mode, os.lseek(fd, 0, os.SEEK_CUR), nbytes, os.path.exists(path)))
+
+    fake = types.SimpleNamespace(LK_NBLCK=2, LK_UNLCK=0, locking=locking)
+    monkeypatch.setitem(sys.modules, "msvcrt", fake)
+    monkeypatch.setattr(lock_module, "_WINDOWS", True)
+    path = tmp_path / "run" / LOCK_FILE
+    with RunLock(tmp_path / "run"):
+        assert json.loads(path.read_text())["pid"] == os.getpid()
+    offset = lock_module._WINDOWS_LOCK_OFFSET
+    assert calls == [(2, offset, 1, True), (0, offset, 1, True)]
+    assert not path.exists() and not (tmp_path / "run").exists()

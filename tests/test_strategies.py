@@ -150,7 +150,7 @@ def test_fallback_makes_every_example_a_centre(data, seed):
         assert (centre[wanted] != partner[wanted]).all()
         assert (centre[some] != partner[some]).all()  # a relaxed partner where one exists
         assert (centre[~some] == partner[~some]).all()  # the centre stands in for none
-        report = strategy.partner_report()
+        report = strategy.report()
         for a, name in enumerate(graph.names):
             c = report.counts[name]
             assert c["exact"] + c["relaxed"] + c["none"] == len(graph)
@@ -169,7 +169,7 @@ def test_centres_without_exact_partners_are_kept_and_reported():
     batch = strategy.sample(4000, np.random.default_rng(0))
     centres = batch.examples[batch.cover_target]
     assert set(np.unique(centres)) == set(range(len(labels)))  # every example is a centre
-    report = strategy.partner_report()
+    report = strategy.report()
     assert report.counts["a0"] == {"exact": 6, "relaxed": 9, "none": 0}
     assert report.never_recombined == {}
     assert "a0: 6 exact, 9 relaxed, 0 none" in report.lines()
@@ -180,8 +180,17 @@ def test_centres_without_exact_partners_are_kept_and_reported():
 def test_values_that_can_never_be_recombined_are_named():
     labels = np.array([[0, 0], [0, 1], [1, 1], [1, 0], [2, 0]])  # a0=2 occurs once
     graph = gs.MultiGraph(labels, schema_for([3, 2]))
-    report = CentreCover(graph).partner_report()
+    report = CentreCover(graph).report()
     assert report.never_recombined == {"a0": ["2"]}
     assert report.counts["a0"]["none"] == 1
     (message,) = report.warnings()
     assert "'a0'" in message and "can never be recombined: 2" in message
+
+
+def test_only_centre_cover_reports_and_the_others_say_none():
+    """``Strategy.report()``: the trainer asks every strategy (no ``hasattr``); the base
+    returns ``None``, centre-cover its partner counts."""
+    graph = gs.MultiGraph(np.array([[0, 0], [0, 1], [1, 1], [1, 0]]), schema_for([2, 2]))
+    assert EdgeStrategy(graph).report() is None
+    assert NoOverlapPairs(graph).report() is None
+    assert CentreCover(graph).report().counts["a0"]["exact"] == 4

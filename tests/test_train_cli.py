@@ -12,8 +12,9 @@ import groupsup as gs
 from groupsup.cli import main
 from groupsup.cli.train import read_image
 from groupsup.data import to_uint8
+from groupsup.model import load_model
+from groupsup.persistence import resolve_checkpoint
 from groupsup.plugins import reset_host
-from groupsup.train.checkpoint import load_model, resolve_checkpoint
 
 pytestmark = pytest.mark.usefixtures("fresh_host")
 

@@ -52,7 +52,7 @@ def test_same_seed_gives_the_same_run(tmp_path, store):
     assert ra.step == 6 and ra.stopped == "steps"
     la, lb = metrics(tmp_path / "a" / "run"), metrics(tmp_path / "b" / "run")
     assert [r["loss"] for r in la] == [r["loss"] for r in lb]
-    for (k, va), vb in zip(weights(a.model).items(), weights(b.model).values()):
+    for (k, va), vb in zip(weights(a.state.model).items(), weights(b.state.model).values()):
         assert torch.equal(va, vb), k
 
 
@@ -87,9 +87,10 @@ def test_interrupted_and_resumed_run_equals_uninterrupted(tmp_path, store):
     first = part.fit(until=4)
     assert first.stopped == "until" and first.step == 4
     resumed = Trainer(config(tmp_path / "part", store), resume=tmp_path / "part" / "run")
-    assert resumed.step == 4
+    assert resumed.state.step == 4
     resumed.fit()
-    for (k, va), vb in zip(weights(full.model).items(), weights(resumed.model).values()):
+    for (k, va), vb in zip(weights(full.state.model).items(),
+                           weights(resumed.state.model).values()):
         assert torch.allclose(va, vb, atol=1e-6), k
     loss_full = [r["loss"] for r in metrics(tmp_path / "full" / "run")]
     loss_part = [r["loss"] for r in metrics(tmp_path / "part" / "run")]
@@ -106,7 +107,7 @@ def test_ctrl_c_or_sigterm_saves_a_checkpoint_and_stops_cleanly(tmp_path, store,
 
     def step_then_signal(*args):
         out = original(*args)
-        if trainer.step == 2:
+        if trainer.state.step == 2:
             threading.Timer(0, os.kill, (os.getpid(), signum)).start()
             threading.Event().wait(0.2)
         return out
@@ -153,15 +154,15 @@ def test_a_step_larger_than_the_data_or_the_memory_is_refused_before_training(tm
 
 def test_non_finite_loss_stops_and_keeps_last_good_checkpoint(tmp_path, store):
     trainer = Trainer(config(tmp_path, store, checkpoint_every=2))
-    compute = trainer.recipe.compute
+    compute = trainer.state.recipe.compute
 
     def poisoned(model, images, batch, labels=None):
         out = compute(model, images, batch, labels)
-        if trainer.step == 3:
+        if trainer.state.step == 3:
             return dataclasses.replace(out, total=out.total * float("nan"))
         return out
 
-    trainer.recipe.compute = poisoned
+    trainer.state.recipe.compute = poisoned
     with pytest.raises(NonFiniteLossError, match=r"step 4.*step-000002"):
         trainer.fit()
     assert load_checkpoint(tmp_path / "run").step == 2
@@ -228,16 +229,16 @@ def test_cosine_schedule_over_the_time_budget(tmp_path, store, monkeypatch):
     cfg.optim.schedule, cfg.optim.schedule_by = "cosine", "time"
     trainer = Trainer(cfg)
     clock = {"now": 100.0}
-    module = sys.modules["groupsup.train.trainer"]
+    module = sys.modules["groupsup.train.state"]
     monkeypatch.setattr(module, "time", types.SimpleNamespace(perf_counter=lambda: clock["now"]))
-    trainer._fit_started = 100.0
-    assert trainer._lr_factor(0) == pytest.approx(1.0)
+    trainer.state.learning_rate.started = 100.0
+    assert trainer.state.learning_rate.factor(0) == pytest.approx(1.0)
     clock["now"] = 105.0
-    assert trainer._lr_factor(1) == pytest.approx(0.5)
+    assert trainer.state.learning_rate.factor(1) == pytest.approx(0.5)
     clock["now"] = 120.0
-    assert trainer._lr_factor(2) == pytest.approx(0.0)
+    assert trainer.state.learning_rate.factor(2) == pytest.approx(0.0)
     cfg.optim.schedule_by = "steps"
-    assert trainer._lr_factor(500) == pytest.approx(0.5)
+    assert trainer.state.learning_rate.factor(500) == pytest.approx(0.5)
     trainer.close()
 
 
@@ -249,15 +250,15 @@ def test_wsd_schedule_is_constant_then_linear_to_zero(tmp_path, store, monkeypat
     trainer = Trainer(cfg)
     expected = {0: 0.1, 9: 1.0, 500: 1.0, 750: 1.0, 875: 0.5, 950: 0.2, 1000: 0.0, 1200: 0.0}
     for step, factor in expected.items():
-        assert trainer._lr_factor(step) == pytest.approx(factor), step
+        assert trainer.state.learning_rate.factor(step) == pytest.approx(factor), step
     cfg.optim.schedule_by = "time"
     clock = {"now": 100.0}
-    module = sys.modules["groupsup.train.trainer"]
+    module = sys.modules["groupsup.train.state"]
     monkeypatch.setattr(module, "time", types.SimpleNamespace(perf_counter=lambda: clock["now"]))
-    trainer._fit_started = 100.0
+    trainer.state.learning_rate.started = 100.0
     for now, factor in {107.0: 1.0, 108.5: 0.6, 110.0: 0.0, 130.0: 0.0}.items():
         clock["now"] = now
-        assert trainer._lr_factor(20) == pytest.approx(factor), now
+        assert trainer.state.learning_rate.factor(20) == pytest.approx(factor), now
     trainer.close()
     with pytest.raises(gs.ConfigError, match="decay_fraction"):
         gs.load_config({**cfg.to_dict(), "optim": {"schedule": "wsd", "decay_fraction": 0}})
@@ -300,17 +301,17 @@ def test_ema_callback_puts_the_average_in_the_saved_model(tmp_path, store):
 
     class Record(gs.Callback):
         def on_step_end(self, loop, values, batch):
-            seen.append([p.detach().clone() for p in loop.trainer.model.parameters()])
+            seen.append([p.detach().clone() for p in loop.model.parameters()])
 
     trainer.callbacks.insert(0, Record())  # runs before the ema callback swaps the average in
-    start = [p.detach().clone() for p in trainer.model.parameters()]
+    start = [p.detach().clone() for p in trainer.state.model.parameters()]
     trainer.fit()
     expected = start
     for n, weights in enumerate(seen, 1):
         decay = min(0.5, (1 + n) / (10 + n))
         expected = [e * decay + w * (1 - decay) for e, w in zip(expected, weights)]
     state = load_checkpoint(tmp_path / "run").model_state
-    names = [name for name, _ in trainer.model.named_parameters()]
+    names = [name for name, _ in trainer.state.model.named_parameters()]
     assert len(names) == len(expected)
     for name, e in zip(names, expected):
         torch.testing.assert_close(state[name], e)

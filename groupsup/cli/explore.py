@@ -40,7 +40,7 @@ def _run(args: argparse.Namespace) -> int:
     from groupsup.explore import Explorer, ExploreServer
     from groupsup.explore.loaded import find_run_dir
     from groupsup.explore.server import is_loopback
-    from groupsup.train.checkpoint import resolve_checkpoint
+    from groupsup.persistence import resolve_checkpoint
     from groupsup.train.config import load_config
 
     started = time.perf_counter()

@@ -25,7 +25,8 @@ def _run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from groupsup.export import export_model
-    from groupsup.train.checkpoint import load_model, resolve_checkpoint
+    from groupsup.model import load_model
+    from groupsup.persistence import resolve_checkpoint
 
     checkpoint = resolve_checkpoint(Path(args.run))
     model = load_model(checkpoint)

@@ -49,20 +49,21 @@ def _run_train(args: argparse.Namespace) -> int:
         config.train.callbacks.append({"name": args.track})
     check_config(config, str(source))  # every plugin option, before anything is built
     trainer = Trainer(config, resume=args.resume, overwrite=args.overwrite)
-    if trainer.dist.is_main:
+    if trainer.runtime.is_main:
         if trainer.image_check is not None:
             print(trainer.image_check)
-        print(f"training {config.name}: {len(trainer.dataset)} examples, "
-              f"{sum(p.numel() for p in trainer.model.parameters()) / 1e6:.2f} M parameters, "
-              f"device {trainer.device}, from step {trainer.step} to {config.train.steps}")
-        if trainer.partner_report is not None:
-            kind = "exact" if trainer.partner_report.exact else "relaxed"
+        state, examples = trainer.state, len(trainer.resolved.train_dataset)
+        print(f"training {config.name}: {examples} examples, "
+              f"{sum(p.numel() for p in state.model.parameters()) / 1e6:.2f} M parameters, "
+              f"device {trainer.runtime.device}, from step {state.step} to {config.train.steps}")
+        if trainer.report is not None:
+            kind = "exact" if trainer.report.exact else "relaxed"
             print(f"centre-cover partners ({kind} requested) per attribute, over "
-                  f"{len(trainer.dataset):,} centres:")
-            for line in trainer.partner_report.lines():
+                  f"{examples:,} centres:")
+            for line in trainer.report.lines():
                 print(f"    {line}")
     result = trainer.fit()
-    if trainer.dist.is_main:
+    if trainer.runtime.is_main:
         print(f"stopped at step {result.step} ({result.stopped}) after {result.wall_time:.1f} s;"
               f" checkpoint {result.checkpoint}")
     # a run stopped by a signal exits as the shell expects of one (128 + the signal's number),
@@ -151,7 +152,7 @@ def _configure_synthesize(p: argparse.ArgumentParser) -> None:
 
 @torch.no_grad()
 def _run_synthesize(args: argparse.Namespace) -> int:
-    from groupsup.train import load_model
+    from groupsup.model import load_model
 
     model = load_model(args.checkpoint, args.device).eval()
     names = _blocks(model)
@@ -223,7 +224,7 @@ def _configure_reconstruct(p: argparse.ArgumentParser) -> None:
 
 @torch.no_grad()
 def _run_reconstruct(args: argparse.Namespace) -> int:
-    from groupsup.train import load_model
+    from groupsup.model import load_model
 
     model = load_model(args.checkpoint, args.device).eval()
     x = torch.stack([read_image(p, model.image_shape) for p in args.images]).to(args.device)

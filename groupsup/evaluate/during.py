@@ -57,9 +57,9 @@ class EvaluateDuringTraining(Callback):
         if not loop.is_main:
             return
         truncate_metrics(loop.run_dir, loop.step, EVALUATIONS_FILE)
-        trainer, n = loop.trainer, self.config.examples
-        data: GroupDataset = trainer.full_dataset
-        split = trainer.split
+        n = self.config.examples
+        data: GroupDataset = loop.full_dataset
+        split = loop.split
         train = np.arange(len(data)) if split is None else split.train
         test = None if split is None or not len(split.test) else split.test
         rng = np.random.default_rng(self.config.seed)
@@ -72,7 +72,7 @@ class EvaluateDuringTraining(Callback):
         except DataError as err:
             raise DataError(f"train.callbacks 'evaluate': {err}") from None
         # the unlabelled block, if any, from a random training image (as groupsup evaluate)
-        self.free = (None if trainer.model.partition.free is None
+        self.free = (None if loop.model.partition.free is None
                      else rng.choice(train, size=len(self.targets)))
         self.evaluated = -1
 
@@ -88,8 +88,7 @@ class EvaluateDuringTraining(Callback):
     def evaluate(self, loop: Loop) -> dict[str, Any]:
         """Measure the model now; append the record to ``RUN/evaluations.jsonl``; return it."""
         started = time.perf_counter()
-        trainer = loop.trainer
-        model, data, device = trainer.model, trainer.full_dataset, str(trainer.device)
+        model, data, device = loop.model, loop.full_dataset, str(loop.device)
         was_training = model.training
         model.eval()
         try:

@@ -61,10 +61,10 @@ from groupsup.fileio import atomic_write_text
 from groupsup.graph.splits import Split
 from groupsup.imaging import image_grid, save_png
 from groupsup.machine import machine
-from groupsup.model import SwapAutoencoder
+from groupsup.model import SwapAutoencoder, load_model
 from groupsup.plugins import get_host
 from groupsup.registry import Registries
-from groupsup.train.checkpoint import load_model, training_machine
+from groupsup.train.checkpoint import training_machine
 
 if TYPE_CHECKING:
     from groupsup.train.config import ExperimentConfig

@@ -21,8 +21,9 @@ from groupsup.evaluate.run import resolve_dataset, split_ids
 from groupsup.explore import checks
 from groupsup.explore.checks import Limits, Provider, RequestError
 from groupsup.explore.runinfo import finite, latest_evaluation, training_curves
+from groupsup.model import load_model
+from groupsup.persistence import LATEST, resolve_checkpoint
 from groupsup.registry import Registries
-from groupsup.train.checkpoint import LATEST, load_model, resolve_checkpoint
 from groupsup.train.config import load_config
 
 __all__ = ["LoadedRun", "find_run_dir"]

@@ -69,6 +69,11 @@ class Strategy(ABC):
     def sample(self, groups: int, rng: np.random.Generator) -> GroupBatch:
         """Draw *groups* groups with *rng*."""
 
+    def report(self) -> PartnerReport | None:
+        """What this strategy reports about the training data before a run (its warnings
+        shown, written to ``RUN/partners.json``); ``None``: nothing to report."""
+        return None
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.config!r})"
 
@@ -169,7 +174,7 @@ class CentreCover(_WithCycle):
 
     Every example is a centre (``fallback="relaxed"``, the default): where a centre has no
     exact partner for attribute j it gets a relaxed one (same value of j), and where no other
-    example shares its value of j it is its own partner j. :meth:`partner_report` counts each
+    example shares its value of j it is its own partner j. :meth:`report` counts each
     case. ``fallback="off"`` draws centres only among the examples that have a partner of the
     requested kind for every attribute they know (and never falls back).
 
@@ -217,7 +222,7 @@ class CentreCover(_WithCycle):
     def provides(self) -> frozenset[str]:
         return frozenset({"swap", "cover"} | ({"cycle"} if self.config.cycle_pairs else set()))
 
-    def partner_report(self) -> PartnerReport:
+    def report(self) -> PartnerReport:
         """Per attribute, how many centres get an exact, a relaxed or no partner."""
         g = self.graph
         pool = np.ones(len(g), dtype=bool) if self.centres is None else np.zeros(len(g), bool)

@@ -10,11 +10,11 @@ from groupsup.data import GroupDataset
 from groupsup.graph.splits import Split
 from groupsup.model import SwapAutoencoder
 from groupsup.train.callbacks import Callback
-from groupsup.train.checkpoint import load_checkpoint, load_model
+from groupsup.train.checkpoint import load_checkpoint
 from groupsup.train.config import ExperimentConfig, load_config
+from groupsup.train.lock import RunLockedError
 from groupsup.train.loop import Loop
 from groupsup.train.resolve import Resolved, load_dataset, resolve
-from groupsup.train.rundir import RunLockedError
 from groupsup.train.trainer import NonFiniteLossError, RunResult, Trainer
 
 
@@ -60,4 +60,4 @@ def train(model: SwapAutoencoder, data: GroupDataset, *, strategy: str = "centre
 
 __all__ = ["Callback", "ExperimentConfig", "Loop", "NonFiniteLossError", "Resolved",
            "RunLockedError", "RunResult", "Trainer", "load_checkpoint", "load_config",
-           "load_dataset", "load_model", "resolve", "train"]
+           "load_dataset", "resolve", "train"]

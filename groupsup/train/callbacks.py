@@ -5,7 +5,9 @@ The loop (:mod:`groupsup.train.loop`) calls, for each callback in order,
 ``on_fit_end(loop)`` once when the loop ends (whatever stopped it; after the last step's
 checkpoint), and
 ``close(loop)`` always, also when a step raised. A callback asks the loop to stop after the
-current step with ``loop.stop(reason)``; the first reason given is the run's ``stopped``.
+current step with ``loop.stop(reason)``; the first reason given is the run's ``stopped``. It
+reads the run through the loop's typed fields (``loop.state``, ``loop.model``,
+``loop.dataset``, ``loop.runtime``, ``loop.checkpoints``, ...; :class:`~groupsup.Loop`).
 
 The built-in callbacks, run in this order before the user's: :class:`LogMetrics`
 (``metrics.jsonl``, TensorBoard, the progress bar or lines), :class:`SampleSheets` (sample
@@ -20,13 +22,16 @@ import json
 import signal
 import time
 from collections import defaultdict
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 from groupsup.groups import GroupBatch
+from groupsup.train.curves import CURVES_FILE, plot_training_curves, read_log
 from groupsup.train.progress import Progress, StopFlag, TensorBoard
+from groupsup.train.samples import prune_samples, sample_sheet
 
 if TYPE_CHECKING:
     from groupsup.train.loop import Loop
@@ -80,7 +85,7 @@ class LogMetrics(Callback):
         self.window_start = time.perf_counter()
 
     def on_step_end(self, loop: Loop, values: dict[str, float], batch: GroupBatch) -> None:
-        cfg, world = loop.config.train, loop.trainer.dist.world_size
+        cfg, world = loop.config.train, loop.world_size
         for k, v in values.items():
             self.sums[k] += v
         self.count += 1
@@ -91,7 +96,7 @@ class LogMetrics(Callback):
             record = {"step": loop.step, **{k: v / self.count for k, v in self.sums.items()},
                       "groups_per_s": self.groups / elapsed,
                       "images_per_s": self.images / elapsed,
-                      "lr": loop.trainer.scheduler.get_last_lr()[0],
+                      "lr": loop.lr,
                       "time": loop.elapsed()}
             loop.last = record
             if loop.is_main:
@@ -122,21 +127,36 @@ class SampleSheets(Callback):
     fixed training examples (``RUN/samples``) and ``RUN/training_curves.png``."""
 
     def on_fit_start(self, loop: Loop) -> None:
-        n = len(loop.trainer.dataset)
+        n = len(loop.dataset)
         self.fixed = np.random.default_rng(loop.config.seed).choice(n, size=min(8, n),
                                                                     replace=False)
 
     def on_step_end(self, loop: Loop, values: dict[str, float], batch: GroupBatch) -> None:
         if loop.is_main and loop.step % loop.config.train.sample_every == 0:
-            loop.trainer.write_samples(self.fixed)
-            loop.trainer.write_curves()
+            self.write_sheet(loop)
+            self.write_curves(loop)
 
     def on_fit_end(self, loop: Loop) -> None:
         if not loop.is_main:
             return
         if loop.step % loop.config.train.sample_every:
-            loop.trainer.write_samples(self.fixed)
-        loop.trainer.write_curves()
+            self.write_sheet(loop)
+        self.write_curves(loop)
+
+    def write_sheet(self, loop: Loop) -> Path:
+        """``RUN/samples/step-NNNNNN.png``: originals, reconstructions and block swaps of the
+        fixed examples at the current step; the newest ``train.keep_samples`` are kept."""
+        images = loop.dataset.load(self.fixed).to(loop.device)
+        path = loop.run_dir / "samples" / f"step-{loop.step:06d}.png"
+        sample_sheet(loop.model, images, path)
+        prune_samples(path.parent, loop.config.train.keep_samples)
+        return path
+
+    @staticmethod
+    def write_curves(loop: Loop) -> Path | None:
+        """``RUN/training_curves.png``: the total loss and each term against the step, from
+        ``metrics.jsonl`` (``None`` before the first log line)."""
+        return plot_training_curves(read_log(loop.run_dir), loop.run_dir / CURVES_FILE)
 
 
 class Checkpoints(Callback):
@@ -145,7 +165,7 @@ class Checkpoints(Callback):
 
     def on_step_end(self, loop: Loop, values: dict[str, float], batch: GroupBatch) -> None:
         if loop.step % loop.config.train.checkpoint_every == 0:
-            loop.trainer.save()
+            loop.save()
 
 
 class StopConditions(Callback):

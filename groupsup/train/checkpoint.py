@@ -1,10 +1,11 @@
 """Checkpoints: a directory per step, written atomically, loaded without executing code.
 
-Layout of ``RUN/checkpoints/step-000120/``:
+A checkpoint saves a :class:`~groupsup.train.state.TrainState` (:class:`Checkpoints`). Layout of
+``RUN/checkpoints/step-000120/``, a model directory (:mod:`groupsup.persistence`, what
+``SwapAutoencoder.load`` and ``load_model`` read) plus the training state:
 
-- ``model.safetensors``: the model's weights;
-- ``model.json``: ``SwapAutoencoder.config_dict()`` (backbone name and config, schema JSON,
-  image shape, the plugin that provides the backbone);
+- ``model.safetensors`` and ``model.json``: the model's weights and description, in the
+  format of a saved model;
 - ``training.pt``: optimiser, schedule, AMP scaler and RNG states, and the weights of
   parameters owned by loss terms (e.g. AE+DS classifier heads) under ``"terms"`` (plain
   tensors and numbers, read with ``torch.load(weights_only=True)``);
@@ -12,7 +13,8 @@ Layout of ``RUN/checkpoints/step-000120/``:
   used (distribution and version), so a missing plugin is named on load.
 
 ``RUN/checkpoints/latest`` holds the name of the newest complete checkpoint. A checkpoint
-whose weights or optimiser state hold a NaN or an infinity is never written.
+whose weights or optimiser state hold a NaN or an infinity is never written. Checkpoints written
+before ``model.json`` carried the model format (a bare ``config_dict()``) still load.
 """
 
 from __future__ import annotations
@@ -21,27 +23,27 @@ import io
 import json
 import os
 import random
-import re
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from safetensors.torch import save as safetensors_bytes
 
-from groupsup.errors import DataError, GroupsupError, PluginError, StorageError
+from groupsup.errors import DataError, StorageError
 from groupsup.fileio import atomic_directory, atomic_write_bytes, atomic_write_text
-from groupsup.model import load_weights
-
-LATEST = "latest"
-
-
-class NonFiniteLossError(GroupsupError):
-    """Training diverged: the loss, the weights or the optimiser state became NaN or
-    infinite. Nothing is saved from the bad step; the last good checkpoint is kept."""
+from groupsup.persistence import (
+    LATEST,
+    META_FILE,
+    read_json_object,
+    read_model,
+    resolve_checkpoint,
+    write_model,
+)
+from groupsup.train.distributed import DistInfo
+from groupsup.train.state import NonFiniteLossError, TrainState
 
 
 def _tensors(obj: Any) -> list[torch.Tensor]:
@@ -128,10 +130,9 @@ def save_checkpoint(run_dir: Path, step: int, model: torch.nn.Module, model_conf
     torch.save(training, buffer)
     try:
         with atomic_directory(final) as tmp:
-            atomic_write_bytes(tmp / "model.safetensors", safetensors_bytes(state))
-            atomic_write_text(tmp / "model.json", json.dumps(model_config, indent=2))
+            write_model(tmp, model_config, state)
             atomic_write_bytes(tmp / "training.pt", buffer.getvalue())
-            atomic_write_text(tmp / "meta.json", json.dumps({**meta, "step": step}, indent=2))
+            atomic_write_text(tmp / META_FILE, json.dumps({**meta, "step": step}, indent=2))
     except StorageError as err:
         previous = (root / LATEST).read_text().strip() if (root / LATEST).is_file() else None
         kept = f"the previous checkpoint {previous} is kept" if previous else "no checkpoint kept"
@@ -155,71 +156,19 @@ def remove_stale_staging(root: Path) -> list[Path]:
     return removed
 
 
-def resolve_checkpoint(path: str | os.PathLike) -> Path:
-    """A checkpoint directory from a run directory, a ``checkpoints`` folder or itself."""
-    path = Path(path)
-    for root in (path / "checkpoints", path):
-        latest = root / LATEST
-        if latest.is_file():
-            name = latest.read_text(encoding="utf-8", errors="replace").strip()
-            if not re.fullmatch(r"step-[0-9]{6,}", name):
-                raise DataError(f"{latest}: names {name[:80]!r}, not a checkpoint folder of "
-                                "this run (step-NNNNNN); the file is damaged or was edited")
-            return root / name
-    if (path / "model.safetensors").is_file():
-        return path
-    raise DataError(f"{path}: no checkpoint found (expected a run directory with "
-                    "checkpoints/latest, or a checkpoint directory with model.safetensors)")
-
-
-def check_plugins(meta: dict[str, Any], origin: Path) -> None:
-    """Fail with the distribution to install when a plugin the run used is missing."""
-    for item in meta.get("plugins", []):
-        dist = item.get("distribution")
-        if not dist or dist in ("groupsup", "(local)", "?"):
-            continue
-        try:
-            metadata.version(dist)
-        except metadata.PackageNotFoundError:
-            raise PluginError(
-                f"{origin}: this checkpoint needs {item.get('kind', 'plugin')} "
-                f"{item.get('name')!r} from distribution {dist!r} (version {item.get('version')}),"
-                f" which is not installed: pip install {dist}") from None
-
-
 def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu",
                     training: bool = True) -> Checkpoint:
     """Read a checkpoint (see the module docstring); any missing, corrupt or wrongly shaped
     file is a :class:`DataError` naming it. Without *training*, ``training.pt`` is not read."""
     ckpt = resolve_checkpoint(path)
-    for name in ("meta.json", "model.json", "model.safetensors",
+    for name in (META_FILE, "model.json", "model.safetensors",
                  *(("training.pt",) if training else ())):
         if not (ckpt / name).is_file():
             raise DataError(f"{ckpt}: incomplete checkpoint ({ckpt / name} missing)")
-    meta = _read_json_object(ckpt / "meta.json")
-    step = meta.get("step")
-    if not isinstance(step, int) or isinstance(step, bool) or step < 0:
-        raise DataError(f"{ckpt / 'meta.json'}: key 'step' must be a non-negative integer, "
-                        f"got {step!r}")
-    plugins = meta.get("plugins", [])
-    if not isinstance(plugins, list) or not all(isinstance(p, dict) for p in plugins):
-        raise DataError(f"{ckpt / 'meta.json'}: key 'plugins' must be a list of objects, "
-                        f"got {plugins!r}")
-    model_config = _read_json_object(ckpt / "model.json")
-    state = load_weights(ckpt / "model.safetensors", map_location)
+    saved = read_model(ckpt, map_location)
     train_state = _load_training_state(ckpt / "training.pt", map_location) if training else {}
-    check_plugins(meta, ckpt)
-    return Checkpoint(ckpt, step, state, model_config, train_state, meta)
-
-
-def _read_json_object(path: Path) -> dict[str, Any]:
-    try:
-        value = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise DataError(f"{path}: not readable JSON ({err})") from None
-    if not isinstance(value, dict):
-        raise DataError(f"{path}: expected a JSON object, got {type(value).__name__}")
-    return value
+    return Checkpoint(ckpt, saved.meta["step"], saved.state, saved.config, train_state,
+                      saved.meta)
 
 
 TRAINING_KEYS = ("optimizer", "scheduler", "scaler", "rng")
@@ -244,24 +193,45 @@ def training_machine(path: str | os.PathLike) -> dict[str, Any] | None:
     wrote the checkpoint of *path* (a run or checkpoint directory); ``None`` for a checkpoint
     written before it was recorded, or one whose ``meta.json`` is unreadable."""
     try:
-        meta = _read_json_object(resolve_checkpoint(path) / "meta.json")
+        meta = read_json_object(resolve_checkpoint(path) / META_FILE)
     except DataError:
         return None
     found = meta.get("machine")
     return found if isinstance(found, dict) else None
 
 
-def load_model(path: str | os.PathLike, map_location: str | torch.device = "cpu", *,
-               registries: Any = None):
-    """The :class:`~groupsup.SwapAutoencoder` of a run or checkpoint directory, with weights;
-    its backbone looked up in *registries* (a :class:`~groupsup.Registries`; default: the
-    plugin host's)."""
-    from groupsup.model import SwapAutoencoder
+class Checkpoints:
+    """The checkpoints of a run: each saves a :class:`TrainState` (and the RNG states) under
+    ``RUN/checkpoints``, keeping the newest *keep*; :meth:`restore` loads one back. Only rank
+    0 writes; the other ranks check that the state is finite, so all stop together when it
+    is not. *meta* makes what goes into each ``meta.json`` (with the step), at its save."""
 
-    state = load_checkpoint(path, map_location=map_location, training=False)
-    try:
-        model = SwapAutoencoder.from_config(state.model_config, registries)
-    except GroupsupError as err:
-        raise type(err)(f"{state.path / 'model.json'}: {err}") from None
-    model.load_weights_from(state.model_state, state.path / "model.safetensors")
-    return model.to(map_location)
+    def __init__(self, run_dir: Path, keep: int, meta: Callable[[], dict[str, Any]],
+                 dist: DistInfo) -> None:
+        self.run_dir, self.keep, self.meta, self.dist = run_dir, keep, meta, dist
+        self.last: Path | None = None  # the newest checkpoint written or restored
+
+    def save(self, state: TrainState) -> Path | None:
+        """Checkpoint *state* at its step; returns the folder (``None`` on other ranks)."""
+        saved = state.state_dict()
+        if not self.dist.is_main:
+            check_finite(self.run_dir / "checkpoints", state.step,
+                         {"model": saved["model"], "optimizer": saved["training"]["optimizer"],
+                          "terms": saved["training"]["terms"]})
+            return None
+        training = {**saved["training"], "rng": rng_state()}
+        self.last = save_checkpoint(self.run_dir, state.step, state.model,
+                                    state.model.config_dict(), training, self.meta(), self.keep)
+        return self.last
+
+    def saved_at(self, step: int) -> bool:
+        """Whether the newest checkpoint is of *step*."""
+        return self.last is not None and self.last.name.endswith(f"{step:06d}")
+
+    def restore(self, state: TrainState, found: Checkpoint) -> None:
+        """Load checkpoint *found* (:func:`load_checkpoint`) into *state* and restore the RNG
+        states, so that the run goes on as if it had never stopped."""
+        state.load_state_dict({"model": found.model_state,
+                               "training": {**found.training, "step": found.step}})
+        restore_rng_state(found.training["rng"])
+        self.last = found.path

@@ -32,7 +32,7 @@ class WeightAverage(Callback):
                              "per step (its horizon is about 1 / (1 - decay) steps)")
 
     def on_fit_start(self, loop: Loop) -> None:
-        self.params = [p for p in loop.trainer.model.parameters() if p.requires_grad]
+        self.params = [p for p in loop.model.parameters() if p.requires_grad]
         self.average = [p.detach().clone() for p in self.params]
         self.updates = 0
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import pickle
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -30,6 +31,40 @@ if TYPE_CHECKING:
     from groupsup.graph.strategies import Strategy
 
 Step = tuple[int, GroupBatch, torch.Tensor]
+
+
+@dataclass(frozen=True)
+class Shards:
+    """How a step's *groups* (all processes together) split into *shards* over *world_size*
+    processes: the one place of this arithmetic (the trainer's config check and the loader's
+    draws both use it)."""
+
+    groups: int
+    shards: int
+    world_size: int
+
+    def problem(self) -> str | None:
+        """What makes this split impossible, or ``None``."""
+        if self.shards % self.world_size or self.groups % self.shards:
+            return (f"{self.shards} shards must be a multiple of the process count "
+                    f"({self.world_size}) and divide the {self.groups} groups per step")
+        return None
+
+    @property
+    def groups_per_rank(self) -> int:
+        return self.groups // self.world_size
+
+    @property
+    def shards_per_rank(self) -> int:
+        return self.shards // self.world_size
+
+    @property
+    def groups_per_shard(self) -> int:
+        return self.groups // self.shards
+
+    def of_rank(self, rank: int) -> range:
+        """The shards rank *rank* draws: ``rank, rank + W, ..., rank + (S - 1) W``."""
+        return range(rank, rank + self.shards_per_rank * self.world_size, self.world_size)
 
 
 class GroupLoader:
@@ -53,7 +88,9 @@ class GroupLoader:
                 raise ConfigError(f"GroupLoader: {key} must be an integer >= {low}, got {value}")
         if rank >= world_size:
             raise ConfigError(f"GroupLoader: rank {rank} outside world_size {world_size}")
-        if groups_per_step % shards_per_rank:
+        self.shards = Shards(int(groups_per_step) * int(world_size),
+                             int(shards_per_rank) * int(world_size), int(world_size))
+        if self.shards.problem() is not None:
             raise ConfigError(f"GroupLoader: groups_per_step {groups_per_step} is not a "
                               f"multiple of shards_per_rank {shards_per_rank}")
         if steps is not None and steps < 0:
@@ -63,7 +100,6 @@ class GroupLoader:
         self.rank, self.world_size = int(rank), int(world_size)
         self.start_step, self.steps = int(start_step), steps
         self.num_workers = int(num_workers)
-        self.shards_per_rank = int(shards_per_rank)
         self.device = None if device is None else torch.device(device)
 
     def rng(self, step: int, shard: int | None = None) -> np.random.Generator:
@@ -72,12 +108,11 @@ class GroupLoader:
 
     def batch(self, step: int) -> GroupBatch:
         """The GroupBatch of *step* (no images)."""
-        if self.shards_per_rank == 1:
+        if self.shards.shards_per_rank == 1:
             return self.strategy.sample(self.groups_per_step, self.rng(step))
-        size = self.groups_per_step // self.shards_per_rank
-        shards = range(self.rank, self.rank + self.shards_per_rank * self.world_size,
-                       self.world_size)
-        return GroupBatch.concat([self.strategy.sample(size, self.rng(step, s)) for s in shards])
+        size = self.shards.groups_per_shard
+        return GroupBatch.concat([self.strategy.sample(size, self.rng(step, s))
+                                  for s in self.shards.of_rank(self.rank)])
 
     def load(self, step: int) -> Step:
         """``(step, batch, images)`` for *step*, images on the CPU."""
@@ -89,7 +124,8 @@ class GroupLoader:
             raise TypeError("a GroupLoader without steps= has no length")
         return self.steps
 
-    def _step_range(self, worker: int = 0, workers: int = 1) -> Iterator[int]:
+    def step_range(self, worker: int = 0, workers: int = 1) -> Iterator[int]:
+        """The steps worker *worker* of *workers* produces: start + worker, + workers, ..."""
         step = self.start_step + worker
         while self.steps is None or step < self.start_step + self.steps:
             yield step
@@ -98,7 +134,7 @@ class GroupLoader:
     def __iter__(self) -> Iterator[Step]:
         pin = self.device is not None and self.device.type == "cuda"
         if self.num_workers == 0:
-            source: Any = (self.load(step) for step in self._step_range())
+            source: Any = (self.load(step) for step in self.step_range())
         else:
             source = DataLoader(_Steps(self), batch_size=None, num_workers=self.num_workers,
                                 pin_memory=pin, collate_fn=_as_is)
@@ -121,7 +157,7 @@ class _Steps(IterableDataset):
     def __iter__(self) -> Iterator[Step]:
         info = get_worker_info()
         worker, workers = (0, 1) if info is None else (info.id, info.num_workers)
-        for step in self.loader._step_range(worker, workers):
+        for step in self.loader.step_range(worker, workers):
             try:
                 item = self.loader.load(step)
             except GroupsupError as err:

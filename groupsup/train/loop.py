@@ -1,28 +1,38 @@
 """The training loop: optimiser steps, with everything else done by callbacks.
 
-:func:`run_loop` draws the trainer's batches, runs :meth:`~groupsup.Trainer.train_step` and
-calls the callbacks (:mod:`groupsup.train.callbacks`) around each step; when the loop ends,
-the last step is checkpointed (unless it just was) before the callbacks' ``on_fit_end``. The
-trainer (the
-builder) owns the model, the optimiser and the checkpoints; the loop owns only the run's
-clock, its stop reason and its last log record, shown to callbacks as a :class:`Loop`.
+:func:`run_loop` draws the batches, runs the optimiser step and calls the callbacks
+(:mod:`groupsup.train.callbacks`) around each step; when the loop ends, the last step is
+checkpointed (unless it just was) before the callbacks' ``on_fit_end``. The trainer builds
+the parts; callbacks see them as the typed fields of a :class:`Loop`: the config, the
+:class:`~groupsup.train.state.TrainState` (model, optimiser, schedule, step), the
+:class:`~groupsup.train.runtime.Runtime` (device, processes), the run's data and its
+checkpoints, plus the run's clock, its stop reason and its last log record.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import torch
+
 from groupsup.errors import DataError
+from groupsup.groups import GroupBatch
 from groupsup.train.callbacks import Callback
+from groupsup.train.checkpoint import Checkpoints
 from groupsup.train.config import ExperimentConfig
-from groupsup.train.distributed import shutdown
+from groupsup.train.runtime import Runtime
+from groupsup.train.state import TrainState
 
 if TYPE_CHECKING:
-    from groupsup.train.trainer import Trainer
+    from groupsup.data import GroupDataset
+    from groupsup.graph.splits import Split
+    from groupsup.model import SwapAutoencoder
+    from groupsup.train.loader import Step
+    from groupsup.train.resolve import Resolved
 
 
 @dataclass
@@ -39,32 +49,60 @@ class RunResult:
 
 
 class Loop:
-    """What callbacks see of a running :meth:`~groupsup.Trainer.fit`."""
+    """What callbacks see of a running :meth:`~groupsup.Trainer.fit`: the run's parts as
+    fields (``config``, ``state``, ``runtime``, ``data``, ``checkpoints``, ``run_dir``,
+    ``until``) and shortcuts to what callbacks use most."""
 
-    def __init__(self, trainer: Trainer, until: int | None) -> None:
-        self.trainer = trainer
+    def __init__(self, config: ExperimentConfig, state: TrainState, runtime: Runtime,
+                 data: Resolved, checkpoints: Checkpoints, run_dir: Path,
+                 until: int | None = None) -> None:
+        self.config, self.state, self.runtime = config, state, runtime
+        self.data, self.checkpoints, self.run_dir = data, checkpoints, run_dir
         self.until = until
         self.started = time.perf_counter()
         self.stopped: str | None = None
         self.last: dict[str, Any] = {}  # the latest metrics.jsonl record
 
     @property
-    def config(self) -> ExperimentConfig:
-        return self.trainer.config
-
-    @property
     def step(self) -> int:
         """Optimiser steps done (those of earlier runs of a resumed run included)."""
-        return self.trainer.step
+        return self.state.step
 
     @property
-    def run_dir(self) -> Path:
-        return self.trainer.run_dir
+    def model(self) -> SwapAutoencoder:
+        return self.state.model
+
+    @property
+    def dataset(self) -> GroupDataset:
+        """The training examples (the training side of the split, if any)."""
+        return self.data.train_dataset
+
+    @property
+    def full_dataset(self) -> GroupDataset:
+        """The whole dataset, held-out examples included."""
+        return self.data.dataset
+
+    @property
+    def split(self) -> Split | None:
+        return self.data.split
+
+    @property
+    def device(self) -> torch.device:
+        return self.runtime.device
 
     @property
     def is_main(self) -> bool:
         """Whether this is rank 0 (the process that writes the run's files)."""
-        return self.trainer.dist.is_main
+        return self.runtime.is_main
+
+    @property
+    def world_size(self) -> int:
+        return self.runtime.dist.world_size
+
+    @property
+    def lr(self) -> float:
+        """The learning rate of the next step (the schedule's value after the last)."""
+        return self.state.optimizer.param_groups[0]["lr"]
 
     def elapsed(self) -> float:
         """Seconds since this :meth:`~groupsup.Trainer.fit` started."""
@@ -75,33 +113,48 @@ class Loop:
         if self.stopped is None:
             self.stopped = reason
 
+    def save(self) -> Path | None:
+        """Checkpoint the current step (the folder; ``None`` on ranks other than 0)."""
+        return self.checkpoints.save(self.state)
 
-def run_loop(trainer: Trainer, callbacks: Sequence[Callback], until: int | None = None
-             ) -> RunResult:
-    """Train until ``train.steps`` or a callback stops the loop; return the run's result."""
-    loop = Loop(trainer, until)
+    def stop_on_data_error(self, err: DataError) -> DataError:
+        """Checkpoint the steps done so far, then say which file stopped the run and how to go
+        on (the steps since the last checkpoint would be lost otherwise)."""
+        if self.step and not self.checkpoints.saved_at(self.step):
+            self.save()
+        last = self.checkpoints.last
+        saved = (f"checkpoint {last} saved; fix the file and continue with "
+                 f"--resume {self.run_dir}" if last else "no checkpoint written")
+        return DataError(f"{err} (while loading step {self.step + 1}; {saved})")
+
+
+def run_loop(loop: Loop, batches: Iterable[Step],
+             train_step: Callable[[torch.Tensor, GroupBatch], dict[str, float]],
+             callbacks: Sequence[Callback]) -> RunResult:
+    """Run *train_step* on each of *batches* until they end or a callback stops the loop;
+    return the run's result."""
     started: list[Callback] = []
     try:
         for callback in callbacks:
             started.append(callback)
             callback.on_fit_start(loop)
         try:
-            for step, batch, images in trainer.loader():
-                values = trainer.train_step(images.to(trainer.device, non_blocking=True), batch)
-                assert trainer.step == step + 1
+            for step, batch, images in batches:
+                values = train_step(images.to(loop.device, non_blocking=True), batch)
+                assert loop.step == step + 1
                 for callback in callbacks:
                     callback.on_step_end(loop, values, batch)
                 if loop.stopped is not None:
                     break
         except DataError as err:  # an image unreadable mid-run (changed after the check)
-            raise trainer.stop_on_data_error(err) from None
+            raise loop.stop_on_data_error(err) from None
     finally:
         for callback in reversed(started):
             callback.close(loop)
-    if not trainer.saved_at_step():  # the last step is always checkpointed, before on_fit_end
-        trainer.save()
+    if not loop.checkpoints.saved_at(loop.step):  # the last step is always checkpointed
+        loop.save()
     for callback in callbacks:
         callback.on_fit_end(loop)
-    shutdown(trainer.dist)
-    return RunResult(trainer.run_dir, trainer.step, loop.stopped or "steps",
-                     trainer.last_checkpoint, loop.last, loop.elapsed())
+    loop.runtime.stop()
+    return RunResult(loop.run_dir, loop.step, loop.stopped or "steps", loop.checkpoints.last,
+                     loop.last, loop.elapsed())

@@ -8,14 +8,24 @@ the image check and callbacks, and where the data now lies (``dataset.options`` 
 others define the run (model, schema, dataset and its split, strategy, loss, seed, the rest
 of the optimiser): changing them would continue a different run from weights it never
 trained, so a resume that changes one is refused in one line naming every such key.
+
+:func:`resume_run` puts a run's latest checkpoint into a new trainer's state after these
+checks (and the check that the data's labels are still those the model was trained on).
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from groupsup.errors import ConfigError
+from groupsup.train.checkpoint import Checkpoints, load_checkpoint
+
+if TYPE_CHECKING:
+    from groupsup.train.config import ExperimentConfig
+    from groupsup.train.rundir import RunDirectory
+    from groupsup.train.state import TrainState
 
 MAY_CHANGE = frozenset({
     "name", "optim.lr", "train.steps", "train.time_budget", "train.log_every",
@@ -35,7 +45,6 @@ def rebase_rate(scheduler: Any, rate: float, factor: float) -> None:
     for group in scheduler.optimizer.param_groups:
         group["initial_lr"] = rate
         group["lr"] = rate * factor
-    scheduler._last_lr = [g["lr"] for g in scheduler.optimizer.param_groups]
 
 
 def schema_difference(saved: Mapping[str, Any], now: Mapping[str, Any]) -> str:
@@ -95,3 +104,30 @@ def resume_changes(saved: Mapping[str, Any], new: Mapping[str, Any], run: str
             "strategy, loss, seed and optimiser (only optim.lr, the step count, time budget, "
             "intervals, display, device and data paths may change); start a new run instead")
     return {k: v for k, v in changed.items() if k != "train.out"}
+
+
+def resume_run(run: RunDirectory, config: ExperimentConfig, state: TrainState,
+               checkpoints: Checkpoints) -> None:
+    """Restore *run*'s latest checkpoint into *state* once *config* and the data's labels
+    are found to continue it (a :class:`ConfigError` naming what differs otherwise); rank 0
+    drops what the steps after the checkpoint wrote, which run again."""
+    path, main = run.path, state.runtime.is_main
+    found = load_checkpoint(path, map_location=state.runtime.device)
+    saved = found.meta.get("config")
+    changes = (resume_changes(saved, config.to_dict(), str(path))
+               if isinstance(saved, dict) else {})
+    schema, now = found.meta.get("schema"), state.model.schema.to_dict()
+    if isinstance(schema, dict) and ({**schema, "name": None} != {**now, "name": None}):
+        raise ConfigError(f"--resume {path}: the data's labels no longer match the run's "
+                          f"({schema_difference(schema, now)}); "
+                          "the checkpoint's blocks were trained on the old values: start "
+                          "a new run")
+    checkpoints.restore(state, found)
+    if "optim.lr" in changes:  # the optimiser's state holds the old rate: re-base it
+        rebase_rate(state.scheduler, config.optim.lr, state.learning_rate.factor(state.step))
+    if changes and main:
+        print(f"resuming {path} at step {state.step} with "
+              + ", ".join(f"{k} {a!r} -> {b!r}" for k, (a, b) in changes.items()),
+              file=sys.stderr, flush=True)
+    if main:  # the steps after the checkpoint are run (and logged) again
+        run.rewind(state.step)

@@ -1,9 +1,9 @@
 """Ownership of a run directory: one process at a time, never two runs mixed in one folder.
 
-- :class:`RunLock`: an exclusive ``fcntl.flock`` on ``RUN/run.lock``, which also holds the
-  owner's pid, host and start time for the message a second process gets. The operating
-  system drops a flock when its process dies (even on ``kill -9``), so a lock file left
-  behind by a dead process is recognised as stale, reported and taken over.
+- :class:`RunDirectory`: a run's folder, locked (:class:`~groupsup.train.lock.RunLock`) and
+  claimed for a new run (refusing a previous run's files unless overwriting) or a resume
+  (refusing a run without a checkpoint); it writes the run's description files and, on
+  resume, drops what the steps after the checkpoint wrote.
 - :func:`previous_run_files`, :func:`clear_run`: what a previous run left in a directory,
   and the ``--overwrite`` that removes exactly that (nothing else the folder holds).
 - :func:`truncate_metrics`: a resumed run drops the log lines of the steps it repeats.
@@ -11,138 +11,24 @@
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import json
 import os
 import shutil
-import socket
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
-from groupsup.errors import ConfigError, DataError, GroupsupError, StorageError
-from groupsup.train.checkpoint import atomic_write_text
+from groupsup.errors import ConfigError, GroupsupError
+from groupsup.fileio import atomic_write_text
+from groupsup.persistence import LATEST
+from groupsup.train.lock import RunLock
+from groupsup.train.runtime import Runtime
+from groupsup.train.samples import remove_sheets_after
 
-LOCK_FILE = "run.lock"
 # everything a run (or `groupsup evaluate` on it) writes into its directory
 RUN_FILES = ("config.json", "schema.json", "split.json", "metrics.jsonl", "evaluations.jsonl",
              "samples", "checkpoints", "tensorboard", "training_curves.png", "eval")
-
-
-class RunLockedError(GroupsupError):
-    """The run directory is in use by another running process."""
-
-
-def _describe(owner: dict[str, Any]) -> str:
-    started = owner.get("started")
-    when = (time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(started))
-            if isinstance(started, (int, float)) else "an unknown time")
-    return f"pid {owner.get('pid', '?')} on host {owner.get('host', '?')} (started {when})"
-
-
-class RunLock:
-    """Exclusive ownership of a run directory by this process.
-
-    ``acquire`` creates the directory if needed; a second ``acquire`` of a held lock is a
-    no-op. The lock file is written in place, never replaced by a rename: the flock belongs
-    to the file's inode, and a new inode would be a second, unrelated lock.
-    """
-
-    def __init__(self, run_dir: str | os.PathLike) -> None:
-        self.path = Path(run_dir) / LOCK_FILE
-        self._fd: int | None = None
-        self._pid = os.getpid()
-        self._created = False  # whether acquire made the run directory (release may remove it)
-
-    @property
-    def held(self) -> bool:
-        return self._fd is not None
-
-    def acquire(self) -> None:
-        """Take the lock or raise :class:`RunLockedError` naming its owner; report (on
-        stderr) and take over a stale lock of a process that died."""
-        if self.held:
-            return
-        while True:
-            try:
-                self._created = self._created or not self.path.parent.exists()
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
-            except OSError as err:
-                raise DataError(f"{self.path}: cannot create the run directory's lock file "
-                                f"({err.strerror})") from None
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                owner = self._read(fd)
-                os.close(fd)
-                raise RunLockedError(
-                    f"{self.path.parent}: in use by {_describe(owner)}; wait for that run to "
-                    f"end or stop it (lock file {self.path})") from None
-            except BaseException:
-                os.close(fd)
-                raise
-            # the holder may have released and unlinked the file between our open and our
-            # flock: then we locked a deleted inode, and must retry on the current file
-            try:
-                same = os.path.samestat(os.fstat(fd), os.stat(self.path))
-            except FileNotFoundError:
-                same = False
-            if same:
-                break
-            os.close(fd)
-        stale = self._read(fd)
-        if stale:
-            print(f"groupsup: warning: {self.path.parent}: taking over the stale lock of "
-                  f"{_describe(stale)}, which ended without releasing it", file=sys.stderr)
-        owner = {"pid": os.getpid(), "host": socket.gethostname(), "started": time.time()}
-        try:
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, (json.dumps(owner) + "\n").encode(), 0)
-        except OSError as err:  # a full disk, a quota: name the file, keep nothing locked
-            fcntl.flock(fd, fcntl.LOCK_UN)
-            os.close(fd)
-            raise StorageError(f"{self.path}: cannot record this run's lock ({err.strerror}); "
-                               "nothing was changed in the run") from None
-        self._fd, self._pid = fd, os.getpid()
-
-    def release(self) -> None:
-        """Remove the lock file and drop the lock (unlink first, so that nobody can lock
-        the old inode after we let go). A run directory that :meth:`acquire` created and that
-        is empty now (a run that failed while starting) is removed too."""
-        if self._fd is None or os.getpid() != self._pid:
-            return  # a forked child (a DataLoader worker) must not release its parent's lock
-        fd, self._fd = self._fd, None
-        try:
-            self.path.unlink(missing_ok=True)
-        finally:
-            os.close(fd)
-        if self._created:
-            with contextlib.suppress(OSError):  # not empty: the run wrote files, keep them
-                self.path.parent.rmdir()
-
-    @staticmethod
-    def _read(fd: int) -> dict[str, Any]:
-        """The owner recorded in the lock file (empty when none, or unreadable)."""
-        try:
-            size = os.fstat(fd).st_size
-            data = json.loads(os.pread(fd, size, 0).decode() or "{}") if size else {}
-        except (OSError, ValueError):
-            return {"pid": "?", "host": "?"}
-        return data if isinstance(data, dict) else {}
-
-    def __enter__(self) -> RunLock:
-        self.acquire()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.release()
-
-    def __del__(self) -> None:
-        self.release()
 
 
 def previous_run_files(run_dir: str | os.PathLike) -> list[Path]:
@@ -244,3 +130,64 @@ def truncate_metrics(run_dir: str | os.PathLike, step: int, name: str = "metrics
     if len(kept) < len(lines):
         atomic_write_text(path, "".join(f"{line}\n" for line in kept))
     return len(lines) - len(kept)
+
+
+class RunDirectory:
+    """A run's folder, locked (``RUN/run.lock``) from :meth:`claim` to :meth:`release`."""
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.path = Path(path)
+        self.lock = RunLock(self.path)
+
+    def claim(self, resuming: bool, overwrite: bool, runtime: Runtime) -> None:
+        """Lock the directory (rank 0) and check that it suits a new run or a resume; every
+        process raises the same error when it does not."""
+        problem: GroupsupError | None = None
+        if runtime.is_main:
+            try:
+                self.lock.acquire()
+                self._check(resuming, overwrite)
+            except GroupsupError as err:
+                self.lock.release()
+                problem = err
+        problem = runtime.from_main(problem)
+        if problem is not None:
+            raise problem
+
+    def _check(self, resuming: bool, overwrite: bool) -> None:
+        run = self.path
+        if resuming:
+            if overwrite:
+                raise ConfigError("--overwrite starts a new run; it cannot be combined with "
+                                  f"--resume {run}")
+            if not (run / "checkpoints" / LATEST).is_file():
+                raise ConfigError(f"--resume {run}: the run holds no checkpoint (it stopped "
+                                  "before its first); start it afresh with --overwrite")
+            return
+        found = previous_run_files(run)
+        if found and not overwrite:
+            raise ConfigError(
+                f"train.out {str(run)!r} already holds a run "
+                f"({', '.join(p.name for p in found)}); continue it with --resume {run}, "
+                "start it afresh with --overwrite (deletes those files), or choose another "
+                "train.out")
+        if found:
+            clear_run(run)
+            print(f"groupsup: overwrote the previous run in {run} "
+                  f"({', '.join(p.name for p in found)})", file=sys.stderr)
+
+    def write(self, files: dict[str, Any]) -> None:
+        """Write each ``{name: JSON-able document or text}`` into the directory atomically."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        for name, content in files.items():
+            text = content if isinstance(content, str) else json.dumps(content, indent=2)
+            atomic_write_text(self.path / name, text)
+
+    def rewind(self, step: int) -> None:
+        """Drop the log lines and sample sheets of the steps after *step*: a run resumed from
+        its step-*step* checkpoint runs (and logs) them again."""
+        truncate_metrics(self.path, step)
+        remove_sheets_after(self.path / "samples", step)
+
+    def release(self) -> None:
+        self.lock.release()

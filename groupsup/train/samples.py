@@ -53,3 +53,12 @@ def prune_samples(folder: Path, keep: int) -> list[Path]:
     for path in old:
         path.unlink(missing_ok=True)
     return old
+
+
+def remove_sheets_after(folder: Path, step: int) -> list[Path]:
+    """Delete the sheets in *folder* of steps after *step* (a resumed run draws them again);
+    returns them."""
+    later = [sheet for sheet in sample_sheets(folder) if sheet_step(sheet) > step]
+    for sheet in later:
+        sheet.unlink()
+    return later

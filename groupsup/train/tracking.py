@@ -166,7 +166,7 @@ class MlflowTracking(Callback):
         self.client = None
 
     def _log_model(self, run_dir: Path) -> None:
-        from groupsup.train.checkpoint import resolve_checkpoint
+        from groupsup.persistence import resolve_checkpoint
 
         checkpoint = resolve_checkpoint(run_dir)
         for name in ("model.json", "model.safetensors", "meta.json"):
@@ -201,7 +201,7 @@ def _latest_sheets(run_dir: Path) -> list[Path]:
 def _checkpoint_step(checkpoint: str | None, run_dir: Path) -> int:
     """The step of the evaluated checkpoint (``step-000500`` -> 500), the run's latest when
     the evaluation names none."""
-    from groupsup.train.checkpoint import resolve_checkpoint
+    from groupsup.persistence import resolve_checkpoint
 
     name = Path(checkpoint).name if checkpoint else resolve_checkpoint(run_dir).name
     digits = name.rpartition("-")[2]

@@ -53,7 +53,7 @@ class CurvePoints(gs.Callback):
         seconds = loop.elapsed()
         if seconds < k * self.budget / self.points:
             return
-        saved = loop.trainer.save()
+        saved = loop.save()
         if saved is None:
             return
         path = loop.run_dir / "curve" / f"point-{k}"

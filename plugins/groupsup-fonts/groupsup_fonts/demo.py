@@ -103,8 +103,8 @@ def run(args: argparse.Namespace) -> int:
 
     print("groupsup demo: Fonts-mini, zero-shot synthesis of held-out combinations", flush=True)
     trainer = gs.Trainer(config)
-    data, schema = trainer.full_dataset, trainer.full_dataset.schema
-    split = trainer.split
+    data, schema = trainer.resolved.dataset, trainer.resolved.dataset.schema
+    split = trainer.resolved.split
     print(f"  dataset: {len(data)} images of {data.image_shape[1]} px; "
           + ", ".join(f"{a.name} {len(a.values)}" for a in schema.attributes))
     print(f"  fonts: {', '.join(schema['font'].values)}")
