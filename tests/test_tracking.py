@@ -36,7 +36,7 @@ def _config(tmp_path, store, steps=4, **callback):
         rng = np.random.default_rng(0)
         labels = np.array([[d, i] for d in range(4) for i in range(3)] * 2)
         gs.GroupDataset.from_arrays(
-            Digits, rng.uniform(-1, 1, (24, 3, 8, 8)).astype(np.float32), labels
+            Digits, rng.uniform(-1, 1, (24, 3, 16, 16)).astype(np.float32), labels
         ).write_store(data)
     return gs.load_config({
         "name": "tracked", "dataset": {"name": "store", "options": {"path": str(data)}},

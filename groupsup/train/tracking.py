@@ -47,6 +47,7 @@ from groupsup.version import __version__
 TRACKING_FILE = "tracking.json"
 # MLflow caps a parameter value at 6,000 characters (longer ones are cut, and said so)
 PARAM_LIMIT = 6000
+CUT = " ... (cut)"
 _FINISHED = {None, "steps", "until", "time_budget"}
 # sections of an evaluation's metrics.json that describe it rather than measure the model
 NOT_MEASURES = {"run", "out", "config", "evaluation", "machine", "training_machine", "timing",
@@ -72,7 +73,7 @@ def flatten(config: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[str, 
         else:
             text = value if isinstance(value, str) else json.dumps(value, default=str)
             yield name, (text if len(text) <= PARAM_LIMIT
-                         else text[:PARAM_LIMIT - 14] + " ... (cut)")
+                         else text[:PARAM_LIMIT - len(CUT)] + CUT)
 
 
 def scalars(metrics: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[str, float]]:
