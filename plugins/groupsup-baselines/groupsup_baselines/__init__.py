@@ -28,9 +28,12 @@ from groupsup_baselines.search import (
     ReorderedBackbone,
     SearchedPartition,
     assign_dimensions,
+    best_assignment,
+    block_information,
     search_partition,
 )
 from groupsup_baselines.supervision import BlockClassifier
+from groupsup_baselines.tcvae import TCKL, TCDecomposition, tc_decomposition
 from groupsup_baselines.vae import KL, VAE, VAEConfig, kl_divergence
 
 __version__ = "0.1.0"
@@ -38,6 +41,7 @@ __version__ = "0.1.0"
 __all__ = [
     "KL",
     "MLVAEKL",
+    "TCKL",
     "VAE",
     "Accumulated",
     "AdaGVAEKL",
@@ -47,16 +51,20 @@ __all__ = [
     "PartitionSearch",
     "ReorderedBackbone",
     "SearchedPartition",
+    "TCDecomposition",
     "VAEConfig",
     "__version__",
     "accumulate",
     "adaptive_average",
     "assign_dimensions",
+    "best_assignment",
+    "block_information",
     "compare",
     "grouped_kl",
     "kl_divergence",
     "pair_kl",
     "search_partition",
     "shared_dimensions",
+    "tc_decomposition",
     "value_slots",
 ]

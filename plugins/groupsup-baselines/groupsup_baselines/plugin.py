@@ -9,6 +9,7 @@ from groupsup_baselines.adagvae import AdaGVAEKL, AdaGVAERecon
 from groupsup_baselines.compare import COMMAND
 from groupsup_baselines.mlvae import MLVAEKL, MLVAERecon
 from groupsup_baselines.supervision import BlockClassifier
+from groupsup_baselines.tcvae import TCKL
 from groupsup_baselines.vae import KL, VAE
 
 RECIPES: dict[str, tuple[list[dict[str, Any]], str]] = {
@@ -18,6 +19,10 @@ RECIPES: dict[str, tuple[list[dict[str, Any]], str]] = {
     "beta-vae": ([{"term": "recon"}, {"term": "kl", "weight": 0.1}],
                  "beta-VAE baseline (backbone 'vae'): reconstruction + 0.1 x KL per latent "
                  "dimension (about beta = 3 in the per-image-sum convention at 3x32x32, Z=100)"),
+    "beta-tcvae": ([{"term": "recon"}, {"term": "tc-kl"}],
+                   "beta-TCVAE baseline (backbone 'vae'): reconstruction + alpha MI + beta TC + "
+                   "gamma dimension-wise KL (minibatch-weighted sampling; 1, 6, 1), nats per "
+                   "image over C x H x W"),
     "ada-gvae": ([{"term": "ada-gvae-recon"}, {"term": "ada-gvae-kl", "weight": 0.1}],
                  "Ada-GVAE baseline (backbone 'vae', a strategy with swap pairs such as 'edge'): "
                  "both images of each pair decoded from their posteriors averaged on the "
@@ -31,7 +36,8 @@ RECIPES: dict[str, tuple[list[dict[str, Any]], str]] = {
 
 @gs.hookimpl
 def register_losses(register: Any) -> None:
-    for term in (BlockClassifier, KL, AdaGVAERecon, AdaGVAEKL, MLVAERecon, MLVAEKL):
+    for term in (BlockClassifier, KL, TCKL, AdaGVAERecon, AdaGVAEKL, MLVAERecon,
+                 MLVAEKL):
         register(term.name, term, description=(term.__doc__ or "").split("\n")[0])
 
 
