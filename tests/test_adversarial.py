@@ -79,7 +79,7 @@ def test_each_player_gets_the_gradient_of_its_own_loss(toy_dataset):
     target = torch.as_tensor(labels)[torch.randperm(6)]
     from groupsup_baselines.adversarial import discriminator_loss, one_hot_labels
     with torch.no_grad():
-        fake = model.decode(torch.cat([one_hot_labels(target, term.cardinalities),
+        fake = model.decode(torch.cat([one_hot_labels(target, term.widths),
                                        images.flatten(1)], dim=1))
     real_logits, real_classes = critic(images)
     fake_logits, _ = critic(fake)
@@ -108,11 +108,22 @@ def test_stargan_generator_conditions_on_the_target_labels(toy_dataset):
 
 
 def test_stargan_needs_one_hot_blocks_of_the_cardinalities(toy_dataset):
-    wrong = toy_dataset.schema.with_latent(shape=2, color=2, position=2).with_free(PIXELS + 1,
+    wrong = toy_dataset.schema.with_latent(shape=2, color=2, position=2).with_free(PIXELS,
                                                                                    "source")
     model = gs.SwapAutoencoder("stargan", wrong, (3, 16, 16), {"width": 4, "blocks": 0})
-    with pytest.raises(gs.ConfigError, match="cardinalities"):
+    with pytest.raises(gs.ConfigError, match="at least its cardinality"):
         gs.LossRecipe(["stargan"]).build(model)
+    # wider blocks are zero-padded one-hot vectors (a config sized for a larger dataset)
+    wide = toy_dataset.schema.with_latent(shape=3, color=4, position=2).with_free(PIXELS,
+                                                                                  "source")
+    model = gs.SwapAutoencoder("stargan", wide, (3, 16, 16), {"width": 4, "blocks": 0})
+    recipe = gs.LossRecipe(["stargan"])
+    assert recipe.build(model)["stargan"].classifiers[1].out_features == 3
+    view = TrueLabels()(model, toy_dataset, np.arange(len(toy_dataset)))
+    with torch.no_grad():
+        code = view.encode(toy_dataset.load(np.arange(3)))
+    assert torch.equal(code[:, :9].sum(1), torch.full((3,), 3.0))
+    assert torch.equal(code[:, 2], torch.zeros(3))        # shape's padding slot
 
 
 def test_true_labels_give_the_label_blocks_the_examples_labels(toy_dataset):

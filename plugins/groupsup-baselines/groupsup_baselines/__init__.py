@@ -1,9 +1,11 @@
 """groupsup-baselines: the paper's baselines as a groupsup plugin (docs/method.md §4).
 
 The entry point (group ``groupsup``) is :mod:`groupsup_baselines.plugin`. It registers the loss
-terms ``block-classifier`` (AE+DS), ``kl``, ``ada-gvae-recon``, ``ada-gvae-kl``, ``ml-vae-recon``
-and ``ml-vae-kl``, the backbone wrapper ``vae``, the recipes ``ae-ds``, ``beta-vae``,
-``ada-gvae`` and ``ml-vae``, and the command ``groupsup compare``. Uses only groupsup's public
+terms ``block-classifier`` (AE+DS), ``kl``, ``tc-kl`` (beta-TCVAE), ``ada-gvae-recon``,
+``ada-gvae-kl``, ``ml-vae-recon``, ``ml-vae-kl``, ``stargan`` and ``elegant-adversarial``, the
+backbones ``vae``, ``stargan`` and ``elegant``, the recipes ``ae-ds``, ``beta-vae``,
+``beta-tcvae``, ``ada-gvae``, ``ml-vae``, ``stargan`` and ``elegant``, and the command
+``groupsup compare``. Uses only groupsup's public
 API (plus :mod:`groupsup.evaluate` for the metrics and the evaluation runner).
 """
 

@@ -54,9 +54,10 @@ def discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> 
     return F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()
 
 
-def one_hot_labels(labels: torch.Tensor, cardinalities: Sequence[int]) -> torch.Tensor:
-    """Integer codes ``(B, A)`` -> concatenated one-hot vectors ``(B, sum K_j)``."""
-    return torch.cat([F.one_hot(labels[:, j], k) for j, k in enumerate(cardinalities)],
+def one_hot_labels(labels: torch.Tensor, widths: Sequence[int]) -> torch.Tensor:
+    """Integer codes ``(B, A)`` -> concatenated one-hot vectors ``(B, sum widths)``, attribute
+    j's of width ``widths[j]`` (its cardinality, or more: zero-padded)."""
+    return torch.cat([F.one_hot(labels[:, j], k) for j, k in enumerate(widths)],
                      dim=1).float()
 
 

@@ -11,17 +11,18 @@ when translated back to the source's labels (the cycle reconstruction). The pape
 (the paper shuffles the batch's labels), so training never asks for a held-out combination.
 
 The ``stargan`` backbone as a groupsup backbone: its code is ``[c ; x]``, one block per
-attribute holding the target label's one-hot vector (the schema's ``latent`` widths must be the
-attributes' cardinalities) and an unlabelled block holding the source image's pixels (the
-schema's ``free`` = C x H x W; name it e.g. ``source``). :meth:`StarGAN.decode` is ``G(x, c)``.
-An image alone carries no target labels, so :meth:`StarGAN.encode` leaves the label blocks at
-zero; evaluation gives them the examples' true labels through :class:`TrueLabels`, a model
-adapter that knows the dataset. Then zero-shot synthesis takes each attribute's one-hot label
-from its provider (a training image showing the target's value: the held-out combination's
-labels, exactly) and the source image from the base the evaluation draws, and a swap of block
-j is a change of target label j (the leakage matrix reads what else changes). A code-based
-measure of the latent (co-prediction, MIG, DCI, ...) does not apply: the label blocks are the
-labels themselves. ``groupsup compare`` reports those as not applicable.
+attribute holding the target label's one-hot vector (the schema's ``latent`` widths: at least
+the attributes' cardinalities, zero-padded beyond) and an unlabelled block holding the source
+image's pixels (the schema's ``free`` = C x H x W; name it e.g. ``source``).
+:meth:`StarGAN.decode` is ``G(x, c)``. An image alone carries no target labels, so
+:meth:`StarGAN.encode` leaves the label blocks at zero; evaluation gives them the examples'
+true labels through :class:`TrueLabels`, a model adapter that knows the dataset. Then zero-shot
+synthesis takes each attribute's one-hot label from its provider (a training image showing the
+target's value: the held-out combination's labels, exactly) and the source image from the base
+the evaluation draws, and a swap of block j is a change of target label j (the leakage matrix
+reads what else changes). A code-based measure of the latent (co-prediction, MIG, DCI, ...)
+does not apply: the label blocks are the labels themselves. ``groupsup compare`` reports those
+as not applicable.
 
 What differs from the paper: the non-saturating GAN loss with one discriminator step per
 generator step, where the paper has WGAN-GP and five critic steps
@@ -138,21 +139,22 @@ class StarGAN(gs.Backbone):
 
 
 def check_layout(model: gs.SwapAutoencoder, term: str) -> tuple[int, ...]:
-    """The attributes' cardinalities, after checking that the model's code is StarGAN's:
-    one-hot label blocks of those widths, then the source image."""
+    """The label blocks' widths, after checking that the model's code is StarGAN's: one block
+    per attribute at least as wide as its cardinality (the one-hot vector, zero-padded), then
+    the source image."""
     if not isinstance(model.backbone, StarGAN):
-        raise gs.ConfigError(f"loss term {term!r} needs the 'stargan' backbone; this model's is "
+        raise gs.ConfigError(f"{term} needs the 'stargan' backbone; this model's is "
                              f"{type(model.backbone).__name__}")
     cardinalities = tuple(model.schema.cardinalities)
     partition = model.partition
     widths = tuple(partition.sizes[:len(partition.labelled)])
-    if widths != cardinalities or partition.free is None:
+    if any(w < k for w, k in zip(widths, cardinalities)) or partition.free is None:
         wanted, got = (dict(zip(partition.labelled, v)) for v in (cardinalities, widths))
         raise gs.ConfigError(
             f"{term}: StarGAN's code is one one-hot block per attribute, then the source "
-            f"image; schema.latent must be the cardinalities {wanted} (got {got}) and "
-            f"schema.free = {model.backbone.pixels}")
-    return cardinalities
+            f"image; schema.latent must give each attribute at least its cardinality "
+            f"{wanted} (got {got}) and schema.free = {model.backbone.pixels}")
+    return widths
 
 
 class StarGANLossConfig(gs.TermConfig):
@@ -173,14 +175,14 @@ class StarGANLoss(gs.LossTerm):
     def __init__(self, options=None, distance: str = "l1") -> None:
         super().__init__(options, distance)
         self.discriminator: Discriminator | None = None
-        self.cardinalities: tuple[int, ...] = ()
+        self.widths: tuple[int, ...] = ()
 
     def build(self, model: gs.SwapAutoencoder) -> Discriminator:
         """The discriminator: an adversarial head and one classifier head per attribute."""
-        self.cardinalities = check_layout(model, self.name)
+        self.widths = check_layout(model, f"loss term {self.name!r}")
         width = self.config.width  # type: ignore[attr-defined]
         self.discriminator = Discriminator(model.image_shape, width=width,
-                                           classes=self.cardinalities)
+                                           classes=model.schema.cardinalities)
         return self.discriminator
 
     def classification(self, logits: list[torch.Tensor], labels: torch.Tensor) -> torch.Tensor:
@@ -194,7 +196,7 @@ class StarGANLoss(gs.LossTerm):
         cfg: StarGANLossConfig = self.config  # type: ignore[assignment]
         x, labels = step.images, step.labels
         target = labels[torch.randperm(len(labels), device=labels.device)]
-        own, wanted = (one_hot_labels(v, self.cardinalities) for v in (labels, target))
+        own, wanted = (one_hot_labels(v, self.widths) for v in (labels, target))
         raw = yield gs.Decode(torch.cat([wanted, x.flatten(1)], dim=1))
         fake = step.to_image(raw)
         back = yield gs.Decode(torch.cat([own, fake.flatten(1)], dim=1))
@@ -223,7 +225,7 @@ class TrueLabels:
 
     def __call__(self, model: gs.SwapAutoencoder, dataset: gs.GroupDataset,
                  train: np.ndarray) -> gs.SwapAutoencoder:
-        cardinalities = check_layout(model, "TrueLabels")
+        widths = check_layout(model, "TrueLabels")
         table: dict[bytes, int] = {}
         clashes = 0
         train = np.asarray(train, dtype=np.int64)
@@ -239,8 +241,7 @@ class TrueLabels:
             log.warning("StarGAN evaluation: %d training images coincide pixel for pixel with "
                         "another of different labels; each takes the first one's labels",
                         clashes)
-        backbone = LabelledSources(model.backbone, table, dataset.labels, cardinalities,
-                                   clashes)
+        backbone = LabelledSources(model.backbone, table, dataset.labels, widths, clashes)
         device = next(model.parameters()).device
         return gs.SwapAutoencoder(backbone, model.schema, model.image_shape).to(device).eval()
 
@@ -258,12 +259,12 @@ class LabelledSources(gs.Backbone):
     """
 
     def __init__(self, inner: StarGAN, table: dict[bytes, int], labels: np.ndarray,
-                 cardinalities: tuple[int, ...], clashes: int) -> None:
+                 widths: tuple[int, ...], clashes: int) -> None:
         super().__init__(inner.image_shape, inner.latent_size)
         self.inner = inner
         self.output = inner.output
         self.table, self.all_labels = table, labels
-        self.cardinalities, self.clashes = cardinalities, clashes
+        self.widths, self.clashes = widths, clashes
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """``(B, C, H, W)`` training images -> ``[one-hot labels ; pixels]``."""
@@ -276,7 +277,7 @@ class LabelledSources(gs.Backbone):
                                    "images only; this image is not one of the training split")
             rows.append(row)
         labels = torch.as_tensor(self.all_labels[rows], dtype=torch.int64, device=x.device)
-        return torch.cat([one_hot_labels(labels, self.cardinalities).to(x.dtype),
+        return torch.cat([one_hot_labels(labels, self.widths).to(x.dtype),
                           x.flatten(1)], dim=1)
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
