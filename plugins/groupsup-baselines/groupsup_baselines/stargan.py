@@ -22,7 +22,8 @@ target's value: the held-out combination's labels, exactly) and the source image
 the evaluation draws, and a swap of block j is a change of target label j (the leakage matrix
 reads what else changes). A code-based measure of the latent (co-prediction, MIG, DCI, ...)
 does not apply: the label blocks are the labels themselves. ``groupsup compare`` reports those
-as not applicable.
+as not applicable. Without the adapter (``groupsup evaluate``, the trainer's sample sheets)
+the label blocks stay zero.
 
 What differs from the paper: the non-saturating GAN loss with one discriminator step per
 generator step, where the paper has WGAN-GP and five critic steps
