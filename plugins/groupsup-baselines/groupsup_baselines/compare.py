@@ -13,16 +13,22 @@ the rows are comparable. A run whose backbone is ``vae``
 has no trained partition (unless its loss is ML-VAE's, whose blocks are trained per attribute):
 its latent dimensions are assigned to attributes by
 :class:`~groupsup_baselines.search.PartitionSearch` first (written to
-``RUN/eval/partition_search.json``). ``--curve-points K`` also evaluates every run at K regular
-points of its budget (:mod:`groupsup_baselines.curves`). Writes ``DIR/compare.md`` (the table,
-mean ± std over seeds), ``DIR/compare.json`` (every run's row and curve, the per-config summary,
-the full configs and options: provenance), one bar chart per metric
-(``DIR/compare-<metric>.png``) and, with curves, ``DIR/compare-curves-{seconds,steps}.png``.
+``RUN/eval/partition_search.json``). A StarGAN run is evaluated through
+:class:`~groupsup_baselines.stargan.TrueLabels` (its label blocks get the providers' labels);
+the codes of StarGAN and ELEGANT runs carry the source image's pixels
+(:data:`SOURCE_BACKBONES`), so their code-based measures (co-prediction, MIG, DCI, ...) are
+not applicable: left out of the evaluation and ``n/a`` in the table. ``--curve-points K`` also
+evaluates every run at K regular points of its budget (:mod:`groupsup_baselines.curves`).
+Writes ``DIR/compare.md`` (the table, mean ± std over seeds), ``DIR/compare.json`` (every
+run's row and curve, the per-config summary, the full configs and options: provenance), one
+bar chart per metric (``DIR/compare-<metric>.png``) and, with curves,
+``DIR/compare-curves-{seconds,steps}.png``.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import functools
 import hashlib
 import json
@@ -46,12 +52,17 @@ from groupsup.machine import differences
 from groupsup_baselines.curves import CurvePoints, curve_record, plot_curves, tail_gain
 from groupsup_baselines.mlvae import MLVAEKL, MLVAERecon
 from groupsup_baselines.search import PartitionSearch
+from groupsup_baselines.stargan import TrueLabels
 from groupsup_baselines.table import METRICS, markdown_table, plot_metrics, summarise_seeds
 
-__all__ = ["METRICS", "PARTITIONED_TERMS", "compare", "needs_search", "summarise"]
+__all__ = ["METRICS", "PARTITIONED_TERMS", "SOURCE_BACKBONES", "compare", "needs_search",
+           "summarise"]
 
 # loss terms that train the partition of a ``vae`` model, so no search is needed (ML-VAE)
 PARTITIONED_TERMS = frozenset({MLVAERecon.name, MLVAEKL.name})
+# backbones whose code carries the source image's pixels (StarGAN, ELEGANT): a probe of the
+# code reads every attribute off them, so code-based measures do not apply
+SOURCE_BACKBONES = frozenset({"stargan", "elegant"})
 
 
 def needs_search(config: gs.ExperimentConfig) -> bool:
@@ -69,11 +80,12 @@ def summarise(name: str, config: gs.ExperimentConfig, result: gs.RunResult,
               metrics: dict[str, Any]) -> dict[str, Any]:
     """One row of the comparison from a training result and its evaluation metrics."""
     loss = config.loss
+    source = config.model.backbone in SOURCE_BACKBONES
     return {
         "name": name, "backbone": config.model.backbone,
         "loss": loss.recipe if loss.terms is None else "+".join(t["term"] for t in loss.terms),
         "steps": result.step, "train_seconds": round(result.wall_time, 1),
-        "searched_partition": metrics["evaluation"]["adapt"] is not None,
+        "searched_partition": needs_search(config),
         "psnr": metrics["synthesis"]["psnr"], "ssim": metrics["synthesis"]["ssim"],
         "mse": metrics["synthesis"]["mse"],
         "best_provider_psnr": metrics["synthesis"]["baseline_best_provider_psnr"],
@@ -83,8 +95,9 @@ def summarise(name: str, config: gs.ExperimentConfig, result: gs.RunResult,
         "leakage": metrics["leakage"]["off_diagonal_mean"],
         "judge_accuracy": metrics["classifier"]["mean_accuracy"],
         "judge_unreliable": metrics["classifier"]["unreliable"],
-        "coprediction_diagonal": metrics["coprediction"]["diagonal_mean"],
-        "coprediction_off_diagonal": metrics["coprediction"]["off_diagonal_mean"],
+        "coprediction_diagonal": None if source else metrics["coprediction"]["diagonal_mean"],
+        "coprediction_off_diagonal": (None if source
+                                      else metrics["coprediction"]["off_diagonal_mean"]),
         "machine": metrics.get("training_machine"),
     }
 
@@ -129,9 +142,13 @@ def evaluate_point(run_dir: Path, config: gs.ExperimentConfig, dataset: gs.Group
                    judge: Judge, options: gs.EvalOptions, *, checkpoint: str | None, out: Path,
                    report: bool, progress: bool) -> dict[str, Any]:
     """Evaluate the run's latest checkpoint (or *checkpoint*) into *out* with the shared
-    *judge*; through a searched partition when the run has none (:func:`needs_search`)."""
+    *judge*; through a searched partition when the run has none (:func:`needs_search`), through
+    the true labels for StarGAN, without code metrics for :data:`SOURCE_BACKBONES`."""
     adapt = (PartitionSearch(seed=options.seed, out=out / "partition_search.json")
-             if needs_search(config) else None)
+             if needs_search(config)
+             else TrueLabels() if config.model.backbone == "stargan" else None)
+    if config.model.backbone in SOURCE_BACKBONES:
+        options = dataclasses.replace(options, code_metrics=())
     return gs.evaluate_run(run_dir, dataset=dataset, options=options,
                            progress=progress and report, adapt=adapt, judge=judge,
                            checkpoint=checkpoint, out=out, report=report)

@@ -15,7 +15,7 @@ asked about other images).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 import torch
 from pydantic import Field
@@ -33,6 +33,10 @@ class VAEConfig(gs.BackboneConfig):
     inner: str = Field("conv-small", description="the registered backbone to wrap")
     inner_options: dict[str, Any] = Field(default_factory=dict,
                                           description="the inner backbone's own config")
+    search: Literal["nmi", "exhaustive"] = Field(
+        "nmi", description="how evaluation assigns latent dimensions to attributes after "
+        "training (groupsup_baselines.search): 'exhaustive' where the search space allows, "
+        "else 'nmi' (a logged fallback); training ignores it")
 
 
 class VAE(gs.Backbone):
