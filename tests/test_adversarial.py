@@ -174,10 +174,10 @@ def test_elegant_exchange_swaps_exactly_the_chosen_attributes_block(toy_dataset)
 def test_adversarial_baselines_train_a_few_steps(tmp_path, toy_dataset, make):
     store = toy_dataset.write_store(tmp_path / "store")
     trainer = Trainer(gs.load_config(make(tmp_path, store).to_dict(), ["train.steps=3"]))
-    critic = [p.detach().clone() for p in trainer.term_modules.parameters()]
+    critic = [p.detach().clone() for p in trainer.state.terms.parameters()]
     result = trainer.fit()
     assert result.step == 3 and np.isfinite(result.last["loss"])
-    assert all(not torch.equal(a, b) for a, b in zip(critic, trainer.term_modules.parameters()))
+    assert all(not torch.equal(a, b) for a, b in zip(critic, trainer.state.terms.parameters()))
 
 
 def test_compare_evaluates_stargan_and_elegant(tmp_path, toy_dataset):
