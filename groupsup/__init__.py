@@ -19,9 +19,6 @@ from groupsup.errors import (
     SchemaError,
     StorageError,
 )
-from groupsup.evaluate.during import EvaluateDuringTraining
-from groupsup.evaluate.report import write_html, write_report
-from groupsup.evaluate.run import EvalOptions, evaluate_run, fit_shared_judge, synthesise
 from groupsup.graph import MultiGraph, Rule, Split, Strategy
 from groupsup.graph.splits import held_out_split, random_combinations, rule_split
 from groupsup.groups import GroupBatch, Relation
@@ -40,6 +37,9 @@ from groupsup.model import SwapAutoencoder
 from groupsup.partition import LatentPartition
 from groupsup.plugins import get_host
 from groupsup.registry import Registries, RegistrySet
+from groupsup.runs.during import EvaluateDuringTraining
+from groupsup.runs.evaluate import EvalOptions, evaluate_run, fit_shared_judge, synthesise
+from groupsup.runs.report import write_html, write_report
 from groupsup.schema import UNKNOWN, Attribute, Free, Schema
 from groupsup.train import (
     Callback,

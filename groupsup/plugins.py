@@ -55,7 +55,7 @@ BUILTIN_MODULES: tuple[str, ...] = (
     "groupsup.graph.strategies",
     "groupsup.cli.graph",
     "groupsup.evaluate.plugin",
-    "groupsup.evaluate.during",
+    "groupsup.runs.during",
     "groupsup.cli.explore",
     "groupsup.train.ema",
 )

@@ -13,7 +13,7 @@ from groupsup.cli import main
 
 # the modules, not the functions of the same name their packages export
 compare_module = importlib.import_module("groupsup_baselines.compare")
-run_module = importlib.import_module("groupsup.evaluate.run")
+run_module = importlib.import_module("groupsup.runs.evaluate")
 
 torch.set_num_threads(1)
 
@@ -28,7 +28,7 @@ VAE_OPTIONS = {"inner": "conv-small", "inner_options": {"width": 8, "max_width":
 
 def count_judge_fits(monkeypatch) -> list[int]:
     """Count every judge fitted, by compare (through fit_shared_judge) or inside
-    evaluate_run: both call groupsup.evaluate.run's fit_judge."""
+    evaluate_run: both call groupsup.runs.evaluate's fit_judge."""
     calls = []
 
     def counted(*args, original=run_module.fit_judge, **kwargs):

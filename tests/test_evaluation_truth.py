@@ -17,8 +17,8 @@ import groupsup as gs
 from groupsup.cli import main
 from groupsup.evaluate.judge import fit_judge
 from groupsup.evaluate.leakage import leakage, other_values
-from groupsup.evaluate.run import EvalOptions, eval_dir, evaluate_run
 from groupsup.graph.splits import held_out_split, resolve_split
+from groupsup.runs.evaluate import EvalOptions, eval_dir, evaluate_run
 from groupsup.train.resolve import load_dataset
 
 pytestmark = pytest.mark.usefixtures("one_thread")

@@ -37,10 +37,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("graph", ("groupsup.graph",)),
     ("model", ("groupsup.backbones", "groupsup.model", "groupsup.losses")),
     ("training", ("groupsup.train",)),
-    ("pipeline", ("groupsup.evaluate.run", "groupsup.evaluate.report",
-                  "groupsup.evaluate.zeroshot", "groupsup.evaluate.during",
-                  "groupsup.evaluate.unlabelled",
-                  "groupsup.explore")),
+    ("pipeline", ("groupsup.runs", "groupsup.explore")),
     ("interface", ("groupsup.cli", "groupsup.__main__")),
     ("package", ("groupsup",)),
 ]
@@ -157,7 +154,7 @@ def test_the_layer_test_sees_lazy_imports_and_ignores_type_checking(tmp_path):
 
 
 @pytest.mark.parametrize(("module", "layer"), [
-    ("groupsup", "package"), ("groupsup.evaluate.run", "pipeline"),
+    ("groupsup", "package"), ("groupsup.runs.evaluate", "pipeline"),
     ("groupsup.evaluate.mig", "metrics"), ("groupsup.train.loader", "training"),
     ("groupsup.version", "ground")])
 def test_layer_assignment(module, layer):

@@ -49,7 +49,7 @@ def _configure(p: argparse.ArgumentParser) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     from groupsup.data import GroupDataset
-    from groupsup.evaluate.run import EvalOptions, evaluate_run
+    from groupsup.runs.evaluate import EvalOptions, evaluate_run
 
     options = EvalOptions(max_examples=args.max_examples, classifier_steps=args.classifier_steps,
                           classifier_budget=args.classifier_budget, judge_data=args.judge_data,

@@ -27,12 +27,12 @@ from PIL import Image
 from groupsup.data import GroupDataset, to_tensor, to_uint8
 from groupsup.errors import ConfigError, DataError
 from groupsup.evaluate.image_quality import mse, psnr
-from groupsup.evaluate.run import resolve_dataset, split_ids
 from groupsup.explore import checks
 from groupsup.explore.batching import Coalescer
 from groupsup.explore.checks import Limits, Provider, RequestError
 from groupsup.explore.runinfo import finite, latest_evaluation, training_curves
 from groupsup.registry import Registries
+from groupsup.runs.evaluate import resolve_dataset, split_ids
 from groupsup.train.checkpoint import LATEST, load_model, resolve_checkpoint
 from groupsup.train.config import load_config
 

@@ -5,7 +5,7 @@ Each config is resolved (:func:`groupsup.resolve`) and trains with the same
 ``train.out`` becomes ``DIR/<config file stem>``, or ``DIR/<stem>/seed-<seed>`` with
 ``--seeds N``, which trains seeds ``seed, seed + 1, ...`` of each config on the split of its
 first seed; ``--seeds-for STEM=N`` gives one config N seeds), then
-:func:`~groupsup.evaluate.run.evaluate_run` evaluates it with the same options.
+:func:`~groupsup.runs.evaluate.evaluate_run` evaluates it with the same options.
 ``--jobs N`` trains N runs at a time in worker processes (:func:`train_all`), every run at
 the same share of the machine; evaluation follows in this process. The judge is fitted once
 per dataset and split (:func:`groupsup.fit_shared_judge`) and reads every run's syntheses, so

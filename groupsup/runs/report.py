@@ -1,6 +1,6 @@
 """The experiment report of an evaluated run: ``report.md`` and a self-contained ``report.html``.
 
-:func:`write_report` is called by :func:`groupsup.evaluate.run.evaluate_run`; it writes, beside
+:func:`write_report` is called by :func:`groupsup.runs.evaluate.evaluate_run`; it writes, beside
 ``metrics.json`` (one evaluation folder):
 
 - ``training_curves.png``: the total loss and every term from ``RUN/metrics.jsonl``;

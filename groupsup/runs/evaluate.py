@@ -12,7 +12,7 @@ checkpoint and writes one evaluation folder (the next free ``RUN/eval/NNN``, or 
 - ``synthesis.png``: per row the attribute providers, the synthesised image, the truth;
 - ``leakage.png``, ``reconstructions.png`` and ``coprediction.png``;
 - ``report.md`` and ``report.html`` (self-contained): config, training curves, sheets and every
-  metric (:mod:`groupsup.evaluate.report`).
+  metric (:mod:`groupsup.runs.report`).
 
 ``adapt`` turns the loaded model into the one to evaluate, given the dataset and the training
 ids: e.g. a baseline trained without a latent partition (beta-VAE) gets one searched on the
@@ -41,7 +41,6 @@ import torch
 
 from groupsup.data import GroupDataset, to_uint8
 from groupsup.errors import ConfigError, DataError
-from groupsup.evaluate import unlabelled
 from groupsup.evaluate.arrays import json_array
 from groupsup.evaluate.coprediction import coprediction
 from groupsup.evaluate.image_quality import psnr
@@ -49,14 +48,6 @@ from groupsup.evaluate.judge import Judge, fit_judge
 from groupsup.evaluate.latent import DEFAULT_CODE_METRICS, disentanglement_metrics, summary_line
 from groupsup.evaluate.swap import swap_accuracy
 from groupsup.evaluate.synthesis import synthesis_quality
-from groupsup.evaluate.zeroshot import (
-    draw_providers,
-    encode_all,
-    instance_reference,
-    leakage_swaps,
-    novel_values,
-    synthesise,
-)
 from groupsup.fileio import atomic_write_text
 from groupsup.graph.splits import Split
 from groupsup.imaging import image_grid, save_png
@@ -64,6 +55,15 @@ from groupsup.machine import machine
 from groupsup.model import SwapAutoencoder
 from groupsup.plugins import get_host
 from groupsup.registry import Registries
+from groupsup.runs import unlabelled
+from groupsup.runs.zeroshot import (
+    draw_providers,
+    encode_all,
+    instance_reference,
+    leakage_swaps,
+    novel_values,
+    synthesise,
+)
 from groupsup.train.checkpoint import load_model, training_machine
 
 if TYPE_CHECKING:
@@ -234,7 +234,7 @@ def evaluate_run(run: str | Path | RunResult, dataset: GroupDataset | None = Non
     *report* writes ``report.md`` and ``report.html`` beside ``metrics.json``. *registries*:
     where the dataset and backbone are looked up (default: the plugin host's).
     """
-    from groupsup.evaluate.report import write_report
+    from groupsup.runs.report import write_report
     from groupsup.train.config import load_config
 
     opts = options or EvalOptions()
