@@ -37,9 +37,13 @@ from groupsup.model import SwapAutoencoder
 from groupsup.partition import LatentPartition
 from groupsup.plugins import get_host
 from groupsup.registry import Registries, RegistrySet
+from groupsup.runs.context import EvalContext
 from groupsup.runs.during import EvaluateDuringTraining
-from groupsup.runs.evaluate import EvalOptions, evaluate_run, fit_shared_judge, synthesise
+from groupsup.runs.evaluate import evaluate_run, fit_shared_judge
+from groupsup.runs.options import EvalOptions
 from groupsup.runs.report import write_html, write_report
+from groupsup.runs.step import CodeMetric, EvaluationStep, SynthesisMeasure
+from groupsup.runs.zeroshot import synthesise
 from groupsup.schema import UNKNOWN, Attribute, Free, Schema
 from groupsup.train import (
     Callback,
@@ -64,14 +68,17 @@ __all__ = [
     "Backbone",
     "BackboneConfig",
     "Callback",
+    "CodeMetric",
     "Command",
     "ConfigError",
     "DataError",
     "DatasetSpec",
     "Decode",
     "Encode",
+    "EvalContext",
     "EvalOptions",
     "EvaluateDuringTraining",
+    "EvaluationStep",
     "ExperimentConfig",
     "Free",
     "GroupBatch",
@@ -103,6 +110,7 @@ __all__ = [
     "StorageError",
     "Strategy",
     "SwapAutoencoder",
+    "SynthesisMeasure",
     "TermConfig",
     "Trainer",
     "__version__",

@@ -32,7 +32,7 @@ from groupsup.explore.batching import Coalescer
 from groupsup.explore.checks import Limits, Provider, RequestError
 from groupsup.explore.runinfo import finite, latest_evaluation, training_curves
 from groupsup.registry import Registries
-from groupsup.runs.evaluate import resolve_dataset, split_ids
+from groupsup.runs.context import resolve_dataset, split_ids
 from groupsup.train.checkpoint import LATEST, load_model, resolve_checkpoint
 from groupsup.train.config import load_config
 

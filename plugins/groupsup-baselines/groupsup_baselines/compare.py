@@ -5,7 +5,8 @@ Each config is resolved (:func:`groupsup.resolve`) and trains with the same
 ``train.out`` becomes ``DIR/<config file stem>``, or ``DIR/<stem>/seed-<seed>`` with
 ``--seeds N``, which trains seeds ``seed, seed + 1, ...`` of each config on the split of its
 first seed; ``--seeds-for STEM=N`` gives one config N seeds), then
-:func:`~groupsup.runs.evaluate.evaluate_run` evaluates it with the same options.
+:func:`~groupsup.evaluate_run` evaluates it with the same options (the flags of
+:class:`groupsup.EvalOptions`, derived from its fields as ``groupsup evaluate``'s are).
 ``--jobs N`` trains N runs at a time in worker processes (:func:`train_all`), every run at
 the same share of the machine; evaluation follows in this process. The judge is fitted once
 per dataset and split (:func:`groupsup.fit_shared_judge`) and reads every run's syntheses, so
@@ -307,7 +308,7 @@ def compare(configs: Sequence[str | Path], *, budget: float, out: str | Path,
     document = {"budget_seconds": budget, "seeds": seeds, "seeds_for": seeds_for,
                 "jobs": workers, "curve_points": curve_points,
                 "command": command, "overrides": list(overrides),
-                "evaluation": {k: v for k, v in options.__dict__.items()},
+                "evaluation": options.record(),
                 "judges_fitted": shared.fits, "rows": rows, "summary": summary,
                 "curves": curves, "configs": provenance, "machine": first,
                 "machine_differences": differing}
@@ -340,12 +341,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--curve-points", type=int, default=0, metavar="K",
                         help="also evaluate each run at K regular points of its budget "
                              "(learning curves against seconds and steps; default: off)")
-    parser.add_argument("--classifier-budget", type=float, default=60.0,
-                        help="seconds to train the judge, once per dataset (default 60)")
-    parser.add_argument("--max-examples", type=int, default=512,
-                        help="held-out examples to synthesise per run (default 512)")
-    parser.add_argument("--seed", type=int, default=0, help="evaluation seed")
-    parser.add_argument("--device", default="cpu", help="evaluation device")
+    gs.EvalOptions.add_flags(parser)
 
 
 def parse_seeds_for(items: Sequence[str]) -> dict[str, int]:
@@ -362,9 +358,7 @@ def parse_seeds_for(items: Sequence[str]) -> dict[str, int]:
 
 def run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
-    options = gs.EvalOptions(max_examples=args.max_examples,
-                             classifier_budget=args.classifier_budget, seed=args.seed,
-                             device=args.device)
+    options = gs.EvalOptions.from_flags(args)
     compare(args.configs, budget=args.budget, out=args.out, overrides=args.overrides,
             options=options, command="groupsup " + " ".join(sys.argv[1:]),
             curve_points=args.curve_points, seeds=args.seeds,

@@ -145,7 +145,7 @@ def search_partition(model: gs.SwapAutoencoder, dataset: gs.GroupDataset,
 
 @dataclass(frozen=True)
 class PartitionSearch:
-    """An ``adapt`` callable for :func:`groupsup.runs.evaluate.evaluate_run`: searches the
+    """An ``adapt`` callable for :func:`groupsup.evaluate_run`: searches the
     partition on the run's training split, writes it to *out* (JSON) when given, and
     evaluates the reordered model."""
 
