@@ -14,6 +14,11 @@ checkpoint and writes one evaluation folder (the next free ``RUN/eval/NNN``, or 
 - ``report.md`` and ``report.html`` (self-contained): config, training curves, sheets and every
   metric (:mod:`groupsup.runs.report`).
 
+The evaluation is a loop: :func:`evaluation_steps` picks the registered steps
+(``register_evaluations``, :mod:`groupsup.runs.step`) that apply to the run's
+:class:`~groupsup.runs.context.EvalContext`, and each adds its entries to ``metrics.json`` in
+turn (:mod:`groupsup.runs.builtin` holds the built-in ones).
+
 ``adapt`` turns the loaded model into the one to evaluate, given the dataset and the training
 ids: e.g. a baseline trained without a latent partition (beta-VAE) gets one searched on the
 training codes. The evaluated partition is recorded in ``metrics.json``.
