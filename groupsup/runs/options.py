@@ -74,7 +74,7 @@ class EvalOptions(BaseModel):
                                    default=None, metavar="KEY=VALUE", help=help_text)
             else:
                 group.add_argument(flag, dest=name, type=kind, choices=choices, default=default,
-                                   metavar=None if choices else name.upper(), help=help_text)
+                                   metavar=None if choices else _METAVARS[kind], help=help_text)
 
     @classmethod
     def from_flags(cls, args: argparse.Namespace) -> EvalOptions:
@@ -90,6 +90,7 @@ class EvalOptions(BaseModel):
 
 
 def _shown(default: Any) -> str:
+    """A field's default as ``--help`` shows it."""
     if isinstance(default, tuple):
         return ",".join(default) or "none"
     return "none" if default is None or default == {} else str(default)
@@ -115,6 +116,9 @@ def _flag_type(annotation: Any) -> tuple[Any, tuple[str, ...] | None]:
 def _names(text: str) -> tuple[str, ...]:
     """``"mig, dci"`` -> ``("mig", "dci")``."""
     return tuple(n.strip() for n in text.split(",") if n.strip())
+
+
+_METAVARS: dict[Any, str] = {int: "N", float: "X", str: "VALUE", _names: "NAMES"}
 
 
 def _key_value(text: str) -> tuple[str, Any]:
