@@ -19,9 +19,6 @@ from groupsup.errors import (
     SchemaError,
     StorageError,
 )
-from groupsup.evaluate.during import EvaluateDuringTraining
-from groupsup.evaluate.report import write_html, write_report
-from groupsup.evaluate.run import EvalOptions, evaluate_run, fit_shared_judge, synthesise
 from groupsup.graph import MultiGraph, Rule, Split, Strategy
 from groupsup.graph.splits import held_out_split, random_combinations, rule_split
 from groupsup.groups import GroupBatch, Relation
@@ -40,6 +37,13 @@ from groupsup.model import SwapAutoencoder, load_model
 from groupsup.partition import LatentPartition
 from groupsup.plugins import get_host
 from groupsup.registry import Registries, RegistrySet
+from groupsup.runs.context import EvalContext
+from groupsup.runs.during import EvaluateDuringTraining
+from groupsup.runs.evaluate import evaluate_run, fit_shared_judge
+from groupsup.runs.options import EvalOptions
+from groupsup.runs.report import write_html, write_report
+from groupsup.runs.step import CodeMetric, EvaluationStep, SynthesisMeasure
+from groupsup.runs.zeroshot import synthesise
 from groupsup.schema import UNKNOWN, Attribute, Free, Schema
 from groupsup.train import (
     Callback,
@@ -63,14 +67,17 @@ __all__ = [
     "Backbone",
     "BackboneConfig",
     "Callback",
+    "CodeMetric",
     "Command",
     "ConfigError",
     "DataError",
     "DatasetSpec",
     "Decode",
     "Encode",
+    "EvalContext",
     "EvalOptions",
     "EvaluateDuringTraining",
+    "EvaluationStep",
     "ExperimentConfig",
     "Free",
     "GroupBatch",
@@ -102,6 +109,7 @@ __all__ = [
     "StorageError",
     "Strategy",
     "SwapAutoencoder",
+    "SynthesisMeasure",
     "TermConfig",
     "Trainer",
     "__version__",

@@ -84,13 +84,14 @@ def register_callbacks(register: Register) -> None:
 
 
 @hookspec
-def register_metrics(register: Register) -> None:
-    """Register metrics of latent codes: ``register(name, metric)``, where
-    ``metric(codes, labels, *, partition, factor_names, seed)`` takes ``(N, Z)`` codes and
-    ``(N, A)`` integer labels and returns a result with ``to_dict()`` (or None to skip).
+def register_evaluations(register: Register) -> None:
+    """Register what ``groupsup evaluate`` measures: ``register(name, step)``.
 
-    ``groupsup evaluate --code-metrics NAME,...`` (``EvalOptions.code_metrics``) runs them on
-    the training codes and writes their results under ``"disentanglement"``.
+    *step* is a :class:`groupsup.EvaluationStep` (``run(ctx) -> dict`` of ``metrics.json``
+    entries, at its ``order``), a :class:`groupsup.SynthesisMeasure` (a measure of the
+    zero-shot syntheses, under ``synthesis.<name>``) or a :class:`groupsup.CodeMetric` (a
+    metric of latent codes, run when ``EvalOptions.code_metrics`` names it, under
+    ``"disentanglement"``). The built-in steps and code metrics register here too.
     """
 
 

@@ -54,8 +54,8 @@ BUILTIN_MODULES: tuple[str, ...] = (
     "groupsup.losses.builtin",
     "groupsup.graph.strategies",
     "groupsup.cli.graph",
-    "groupsup.evaluate.plugin",
-    "groupsup.evaluate.during",
+    "groupsup.runs.builtin",
+    "groupsup.runs.during",
     "groupsup.cli.explore",
     "groupsup.cli.export",
     "groupsup.train.ema",
@@ -71,7 +71,7 @@ REGISTRY_HOOKS: dict[str, str] = {
     "register_recipes": "recipe",
     "register_strategies": "strategy",
     "register_callbacks": "callback",
-    "register_metrics": "metric",
+    "register_evaluations": "evaluation",
     "register_commands": "command",
 }
 
@@ -218,8 +218,8 @@ class PluginHost:
     def call_register_callbacks(self, register: Registrar) -> None:
         self.pm.hook.register_callbacks(register=register)
 
-    def call_register_metrics(self, register: Registrar) -> None:
-        self.pm.hook.register_metrics(register=register)
+    def call_register_evaluations(self, register: Registrar) -> None:
+        self.pm.hook.register_evaluations(register=register)
 
     def call_register_commands(self, register: Registrar) -> None:
         self.pm.hook.register_commands(register=register)
@@ -279,8 +279,8 @@ class PluginHost:
         return self.registry("register_callbacks")
 
     @property
-    def metrics(self) -> Registry[Any]:
-        return self.registry("register_metrics")
+    def evaluations(self) -> Registry[Any]:
+        return self.registry("register_evaluations")
 
     @property
     def commands(self) -> Registry[Any]:

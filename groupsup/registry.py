@@ -108,7 +108,7 @@ class Registries(Protocol):
     def callbacks(self) -> Registry[Any]: ...
 
     @property
-    def metrics(self) -> Registry[Any]: ...
+    def evaluations(self) -> Registry[Any]: ...
 
 
 @dataclass
@@ -121,7 +121,7 @@ class RegistrySet:
     recipes: Registry[Any] = field(default_factory=lambda: Registry("recipe"))
     strategies: Registry[Any] = field(default_factory=lambda: Registry("strategy", "strategies"))
     callbacks: Registry[Any] = field(default_factory=lambda: Registry("callback"))
-    metrics: Registry[Any] = field(default_factory=lambda: Registry("metric"))
+    evaluations: Registry[Any] = field(default_factory=lambda: Registry("evaluation"))
 
     def register(self, kind: str, name: str, obj: Any, *, plugin: str = "(python)",
                  description: str = "") -> None:

@@ -13,7 +13,8 @@ from groupsup.cli import main
 
 # the modules, not the functions of the same name their packages export
 compare_module = importlib.import_module("groupsup_baselines.compare")
-run_module = importlib.import_module("groupsup.evaluate.run")
+run_module = importlib.import_module("groupsup.runs.evaluate")
+steps_module = importlib.import_module("groupsup.runs.builtin")
 
 torch.set_num_threads(1)
 
@@ -27,14 +28,15 @@ VAE_OPTIONS = {"inner": "conv-small", "inner_options": {"width": 8, "max_width":
 
 
 def count_judge_fits(monkeypatch) -> list[int]:
-    """Count every judge fitted, by compare (through fit_shared_judge) or inside
-    evaluate_run: both call groupsup.evaluate.run's fit_judge."""
+    """Count every judge fitted, by compare (through fit_shared_judge, in
+    groupsup.runs.evaluate) or inside evaluate_run (the judge step, groupsup.runs.builtin)."""
     calls = []
 
     def counted(*args, original=run_module.fit_judge, **kwargs):
         calls.append(1)
         return original(*args, **kwargs)
     monkeypatch.setattr(run_module, "fit_judge", counted)
+    monkeypatch.setattr(steps_module, "fit_judge", counted)
     return calls
 
 

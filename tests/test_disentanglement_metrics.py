@@ -270,7 +270,7 @@ def test_svm_sap_fits_the_raw_codes_as_published_and_inactive_dimensions_score_z
                       rng.normal(size=N), np.full(N, 3.0)], axis=1)
     y = factors[:, :1]
     result = ev.sap(codes, y, classifier="svm", seed=0)
-    from groupsup.evaluate.splits import make_rng, split_indices
+    from groupsup.evaluate.seeding import make_rng, split_indices
 
     train, test = split_indices(N, make_rng(0), 0.25, None, None)  # sap's split for seed 0
     expected = []
@@ -319,7 +319,7 @@ def test_disentanglement_metrics_of_a_block_code(factors):
 
 
 def test_evaluate_run_reports_the_disentanglement_metrics(tmp_path, toy_dataset):
-    from groupsup.evaluate.run import EvalOptions, evaluate_run
+    from groupsup.runs.evaluate import EvalOptions, evaluate_run
     from groupsup.train import Trainer, load_config
 
     store = toy_dataset.write_store(tmp_path / "store")

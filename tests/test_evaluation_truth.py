@@ -4,7 +4,6 @@ leakage, determinism, fresh evaluation folders, runs trained from Python (issue 
 from __future__ import annotations
 
 import csv
-import dataclasses
 import json
 from pathlib import Path
 
@@ -17,8 +16,10 @@ import groupsup as gs
 from groupsup.cli import main
 from groupsup.evaluate.judge import fit_judge
 from groupsup.evaluate.leakage import leakage, other_values
-from groupsup.evaluate.run import EvalOptions, eval_dir, evaluate_run
 from groupsup.graph.splits import held_out_split, resolve_split
+from groupsup.runs.context import eval_dir
+from groupsup.runs.evaluate import evaluate_run
+from groupsup.runs.options import EvalOptions
 from groupsup.train.resolve import load_dataset
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -253,10 +254,10 @@ def test_eval_dir_counts_up(tmp_path):
     assert eval_dir(tmp_path, None).name == "002"
 
 
-def test_dataset_and_option_synthesis_metrics_are_reported(tmp_path, shapes):
-    """A dataset's registry entry provides synthesis metrics (``DatasetSpec.synthesis_metrics``)
-    and ``EvalOptions.synthesis_metrics`` adds more: each sees the syntheses, their ground
-    truth and the requested labels, and lands in metrics.json and the report."""
+def test_synthesis_measures_are_reported_for_the_datasets_they_name(tmp_path, shapes):
+    """A ``SynthesisMeasure`` registered for the run's dataset and one for every dataset see
+    the syntheses, their ground truth and the requested labels, and land in metrics.json and
+    the report; one registered for another dataset does not run."""
     model = gs.SwapAutoencoder("conv-small", Shapes, shapes.image_shape,
                                {"width": 8, "max_width": 16})
     result = gs.train(model, shapes, steps=1, groups_per_step=2, out=tmp_path / "run",
@@ -271,22 +272,25 @@ def test_dataset_and_option_synthesis_metrics_are_reported(tmp_path, shapes):
 
     host = gs.get_host()
     registries = gs.RegistrySet()
-    for kind in ("datasets", "backbones", "losses", "recipes", "strategies"):
+    for kind in ("datasets", "backbones", "losses", "recipes", "strategies", "evaluations"):
         for entry in getattr(host, kind):
             getattr(registries, kind).add(entry)
-    store = host.datasets.get("store")
-    registries.register("datasets", "shapes-here", dataclasses.replace(
-        store, synthesis_metrics={"dark": dark_share}))
+    registries.register("datasets", "shapes-here", host.datasets.get("store"))
+    registries.register("evaluations", "dark",
+                        gs.SynthesisMeasure(dark_share, datasets=("shapes-here",)))
+    registries.register("evaluations", "count",
+                        gs.SynthesisMeasure(lambda s, t, labels, d: {"n": len(labels)}))
+    registries.register("evaluations", "elsewhere",
+                        gs.SynthesisMeasure(lambda *a: {"ran": True}, datasets=("fonts",)))
     metrics = gs.evaluate_run(result, dataset=shapes, registries=registries,
                               overrides=["dataset.name=shapes-here"],
-                              options=EvalOptions(**TINY, synthesis_metrics={
-                                  "count": lambda s, t, labels, d: {"n": len(labels)}}),
-                              progress=False)
+                              options=EvalOptions(**TINY), progress=False)
     n = metrics["synthesis"]["n"]
     assert seen == {"synth": (n, 3, 16, 16), "truth": (n, 3, 16, 16), "labels": (n, 3),
                     "dataset": "shapes"}
     assert metrics["synthesis"]["dark"]["n"] == n and metrics["synthesis"]["count"] == {"n": n}
     assert metrics["evaluation"]["synthesis_metrics"] == ["count", "dark"]
+    assert "elsewhere" not in metrics["synthesis"]
     written = json.loads((Path(metrics["out"]) / "metrics.json").read_text())
     assert written["synthesis"]["dark"]["share"] == metrics["synthesis"]["dark"]["share"]
     assert "| dark: share |" in (Path(metrics["out"]) / "report.md").read_text()

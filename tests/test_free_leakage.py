@@ -11,7 +11,7 @@ from conftest import Toy, styled_run, toy_images, toy_labels
 
 import groupsup as gs
 from groupsup.evaluate.judge import fit_judge
-from groupsup.evaluate.zeroshot import leakage_swaps, synthesise
+from groupsup.runs.zeroshot import leakage_swaps, synthesise
 
 LEFT = torch.tensor([-0.8, 0.0, 0.8])  # attribute a: the left half's grey level
 RIGHT = torch.tensor([-0.5, 0.5])  # attribute b: the right half's

@@ -173,8 +173,8 @@ def test_schema_encodes_missing_tokens_as_minus_one_and_decodes_them_to_none():
 
 def test_consumers_that_need_known_values_refuse_them_with_a_clear_error():
     from groupsup.evaluate.arrays import as_label_matrix
-    from groupsup.evaluate.zeroshot import draw_providers
     from groupsup.graph import random_combinations
+    from groupsup.runs.zeroshot import draw_providers
 
     labels = np.array([[0, 0], [1, -1], [1, 1]])
     schema = schema_for([2, 2])

@@ -38,10 +38,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("model", ("groupsup.backbones", "groupsup.model", "groupsup.persistence",
                "groupsup.losses")),
     ("training", ("groupsup.train",)),
-    ("pipeline", ("groupsup.evaluate.run", "groupsup.evaluate.report",
-                  "groupsup.evaluate.zeroshot", "groupsup.evaluate.during",
-                  "groupsup.evaluate.unlabelled",
-                  "groupsup.explore", "groupsup.export")),
+    ("pipeline", ("groupsup.runs", "groupsup.explore", "groupsup.export")),
     ("interface", ("groupsup.cli", "groupsup.__main__")),
     ("package", ("groupsup",)),
 ]
@@ -158,7 +155,7 @@ def test_the_layer_test_sees_lazy_imports_and_ignores_type_checking(tmp_path):
 
 
 @pytest.mark.parametrize(("module", "layer"), [
-    ("groupsup", "package"), ("groupsup.evaluate.run", "pipeline"),
+    ("groupsup", "package"), ("groupsup.runs.evaluate", "pipeline"),
     ("groupsup.evaluate.mig", "metrics"), ("groupsup.train.loader", "training"),
     ("groupsup.version", "ground")])
 def test_layer_assignment(module, layer):

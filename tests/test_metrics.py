@@ -230,11 +230,11 @@ def test_builtin_metrics_are_registered_through_the_hook():
     from groupsup.evaluate.latent import CODE_METRICS
 
     host = PluginHost(entry_points=False, local="")
-    assert set(CODE_METRICS) <= set(host.metrics.names())
+    assert set(CODE_METRICS) <= set(host.evaluations.names())
     for name in ("dci", "mig", "block_mig", "factorvae", "sap"):
-        entry = host.metrics.entry(name)
-        assert entry.obj is CODE_METRICS[name][0]
-        assert entry.plugin == "groupsup.evaluate.plugin" and entry.distribution == "groupsup"
+        entry = host.evaluations.entry(name)
+        assert isinstance(entry.obj, gs.CodeMetric) and entry.obj.metric is CODE_METRICS[name][0]
+        assert entry.plugin == "groupsup.runs.builtin" and entry.distribution == "groupsup"
 
 
 CODE_METRIC_PLUGIN = """
@@ -251,14 +251,15 @@ class Spread:
 
 
 @gs.hookimpl
-def register_metrics(register):
-    register("spread", lambda codes, labels, *, partition, factor_names, seed:
-             Spread(float(np.std(codes))))
+def register_evaluations(register):
+    register("spread", gs.CodeMetric(lambda codes, labels, *, partition, factor_names, seed:
+                                     Spread(float(np.std(codes)))))
 """
 
 
 def test_a_plugin_code_metric_is_run_by_name(tmp_path):
     from groupsup.evaluate.latent import disentanglement_metrics, summary_line
+    from groupsup.runs.step import code_metrics
 
     path = tmp_path / "spread_metric.py"
     path.write_text(CODE_METRIC_PLUGIN)
@@ -267,13 +268,17 @@ def test_a_plugin_code_metric_is_run_by_name(tmp_path):
     codes, labels = rng.normal(size=(64, 4)), rng.integers(0, 2, size=(64, 2))
     partition = gs.LatentPartition({"a": 2, "b": 2})
     results = disentanglement_metrics(codes, labels, partition, ["a", "b"],
-                                      metrics=("mig", "spread"), registry=host.metrics)
+                                      metrics=code_metrics(("mig", "spread"), host.evaluations))
     assert list(results) == ["mig", "spread"]
     assert results["spread"]["spread"] == pytest.approx(float(np.std(codes)))
     assert summary_line(results).endswith(f"spread {np.std(codes):.3f}")
-    with pytest.raises(gs.RegistryError, match=r"no metric named 'sprad'.*did you mean 'spread'"):
-        disentanglement_metrics(codes, labels, partition, ["a", "b"], metrics=("sprad",),
-                                registry=host.metrics)
+    with pytest.raises(gs.RegistryError,
+                       match=r"no evaluation named 'sprad'.*did you mean 'spread'"):
+        code_metrics(("sprad",), host.evaluations)
+    with pytest.raises(gs.ConfigError, match="'leakage', an evaluation step and no code metric"):
+        code_metrics(("leakage",), host.evaluations)
+    with pytest.raises(gs.ConfigError, match="no built-in code metric named 'sprad'"):
+        disentanglement_metrics(codes, labels, partition, ["a", "b"], metrics=("sprad",))
     one_block = disentanglement_metrics(codes, labels, gs.LatentPartition({"a": 4}), ["a", "b"],
                                         metrics=("block_mig",))
     assert one_block == {}  # block-MIG needs two blocks: skipped, not an error

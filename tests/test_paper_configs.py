@@ -105,7 +105,7 @@ def test_novel_identity_protocol_evaluates_with_test_providers(tmp_path):
 
 
 def test_spare_providers_are_other_test_images():
-    from groupsup.evaluate.zeroshot import draw_providers
+    from groupsup.runs.zeroshot import draw_providers
 
     # attribute 0 value 2 only in test (ids 4, 5); attribute 1 values all in training
     labels = np.array([[0, 0], [1, 1], [0, 1], [1, 0], [2, 0], [2, 1]])

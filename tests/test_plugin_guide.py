@@ -33,6 +33,7 @@ EXAMPLES = {
     "triplet_relation": {"strategies": ["triplets"], "losses": ["block-triplet"],
                          "recipes": ["triplet"]},
     "focus_edges": {"strategies": ["focus-edges"]},
+    "block_spread": {"evaluations": ["block_spread"]},
 }
 
 
@@ -168,6 +169,24 @@ def test_strategy_example_swaps_only_the_chosen_attributes(shapes, tmp_path):
         gs.train(gs.SwapAutoencoder("conv-small", shapes.schema, shapes.image_shape,
                                     {"width": 8, "max_width": 16}),
                  shapes, strategy="focus-edges", steps=1, out=tmp_path / "run2", progress=False)
+
+
+def test_evaluation_step_example_adds_its_entry_to_metrics_json(shapes, tmp_path):
+    run = gs.train(gs.SwapAutoencoder("conv-small", shapes.schema, shapes.image_shape,
+                                      {"width": 8, "max_width": 16}),
+                   shapes, steps=2, groups_per_step=2, out=tmp_path / "run", progress=False,
+                   threads=1, split="random-combinations")
+    options = gs.EvalOptions(max_examples=8, classifier_steps=2, leakage_examples=8,
+                             coprediction_examples=32, code_metrics=(),
+                             extra={"collapsed_below": 1e9})
+    metrics = gs.evaluate_run(run, dataset=shapes, options=options, progress=False,
+                              report=False)
+    spread = metrics["block_spread"]
+    assert list(spread["spread"]) == list(gs.load_model(run.run_dir).partition.names)
+    assert all(v > 0 for v in spread["spread"].values())
+    assert spread["collapsed"] == list(spread["spread"])  # every block is below 1e9
+    keys = list(metrics)
+    assert keys.index("disentanglement") < keys.index("block_spread") < keys.index("headline")
 
 
 EXCERPT = re.compile(r"<!-- no-test: excerpt of (\S+) -->\s*\n```python\n(.*?)```", re.S)

@@ -23,13 +23,13 @@ METRIC = """
     import groupsup as gs
 
     @gs.hookimpl{marker}
-    def register_metrics(register):
+    def register_evaluations(register):
         register("{name}", len)
 """
 
 
 def test_hooks_are_called_through_pluggys_loop(tmp_path):
-    """tryfirst orders the calls and pluggy's call monitoring sees one register_metrics call."""
+    """tryfirst orders the calls and pluggy's call monitoring sees one register_evaluations call."""
     early = write_plugin(tmp_path, "early", METRIC.format(marker="(tryfirst=True)", name="e"))
     late = write_plugin(tmp_path, "late", METRIC.format(marker="", name="l"))
     host = PluginHost(entry_points=False, local=f"{early},{late}")
@@ -37,9 +37,11 @@ def test_hooks_are_called_through_pluggys_loop(tmp_path):
     host.pm.add_hookcall_monitoring(
         lambda hook, impls, kwargs: calls.append(f"{hook}:{impls[-1].plugin_name}"),
         lambda outcome, hook, impls, kwargs: None)
-    assert host.metrics.entry("e").plugin == "early" and host.metrics.entry("l").plugin == "late"
-    assert calls == ["register_metrics:early"]  # pluggy calls the last impl first: tryfirst's
-    assert host.plugins["late"].registered == {"metrics": ["l"]}
+    evaluations = host.evaluations
+    assert evaluations.entry("e").plugin == "early" and evaluations.entry("l").plugin == "late"
+    # pluggy calls the last impl first: tryfirst's
+    assert calls == ["register_evaluations:early"]
+    assert host.plugins["late"].registered == {"evaluations": ["l"]}
 
 
 def test_a_hook_wrapper_encloses_the_other_plugins(tmp_path):
@@ -47,15 +49,15 @@ def test_a_hook_wrapper_encloses_the_other_plugins(tmp_path):
         import groupsup as gs
 
         @gs.hookimpl(wrapper=True)
-        def register_metrics(register):
+        def register_evaluations(register):
             register("before", len)
             result = yield
             register("after", len)
             return result
     """)
     host = PluginHost(entry_points=False, local=str(wrapper))
-    assert {"before", "after", "dci"} <= set(host.metrics.names())
-    assert host.metrics.entry("after").plugin == "wrapping"
+    assert {"before", "after", "dci"} <= set(host.evaluations.names())
+    assert host.evaluations.entry("after").plugin == "wrapping"
 
 
 def test_a_failing_hook_is_named_and_the_others_still_register(tmp_path):
@@ -64,17 +66,17 @@ def test_a_failing_hook_is_named_and_the_others_still_register(tmp_path):
         import groupsup as gs
 
         @gs.hookimpl(tryfirst=True)
-        def register_metrics(register):
+        def register_evaluations(register):
             register("lost-or-not", len)
             raise KeyError("no weights")
     """)
     host = PluginHost(entry_points=False, local=f"{good},{bad}")
-    assert "kept" in host.metrics and "mig" in host.metrics  # called after the failure
-    assert "lost-or-not" in host.metrics  # what it registered before failing stays
-    assert any(p.startswith("plugin 'bad' ((local)) failed in register_metrics: KeyError")
+    assert "kept" in host.evaluations and "mig" in host.evaluations  # called after the failure
+    assert "lost-or-not" in host.evaluations  # what it registered before failing stays
+    assert any(p.startswith("plugin 'bad' ((local)) failed in register_evaluations: KeyError")
                for p in host.problems)
     with pytest.raises(gs.RegistryError, match=r"plugin 'bad'.*no weights"):
-        host.metrics.get("missing")
+        host.evaluations.get("missing")
 
 
 def test_a_failing_hook_wrapper_is_named(tmp_path):
@@ -82,7 +84,7 @@ def test_a_failing_hook_wrapper_is_named(tmp_path):
         import groupsup as gs
 
         @gs.hookimpl(hookwrapper=True)
-        def register_metrics(register):
+        def register_evaluations(register):
             raise RuntimeError("wrapper broke")
             yield
     """)
@@ -95,7 +97,7 @@ def test_a_failing_hook_wrapper_is_named(tmp_path):
 def test_registering_without_a_name_is_the_plugins_failure(tmp_path):
     path = write_plugin(tmp_path, "noname", METRIC.format(marker="", name=""))
     host = PluginHost(entry_points=False, local=str(path))
-    assert any("plugin 'noname'" in p and "has no name" in p for p in host.metrics.failures)
+    assert any("plugin 'noname'" in p and "has no name" in p for p in host.evaluations.failures)
 
 
 def test_disabled_plugins_are_not_imported_and_listed(tmp_path, monkeypatch):
@@ -105,13 +107,13 @@ def test_disabled_plugins_are_not_imported_and_listed(tmp_path, monkeypatch):
     host = PluginHost(entry_points=False, local=f"{broken},{good}", disable=["good"])
     assert host.problems == []
     assert host.plugins["broken"].disabled and host.plugins["good"].disabled
-    assert "kept" not in host.metrics
+    assert "kept" not in host.evaluations
 
 
 def test_disabling_by_distribution_name(tmp_path):
     path = write_plugin(tmp_path, "anything", METRIC.format(marker="", name="x"))
     host = PluginHost(entry_points=False, local=str(path), disable=["(local)"])
-    assert host.plugins["anything"].disabled and "x" not in host.metrics
+    assert host.plugins["anything"].disabled and "x" not in host.evaluations
 
 
 def test_an_unknown_disabled_name_is_reported_with_a_suggestion(tmp_path):

@@ -30,13 +30,13 @@ def test_local_plugin_registers_and_is_attributed(tmp_path):
         import groupsup as gs
 
         @gs.hookimpl
-        def register_metrics(register):
+        def register_evaluations(register):
             register("answer", lambda: 42, description="the answer")
     """)
     host = PluginHost(entry_points=False, local=str(path))
-    entry = host.metrics.entry("answer")
+    entry = host.evaluations.entry("answer")
     assert entry.obj() == 42 and entry.plugin == "local_one" and entry.description == "the answer"
-    assert host.plugins["local_one"].registered == {"metrics": ["answer"]}
+    assert host.plugins["local_one"].registered == {"evaluations": ["answer"]}
 
 
 def test_broken_plugin_is_reported_and_others_still_load(tmp_path):
@@ -45,11 +45,11 @@ def test_broken_plugin_is_reported_and_others_still_load(tmp_path):
         import groupsup as gs
 
         @gs.hookimpl
-        def register_metrics(register):
+        def register_evaluations(register):
             register("good-metric", len)
     """)
     host = PluginHost(entry_points=False, local=f"{broken},{good}")
-    assert "good-metric" in host.metrics
+    assert "good-metric" in host.evaluations
     assert any("broken" in p and "boom at import" in p for p in host.problems)
     assert host.plugins["broken"].error.startswith("RuntimeError")
 
@@ -77,14 +77,14 @@ def test_name_collisions_are_reported_not_dropped(tmp_path):
         import groupsup as gs
 
         @gs.hookimpl
-        def register_metrics(register):
+        def register_evaluations(register):
             register("dup", {value!r})
     """
     a = write_plugin(tmp_path, "first", body.format(value="a"))
     b = write_plugin(tmp_path, "second", body.format(value="b"))
     host = PluginHost(entry_points=False, local=f"{a},{b}")
-    assert host.metrics.get("dup") == "a"
-    assert host.metrics.get("second:dup") == "b"
+    assert host.evaluations.get("dup") == "a"
+    assert host.evaluations.get("second:dup") == "b"
     assert any("'dup'" in p and "first" in p and "second" in p for p in host.problems)
 
 
@@ -136,9 +136,9 @@ def test_a_plugins_folder_loads_every_module_in_it(tmp_path):
             import groupsup as gs
 
             @gs.hookimpl
-            def register_metrics(register):
+            def register_evaluations(register):
                 register("{name}-metric", len)
         """)
     host = PluginHost(entry_points=False, local=str(folder))
-    assert {"alpha-metric", "beta-metric"} <= set(host.metrics.names())
-    assert host.metrics.entry("beta-metric").plugin == "beta"
+    assert {"alpha-metric", "beta-metric"} <= set(host.evaluations.names())
+    assert host.evaluations.entry("beta-metric").plugin == "beta"

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from groupsup.cli import main
-from groupsup.evaluate.report import markdown_to_html
+from groupsup.runs.report import markdown_to_html
 from groupsup.train import Trainer, load_config
 
 torch.set_num_threads(1)

@@ -162,7 +162,7 @@ def test_the_evaluate_callback_from_config_leaves_training_unchanged(tmp_path, s
     assert [r["step"] for r in records] == [4, 6]  # every 4 steps, and the last one
     assert all(r["n"] == 8 and not r["held_out"] and r["synthesis_ssim"] is not None
                for r in records)
-    assert {"kind": "callback", "name": "evaluate", "plugin": "groupsup.evaluate.during",
+    assert {"kind": "callback", "name": "evaluate", "plugin": "groupsup.runs.during",
             "distribution": "groupsup", "version": gs.__version__} in trainer.resolved.provenance
     # a resumed run drops the evaluations after its checkpoint's step, as metrics.jsonl
     resumed = gs.Trainer(load_config({**cfg.to_dict(), "train": {**cfg.train.model_dump(),

@@ -24,11 +24,9 @@ class DatasetSpec:
     ``expects`` says, in one line, where and in which layout the data must be.
     ``splits`` maps a split name (e.g. ``"protocol"``) to ``make(dataset, seed) -> Split``:
     ready zero-shot splits the dataset offers besides the generic ones.
-    ``synthesis_metrics`` maps a name to ``metric(synth, truth, labels, dataset) -> dict``:
-    measures only this dataset can define (e.g. Fonts' colour artefacts), which the
-    evaluation computes on the zero-shot syntheses (``synth``, ``truth``: ``(N, C, H, W)``
-    tensors in ``[-1, 1]``; ``labels``: the ``(N, A)`` requested combinations) and reports
-    under ``synthesis.<name>``; the returned dict must be JSON-ready.
+    A measure of the syntheses only this dataset can define (e.g. Fonts' colour artefacts)
+    registers through ``register_evaluations`` (:class:`groupsup.SynthesisMeasure` with
+    ``datasets=``).
     """
 
     schema: type[Schema] | None  # None: the schema comes with the data (e.g. a store)
@@ -37,7 +35,6 @@ class DatasetSpec:
     expects: str
     description: str = ""
     splits: dict[str, Callable[[GroupDataset, int], Any]] = field(default_factory=dict)
-    synthesis_metrics: dict[str, Callable[..., dict[str, Any]]] = field(default_factory=dict)
 
     def build(self, options: dict[str, Any] | None = None) -> GroupDataset:
         from groupsup.validation import validate

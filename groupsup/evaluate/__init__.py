@@ -2,8 +2,8 @@
 
 - image quality: :func:`mse`, :func:`psnr`, :func:`ssim`, :func:`synthesis_quality`
 - latent structure: :func:`coprediction` (block x attribute probes), :func:`dci`, :func:`mig`,
-  :func:`block_mig`, :func:`factorvae`, :func:`sap`; :func:`disentanglement_metrics` runs the
-  registered code metrics by name (:data:`DEFAULT_CODE_METRICS`)
+  :func:`block_mig`, :func:`factorvae`, :func:`sap`; :func:`disentanglement_metrics` runs
+  several code metrics on one set of codes (:data:`DEFAULT_CODE_METRICS`)
 - swaps judged by an independent classifier: :class:`AttributeClassifier`,
   :func:`train_classifier`, :func:`swap_accuracy`; the evaluation's judge with its real-image
   accuracy: :func:`fit_judge` -> :class:`Judge`
@@ -19,7 +19,11 @@ from groupsup.evaluate.dci import DCIScores, dci
 from groupsup.evaluate.factorvae import FactorVAEScores, factorvae
 from groupsup.evaluate.image_quality import ImageScores, mse, psnr, ssim
 from groupsup.evaluate.judge import Judge, fit_judge
-from groupsup.evaluate.latent import DEFAULT_CODE_METRICS, CodeMetric, disentanglement_metrics
+from groupsup.evaluate.latent import (
+    DEFAULT_CODE_METRICS,
+    CodeMetricFunction,
+    disentanglement_metrics,
+)
 from groupsup.evaluate.mig import BlockMIGScores, MIGScores, block_mig, mig
 from groupsup.evaluate.sap import SAPScores, sap
 from groupsup.evaluate.swap import SwapAccuracy, swap_accuracy
@@ -31,7 +35,7 @@ __all__ = [
     "BlockMIGScores",
     "ClassifierFit",
     "CoPrediction",
-    "CodeMetric",
+    "CodeMetricFunction",
     "DCIScores",
     "FactorVAEScores",
     "ImageScores",

@@ -27,7 +27,7 @@ from groupsup.evaluate.arrays import (
     json_array,
     names_for,
 )
-from groupsup.evaluate.splits import Seed, make_rng, seed_record, split_indices
+from groupsup.evaluate.seeding import Seed, make_rng, seed_record, split_indices
 
 
 class AttributeClassifier(nn.Module):

@@ -28,7 +28,7 @@ from groupsup.evaluate.arrays import (
     names_for,
 )
 from groupsup.evaluate.probes import fit_probes, stack_blocks
-from groupsup.evaluate.splits import Seed, make_rng, seed_record, split_indices, torch_generator
+from groupsup.evaluate.seeding import Seed, make_rng, seed_record, split_indices, torch_generator
 from groupsup.fileio import atomic_save
 from groupsup.partition import LatentPartition
 

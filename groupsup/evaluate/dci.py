@@ -56,7 +56,7 @@ from groupsup.evaluate.arrays import (
     standardise,
 )
 from groupsup.evaluate.probes import fit_probes
-from groupsup.evaluate.splits import Seed, make_rng, seed_record, split_indices, torch_generator
+from groupsup.evaluate.seeding import Seed, make_rng, seed_record, split_indices, torch_generator
 
 
 def _one_minus_entropy(p: np.ndarray, axis: int) -> np.ndarray:
@@ -221,6 +221,24 @@ def _require_sklearn() -> Any:
 IMPORTANCES = ("logistic", "gbt")
 
 
+def _check_options(importance: str, null_repeats: int) -> None:
+    if importance not in IMPORTANCES:
+        raise ConfigError(f"importance must be one of {list(IMPORTANCES)}, got {importance!r}"
+                          f"{did_you_mean(importance, IMPORTANCES)}")
+    if isinstance(null_repeats, bool) or not isinstance(null_repeats, int) or null_repeats < 0:
+        raise ConfigError(f"null_repeats must be an int >= 0, got {null_repeats!r}")
+
+
+def _estimate_config(importance: str, gbt_options: dict[str, Any] | None, *, l2: float,
+                     iterations: int) -> dict[str, Any]:
+    """The importance estimator's part of a DCI result's config."""
+    if importance == "gbt":
+        return {"gbt_options": dict(gbt_options or {}),
+                "importance_estimate": "GradientBoostingClassifier.feature_importances_"}
+    return {"l2": l2, "iterations": iterations, "importance_estimate": (
+        "squared class-centred weights of standardised logistic probes")}
+
+
 def dci(codes: ArrayLike, factors: ArrayLike, *, factor_names: Sequence[str] | None = None,
         seed: Seed = 0, test_fraction: float = 0.25, train_index: ArrayLike | None = None,
         test_index: ArrayLike | None = None, l2: float = 1e-4, iterations: int = 100,
@@ -237,11 +255,7 @@ def dci(codes: ArrayLike, factors: ArrayLike, *, factor_names: Sequence[str] | N
     drawn from ``seed``. ``null_repeats`` permutations of the code rows (0: none) measure the
     floor of D and C; each costs one more fit.
     """
-    if importance not in IMPORTANCES:
-        raise ConfigError(f"importance must be one of {list(IMPORTANCES)}, got {importance!r}"
-                          f"{did_you_mean(importance, IMPORTANCES)}")
-    if isinstance(null_repeats, bool) or not isinstance(null_repeats, int) or null_repeats < 0:
-        raise ConfigError(f"null_repeats must be an int >= 0, got {null_repeats!r}")
+    _check_options(importance, null_repeats)
     data = factor_inputs(codes, factors, factor_names)
     z, y, cards, names = data.codes, data.labels, data.cardinalities, data.names
     if z.shape[0] < 4:
@@ -274,13 +288,8 @@ def dci(codes: ArrayLike, factors: ArrayLike, *, factor_names: Sequence[str] | N
         null_c.append(_completeness(shuffled, factor_null))
     config = {"seed": seed_record(seed), "n_train": len(train), "n_test": len(test),
               "importance": importance, "null_repeats": null_repeats,
-              "cardinalities": list(cards)}
-    if importance == "gbt":
-        config["gbt_options"] = dict(gbt_options or {})
-        config["importance_estimate"] = "GradientBoostingClassifier.feature_importances_"
-    else:
-        config.update(l2=l2, iterations=iterations, importance_estimate=(
-            "squared class-centred weights of standardised logistic probes"))
+              "cardinalities": list(cards),
+              **_estimate_config(importance, gbt_options, l2=l2, iterations=iterations)}
     return DCIScores(
         factors=names, importance=normalised, disentanglement_per_code=per_code,
         completeness_per_factor=per_factor, informativeness_per_factor=accuracy,

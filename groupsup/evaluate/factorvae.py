@@ -25,7 +25,7 @@ import numpy as np
 
 from groupsup.errors import ConfigError, DataError
 from groupsup.evaluate.arrays import ArrayLike, factor_inputs, json_float
-from groupsup.evaluate.splits import Seed, make_rng, seed_record
+from groupsup.evaluate.seeding import Seed, make_rng, seed_record
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ import numpy as np
 from groupsup.data import GroupDataset
 from groupsup.errors import ConfigError, DataError
 from groupsup.evaluate.arrays import chance_level, json_array
-from groupsup.evaluate.classifier import AttributeClassifier, train_classifier
+from groupsup.evaluate.classifier import AttributeClassifier, ClassifierFit, train_classifier
 
 MIN_ACCURACY = 0.9
 CHANCE_MARGIN = 0.1
@@ -95,68 +95,29 @@ def fit_judge(data: GroupDataset, *, train: np.ndarray, test: np.ndarray | None,
     ``time_budget`` bounds each training in seconds; a training cut short is recorded in
     ``config["budget_hit"]`` (the numbers then depend on the machine's speed).
     """
-    if judge_data not in JUDGE_DATA:
-        raise ConfigError(f"judge data {judge_data!r}: expected one of {list(JUDGE_DATA)}")
-    if folds < 1:
-        raise ConfigError(f"judge folds must be at least 1, got {folds}")
-    if not 0.0 < holdout < 1.0:
-        raise ConfigError(f"judge holdout must lie in (0, 1), got {holdout}")
+    _check_options(judge_data, folds, holdout)
     rng = np.random.default_rng(seed)
     held = set() if test is None else set(test.tolist())
-    source, pool_name = data, judge_data
+    source, pool_name, pool = data, judge_data, (np.arange(len(data)) if judge_data == "all"
+                                                 else np.asarray(train, dtype=np.int64))
     if judge_set is not None:
         _check_same_schema(data, judge_set)
         source, pool_name, held = judge_set, f"judge set {judge_set.name!r}", set()
         pool = np.arange(len(judge_set))
-    elif judge_data == "all":
-        pool = np.arange(len(data))
-    else:
-        pool = np.asarray(train, dtype=np.int64)
-    cards = data.schema.cardinalities
-    kwargs = {"cardinalities": cards, "steps": steps, "time_budget": time_budget,
-              "device": device}
-    fits = []
+    fitting = _Fitting(source, pool, pool_name, rng, {
+        "cardinalities": data.schema.cardinalities, "steps": steps,
+        "time_budget": time_budget, "device": device})
     if judge_data == "train" and judge_set is None and test is not None and len(test):
         # the training split's judge, scored on the real held-out images: shows its bias
-        fit = train_classifier(source, train_index=pool, test_index=test,
-                               seed=int(rng.integers(2**62)), **kwargs)
-        fits.append(fit)
-        scored, predicted, classifier = test, _predict(fit.classifier, source, test), \
-            fit.classifier
+        scored, predicted, classifier = fitting.on_split(test)
     elif folds == 1:
-        order = rng.permutation(pool)
-        n_eval = max(1, round(holdout * len(pool)))
-        if n_eval >= len(pool):
-            raise DataError(f"{pool_name}: {len(pool)} images are too few to hold out "
-                            f"{holdout:.0%} for scoring the judge")
-        scored, fit_rows = np.sort(order[:n_eval]), np.sort(order[n_eval:])
-        fit = train_classifier(source, train_index=fit_rows, test_index=scored,
-                               seed=int(rng.integers(2**62)), **kwargs)
-        fits.append(fit)
-        predicted, classifier = _predict(fit.classifier, source, scored), fit.classifier
+        scored, predicted, classifier = fitting.holding_out(holdout)
     else:
-        if len(pool) < 2 * folds:
-            raise DataError(f"{pool_name}: {len(pool)} images are too few for {folds}-fold "
-                            "cross-validation of the judge")
-        fold = np.empty(len(pool), dtype=np.int64)
-        fold[rng.permutation(len(pool))] = np.arange(len(pool)) % folds
-        predicted = np.empty((len(pool), len(cards)), dtype=np.int64)
-        for f in range(folds):
-            inside = fold == f
-            fit = train_classifier(source, train_index=pool[~inside], test_index=pool[inside],
-                                   seed=int(rng.integers(2**62)), **kwargs)
-            fits.append(fit)
-            predicted[inside] = _predict(fit.classifier, source, pool[inside])
-        scored = pool
-        # the judge itself learns from the whole pool; its scores are the folds' above
-        final = train_classifier(source, train_index=pool, test_index=pool[:1],
-                                 seed=int(rng.integers(2**62)), **kwargs)
-        fits.append(final)
-        classifier = final.classifier
+        scored, predicted, classifier = fitting.cross_validated(folds)
+    fits = fitting.fits
     truth = source.labels[scored]
     hits = predicted == truth
     on_held = np.array([i in held for i in scored.tolist()], dtype=bool)
-    seconds = sum(f.config["seconds"] for f in fits)
     config = {"data": pool_name, "folds": folds, "holdout": holdout if folds == 1 else None,
               "pool": len(pool), "scored": len(scored), "steps": steps,
               "time_budget": time_budget, "trainings": len(fits),
@@ -164,7 +125,71 @@ def fit_judge(data: GroupDataset, *, train: np.ndarray, test: np.ndarray | None,
               "classifier": {k: v for k, v in fits[-1].config.items() if k != "seconds"}}
     classifier.eval()
     return Judge(classifier, hits.mean(axis=0), chance_level(truth),
-                 hits[on_held].mean(axis=0) if on_held.any() else None, config, seconds)
+                 hits[on_held].mean(axis=0) if on_held.any() else None, config,
+                 sum(f.config["seconds"] for f in fits))
+
+
+def _check_options(judge_data: str, folds: int, holdout: float) -> None:
+    if judge_data not in JUDGE_DATA:
+        raise ConfigError(f"judge data {judge_data!r}: expected one of {list(JUDGE_DATA)}")
+    if folds < 1:
+        raise ConfigError(f"judge folds must be at least 1, got {folds}")
+    if not 0.0 < holdout < 1.0:
+        raise ConfigError(f"judge holdout must lie in (0, 1), got {holdout}")
+
+
+# what each way of fitting returns: the scored rows, their predicted codes, the judge
+Scored = tuple[np.ndarray, np.ndarray, AttributeClassifier]
+
+
+@dataclass
+class _Fitting:
+    """The trainings of one judge on *pool* (ids of *source*), each seeded by the next draw of
+    *rng*; ``fits`` collects them in order."""
+
+    source: GroupDataset
+    pool: np.ndarray
+    pool_name: str
+    rng: np.random.Generator
+    options: dict[str, Any]
+    fits: list[ClassifierFit] = field(default_factory=list)
+
+    def fit(self, rows: np.ndarray, scored: np.ndarray) -> AttributeClassifier:
+        fit = train_classifier(self.source, train_index=rows, test_index=scored,
+                               seed=int(self.rng.integers(2**62)), **self.options)
+        self.fits.append(fit)
+        return fit.classifier
+
+    def on_split(self, test: np.ndarray) -> Scored:
+        """Trained on the pool (the training split), scored on the held-out *test* ids."""
+        classifier = self.fit(self.pool, test)
+        return test, _predict(classifier, self.source, test), classifier
+
+    def holding_out(self, holdout: float) -> Scored:
+        """Trained on the pool less a random *holdout* share, scored on that share."""
+        order = self.rng.permutation(self.pool)
+        n_eval = max(1, round(holdout * len(self.pool)))
+        if n_eval >= len(self.pool):
+            raise DataError(f"{self.pool_name}: {len(self.pool)} images are too few to hold "
+                            f"out {holdout:.0%} for scoring the judge")
+        scored, fit_rows = np.sort(order[:n_eval]), np.sort(order[n_eval:])
+        classifier = self.fit(fit_rows, scored)
+        return scored, _predict(classifier, self.source, scored), classifier
+
+    def cross_validated(self, folds: int) -> Scored:
+        """Every pool row scored out-of-fold; then the judge trained on the whole pool."""
+        pool = self.pool
+        if len(pool) < 2 * folds:
+            raise DataError(f"{self.pool_name}: {len(pool)} images are too few for "
+                            f"{folds}-fold cross-validation of the judge")
+        fold = np.empty(len(pool), dtype=np.int64)
+        fold[self.rng.permutation(len(pool))] = np.arange(len(pool)) % folds
+        predicted = np.empty((len(pool), len(self.options["cardinalities"])), dtype=np.int64)
+        for f in range(folds):
+            inside = fold == f
+            classifier = self.fit(pool[~inside], pool[inside])
+            predicted[inside] = _predict(classifier, self.source, pool[inside])
+        return pool, predicted, self.fit(pool, pool[:1])
 
 
 def _check_same_schema(data: GroupDataset, other: GroupDataset) -> None:

@@ -3,13 +3,14 @@
 :func:`disentanglement_metrics` runs MIG, block-level MIG (when the partition has at least two
 blocks), DCI (logistic importances with the permuted-code floor), the FactorVAE score and SAP
 (discrete factors) on the same codes and labels, each with its defaults and one seed, and returns
-their ``to_dict()`` results under their registered names. :func:`summary_line` condenses them
-into one console line.
+their ``to_dict()`` results by name; a plugin's code metric (registered through
+``register_evaluations``, see :class:`groupsup.CodeMetric`) is passed in by name with them.
+:func:`summary_line` condenses them into one console line.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 import numpy as np
@@ -22,8 +23,9 @@ from groupsup.evaluate.sap import sap
 from groupsup.partition import LatentPartition
 
 
-class CodeMetric(Protocol):
-    """What ``register_metrics`` registers: a metric of latent codes and their labels."""
+class CodeMetricFunction(Protocol):
+    """A metric of latent codes and their labels (wrapped in :class:`groupsup.CodeMetric` to
+    register it through ``register_evaluations``)."""
 
     def __call__(self, codes: np.ndarray, labels: np.ndarray, *, partition: LatentPartition,
                  factor_names: Sequence[str], seed: int) -> Any: ...
@@ -60,8 +62,9 @@ def _sap(codes: np.ndarray, labels: np.ndarray, *, partition: LatentPartition,
     return sap(codes, labels, seed=seed, factor_names=factor_names)
 
 
-# name -> (code metric, description): registered through ``register_metrics`` (evaluate/plugin.py)
-CODE_METRICS: dict[str, tuple[CodeMetric, str]] = {
+# name -> (code metric, description): registered through ``register_evaluations``
+# (groupsup/runs/builtin.py)
+CODE_METRICS: dict[str, tuple[CodeMetricFunction, str]] = {
     "mig": (_mig, "mutual information gap (histogram-discretised codes)"),
     "block_mig": (_block_mig, "MIG between factors and latent blocks (k-means-discretised "
                   "blocks); skipped for a one-block partition"),
@@ -73,40 +76,37 @@ CODE_METRICS: dict[str, tuple[CodeMetric, str]] = {
 }
 
 
-def _lookup(name: str, registry: Any) -> CodeMetric:
-    if registry is not None and name in registry:
-        return registry.get(name)
-    if name in CODE_METRICS:
-        return CODE_METRICS[name][0]
-    if registry is not None:
-        return registry.get(name)  # raises, naming the registered metrics (did you mean ...)
-    raise ConfigError(f"no code metric named {name!r}{did_you_mean(name, CODE_METRICS)}; "
-                      f"built-in: {list(CODE_METRICS)}")
-
-
 def disentanglement_metrics(codes: np.ndarray, labels: np.ndarray, partition: LatentPartition,
                             names: Sequence[str], seed: int = 0,
-                            metrics: Sequence[str] = DEFAULT_CODE_METRICS,
-                            registry: Any = None) -> dict[str, Any]:
-    """Run the code metrics named *metrics* on ``codes (N, Z)`` for ``labels (N, A)`` named
-    *names*: ``{metric name: result.to_dict()}`` (a metric returning None is left out).
+                            metrics: Sequence[str] | Mapping[str, CodeMetricFunction]
+                            = DEFAULT_CODE_METRICS) -> dict[str, Any]:
+    """Run the code *metrics* on ``codes (N, Z)`` for ``labels (N, A)`` named *names*:
+    ``{metric name: result.to_dict()}`` (a metric returning None is left out).
 
-    *registry*: the metrics registry to look names up in first (a plugin's metric registered
-    through ``register_metrics`` is run by naming it); names it lacks come from the built-in
-    :data:`CODE_METRICS`. Every metric is called as ``metric(codes, labels, partition=...,
-    factor_names=..., seed=...)`` and returns an object with ``to_dict()``.
+    *metrics*: names of the built-in :data:`CODE_METRICS`, or ``{name: metric}`` (e.g. a
+    plugin's, as ``groupsup evaluate`` passes them). Every metric is called as
+    ``metric(codes, labels, partition=..., factor_names=..., seed=...)`` and returns an object
+    with ``to_dict()``.
     """
+    if not isinstance(metrics, Mapping):
+        metrics = {name: _builtin(name) for name in metrics}
     names = list(names)
     out: dict[str, Any] = {}
     scarce = too_few_rows(labels, names)
     if scarce is not None:  # every score would be an artefact of the sample: say so instead
         return {name: {"metric": name, "undefined": scarce} for name in metrics}
-    for name in metrics:
-        metric = _lookup(name, registry)
+    for name, metric in metrics.items():
         result = metric(codes, labels, partition=partition, factor_names=names, seed=seed)
         if result is not None:
             out[name] = result.to_dict()
     return out
+
+
+def _builtin(name: str) -> CodeMetricFunction:
+    if name not in CODE_METRICS:
+        raise ConfigError(f"no built-in code metric named {name!r}"
+                          f"{did_you_mean(name, CODE_METRICS)}; built-in: {list(CODE_METRICS)}")
+    return CODE_METRICS[name][0]
 
 
 # below this many rows for some value of a factor that varies, the code metrics say nothing

@@ -34,7 +34,7 @@ from groupsup.evaluate.arrays import (
     json_float,
     standardise,
 )
-from groupsup.evaluate.splits import Seed, make_rng, seed_record
+from groupsup.evaluate.seeding import Seed, make_rng, seed_record
 from groupsup.partition import LatentPartition
 
 

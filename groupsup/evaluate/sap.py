@@ -43,7 +43,7 @@ from groupsup.evaluate.arrays import (
     standardise,
 )
 from groupsup.evaluate.probes import fit_probes
-from groupsup.evaluate.splits import Seed, make_rng, seed_record, split_indices, torch_generator
+from groupsup.evaluate.seeding import Seed, make_rng, seed_record, split_indices, torch_generator
 
 CLASSIFIERS = ("logistic", "svm")
 

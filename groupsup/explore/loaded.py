@@ -17,7 +17,7 @@ import numpy as np
 from groupsup.data import GroupDataset, to_tensor
 from groupsup.errors import ConfigError, DataError
 from groupsup.evaluate.image_quality import mse, psnr
-from groupsup.evaluate.run import resolve_dataset, split_ids
+from groupsup.runs.context import resolve_dataset, split_ids
 from groupsup.explore import checks
 from groupsup.explore.checks import Limits, Provider, RequestError
 from groupsup.explore.runinfo import finite, latest_evaluation, training_curves

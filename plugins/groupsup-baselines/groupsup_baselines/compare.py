@@ -5,7 +5,8 @@ Each config is resolved (:func:`groupsup.resolve`) and trains with the same
 ``train.out`` becomes ``DIR/<config file stem>``, or ``DIR/<stem>/seed-<seed>`` with
 ``--seeds N``, which trains seeds ``seed, seed + 1, ...`` of each config on the split of its
 first seed; ``--seeds-for STEM=N`` gives one config N seeds), then
-:func:`~groupsup.evaluate.run.evaluate_run` evaluates it with the same options.
+:func:`~groupsup.evaluate_run` evaluates it with the same options (the flags of
+:class:`groupsup.EvalOptions`, derived from its fields as ``groupsup evaluate``'s are).
 ``--jobs N`` trains N runs at a time in worker processes (:func:`train_all`), every run at
 the same share of the machine; evaluation follows in this process. The judge is fitted once
 per dataset and split (:func:`groupsup.fit_shared_judge`) and reads every run's syntheses, so
@@ -260,24 +261,10 @@ def compare(configs: Sequence[str | Path], *, budget: float, out: str | Path,
     *budget* seconds of training, *workers* trainings at a time, with learning curves of
     *curve_points* points when > 1; write the comparison into *out*; return what
     ``compare.json`` holds."""
-    if budget <= 0:
-        raise gs.ConfigError(f"--budget must be positive seconds, got {budget:g}")
     seeds_for = dict(seeds_for or {})
-    if seeds < 1 or curve_points < 0 or workers < 1 or any(n < 1 for n in seeds_for.values()):
-        raise gs.ConfigError(f"--seeds, --seeds-for and --jobs must be >= 1 and --curve-points "
-                             f">= 0, got seeds {seeds}, seeds-for {seeds_for}, jobs {workers} "
-                             f"and curve points {curve_points}")
     names = [Path(c).stem for c in configs]
-    if not names:
-        raise gs.ConfigError("compare needs at least one CONFIG")
-    doubled = sorted({n for n in names if names.count(n) > 1})
-    if doubled:
-        raise gs.ConfigError(f"config file names must differ (each names its run folder); "
-                             f"{doubled} appear twice")
-    unknown = sorted(set(seeds_for) - set(names))
-    if unknown:
-        raise gs.ConfigError(f"--seeds-for names {unknown}, which are not among the configs "
-                             f"{names} (use a config file's stem)")
+    check_arguments(names, budget=budget, seeds=seeds, seeds_for=seeds_for,
+                    curve_points=curve_points, workers=workers)
     out = Path(out)
     options = options or gs.EvalOptions()
     say = print if progress else (lambda *a, **k: None)
@@ -289,33 +276,14 @@ def compare(configs: Sequence[str | Path], *, budget: float, out: str | Path,
     shared = SharedData(options)
     trained = train_all(jobs, shared, budget=budget, curve_points=curve_points,
                         workers=workers, progress=progress)
-    rows, curves, provenance = [], {}, {}
+    rows, curves = [], {}
     for job, done in zip(jobs, trained):
-        config = gs.load_config(job.config)
-        entry = shared.data(gs.load_config(job.data_config))
-        if done.split != split_fingerprint(entry["split"]):
-            raise gs.DataError(f"[{job.run_name}] the worker's split differs from this "
-                               f"process's ({done.split} != "
-                               f"{split_fingerprint(entry['split'])}): the dataset or split "
-                               f"is not deterministic")
-        run_dir, result = Path(job.config["train"]["out"]), done.result
-        say(f"[{job.run_name}] {result.step} steps; evaluating", flush=True)
-        evaluate = functools.partial(evaluate_point, run_dir, config, entry["dataset"],
-                                     shared.judge(entry), options, progress=progress)
-        metrics = evaluate(checkpoint=None, out=run_dir / "eval", report=True)
-        row = {**summarise(job.run_name, config, result, metrics), "config": job.name,
-               "seed": config.seed}
-        if curve_points > 1:
-            curve = [curve_record(p["point"], curve_points, p["step"], p["seconds"],
-                                  evaluate(checkpoint=p["path"], report=False,
-                                           out=run_dir / "curve" / f"eval-{p['point']}"))
-                     for p in done.points]
-            curve.append(curve_record(curve_points, curve_points, result.step,
-                                      result.wall_time, metrics))
-            curves[job.run_name] = curve
-            row["curve_tail_gain"] = tail_gain(curve)
+        say(f"[{job.run_name}] {done.result.step} steps; evaluating", flush=True)
+        row, curve = evaluate_job(job, done, shared, curve_points=curve_points,
+                                  progress=progress)
         rows.append(row)
-        provenance[job.run_name] = job.config
+        if curve:
+            curves[job.run_name] = curve
     summary = summarise_seeds(rows)
     first, differing = machines_of(rows)
     for name, diff in differing.items():
@@ -324,16 +292,65 @@ def compare(configs: Sequence[str | Path], *, budget: float, out: str | Path,
     document = {"budget_seconds": budget, "seeds": seeds, "seeds_for": seeds_for,
                 "jobs": workers, "curve_points": curve_points,
                 "command": command, "overrides": list(overrides),
-                "evaluation": {k: v for k, v in options.__dict__.items()},
+                "evaluation": options.record(),
                 "judges_fitted": shared.fits, "rows": rows, "summary": summary,
-                "curves": curves, "configs": provenance, "machine": first,
-                "machine_differences": differing}
+                "curves": curves, "configs": {job.run_name: job.config for job in jobs},
+                "machine": first, "machine_differences": differing}
     atomic_write_text(out / "compare.json", json.dumps(document, indent=2))
     atomic_write_text(out / "compare.md", markdown_table(document))
     plot_metrics(summary, out)
     if curves:
         plot_curves(curves, out)
     return document
+
+
+def check_arguments(names: Sequence[str], *, budget: float, seeds: int,
+                    seeds_for: dict[str, int], curve_points: int, workers: int) -> None:
+    """Refuse a comparison that cannot run, before anything trains (a ConfigError)."""
+    if budget <= 0:
+        raise gs.ConfigError(f"--budget must be positive seconds, got {budget:g}")
+    if seeds < 1 or curve_points < 0 or workers < 1 or any(n < 1 for n in seeds_for.values()):
+        raise gs.ConfigError(f"--seeds, --seeds-for and --jobs must be >= 1 and --curve-points "
+                             f">= 0, got seeds {seeds}, seeds-for {seeds_for}, jobs {workers} "
+                             f"and curve points {curve_points}")
+    if not names:
+        raise gs.ConfigError("compare needs at least one CONFIG")
+    doubled = sorted({n for n in names if names.count(n) > 1})
+    if doubled:
+        raise gs.ConfigError(f"config file names must differ (each names its run folder); "
+                             f"{doubled} appear twice")
+    unknown = sorted(set(seeds_for) - set(names))
+    if unknown:
+        raise gs.ConfigError(f"--seeds-for names {unknown}, which are not among the configs "
+                             f"{names} (use a config file's stem)")
+
+
+def evaluate_job(job: Job, done: Trained, shared: SharedData, *, curve_points: int,
+                 progress: bool) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The table row of one trained job and its learning curve (empty without curve points),
+    evaluated with the shared judge of its dataset and split."""
+    config = gs.load_config(job.config)
+    entry = shared.data(gs.load_config(job.data_config))
+    if done.split != split_fingerprint(entry["split"]):
+        raise gs.DataError(f"[{job.run_name}] the worker's split differs from this "
+                           f"process's ({done.split} != {split_fingerprint(entry['split'])}): "
+                           "the dataset or split is not deterministic")
+    run_dir, result = Path(job.config["train"]["out"]), done.result
+    evaluate = functools.partial(evaluate_point, run_dir, config, entry["dataset"],
+                                 shared.judge(entry), shared.options, progress=progress)
+    metrics = evaluate(checkpoint=None, out=run_dir / "eval", report=True)
+    row = {**summarise(job.run_name, config, result, metrics), "config": job.name,
+           "seed": config.seed}
+    if curve_points <= 1:
+        return row, []
+    curve = [curve_record(p["point"], curve_points, p["step"], p["seconds"],
+                          evaluate(checkpoint=p["path"], report=False,
+                                   out=run_dir / "curve" / f"eval-{p['point']}"))
+             for p in done.points]
+    curve.append(curve_record(curve_points, curve_points, result.step, result.wall_time,
+                              metrics))
+    row["curve_tail_gain"] = tail_gain(curve)
+    return row, curve
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -357,12 +374,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--curve-points", type=int, default=0, metavar="K",
                         help="also evaluate each run at K regular points of its budget "
                              "(learning curves against seconds and steps; default: off)")
-    parser.add_argument("--classifier-budget", type=float, default=60.0,
-                        help="seconds to train the judge, once per dataset (default 60)")
-    parser.add_argument("--max-examples", type=int, default=512,
-                        help="held-out examples to synthesise per run (default 512)")
-    parser.add_argument("--seed", type=int, default=0, help="evaluation seed")
-    parser.add_argument("--device", default="cpu", help="evaluation device")
+    gs.EvalOptions.add_flags(parser)
 
 
 def parse_seeds_for(items: Sequence[str]) -> dict[str, int]:
@@ -379,9 +391,7 @@ def parse_seeds_for(items: Sequence[str]) -> dict[str, int]:
 
 def run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
-    options = gs.EvalOptions(max_examples=args.max_examples,
-                             classifier_budget=args.classifier_budget, seed=args.seed,
-                             device=args.device)
+    options = gs.EvalOptions.from_flags(args)
     compare(args.configs, budget=args.budget, out=args.out, overrides=args.overrides,
             options=options, command="groupsup " + " ".join(sys.argv[1:]),
             curve_points=args.curve_points, seeds=args.seeds,

@@ -314,9 +314,9 @@ def search_partition(model: gs.SwapAutoencoder, dataset: gs.GroupDataset,
 
 @dataclass(frozen=True)
 class PartitionSearch:
-    """An ``adapt`` callable for :func:`groupsup.evaluate.run.evaluate_run`: searches the
-    partition on the run's training split (by *method*, default the backbone's ``search``
-    option), writes it to *out* (JSON) when given, and evaluates the reordered model."""
+    """An ``adapt`` callable for :func:`groupsup.evaluate_run`: searches the partition on the
+    run's training split (by *method*, default the backbone's ``search`` option), writes it to
+    *out* (JSON) when given, and evaluates the reordered model."""
 
     examples: int = 2000
     method: Method | None = None

@@ -8,8 +8,9 @@ are not counted, since a synthesis a pixel off there is a shape error rather tha
 colour: the band is every pixel of the ground truth whose 3x3 neighbourhood is not of one
 colour (both sides of every edge), dilated by ``band`` pixels.
 
-:func:`colour_artefacts` is the Fonts dataset's synthesis metric (``DatasetSpec``'s
-``synthesis_metrics``): ``groupsup evaluate`` reports it under ``synthesis.artefacts``.
+:func:`colour_artefacts` is the Fonts dataset's measure of syntheses (registered through
+``register_evaluations`` as a ``gs.SynthesisMeasure`` for runs of ``fonts``): ``groupsup
+evaluate`` reports it under ``synthesis.artefacts``.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
-"""groupsup hook implementations: the ``fonts`` and ``fonts-v2`` datasets, ``render-fonts``,
-``demo`` and ``reproduce``."""
+"""groupsup hook implementations: the ``fonts`` and ``fonts-v2`` datasets, the ``artefacts``
+measure of syntheses, ``render-fonts``, ``demo`` and ``reproduce``."""
 
 from __future__ import annotations
 
@@ -23,14 +23,21 @@ DESCRIPTION = ("Fonts (GZS-Net paper): one letter per image; letter, size, font 
 
 DATASET = gs.DatasetSpec(
     schema=FontsSchema, load=load_fonts, options_model=FontsOptions, expects=EXPECTS,
-    description=DESCRIPTION, splits={"protocol": protocol_split, "random": random_split},
-    synthesis_metrics={"artefacts": colour_artefacts})
+    description=DESCRIPTION, splits={"protocol": protocol_split, "random": random_split})
+# the colour artefacts of syntheses, measured on the runs of ``fonts`` (whose colours it knows)
+ARTEFACTS = gs.SynthesisMeasure(colour_artefacts, datasets=("fonts",))
 
 
 @gs.hookimpl
 def register_datasets(register: Any) -> None:
     register("fonts", DATASET, description=DESCRIPTION)
     register("fonts-v2", V2, description=V2.description)
+
+
+@gs.hookimpl
+def register_evaluations(register: Any) -> None:
+    register("artefacts", ARTEFACTS, description="colour artefacts of the zero-shot syntheses "
+             "(fonts runs): pixels of neither the font nor the background colour")
 
 
 @gs.hookimpl

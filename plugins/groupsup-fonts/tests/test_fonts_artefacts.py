@@ -7,7 +7,7 @@ import pytest
 import torch
 from groupsup_fonts import COLOURS, fonts_schema
 from groupsup_fonts.artefacts import colour_artefacts, edge_band, largest_clusters
-from groupsup_fonts.plugin import DATASET
+from groupsup_fonts.plugin import ARTEFACTS
 
 import groupsup as gs
 
@@ -87,8 +87,10 @@ def test_edge_band_and_clusters():
     assert largest_clusters(mask).tolist() == [3, 1]
 
 
-def test_registered_as_the_fonts_synthesis_metric_and_rejects_bad_shapes():
-    assert DATASET.synthesis_metrics["artefacts"] is colour_artefacts
+def test_registered_as_the_fonts_synthesis_measure_and_rejects_bad_shapes():
+    entry = gs.get_host().evaluations.entry("artefacts")
+    assert entry.obj.metric is colour_artefacts and tuple(entry.obj.datasets) == ("fonts",)
+    assert entry.obj is ARTEFACTS
     data = _dataset()
     with pytest.raises(gs.DataError, match="labels has 2 rows for 1 images"):
         colour_artefacts(torch.zeros(1, 3, 8, 8), torch.zeros(1, 3, 8, 8),

@@ -29,10 +29,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from groupsup.data import GroupDataset
 from groupsup.errors import DataError
 from groupsup.evaluate.arrays import json_float
-from groupsup.evaluate.run import draw_providers, synthesise
 from groupsup.evaluate.synthesis import synthesis_quality
 from groupsup.groups import GroupBatch
 from groupsup.hookspecs import Register, hookimpl
+from groupsup.runs.zeroshot import draw_providers, synthesise
 from groupsup.train.callbacks import Callback
 from groupsup.train.loop import Loop
 from groupsup.train.rundir import truncate_metrics

@@ -28,9 +28,9 @@ from groupsup.evaluate.arrays import json_array
 from groupsup.evaluate.coprediction import CoPrediction
 from groupsup.evaluate.judge import fit_judge
 from groupsup.evaluate.leakage import Leakage
-from groupsup.evaluate.zeroshot import synthesise
 from groupsup.imaging import image_grid, save_png
 from groupsup.model import SwapAutoencoder
+from groupsup.runs.zeroshot import synthesise
 
 FREE_PROVIDER = ("the unlabelled block {!r} from a random training image (the base), not the "
                  "target nor an attribute's provider")

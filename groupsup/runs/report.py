@@ -1,6 +1,6 @@
 """The experiment report of an evaluated run: ``report.md`` and a self-contained ``report.html``.
 
-:func:`write_report` is called by :func:`groupsup.evaluate.run.evaluate_run`; it writes, beside
+:func:`write_report` is called by :func:`groupsup.evaluate_run`; it writes, beside
 ``metrics.json`` (one evaluation folder):
 
 - ``training_curves.png``: the total loss and every term from ``RUN/metrics.jsonl``;
@@ -51,20 +51,33 @@ def _relative(path: Path, base: Path) -> str:
 
 def build_markdown(run_dir: Path, metrics: dict[str, Any], out: Path) -> str:
     """The report of one evaluated run as Markdown (images linked relative to *out*)."""
-    config = metrics["config"]
     records = read_log(run_dir)
     curves = plot_training_curves(records, out / CURVES_FILE)
-    samples = sorted((run_dir / "samples").glob("*.png"))
-    synth, recon = metrics["synthesis"], metrics["reconstruction"]
-    swap, classifier, co = metrics["swap_accuracy"], metrics["classifier"], metrics["coprediction"]
-    leak = metrics["leakage"]
-    data = metrics["dataset"]
+    parts = [*_summary(run_dir, metrics, records),
+             "## Training curves",
+             f"![training curves]({CURVES_FILE})" if curves else "No `metrics.jsonl` in the run.",
+             *_synthesis_section(metrics), *_judge_section(metrics["classifier"]),
+             *_swap_section(metrics), *_leakage_section(metrics), *_coprediction_section(metrics)]
+    if "free_leakage" in metrics:
+        parts += _free_section(metrics)
+    if "disentanglement" in metrics:
+        parts += ["## Disentanglement metrics",
+                  "Standard scores of the training codes (definitions and floors in "
+                  "docs/evaluation.md): " + summary_line(metrics["disentanglement"]) + "."]
+    parts += _closing(run_dir, metrics, out)
+    return "\n\n".join(parts) + "\n"
+
+
+def _summary(run_dir: Path, metrics: dict[str, Any], records: list[dict[str, Any]]
+             ) -> list[str]:
+    """Title, headline, the judge's reliability, what was evaluated and where."""
+    config, data, evaluation = metrics["config"], metrics["dataset"], metrics["evaluation"]
+    flagged = metrics["classifier"]["unreliable"]
     last = records[-1] if records else {}
-    head = metrics["headline"]
-    flagged = classifier["unreliable"]
-    parts = [
+    loss = config["loss"]["recipe"] if config["loss"]["terms"] is None else "custom terms"
+    return [
         f"# Evaluation report: {config.get('name', run_dir.name)}",
-        f"**Headline**: {head['text']}.",
+        f"**Headline**: {metrics['headline']['text']}.",
         ("**Warning: the judge is unreliable for " + ", ".join(f"`{a}`" for a in flagged)
          + "** (real-image accuracy below 0.9 or within 0.1 of chance): swap accuracy and "
          "leakage of these attributes say little." if flagged else
@@ -72,22 +85,24 @@ def build_markdown(run_dir: Path, metrics: dict[str, Any], out: Path) -> str:
          "(accuracy at least 0.9 and more than 0.1 above chance)."),
         f"Run `{run_dir}`: dataset `{config['dataset']['name']}` ({data['examples']} examples, "
         f"{data['train']} for training, {data['test']} held out), backbone "
-        f"`{config['model']['backbone']}`, loss "
-        f"`{config['loss']['recipe'] if config['loss']['terms'] is None else 'custom terms'}`, "
+        f"`{config['model']['backbone']}`, loss `{loss}`, "
         f"{last.get('step', 'n/a')} steps logged. Evaluated partition: "
-        + ", ".join(f"{k} {v}" for k, v in metrics["evaluation"]["partition"].items())
-        + (f" (adapted by `{metrics['evaluation']['adapt']}`)"
-           if metrics["evaluation"].get("adapt") else "") + ".",
-        _machine_line(metrics),
-        "## Training curves",
-        f"![training curves]({CURVES_FILE})" if curves else "No `metrics.jsonl` in the run.",
+        + ", ".join(f"{k} {v}" for k, v in evaluation["partition"].items())
+        + (f" (adapted by `{evaluation['adapt']}`)" if evaluation.get("adapt") else "") + ".",
+        _machine_line(metrics)]
+
+
+def _synthesis_section(metrics: dict[str, Any]) -> list[str]:
+    synth, recon = metrics["synthesis"], metrics["reconstruction"]
+    novel = synth.get("novel_values")
+    return [
         "## Zero-shot synthesis",
         ("Held-out combinations" if synth["held_out"] else "Training examples (no split)")
         + f": {synth['n']} targets, each assembled block by block from training examples that "
         "show the wanted value of that block's attribute."
-        + ("" if not synth.get("novel_values") else
+        + ("" if not novel else
            " Values never seen in training (" + ", ".join(
-               f"{a}: {k} targets" for a, k in synth["novel_values"].items())
+               f"{a}: {k} targets" for a, k in novel.items())
            + ") came from other *test* images of that value: those blocks measure transfer to "
            "unseen values, not zero-shot synthesis from training alone."),
         _table(["metric", "value"], [
@@ -99,26 +114,36 @@ def build_markdown(run_dir: Path, metrics: dict[str, Any], out: Path) -> str:
              synth.get("instance_reference_ssim")],
             ["reconstruction PSNR (dB), training images", recon["psnr"]],
             ["reconstruction SSIM", recon["ssim"]],
-            # the dataset's own synthesis measures (e.g. Fonts' colour artefacts)
+            # the measures of the syntheses plugins register (e.g. Fonts' colour artefacts)
             *([f"{name}: {key}", value]
               for name in metrics["evaluation"].get("synthesis_metrics", [])
               for key, value in synth[name].items() if isinstance(value, int | float))]),
         "![synthesis](synthesis.png)",
-        "Each row: the attribute providers, the synthesis, the ground truth.",
+        "Each row: the attribute providers, the synthesis, the ground truth."]
+
+
+def _judge_section(classifier: dict[str, Any]) -> list[str]:
+    config, flagged = classifier["config"], classifier["unreliable"]
+    held = classifier["held_out_accuracy"]
+    return [
         "## Judge (independent attribute classifier)",
-        f"Trained on {_judge_source(classifier['config'])}; scored on "
-        f"{classifier['config']['scored']} real images it did not train on"
-        + (f" ({classifier['config']['folds']}-fold cross-validation)"
-           if classifier["config"]["folds"] > 1 else "") + "."
+        f"Trained on {_judge_source(config)}; scored on {config['scored']} real images it did "
+        "not train on"
+        + (f" ({config['folds']}-fold cross-validation)" if config["folds"] > 1 else "") + "."
         + (" Its training hit the time budget before its step count: these numbers depend "
-           "on the machine's speed." if classifier["config"]["budget_hit"] else ""),
+           "on the machine's speed." if config["budget_hit"] else ""),
         _table(["attribute", "real-image accuracy", "chance", "on held-out combinations",
                 "reliable"],
-               [[a, acc, ch, "n/a" if classifier["held_out_accuracy"] is None else
-                 classifier["held_out_accuracy"][i], "**no**" if a in flagged else "yes"]
+               [[a, acc, ch, "n/a" if held is None else held[i],
+                 "**no**" if a in flagged else "yes"]
                 for i, (a, acc, ch) in enumerate(zip(classifier["attributes"],
                                                      classifier["accuracy"],
-                                                     classifier["chance"]))]),
+                                                     classifier["chance"]))])]
+
+
+def _swap_section(metrics: dict[str, Any]) -> list[str]:
+    swap, flagged = metrics["swap_accuracy"], metrics["classifier"]["unreliable"]
+    return [
         "## Swap accuracy",
         _table(["attribute", "synthesised", "judge on real images", "ratio", "reliable"],
                [[a, s, c, r, "**no**" if a in flagged else "yes"]
@@ -126,7 +151,12 @@ def build_markdown(run_dir: Path, metrics: dict[str, Any], out: Path) -> str:
                                       swap["judge_accuracy"], swap["ratio"])]),
         f"Mean {_num(swap['mean'])}; all attributes right at once {_num(swap['all_correct'])}. "
         "The ratio divides by the judge's real-image accuracy (1: the syntheses read as well "
-        "as real images).",
+        "as real images)."]
+
+
+def _leakage_section(metrics: dict[str, Any]) -> list[str]:
+    leak, flagged = metrics["leakage"], metrics["classifier"]["unreliable"]
+    return [
         "## Leakage",
         "Rows: the block swapped in from a provider (all other blocks from the base image); "
         "columns: the attribute the judge reads. Each entry is the rate at which the reading "
@@ -137,7 +167,12 @@ def build_markdown(run_dir: Path, metrics: dict[str, Any], out: Path) -> str:
         + (" Columns marked * are read by an unreliable judge." if flagged else ""),
         _table(["block", *leak["attributes"]],
                [[b, *row] for b, row in zip(leak["blocks"], leak["matrix"])]),
-        "![leakage](leakage.png)",
+        "![leakage](leakage.png)"]
+
+
+def _coprediction_section(metrics: dict[str, Any]) -> list[str]:
+    co = metrics["coprediction"]
+    return [
         "## Co-prediction",
         "Held-out accuracy of a probe predicting each attribute (columns) from each latent "
         f"block (rows): diagonal mean {_num(co['diagonal_mean'])}, off-diagonal mean "
@@ -146,31 +181,26 @@ def build_markdown(run_dir: Path, metrics: dict[str, Any], out: Path) -> str:
         _table(["block", *co["attributes"]],
                [[b, *row] for b, row in zip(co["blocks"], co["matrix"])]
                + [["chance", *co["chance"]]]),
-        "![co-prediction](coprediction.png)",
-    ]
-    if "free_leakage" in metrics:
-        parts += _free_section(metrics)
-    if "disentanglement" in metrics:
-        parts += ["## Disentanglement metrics",
-                  "Standard scores of the training codes (definitions and floors in "
-                  "docs/evaluation.md): " + summary_line(metrics["disentanglement"]) + "."]
-    parts += [
-        "## Reconstructions and training samples",
-        "![reconstructions](reconstructions.png)",
-    ]
+        "![co-prediction](coprediction.png)"]
+
+
+def _closing(run_dir: Path, metrics: dict[str, Any], out: Path) -> list[str]:
+    """Reconstructions, the last training sheet, synthesis per combination and the config."""
+    parts = ["## Reconstructions and training samples", "![reconstructions](reconstructions.png)"]
+    samples = sorted((run_dir / "samples").glob("*.png"))
     if samples:
         parts.append(f"![last training sample sheet]({_relative(samples[-1], out)})")
-    names = synth["per_combination"][0]["combination"] if synth["per_combination"] else {}
+    per_combination = metrics["synthesis"]["per_combination"]
+    names = per_combination[0]["combination"] if per_combination else {}
     rows = [[", ".join(str(v) for v in row["combination"].values()), row["count"], row["psnr"],
-             row["ssim"], row["mse"]] for row in synth["per_combination"]]
-    parts += [
+             row["ssim"], row["mse"]] for row in per_combination]
+    return [
+        *parts,
         "## Synthesis per combination",
         _table([" / ".join(names) or "combination", "n", "PSNR", "SSIM", "MSE"], rows),
         "## Config",
-        "```json\n" + json.dumps(config, indent=2) + "\n```",
-        "Every number above is in `metrics.json`, with the evaluation's options.",
-    ]
-    return "\n\n".join(parts) + "\n"
+        "```json\n" + json.dumps(metrics["config"], indent=2) + "\n```",
+        "Every number above is in `metrics.json`, with the evaluation's options."]
 
 
 def _machine_line(metrics: dict[str, Any]) -> str:
