@@ -17,13 +17,13 @@ import numpy as np
 from groupsup.data import GroupDataset, to_tensor
 from groupsup.errors import ConfigError, DataError
 from groupsup.evaluate.image_quality import mse, psnr
-from groupsup.runs.context import resolve_dataset, split_ids
 from groupsup.explore import checks
 from groupsup.explore.checks import Limits, Provider, RequestError
 from groupsup.explore.runinfo import finite, latest_evaluation, training_curves
 from groupsup.model import load_model
 from groupsup.persistence import LATEST, resolve_checkpoint
 from groupsup.registry import Registries
+from groupsup.runs.context import resolve_dataset, split_ids
 from groupsup.train.config import load_config
 
 __all__ = ["LoadedRun", "find_run_dir"]

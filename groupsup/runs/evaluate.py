@@ -48,14 +48,13 @@ from groupsup.evaluate.judge import Judge, fit_judge
 from groupsup.fileio import atomic_write_text
 from groupsup.graph.splits import Split
 from groupsup.machine import machine
-from groupsup.model import SwapAutoencoder
+from groupsup.model import SwapAutoencoder, load_model
 from groupsup.plugins import get_host
 from groupsup.registry import Entry, Registries
 from groupsup.runs import unlabelled
 from groupsup.runs.context import EvalContext, eval_dir, resolve_dataset, split_ids
 from groupsup.runs.options import EvalOptions
 from groupsup.runs.step import CodeMetric, EvaluationStep, SynthesisMeasure
-from groupsup.model import load_model
 from groupsup.train.checkpoint import training_machine
 
 if TYPE_CHECKING:
