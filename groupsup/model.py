@@ -5,7 +5,7 @@ attribute (and, where the schema declares one, an unlabelled block last); swappi
 recombining blocks is what group-supervised training teaches the decoder to honour, and what
 zero-shot synthesis uses::
 
-    model = gs.SwapAutoencoder("conv-small", schema=Shapes, image_shape=(3, 32, 32))
+    model = gs.build_model("conv-small", schema=Shapes, image_shape=(3, 32, 32))
     images = model.synthesize({"shape": a, "color": b, "position": c})
 
 A model saves as two files, weights (safetensors) and a JSON config naming the backbone's
@@ -33,7 +33,7 @@ from groupsup.backbones.warp import WARP_KINDS, FreeWarp
 from groupsup.errors import ConfigError, DataError, GroupsupError, PartitionError, PluginError
 from groupsup.fileio import atomic_write_bytes, atomic_write_text
 from groupsup.partition import AttributeSelector, LatentPartition
-from groupsup.plugins import PLUGINS_ENV, get_host
+from groupsup.plugins import PLUGINS_ENV
 from groupsup.registry import Entry, Registries
 from groupsup.schema import Schema
 
@@ -55,8 +55,9 @@ class SwapAutoencoder(nn.Module):
     for calls of hundreds of images, whose activations no longer fit in cache. ``None``
     (the default; right for GPUs) runs every call whole.
 
-    *registries* holds the backbone registry a name is looked up in (default: the plugin
-    host's, :func:`groupsup.get_host`).
+    *registries* (required) holds the backbone registry a name is looked up in, and where a
+    backbone instance's class is found by name for :meth:`config_dict`; :func:`groupsup.build_model`
+    takes the plugin host's by default.
 
     *free_warp* (``"shift"`` or ``"affine"``; needs an unlabelled block) makes that block a
     geometric one: the backbone's decoder never sees it, and it only translates (or affinely
@@ -68,11 +69,11 @@ class SwapAutoencoder(nn.Module):
     def __init__(self, backbone: str | Backbone, schema: type[Schema],
                  image_shape: tuple[int, int, int],
                  backbone_config: Mapping[str, Any] | BaseModel | None = None, *,
-                 micro_batch: int | None = None, registries: Registries | None = None,
+                 registries: Registries, micro_batch: int | None = None,
                  free_warp: str | None = None) -> None:
         super().__init__()
         self.micro_batch = micro_batch
-        self._registries: Registries = get_host() if registries is None else registries
+        self._registries = registries
         self.schema = schema
         self.partition: LatentPartition = schema.partition
         self.image_shape: tuple[int, int, int] = tuple(int(s) for s in image_shape)  # type: ignore
@@ -129,6 +130,11 @@ class SwapAutoencoder(nn.Module):
                                   or value <= 0):
             raise ConfigError(f"micro_batch must be a positive int or None, got {value!r}")
         self._micro_batch = value
+
+    @property
+    def registries(self) -> Registries:
+        """Where the backbone was looked up (and is named from, for :meth:`config_dict`)."""
+        return self._registries
 
     @property
     def output(self) -> str:
@@ -242,11 +248,10 @@ class SwapAutoencoder(nn.Module):
         }
 
     @classmethod
-    def from_config(cls, config: Mapping[str, Any], registries: Registries | None = None
-                    ) -> SwapAutoencoder:
-        """Rebuild a model (fresh weights) from :meth:`config_dict` output."""
+    def from_config(cls, config: Mapping[str, Any], registries: Registries) -> SwapAutoencoder:
+        """Rebuild a model (fresh weights) from :meth:`config_dict` output, its backbone looked
+        up in *registries*."""
         _check_model_config(config)
-        registries = get_host() if registries is None else registries
         name = config["backbone"]
         if name not in registries.backbones:
             _missing_plugin(name, config.get("plugin") or {})
@@ -270,9 +275,10 @@ class SwapAutoencoder(nn.Module):
         return config_path
 
     @classmethod
-    def load(cls, path: str | os.PathLike, map_location: str | torch.device = "cpu"
-             ) -> SwapAutoencoder:
-        """Rebuild a model saved by :meth:`save` and load its weights onto *map_location*."""
+    def load(cls, path: str | os.PathLike, map_location: str | torch.device = "cpu", *,
+             registries: Registries) -> SwapAutoencoder:
+        """Rebuild a model saved by :meth:`save` and load its weights onto *map_location*; its
+        backbone is looked up in *registries*."""
         weights, config_path = _paths(Path(path), create=False)
         for file in (config_path, weights):
             if not file.is_file():
@@ -285,7 +291,7 @@ class SwapAutoencoder(nn.Module):
             raise DataError(f"{config_path}: not a groupsup model (expected format "
                             f"{MODEL_FORMAT!r})")
         try:
-            model = cls.from_config(document.get("model"))
+            model = cls.from_config(document.get("model"), registries)
         except GroupsupError as err:
             raise type(err)(f"{config_path}: {err}") from None
         state = load_weights(weights, map_location)

@@ -2,13 +2,29 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeAlias, TypeVar
 
 from groupsup.errors import RegistryError, did_you_mean
 
+if TYPE_CHECKING:  # annotations only: the registered kinds live in the layers above
+    from groupsup.backbones.base import Backbone
+    from groupsup.data import DatasetSpec
+    from groupsup.graph.strategies import Strategy
+    from groupsup.losses.base import LossTerm
+    from groupsup.losses.recipe import LossRecipe, LossSpec
+    from groupsup.train.callbacks import Callback
+
 T = TypeVar("T")
+
+# What ``register_recipes`` registers: a list of specs, a LossRecipe, or a mapping
+# ``{"terms": [...], "distance": ..., "reduction": ...}`` (see ``registered_parts``).
+RegisteredRecipe: TypeAlias = (
+    "Sequence[LossSpec | Mapping[str, Any] | str] | LossRecipe | Mapping[str, Any]")
+# What ``register_metrics`` registers: ``metric(codes, labels, *, partition, factor_names,
+# seed)`` returning a result with ``to_dict()``, or ``None`` to skip.
+CodeMetric = Callable[..., Any]
 
 
 @dataclass(frozen=True)
@@ -82,46 +98,49 @@ class Registry(Generic[T]):
 
 
 class Registries(Protocol):
-    """The named registries that components are looked up in.
+    """The named registries that components are looked up in, each typed by what it holds.
 
-    The :class:`~groupsup.plugins.PluginHost` is one (the default everywhere: the process-wide
-    host's); :class:`RegistrySet` is a plain one for tests and for building against other
-    registries than the host's (two configurations in one process).
+    The :class:`~groupsup.plugins.PluginHost` is one (it fills each registry from its
+    ``register_*`` hook); :class:`RegistrySet` is a plain one for tests and for building against
+    other registries than the host's (two configurations in one process). Everything below the
+    public facade takes a ``Registries`` argument and never reaches for the process-wide host.
     """
 
     @property
-    def datasets(self) -> Registry[Any]: ...
+    def datasets(self) -> Registry[DatasetSpec]: ...
 
     @property
-    def backbones(self) -> Registry[Any]: ...
+    def backbones(self) -> Registry[type[Backbone]]: ...
 
     @property
-    def losses(self) -> Registry[Any]: ...
+    def losses(self) -> Registry[type[LossTerm]]: ...
 
     @property
-    def recipes(self) -> Registry[Any]: ...
+    def recipes(self) -> Registry[RegisteredRecipe]: ...
 
     @property
-    def strategies(self) -> Registry[Any]: ...
+    def strategies(self) -> Registry[type[Strategy]]: ...
 
     @property
-    def callbacks(self) -> Registry[Any]: ...
+    def callbacks(self) -> Registry[type[Callback]]: ...
 
     @property
-    def metrics(self) -> Registry[Any]: ...
+    def metrics(self) -> Registry[CodeMetric]: ...
 
 
 @dataclass
 class RegistrySet:
-    """Registries held as plain attributes: fill them with :meth:`Registry.add`."""
+    """Registries held as plain attributes: fill them with :meth:`register`."""
 
-    datasets: Registry[Any] = field(default_factory=lambda: Registry("dataset"))
-    backbones: Registry[Any] = field(default_factory=lambda: Registry("backbone"))
-    losses: Registry[Any] = field(default_factory=lambda: Registry("loss", "losses"))
-    recipes: Registry[Any] = field(default_factory=lambda: Registry("recipe"))
-    strategies: Registry[Any] = field(default_factory=lambda: Registry("strategy", "strategies"))
-    callbacks: Registry[Any] = field(default_factory=lambda: Registry("callback"))
-    metrics: Registry[Any] = field(default_factory=lambda: Registry("metric"))
+    datasets: Registry[DatasetSpec] = field(default_factory=lambda: Registry("dataset"))
+    backbones: Registry[type[Backbone]] = field(default_factory=lambda: Registry("backbone"))
+    losses: Registry[type[LossTerm]] = field(
+        default_factory=lambda: Registry("loss", "losses"))
+    recipes: Registry[RegisteredRecipe] = field(default_factory=lambda: Registry("recipe"))
+    strategies: Registry[type[Strategy]] = field(
+        default_factory=lambda: Registry("strategy", "strategies"))
+    callbacks: Registry[type[Callback]] = field(default_factory=lambda: Registry("callback"))
+    metrics: Registry[CodeMetric] = field(default_factory=lambda: Registry("metric"))
 
     def register(self, kind: str, name: str, obj: Any, *, plugin: str = "(python)",
                  description: str = "") -> None:

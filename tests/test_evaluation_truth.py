@@ -225,7 +225,7 @@ def test_non_grid_held_out_run_from_the_cli_is_deterministic(tmp_path, shapes, c
 
 
 def test_python_run_evaluated_from_python_and_the_cli(tmp_path, shapes, capsys):
-    model = gs.SwapAutoencoder("conv-small", Shapes, shapes.image_shape,
+    model = gs.build_model("conv-small", Shapes, shapes.image_shape,
                                {"width": 8, "max_width": 16})
     result = gs.train(model, shapes, steps=2, groups_per_step=2, out=tmp_path / "run",
                       split="held-out", held_out=HELD_OUT, progress=False, threads=1,
@@ -257,7 +257,7 @@ def test_dataset_and_option_synthesis_metrics_are_reported(tmp_path, shapes):
     """A dataset's registry entry provides synthesis metrics (``DatasetSpec.synthesis_metrics``)
     and ``EvalOptions.synthesis_metrics`` adds more: each sees the syntheses, their ground
     truth and the requested labels, and lands in metrics.json and the report."""
-    model = gs.SwapAutoencoder("conv-small", Shapes, shapes.image_shape,
+    model = gs.build_model("conv-small", Shapes, shapes.image_shape,
                                {"width": 8, "max_width": 16})
     result = gs.train(model, shapes, steps=1, groups_per_step=2, out=tmp_path / "run",
                       split="held-out", held_out=HELD_OUT, progress=False, threads=1,

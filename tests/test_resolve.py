@@ -10,7 +10,6 @@ from test_trainer import config, metrics, store  # noqa: F401  (store is a fixtu
 
 import groupsup as gs
 import groupsup.plugins
-from groupsup.graph.strategies import make_strategy
 from groupsup.train.config import load_config
 
 LOCAL_PLUGIN = '''
@@ -73,13 +72,13 @@ def test_components_build_against_a_fresh_host_the_global_one_lacks(tmp_path, st
     model = gs.SwapAutoencoder("test-only-net", data.schema, data.image_shape,
                                {"width": 8, "max_width": 16}, registries=host)
     recipe = gs.LossRecipe(["test-only-recon", "swap"], registries=host)
-    strategy = make_strategy("centre-cover", gs.MultiGraph(data), registries=host)
+    strategy = host.strategies.get("centre-cover")(gs.MultiGraph(data))
     assert model.config_dict()["plugin"]["name"] == "test_only"
     assert recipe.check(set(strategy.provides)) is None
     with pytest.raises(gs.RegistryError, match="no backbone named 'test-only-net'"):
-        gs.SwapAutoencoder("test-only-net", data.schema, data.image_shape)
+        gs.build_model("test-only-net", data.schema, data.image_shape)
     with pytest.raises(gs.RegistryError, match="no loss named 'test-only-recon'"):
-        gs.LossRecipe(["test-only-recon"])
+        gs.build_recipe(["test-only-recon"])
     # two configurations in one process: one against each host, both train
     ours = with_components(config(tmp_path / "a", store, steps=2), "test-only-net",
                            ["test-only-recon", "swap"])
@@ -98,7 +97,7 @@ def test_a_registry_set_is_registries_too(tmp_path, store):  # noqa: F811
     for kind in ("datasets", "backbones", "losses", "recipes", "strategies"):
         for entry in getattr(host, kind):
             getattr(registries, kind).add(entry)
-    registries.register("losses", "only-here", type(gs.LossRecipe(["recon"]).terms[0]))
+    registries.register("losses", "only-here", type(gs.build_recipe(["recon"]).terms[0]))
     cfg = with_components(config(tmp_path, store), "conv-small", ["only-here", "swap"])
     r = gs.resolve(cfg, registries)
     assert {"kind": "loss", "name": "only-here", "plugin": "(python)",

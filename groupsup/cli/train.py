@@ -16,6 +16,7 @@ from groupsup.data import to_tensor, to_uint8
 from groupsup.errors import ConfigError, DataError, did_you_mean
 from groupsup.hookspecs import hookimpl
 from groupsup.imaging import image_grid, save_png, to_8bit
+from groupsup.plugins import get_host
 
 
 # ---------------------------------------------------------------------- train
@@ -34,16 +35,17 @@ def _configure_train(p: argparse.ArgumentParser) -> None:
 
 
 def _run_train(args: argparse.Namespace) -> int:
-    from groupsup.train import Trainer, load_config
-    from groupsup.train.config_schema import check_config
+    from groupsup.train import Trainer, load_config, resolve
 
     if args.config is None and args.resume is None:
         raise ConfigError("give a CONFIG file, or --resume RUN_DIR")
     source = args.config if args.config else Path(args.resume) / "config.json"
     skip = ["train.check_images=false"] if args.skip_check else []
     config = load_config(source, [*args.overrides, *skip])
-    check_config(config, str(source))  # every plugin option, before anything is built
-    trainer = Trainer(config, resume=args.resume, overwrite=args.overwrite)
+    # every name and option checked (errors name the file), every component built, before the
+    # run directory is claimed
+    resolved = resolve(config)
+    trainer = Trainer(config, resume=args.resume, overwrite=args.overwrite, resolved=resolved)
     if trainer.dist.is_main:
         if trainer.image_check is not None:
             print(trainer.image_check)
@@ -244,10 +246,10 @@ def _run_config(args: argparse.Namespace) -> int:
     from groupsup.train.config_schema import check_config, config_json_schema
 
     if args.action == "schema":
-        print(json.dumps(config_json_schema(), indent=2))
+        print(json.dumps(config_json_schema(get_host()), indent=2))
     else:
         config = load_config(args.config, args.overrides)
-        check_config(config, args.config)  # show only what `train` would accept
+        check_config(config, get_host(), args.config)  # show only what `train` would accept
         print(json.dumps(config.to_dict(), indent=2))
     return 0
 

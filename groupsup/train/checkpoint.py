@@ -257,10 +257,11 @@ def load_model(path: str | os.PathLike, map_location: str | torch.device = "cpu"
     its backbone looked up in *registries* (a :class:`~groupsup.Registries`; default: the
     plugin host's)."""
     from groupsup.model import SwapAutoencoder
+    from groupsup.train.resolve import host_registries
 
     state = load_checkpoint(path, map_location=map_location, training=False)
     try:
-        model = SwapAutoencoder.from_config(state.model_config, registries)
+        model = SwapAutoencoder.from_config(state.model_config, host_registries(registries))
     except GroupsupError as err:
         raise type(err)(f"{state.path / 'model.json'}: {err}") from None
     model.load_weights_from(state.model_state, state.path / "model.safetensors")

@@ -36,9 +36,10 @@ def register_losses(register: Any) -> None:
 
 
 @gs.hookimpl
-def register_backbones(register: Any) -> None:
-    register("vae", VAE, description="Gaussian encoder around any registered backbone "
-             "(options: inner, inner_options); sample in training, mean in eval")
+def register_backbones(register: Any, registries: gs.Registries) -> None:
+    register("vae", VAE.using(registries),
+             description="Gaussian encoder around any registered backbone (options: inner, "
+             "inner_options); sample in training, mean in eval")
 
 
 @gs.hookimpl
