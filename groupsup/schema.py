@@ -66,8 +66,9 @@ class SchemaMeta(type):
         inherited: dict[str, Attribute] = {}
         free: Free | None = None
         for base in bases:
-            inherited.update(getattr(base, "_attributes", {}))
-            free = getattr(base, "_free", None) or free
+            if isinstance(base, SchemaMeta):
+                inherited.update({a.name: a for a in base.attributes})
+                free = base.free or free
         for key, value in list(namespace.items()):
             if isinstance(value, Free):
                 if free is not None and free.name != key:
@@ -201,7 +202,7 @@ class Schema(LabelCodec, metaclass=SchemaMeta):
         free = cls._free
         if free is not None and free.name in sizes:
             schema = cls.with_free(sizes.pop(free.name), name=free.name)
-            return schema._replacing("latent", sizes) if sizes else schema
+            return schema.with_latent(**sizes) if sizes else schema
         return cls._replacing("latent", sizes)
 
     @classmethod
