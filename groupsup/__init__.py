@@ -26,7 +26,7 @@ from groupsup.errors import (
 )
 from groupsup.evaluate.during import EvaluateDuringTraining
 from groupsup.evaluate.report import write_html, write_report
-from groupsup.evaluate.run import EvalOptions, evaluate_run, fit_shared_judge, synthesise
+from groupsup.evaluate.run import EvalOptions, evaluate_run, fit_shared_judge, synthesize
 from groupsup.graph import MultiGraph, Rule, Split, Strategy
 from groupsup.graph.splits import held_out_split, random_combinations, rule_split
 from groupsup.groups import GroupBatch, Relation
@@ -158,7 +158,7 @@ __all__ = [
     "resolve",
     "rule_split",
     "scan_images",
-    "synthesise",
+    "synthesize",
     "train",
     "write_html",
     "write_report",

@@ -106,8 +106,9 @@ class SchemaMeta(type):
         return tuple(cls._attributes)
 
     @property
-    def resolved(cls) -> bool:
-        return all(a.resolved for a in cls._attributes.values())
+    def has_values(cls) -> bool:
+        """Whether every attribute's vocabulary is known."""
+        return all(a.has_values for a in cls._attributes.values())
 
     @property
     def free(cls) -> Free | None:
@@ -244,17 +245,17 @@ class Schema(LabelCodec, metaclass=SchemaMeta):
         return cls.define(cls.__name__, attrs, cls._free)
 
     @classmethod
-    def resolve(cls, records: Any) -> type[Schema]:
+    def discover_values(cls, records: Any) -> type[Schema]:
         """Discover the vocabulary of every attribute declared without one, from *records*.
 
         Values are sorted (numbers numerically, then strings). Declared vocabularies are kept.
-        Returns *cls* itself when it is already resolved.
+        Returns *cls* itself when every attribute has its values.
         """
-        if cls.resolved:
+        if cls.has_values:
             return cls
         columns = cls._columns(records)
         found = {a.name: _sorted_values(v for v in columns[a.name] if not a.is_missing(v))
-                 for a in cls.attributes if not a.resolved}
+                 for a in cls.attributes if not a.has_values}
         for name, vocab in found.items():
             if not vocab:
                 raise LabelError(f"attribute {name!r}: no labels to discover its values from")

@@ -11,7 +11,7 @@ from conftest import Toy, styled_run, toy_images, toy_labels
 
 import groupsup as gs
 from groupsup.evaluate.judge import fit_judge
-from groupsup.evaluate.zeroshot import leakage_swaps, synthesise
+from groupsup.evaluate.zeroshot import leakage_swaps, synthesize
 
 LEFT = torch.tensor([-0.8, 0.0, 0.8])  # attribute a: the left half's grey level
 RIGHT = torch.tensor([-0.5, 0.5])  # attribute b: the right half's
@@ -83,11 +83,11 @@ def test_held_out_synthesis_takes_the_unlabelled_block_from_the_free_provider(da
     model = gs.build_model(HandBuilt(True), Halves, (1, 8, 8)).eval()
     providers = np.array([[0, 1], [2, 3]])  # a from example 0 / 2, b from example 1 / 3
     free = np.array([4, 5])  # the style (which carries a here) from examples 4 and 5
-    out = synthesise(model, data, providers, "cpu", free=free)
+    out = synthesize(model, data, providers, "cpu", free=free)
     expected_left = LEFT[data.labels[free, 0]]
     assert torch.allclose(out[:, 0, :, :4].mean((1, 2)), expected_left)
     with pytest.raises(gs.DataError, match="unlabelled block 'style' needs its provider"):
-        synthesise(model, data, providers, "cpu")
+        synthesize(model, data, providers, "cpu")
 
 
 def test_evaluate_reports_the_unlabelled_rows_and_attributes_the_model_does_not_name(

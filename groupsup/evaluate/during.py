@@ -29,7 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from groupsup.data import GroupDataset
 from groupsup.errors import DataError
 from groupsup.evaluate.arrays import json_float
-from groupsup.evaluate.run import draw_providers, synthesise
+from groupsup.evaluate.run import draw_providers, synthesize
 from groupsup.evaluate.synthesis import synthesis_quality
 from groupsup.groups import GroupBatch
 from groupsup.hookspecs import Register, hookimpl
@@ -96,7 +96,7 @@ class EvaluateDuringTraining(Callback):
             truth = data.load(self.recon)
             recon = torch.cat([model.reconstruct(truth[i:i + 256].to(device)).cpu()
                                for i in range(0, len(truth), 256)])
-            synth = synthesise(model, data, self.providers, device, free=self.free)
+            synth = synthesize(model, data, self.providers, device, free=self.free)
         finally:
             model.train(was_training)
         rec = synthesis_quality(recon, truth, data_range=2.0).overall

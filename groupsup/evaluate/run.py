@@ -55,7 +55,7 @@ from groupsup.evaluate.zeroshot import (
     instance_reference,
     leakage_swaps,
     novel_values,
-    synthesise,
+    synthesize,
 )
 from groupsup.fileio import atomic_write_text
 from groupsup.graph.splits import Split
@@ -329,7 +329,7 @@ def evaluate_run(run: str | Path | RunResult, dataset: GroupDataset | None = Non
     # the unlabelled block's provider (the base): drawn after the others, so that a model
     # without one draws exactly what it always did
     bases_free = None if free is None else rng.choice(train, size=len(targets))
-    synth = synthesise(model, dataset, providers, opts.device, free=bases_free)
+    synth = synthesize(model, dataset, providers, opts.device, free=bases_free)
     truth = dataset.load(targets)
     combos = dataset.labels[targets]
     quality = synthesis_quality(synth, truth, combos, data_range=2.0, attributes=names).to_dict()

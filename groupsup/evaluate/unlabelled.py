@@ -28,7 +28,7 @@ from groupsup.evaluate.arrays import json_array
 from groupsup.evaluate.coprediction import CoPrediction
 from groupsup.evaluate.judge import fit_judge
 from groupsup.evaluate.leakage import Leakage
-from groupsup.evaluate.zeroshot import synthesise
+from groupsup.evaluate.zeroshot import synthesize
 from groupsup.imaging import image_grid, save_png
 from groupsup.model import SwapAutoencoder
 
@@ -128,7 +128,7 @@ def free_sweep(model: SwapAutoencoder, data: GroupDataset, bases: np.ndarray,
                                 data.load(providers)]))]
     for base in bases.tolist():
         attributes = np.full((n, len(model.partition.labelled)), base, dtype=np.int64)
-        synth = synthesise(model, data, attributes, device, free=providers)
+        synth = synthesize(model, data, attributes, device, free=providers)
         rows.append(to_uint8(torch.cat([data.load([base]), synth])))
     labels = ["base", *(f"from #{p}" for p in providers.tolist())]
     return save_png(image_grid(rows, column_labels=labels), path)

@@ -175,7 +175,7 @@ def resolve(config: ExperimentConfig, registries: Registries | None = None, *,
         model = _build_model(checked, data, schema)
     recipe = _build_recipe(checked, registries, provenance)
     recipe.check(set(strategy.provides))
-    callbacks = resolve_callbacks(config.train.callbacks, registries, provenance)
+    callbacks = build_callbacks(config.train.callbacks, registries, provenance)
     return Resolved(**data.__dict__, checked=checked, schema=schema, strategy=strategy,
                     model=model, recipe=recipe, optim=config.optim, callbacks=callbacks)
 
@@ -226,7 +226,7 @@ def _build_recipe(config: ExperimentConfig, registries: Registries,
     return recipe
 
 
-def resolve_callbacks(items: list[dict[str, Any]], registries: Registries,
+def build_callbacks(items: list[dict[str, Any]], registries: Registries,
                       provenance: Provenance | None = None) -> list[Callback]:
     """``train.callbacks`` entries (``{"name": ..., **options}``) built from the callback
     registry, each with its options validated against the class's ``Config``."""
