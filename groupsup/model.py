@@ -55,9 +55,8 @@ class SwapAutoencoder(nn.Module):
     for calls of hundreds of images, whose activations no longer fit in cache. ``None``
     (the default; right for GPUs) runs every call whole.
 
-    *registries* (required) holds the backbone registry a name is looked up in, and where a
-    backbone instance's class is found by name for :meth:`config_dict`; :func:`groupsup.build_model`
-    takes the plugin host's by default.
+    *registries* holds the backbones a name is looked up in and an instance's class is named
+    from (for :meth:`config_dict`); :func:`groupsup.build_model` defaults to the host's.
 
     *free_warp* (``"shift"`` or ``"affine"``; needs an unlabelled block) makes that block a
     geometric one: the backbone's decoder never sees it, and it only translates (or affinely
@@ -73,12 +72,12 @@ class SwapAutoencoder(nn.Module):
                  free_warp: str | None = None) -> None:
         super().__init__()
         self.micro_batch = micro_batch
-        self._registries = registries
+        self.registries = registries  # where the backbone is looked up and named from
         self.schema = schema
         self.partition: LatentPartition = schema.partition
         self.image_shape: tuple[int, int, int] = tuple(int(s) for s in image_shape)  # type: ignore
         if isinstance(backbone, str):
-            entry = self._registries.backbones.entry(backbone)
+            entry = self.registries.backbones.entry(backbone)
             self._entry: Entry[Any] | None = entry
             self.backbone_name: str | None = backbone
             self.backbone: Backbone = entry.obj(self.image_shape, self.partition.size,
@@ -87,7 +86,7 @@ class SwapAutoencoder(nn.Module):
             if backbone_config is not None:
                 raise ConfigError("backbone_config applies to a backbone given by name; this "
                                   f"{type(backbone).__name__} instance is already configured")
-            self._entry = _entry_of(type(backbone), self._registries)
+            self._entry = _entry_of(type(backbone), self.registries)
             self.backbone_name = self._entry.name if self._entry else None
             self.backbone = backbone
         else:
@@ -130,11 +129,6 @@ class SwapAutoencoder(nn.Module):
                                   or value <= 0):
             raise ConfigError(f"micro_batch must be a positive int or None, got {value!r}")
         self._micro_batch = value
-
-    @property
-    def registries(self) -> Registries:
-        """Where the backbone was looked up (and is named from, for :meth:`config_dict`)."""
-        return self._registries
 
     @property
     def output(self) -> str:
@@ -244,13 +238,12 @@ class SwapAutoencoder(nn.Module):
             **({"free_warp": self.free_warp} if self.free_warp is not None else {}),
             "plugin": {"name": self._entry.plugin, "distribution": self._entry.distribution,
                        "version": self._entry.version,
-                       **_location_of(self._entry.plugin, self._registries)},
+                       **_location_of(self._entry.plugin, self.registries)},
         }
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any], registries: Registries) -> SwapAutoencoder:
-        """Rebuild a model (fresh weights) from :meth:`config_dict` output, its backbone looked
-        up in *registries*."""
+        """Rebuild a model (fresh weights) from :meth:`config_dict` output and *registries*."""
         _check_model_config(config)
         name = config["backbone"]
         if name not in registries.backbones:
