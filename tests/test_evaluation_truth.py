@@ -19,7 +19,7 @@ from groupsup.evaluate.judge import fit_judge
 from groupsup.evaluate.leakage import leakage, other_values
 from groupsup.evaluate.run import EvalOptions, eval_dir, evaluate_run
 from groupsup.graph.splits import held_out_split, resolve_split
-from groupsup.train.resolve import load_dataset
+from groupsup.train.resolve import build_dataset
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -108,7 +108,7 @@ def test_manifest_split_column(tmp_path, shapes):
                "attributes": {"shape": 3, "ink": 3, "back": 2}}
     config = gs.load_config({"dataset": {"name": "folder", "options": options,
                                          "split": "manifest"}})
-    data = load_dataset(config)
+    data = build_dataset(config)
     split = resolve_split(data, "manifest", seed=0, dataset_options=options)
     assert np.array_equal(split.test, np.arange(3, len(shapes), 7))
     rows[5]["split"] = "validation"

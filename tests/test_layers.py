@@ -173,7 +173,7 @@ HOST_ALLOWED: dict[str, str] = {
     "groupsup.cli": "the command line is the top: it configures the host from its config files",
     "groupsup.train.resolve": "host_registries, the training layer's default for its entry "
                               "points called from the top without registries (gs.resolve, "
-                              "gs.load_dataset, gs.Trainer)",
+                              "gs.build_dataset, gs.Trainer)",
     "groupsup.train.checkpoint": "gs.load_model called without registries (host_registries)",
 }
 # TEMPORARY, emptied when the other branches of issue 28 are merged: evaluate_run moves to the

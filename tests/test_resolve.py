@@ -68,7 +68,7 @@ def test_components_build_against_a_fresh_host_the_global_one_lacks(tmp_path, st
     plugin.write_text(LOCAL_PLUGIN)
     host = gs.plugins.PluginHost(entry_points=False, local=str(plugin), strict=True)
     assert "test-only-net" not in gs.get_host().backbones
-    data = gs.load_dataset(config(tmp_path, store), host)
+    data = gs.build_dataset(config(tmp_path, store), host)
     model = gs.SwapAutoencoder("test-only-net", data.schema, data.image_shape,
                                {"width": 8, "max_width": 16}, registries=host)
     recipe = gs.LossRecipe(["test-only-recon", "swap"], registries=host)

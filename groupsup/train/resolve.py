@@ -50,7 +50,7 @@ def host_registries(registries: Registries | None, disable: Iterable[str] = ()) 
     disable every name of *disable*).
 
     The one place below the public facade that defaults to the host: the training layer's
-    entry points (``resolve``, ``resolve_data``, ``load_dataset``, ``load_model``, and
+    entry points (``resolve``, ``resolve_data``, ``build_dataset``, ``load_model``, and
     ``Trainer`` through ``resolve``) are the facade's own functions, called from the top
     without registries. Everything they build below takes the registries as an argument.
     """
@@ -71,7 +71,7 @@ def use(provenance: Provenance, kind: str, registry: Registry[Any], name: str) -
     return entry.obj
 
 
-def load_dataset(config: ExperimentConfig, registries: Registries | None = None,
+def build_dataset(config: ExperimentConfig, registries: Registries | None = None,
                  provenance: Provenance | None = None) -> GroupDataset:
     """The full dataset (before any split) that *config* names, with its options validated
     against the dataset's options model (by :func:`check_config`, unless *config* is one it
@@ -130,7 +130,7 @@ def resolve_data(config: ExperimentConfig, registries: Registries | None = None,
     registries = registries_for(config, registries)
     provenance: Provenance = []
     if dataset is None:
-        dataset = load_dataset(checked or config, registries, provenance)
+        dataset = build_dataset(checked or config, registries, provenance)
     if check is not None:
         check(dataset)
     d = config.dataset

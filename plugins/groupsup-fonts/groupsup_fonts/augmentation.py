@@ -258,7 +258,7 @@ def run_experiment(args: argparse.Namespace) -> dict[str, Any]:
     started = time.perf_counter()
     rng = np.random.default_rng(args.seed)
     config = experiment_config(args)
-    data = gs.load_dataset(config)
+    data = gs.build_dataset(config)
     names = list(data.schema.names)
     letter, colour = names.index("letter"), names.index("font_color")
     cards = (data.schema["letter"].cardinality, data.schema["font_color"].cardinality)
