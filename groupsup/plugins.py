@@ -13,7 +13,8 @@ exist (a misspelling), is reported by name with its error and the rest still loa
 through :func:`configure_host`) skips installed or local plugins, by plugin or distribution
 name, without importing them; built-in plugins cannot be disabled.
 
-Hooks are called through pluggy's own call loop (``pm.hook.register_backbones(register=...)``),
+Hooks are called through pluggy's own call loop (``pm.hook.register_backbones(register=...,
+registries=host)``),
 so ``tryfirst``/``trylast``, hook wrappers, tracing and call monitoring work. Isolation and
 attribution come from how each plugin is registered (:mod:`groupsup.plugin_calls`).
 """
@@ -29,7 +30,7 @@ from collections.abc import Iterable
 from importlib import metadata
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import pluggy
 
@@ -82,12 +83,25 @@ REGISTRY_HOOKS: dict[str, str] = {
 }
 
 PLURALS = {"loss": "losses", "strategy": "strategies"}
+T = TypeVar("T")
 
 
 def disabled_names(extra: Iterable[str] = ()) -> frozenset[str]:
     """The plugin or distribution names ``GROUPSUP_DISABLE_PLUGINS`` lists, plus *extra*."""
     listed = os.environ.get(DISABLE_ENV, "").split(",")
     return frozenset(n.strip() for n in (*listed, *extra) if n.strip())
+
+
+class HookRegistry(Generic[T]):
+    """A :class:`PluginHost` attribute: the registry that its ``register_*`` hook fills."""
+
+    def __init__(self, hook: str) -> None:
+        self.hook = hook
+
+    def __get__(self, host: PluginHost | None, owner: type) -> Registry[T]:
+        if host is None:  # looked up on the class (documentation tools)
+            return self  # type: ignore[return-value]
+        return host.registry(self.hook)
 
 
 class PluginHost:
@@ -207,33 +221,6 @@ class PluginHost:
                     continue
                 self._register(module, info)
 
-    # ------------------------------------------------------------------ hook calls
-    # One typed method per hook: the only places that call into plugins, each through pluggy's
-    # call loop so that hook ordering, wrappers, tracing and call monitoring apply.
-    def call_register_datasets(self, register: Registrar) -> None:
-        self.pm.hook.register_datasets(register=register, registries=self)
-
-    def call_register_backbones(self, register: Registrar) -> None:
-        self.pm.hook.register_backbones(register=register, registries=self)
-
-    def call_register_losses(self, register: Registrar) -> None:
-        self.pm.hook.register_losses(register=register, registries=self)
-
-    def call_register_recipes(self, register: Registrar) -> None:
-        self.pm.hook.register_recipes(register=register, registries=self)
-
-    def call_register_strategies(self, register: Registrar) -> None:
-        self.pm.hook.register_strategies(register=register, registries=self)
-
-    def call_register_callbacks(self, register: Registrar) -> None:
-        self.pm.hook.register_callbacks(register=register, registries=self)
-
-    def call_register_metrics(self, register: Registrar) -> None:
-        self.pm.hook.register_metrics(register=register, registries=self)
-
-    def call_register_commands(self, register: Registrar) -> None:
-        self.pm.hook.register_commands(register=register, registries=self)
-
     # ------------------------------------------------------------------ registries
     def registry(self, hook: str) -> Registry[Any]:
         """The registry filled by *hook* (e.g. ``"register_backbones"``), built on first use."""
@@ -256,7 +243,9 @@ class PluginHost:
         registry.failures.extend(self.load_failures)
         registrar = Registrar(self, hook, registry)
         try:
-            getattr(self, f"call_{hook}")(registrar)
+            # the one place that calls into plugins: through pluggy's call loop, so that hook
+            # ordering, wrappers, tracing and call monitoring apply
+            getattr(self.pm.hook, hook)(register=registrar, registries=self)
         except Exception as err:  # only a hook wrapper can raise here: it encloses the call
             culprit = registrar.culprit
             who = (f"plugin {culprit.name!r} ({culprit.distribution})" if culprit
@@ -272,37 +261,15 @@ class PluginHost:
                          f"'{second.plugin}:{second.name}'")
         return registry
 
-    @property
-    def datasets(self) -> Registry[DatasetSpec]:
-        return self.registry("register_datasets")
-
-    @property
-    def backbones(self) -> Registry[type[Backbone]]:
-        return self.registry("register_backbones")
-
-    @property
-    def losses(self) -> Registry[type[LossTerm]]:
-        return self.registry("register_losses")
-
-    @property
-    def recipes(self) -> Registry[RegisteredRecipe]:
-        return self.registry("register_recipes")
-
-    @property
-    def strategies(self) -> Registry[type[Strategy]]:
-        return self.registry("register_strategies")
-
-    @property
-    def callbacks(self) -> Registry[type[Callback]]:
-        return self.registry("register_callbacks")
-
-    @property
-    def metrics(self) -> Registry[CodeMetric]:
-        return self.registry("register_metrics")
-
-    @property
-    def commands(self) -> Registry[Command]:
-        return self.registry("register_commands")
+    # the registries (groupsup.registry.Registries), each filled by its hook on first use
+    datasets: HookRegistry[DatasetSpec] = HookRegistry("register_datasets")
+    backbones: HookRegistry[type[Backbone]] = HookRegistry("register_backbones")
+    losses: HookRegistry[type[LossTerm]] = HookRegistry("register_losses")
+    recipes: HookRegistry[RegisteredRecipe] = HookRegistry("register_recipes")
+    strategies: HookRegistry[type[Strategy]] = HookRegistry("register_strategies")
+    callbacks: HookRegistry[type[Callback]] = HookRegistry("register_callbacks")
+    metrics: HookRegistry[CodeMetric] = HookRegistry("register_metrics")
+    commands: HookRegistry[Command] = HookRegistry("register_commands")
 
     def load_all(self) -> None:
         """Fill every registry (so that :attr:`problems` and ``registered`` are complete)."""

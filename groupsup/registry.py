@@ -106,26 +106,13 @@ class Registries(Protocol):
     public facade takes a ``Registries`` argument and never reaches for the process-wide host.
     """
 
-    @property
-    def datasets(self) -> Registry[DatasetSpec]: ...
-
-    @property
-    def backbones(self) -> Registry[type[Backbone]]: ...
-
-    @property
-    def losses(self) -> Registry[type[LossTerm]]: ...
-
-    @property
-    def recipes(self) -> Registry[RegisteredRecipe]: ...
-
-    @property
-    def strategies(self) -> Registry[type[Strategy]]: ...
-
-    @property
-    def callbacks(self) -> Registry[type[Callback]]: ...
-
-    @property
-    def metrics(self) -> Registry[CodeMetric]: ...
+    datasets: Registry[DatasetSpec]
+    backbones: Registry[type[Backbone]]
+    losses: Registry[type[LossTerm]]
+    recipes: Registry[RegisteredRecipe]
+    strategies: Registry[type[Strategy]]
+    callbacks: Registry[type[Callback]]
+    metrics: Registry[CodeMetric]
 
 
 @dataclass

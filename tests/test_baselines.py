@@ -204,3 +204,19 @@ def test_plugin_readme_snippets_run():
     readme = Path(__file__).resolve().parents[1] / "plugins" / "groupsup-baselines" / "README.md"
     for snippet in re.findall(r"```python\n(.*?)```", readme.read_text(), flags=re.S):
         exec(compile(snippet, str(readme), "exec"), {})
+
+
+def test_vae_looks_its_inner_backbone_up_in_the_registries_it_was_registered_with():
+    """No global host: the plugin registers ``VAE.using(registries)``, so another set of
+    registries gets a vae whose inner backbones are that set's."""
+    conv = gs.get_host().backbones.get("conv-small")
+    own = gs.RegistrySet()
+    own.register("backbones", "small", conv)
+    own.register("backbones", "vae", VAE.using(own))
+    net = gs.SwapAutoencoder("vae", Toy, (3, 16, 16), {"inner": "small", "inner_options": SMALL},
+                             registries=own)
+    assert type(net.backbone.inner) is conv and net.backbone_name == "vae"
+    with pytest.raises(gs.RegistryError, match="no backbone named 'conv-small'"):
+        own.backbones.get("vae")((3, 16, 16), 24, {"inner": "conv-small"})
+    with pytest.raises(gs.ConfigError, match=r"VAE.using\(registries\)"):
+        VAE((3, 16, 16), 24, {"inner": "small"})

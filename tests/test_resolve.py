@@ -2,6 +2,7 @@
 domain objects built against registries other than the plugin host's; callbacks of the loop
 from Python and from config (docs/architecture.md, docs/training.md)."""
 
+import importlib
 import json
 
 import pytest
@@ -173,3 +174,33 @@ def test_the_evaluate_callback_from_config_leaves_training_unchanged(tmp_path, s
     steps = [json.loads(line)["step"] for line in
              (evaluated.run_dir / "evaluations.jsonl").read_text().splitlines()]
     assert steps == [4, 6, 8]
+
+
+def test_resolve_validates_every_option_once_and_builds_from_the_typed_config(
+        tmp_path, store, monkeypatch):  # noqa: F811
+    """One validation of component options: check_config, called once by resolve; the
+    components get its option models as they are, and its errors name the config file."""
+    resolve_module = importlib.import_module("groupsup.train.resolve")
+    data = config(tmp_path, store).to_dict()
+    data["strategy"] = {"name": "centre-cover", "options": {"exact": False, "cycle_pairs": 1}}
+    latent = {"term": "latent", "options": {"detach_target": False}}
+    data["loss"] = {"recipe": None, "terms": [{"term": "recon"}, {"term": "swap"}, latent]}
+    path = tmp_path / "c.json"
+    path.write_text(json.dumps(data))
+    calls = []
+    check = resolve_module.check_config
+
+    def counted(config, registries, where, sections):
+        calls.append(list(sections))
+        return check(config, registries, where, sections)
+
+    monkeypatch.setattr(resolve_module, "check_config", counted)
+    r = gs.resolve(load_config(path))
+    assert calls == [["dataset", "model", "strategy", "loss"]]
+    assert r.strategy.config is r.checked.strategy.options and r.strategy.config.exact is False
+    assert r.model.backbone.config is r.checked.model.options
+    assert r.recipe.terms[2].config is r.checked.loss.terms[2].options
+    data["model"]["options"] = {"widht": 8}
+    path.write_text(json.dumps(data))
+    with pytest.raises(gs.ConfigError, match=rf"{path}: unknown key 'model.options.widht'"):
+        gs.resolve(load_config(path))
