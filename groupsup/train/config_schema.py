@@ -12,9 +12,10 @@ discriminated union of the registered components' own option models:
   one of the registered recipe names.
 
 :func:`check_config` validates a config against it, so every pluggable option is checked up
-front with the one error format of :mod:`groupsup.validation`; :func:`config_json_schema` is
-its JSON Schema (``oneOf`` plus a ``discriminator`` mapping per section), which an editor can
-use, plugin components included.
+front with the one error format of :mod:`groupsup.validation`: the one validation of component
+options, which :func:`~groupsup.resolve` runs before building the components from its result;
+:func:`config_json_schema` is its JSON Schema (``oneOf`` plus a ``discriminator`` mapping per
+section), which an editor can use, plugin components included.
 """
 
 from __future__ import annotations
