@@ -72,7 +72,7 @@ def use(provenance: Provenance, kind: str, registry: Registry[Any], name: str) -
 
 
 def build_dataset(config: ExperimentConfig, registries: Registries | None = None,
-                 provenance: Provenance | None = None) -> GroupDataset:
+                  provenance: Provenance | None = None) -> GroupDataset:
     """The full dataset (before any split) that *config* names, with its options validated
     against the dataset's options model (by :func:`check_config`, unless *config* is one it
     returned)."""
