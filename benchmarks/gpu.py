@@ -84,9 +84,9 @@ def measure(variant: str, image: int, groups: int, repeats: int, device: torch.d
     """One variant: a fresh model seeded 0, the same images, warm-up then the best step."""
     torch.manual_seed(0)
     layout = torch.channels_last if "channels_last" in variant else torch.contiguous_format
-    model = gs.SwapAutoencoder("gzsnet", Fonts, (3, image, image),
+    model = gs.build_model("gzsnet", Fonts, (3, image, image),
                                backbone_config=options).to(device, memory_format=layout)
-    recipe = gs.LossRecipe.named("gsl")
+    recipe = gs.build_recipe("gsl")
     batch = centre_cover_batch(groups)
     generator = torch.Generator().manual_seed(1)
     images = (torch.rand(groups * ROLES, 3, image, image, generator=generator) * 2 - 1)

@@ -159,9 +159,9 @@ def precision_times(backbone: str, side: int, groups: int, repeats: int,
     for layout in ("contiguous", "channels_last"):
         torch.manual_seed(0)
         fmt = torch.channels_last if layout == "channels_last" else torch.contiguous_format
-        model = gs.SwapAutoencoder(backbone, Fonts, (3, side, side),
+        model = gs.build_model(backbone, Fonts, (3, side, side),
                                    micro_batch=micro_batch).to(memory_format=fmt)
-        recipe = gs.LossRecipe.named("gsl")
+        recipe = gs.build_recipe("gsl")
         batch = centre_cover_batch(groups)
         images = (torch.rand(groups * ROLES, 3, side, side) * 2 - 1).contiguous(
             memory_format=fmt)
@@ -176,10 +176,10 @@ def precision_times(backbone: str, side: int, groups: int, repeats: int,
 def run(backbone: str, side: int, groups: int, repeats: int, channels_last: bool,
         clock: Callable[[], float], micro_batch: int | None) -> dict[str, Any]:
     torch.manual_seed(0)
-    model = gs.SwapAutoencoder(backbone, Fonts, (3, side, side), micro_batch=micro_batch)
+    model = gs.build_model(backbone, Fonts, (3, side, side), micro_batch=micro_batch)
     fmt = torch.channels_last if channels_last else torch.contiguous_format
     model = model.to(memory_format=fmt)
-    recipe = gs.LossRecipe.named("gsl")
+    recipe = gs.build_recipe("gsl")
     batch = centre_cover_batch(groups)
     images = (torch.rand(groups * ROLES, 3, side, side) * 2 - 1).contiguous(memory_format=fmt)
     one = centre_cover_batch(1)

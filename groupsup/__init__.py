@@ -5,6 +5,13 @@ The public API is what this module exports (``__all__``), plus the public submod
 its own ``__all__``; everything else may change between versions (docs/architecture.md).
 """
 
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import torch
+from pydantic import BaseModel
+
 from groupsup.backbones import Backbone, BackboneConfig
 from groupsup.cli import Command
 from groupsup.data import IMAGE_SUFFIXES, DatasetSpec, GroupDataset, ImageScan, scan_images
@@ -33,7 +40,8 @@ from groupsup.losses import (
     StepContext,
     TermConfig,
 )
-from groupsup.model import SwapAutoencoder, load_model
+from groupsup.model import SwapAutoencoder
+from groupsup.model import load_model as _load_model
 from groupsup.partition import LatentPartition
 from groupsup.plugins import get_host
 from groupsup.registry import Registries, RegistrySet
@@ -43,7 +51,7 @@ from groupsup.runs.evaluate import evaluate_run, fit_shared_judge
 from groupsup.runs.options import EvalOptions
 from groupsup.runs.report import write_html, write_report
 from groupsup.runs.step import CodeMetric, EvaluationStep, SynthesisMeasure
-from groupsup.runs.zeroshot import synthesise
+from groupsup.runs.zeroshot import synthesize
 from groupsup.schema import UNKNOWN, Attribute, Free, Schema
 from groupsup.train import (
     Callback,
@@ -52,13 +60,55 @@ from groupsup.train import (
     Resolved,
     RunResult,
     Trainer,
+    build_dataset,
     load_config,
-    load_dataset,
     resolve,
     train,
 )
 from groupsup.train.loader import GroupLoader
 from groupsup.version import __version__
+
+
+def build_model(backbone: str | Backbone, schema: type[Schema],
+                image_shape: tuple[int, int, int],
+                backbone_config: Mapping[str, Any] | BaseModel | None = None, *,
+                registries: Registries | None = None, micro_batch: int | None = None,
+                free_warp: str | None = None) -> SwapAutoencoder:
+    """A :class:`SwapAutoencoder` whose backbone (a registry name, or an instance) is looked up
+    in *registries*, by default the plugin host's (:func:`get_host`)::
+
+        model = gs.build_model("conv-small", schema=Shapes, image_shape=(3, 32, 32))
+    """
+    return SwapAutoencoder(backbone, schema, image_shape, backbone_config,
+                           registries=get_host() if registries is None else registries,
+                           micro_batch=micro_batch, free_warp=free_warp)
+
+
+def load_model(path: str | os.PathLike, map_location: str | torch.device = "cpu", *,
+               registries: Registries | None = None) -> SwapAutoencoder:
+    """The :class:`SwapAutoencoder` saved at *path* (a model folder, a checkpoint directory or
+    a run directory: its latest checkpoint) with its weights on *map_location*; its backbone
+    looked up in *registries*, by default the plugin host's (:func:`get_host`)."""
+    return _load_model(path, map_location,
+                       registries=get_host() if registries is None else registries)
+
+
+def build_recipe(recipe: LossRecipe | str | Sequence[LossSpec | Mapping[str, Any] | str],
+                 distance: str = "l1", *, registries: Registries | None = None,
+                 reduction: str = "mean") -> LossRecipe:
+    """A :class:`LossRecipe` from a registered recipe's name (``"gsl"``; *distance* and
+    *reduction* are then the recipe's own) or a list of terms, looked up in *registries*, by
+    default the plugin host's (:func:`get_host`); a recipe is returned as it is::
+
+        recipe = gs.build_recipe(["recon", "swap", {"term": "cover", "weight": 2.0}])
+    """
+    registries = get_host() if registries is None else registries
+    if isinstance(recipe, LossRecipe):
+        return recipe
+    if isinstance(recipe, str):
+        return LossRecipe.named(recipe, registries=registries)
+    return LossRecipe(recipe, distance=distance, registries=registries, reduction=reduction)
+
 
 __all__ = [
     "IMAGE_SUFFIXES",
@@ -113,19 +163,21 @@ __all__ = [
     "TermConfig",
     "Trainer",
     "__version__",
+    "build_dataset",
+    "build_model",
+    "build_recipe",
     "evaluate_run",
     "fit_shared_judge",
     "get_host",
     "held_out_split",
     "hookimpl",
     "load_config",
-    "load_dataset",
     "load_model",
     "random_combinations",
     "resolve",
     "rule_split",
     "scan_images",
-    "synthesise",
+    "synthesize",
     "train",
     "write_html",
     "write_report",

@@ -64,7 +64,8 @@ class Attribute(BaseModel):
         classmethod(lambda cls, name: identifier(name, "attribute name")))
 
     @property
-    def resolved(self) -> bool:
+    def has_values(self) -> bool:
+        """Whether the vocabulary is known (declared, or discovered from records)."""
         return self.values is not None
 
     @property

@@ -11,14 +11,27 @@ Every hook receives a ``register`` callback and calls it once per thing it contr
 ``register(name, obj, *, description="")`` records *obj* under *name* in that hook's registry,
 together with the plugin (and distribution) that registered it. The host decides conflicts:
 a second registration of a name is reported, and stays reachable as ``"<plugin>:<name>"``.
+
+Every hook also receives ``registries``, the :class:`~groupsup.registry.Registries` being
+filled (pluggy passes it only to implementations that name it as a parameter). A component that
+builds other registered components (a backbone wrapping another backbone) keeps it and looks
+them up when it is built, never while registering, and never in the process-wide host::
+
+    @groupsup.hookimpl
+    def register_backbones(register, registries):
+        register("wrapper", Wrapper.using(registries))
+
 docs/plugins.md documents each hook; a test keeps those signatures in sync with this file.
 """
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pluggy
+
+if TYPE_CHECKING:
+    from groupsup.registry import Registries
 
 PROJECT = "groupsup"
 hookspec = pluggy.HookspecMarker(PROJECT)
@@ -32,7 +45,7 @@ class Register(Protocol):
 
 
 @hookspec
-def register_datasets(register: Register) -> None:
+def register_datasets(register: Register, registries: Registries) -> None:
     """Register datasets: ``register(name, DatasetSpec(...))``.
 
     A :class:`groupsup.DatasetSpec` carries the schema class, a loader that builds a
@@ -41,7 +54,7 @@ def register_datasets(register: Register) -> None:
 
 
 @hookspec
-def register_backbones(register: Register) -> None:
+def register_backbones(register: Register, registries: Registries) -> None:
     """Register encoder/decoder backbones: ``register(name, BackboneClass)``.
 
     A backbone class has a pydantic ``Config`` and is built as
@@ -50,7 +63,7 @@ def register_backbones(register: Register) -> None:
 
 
 @hookspec
-def register_losses(register: Register) -> None:
+def register_losses(register: Register, registries: Registries) -> None:
     """Register swap-loss terms: ``register(name, LossTermClass)``.
 
     See :class:`groupsup.LossTerm`.
@@ -58,7 +71,7 @@ def register_losses(register: Register) -> None:
 
 
 @hookspec
-def register_recipes(register: Register) -> None:
+def register_recipes(register: Register, registries: Registries) -> None:
     """Register named loss recipes: ``register(name, [LossSpec or dict, ...])``.
 
     A recipe is the list of loss terms with weights and distances a run optimises, e.g. the
@@ -67,7 +80,7 @@ def register_recipes(register: Register) -> None:
 
 
 @hookspec
-def register_strategies(register: Register) -> None:
+def register_strategies(register: Register, registries: Registries) -> None:
     """Register group strategies: ``register(name, StrategyClass)``.
 
     See :class:`groupsup.Strategy`.
@@ -75,7 +88,7 @@ def register_strategies(register: Register) -> None:
 
 
 @hookspec
-def register_callbacks(register: Register) -> None:
+def register_callbacks(register: Register, registries: Registries) -> None:
     """Register training callbacks: ``register(name, CallbackClass)``.
 
     A callback class has a pydantic ``Config`` and is built as ``CallbackClass(config)`` for
@@ -84,7 +97,7 @@ def register_callbacks(register: Register) -> None:
 
 
 @hookspec
-def register_evaluations(register: Register) -> None:
+def register_evaluations(register: Register, registries: Registries) -> None:
     """Register what ``groupsup evaluate`` measures: ``register(name, step)``.
 
     *step* is a :class:`groupsup.EvaluationStep` (``run(ctx) -> dict`` of ``metrics.json``
@@ -96,7 +109,7 @@ def register_evaluations(register: Register) -> None:
 
 
 @hookspec
-def register_commands(register: Register) -> None:
+def register_commands(register: Register, registries: Registries) -> None:
     """Register CLI subcommands: ``register(name, Command(...))``.
 
     See :class:`groupsup.Command`.

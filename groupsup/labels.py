@@ -66,7 +66,7 @@ class LabelCodec:
         *records*: dict rows, tuple rows in attribute order, or a mapping of columns. *where*
         names the origin for error messages: one string, or one per record (e.g. file names).
         """
-        cls._require_resolved()
+        cls._require_values()
         cols = cls._columns(records)
         n = len(next(iter(cols.values()))) if cols else 0
         codes = np.empty((n, len(cls)), dtype=np.int64)
@@ -104,7 +104,7 @@ class LabelCodec:
         :data:`UNKNOWN` (-1) is accepted only with *allow_missing*; otherwise the error says
         that *where* needs every value known.
         """
-        cls._require_resolved()
+        cls._require_values()
         codes = np.asarray(codes)
         if codes.ndim != 2 or codes.shape[1] != len(cls):
             raise LabelError(f"{where} must have shape (N, {len(cls)}) for attributes "
@@ -127,11 +127,11 @@ class LabelCodec:
         return codes
 
     @classmethod
-    def _require_resolved(cls) -> None:
-        missing = [a.name for a in cls.attributes if not a.resolved]
+    def _require_values(cls) -> None:
+        missing = [a.name for a in cls.attributes if not a.has_values]
         if missing:
             raise SchemaError(f"schema {cls.__name__}: attributes {missing} have no vocabulary; "
-                              "call .resolve(records) first")
+                              "call .discover_values(records) first")
 
 
 def _hashable_in(value: Any, lookup: Mapping) -> bool:

@@ -5,7 +5,7 @@ attribute (and, where the schema declares one, an unlabelled block last); swappi
 recombining blocks is what group-supervised training teaches the decoder to honour, and what
 zero-shot synthesis uses::
 
-    model = gs.SwapAutoencoder("conv-small", schema=Shapes, image_shape=(3, 32, 32))
+    model = gs.build_model("conv-small", schema=Shapes, image_shape=(3, 32, 32))
     images = model.synthesize({"shape": a, "color": b, "position": c})
 
 A model saves as two files, weights (safetensors) and a JSON config naming the backbone's
@@ -30,7 +30,6 @@ from groupsup.backbones.warp import WARP_KINDS, FreeWarp
 from groupsup.errors import ConfigError, DataError, GroupsupError, PartitionError, PluginError
 from groupsup.partition import AttributeSelector, LatentPartition
 from groupsup.persistence import missing_plugin, read_model, write_model
-from groupsup.plugins import get_host
 from groupsup.registry import Entry, Registries
 from groupsup.schema import Schema
 
@@ -48,8 +47,8 @@ class SwapAutoencoder(nn.Module):
     for calls of hundreds of images, whose activations no longer fit in cache. ``None``
     (the default; right for GPUs) runs every call whole.
 
-    *registries* holds the backbone registry a name is looked up in (default: the plugin
-    host's, :func:`groupsup.get_host`).
+    *registries* holds the backbones a name is looked up in and an instance's class is named
+    from (for :meth:`config_dict`); :func:`groupsup.build_model` defaults to the host's.
 
     *free_warp* (``"shift"`` or ``"affine"``; needs an unlabelled block) makes that block a
     geometric one: the backbone's decoder never sees it, and it only translates (or affinely
@@ -61,16 +60,16 @@ class SwapAutoencoder(nn.Module):
     def __init__(self, backbone: str | Backbone, schema: type[Schema],
                  image_shape: tuple[int, int, int],
                  backbone_config: Mapping[str, Any] | BaseModel | None = None, *,
-                 micro_batch: int | None = None, registries: Registries | None = None,
+                 registries: Registries, micro_batch: int | None = None,
                  free_warp: str | None = None) -> None:
         super().__init__()
         self.micro_batch = micro_batch
-        self._registries: Registries = get_host() if registries is None else registries
+        self.registries = registries  # where the backbone is looked up and named from
         self.schema = schema
         self.partition: LatentPartition = schema.partition
         self.image_shape: tuple[int, int, int] = tuple(int(s) for s in image_shape)  # type: ignore
         if isinstance(backbone, str):
-            entry = self._registries.backbones.entry(backbone)
+            entry = self.registries.backbones.entry(backbone)
             self._entry: Entry[Any] | None = entry
             self.backbone_name: str | None = backbone
             self.backbone: Backbone = entry.obj(self.image_shape, self.partition.size,
@@ -79,7 +78,7 @@ class SwapAutoencoder(nn.Module):
             if backbone_config is not None:
                 raise ConfigError("backbone_config applies to a backbone given by name; this "
                                   f"{type(backbone).__name__} instance is already configured")
-            self._entry = _entry_of(type(backbone), self._registries)
+            self._entry = _entry_of(type(backbone), self.registries)
             self.backbone_name = self._entry.name if self._entry else None
             self.backbone = backbone
         else:
@@ -231,15 +230,13 @@ class SwapAutoencoder(nn.Module):
             **({"free_warp": self.free_warp} if self.free_warp is not None else {}),
             "plugin": {"name": self._entry.plugin, "distribution": self._entry.distribution,
                        "version": self._entry.version,
-                       **_location_of(self._entry.plugin, self._registries)},
+                       **_location_of(self._entry.plugin, self.registries)},
         }
 
     @classmethod
-    def from_config(cls, config: Mapping[str, Any], registries: Registries | None = None
-                    ) -> SwapAutoencoder:
-        """Rebuild a model (fresh weights) from :meth:`config_dict` output."""
+    def from_config(cls, config: Mapping[str, Any], registries: Registries) -> SwapAutoencoder:
+        """Rebuild a model (fresh weights) from :meth:`config_dict` output and *registries*."""
         _check_model_config(config)
-        registries = get_host() if registries is None else registries
         name = config["backbone"]
         if name not in registries.backbones:
             missing_plugin(name, config.get("plugin") or {})
@@ -260,10 +257,10 @@ class SwapAutoencoder(nn.Module):
 
     @classmethod
     def load(cls, path: str | os.PathLike, map_location: str | torch.device = "cpu", *,
-             registries: Registries | None = None) -> SwapAutoencoder:
+             registries: Registries) -> SwapAutoencoder:
         """Rebuild a model saved by :meth:`save`, or that of a checkpoint directory or a run
         directory (its latest checkpoint), and load its weights onto *map_location*; the
-        backbone is looked up in *registries* (default: the plugin host's)."""
+        backbone is looked up in *registries*."""
         saved = read_model(path, map_location)
         try:
             model = cls.from_config(saved.config, registries)
@@ -332,7 +329,7 @@ def _entry_of(backbone_class: type, registries: Registries) -> Entry[Any] | None
 
 
 def load_model(path: str | os.PathLike, map_location: str | torch.device = "cpu", *,
-               registries: Registries | None = None) -> SwapAutoencoder:
+               registries: Registries) -> SwapAutoencoder:
     """The :class:`SwapAutoencoder` saved at *path* (a model directory or file pair, a
     checkpoint directory, or a run directory: its latest checkpoint), with its weights on
     *map_location*: :meth:`SwapAutoencoder.load`."""

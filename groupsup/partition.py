@@ -154,7 +154,7 @@ class LatentPartition:
 
     def __eq__(self, other: object) -> bool:
         return (isinstance(other, LatentPartition) and list(self) == list(other)
-                and self._free == other._free)
+                and self.free == other.free)
 
     def __hash__(self) -> int:
         return hash((tuple(self), self._free))

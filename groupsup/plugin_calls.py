@@ -67,7 +67,7 @@ class Registrar:
         failure = (f"plugin {info.name!r} ({info.distribution}) failed in {self.hook}: "
                    f"{type(err).__name__}: {err}")
         self.registry.failures.append(failure)
-        self.host._report(failure)
+        self.host.report(failure)
 
     def commit(self) -> None:
         """Add the held registrations to the registry, in plugin load order."""

@@ -13,7 +13,8 @@ exist (a misspelling), is reported by name with its error and the rest still loa
 through :func:`configure_host`) skips installed or local plugins, by plugin or distribution
 name, without importing them; built-in plugins cannot be disabled.
 
-Hooks are called through pluggy's own call loop (``pm.hook.register_backbones(register=...)``),
+Hooks are called through pluggy's own call loop (``pm.hook.register_backbones(register=...,
+registries=host)``),
 so ``tryfirst``/``trylast``, hook wrappers, tracing and call monitoring work. Isolation and
 attribution come from how each plugin is registered (:mod:`groupsup.plugin_calls`).
 """
@@ -29,15 +30,23 @@ from collections.abc import Iterable
 from importlib import metadata
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import pluggy
 
 from groupsup import hookspecs
 from groupsup.errors import PluginError, did_you_mean
 from groupsup.plugin_calls import Guarded, PluginInfo, Registrar
-from groupsup.registry import Registry
+from groupsup.registry import Evaluation, RegisteredRecipe, Registry
 from groupsup.version import __version__
+
+if TYPE_CHECKING:
+    from groupsup.backbones.base import Backbone
+    from groupsup.cli import Command
+    from groupsup.data import DatasetSpec
+    from groupsup.graph.strategies import Strategy
+    from groupsup.losses.base import LossTerm
+    from groupsup.train.callbacks import Callback
 
 ENTRY_POINT_GROUP = hookspecs.PROJECT
 PLUGINS_ENV = "GROUPSUP_PLUGINS"
@@ -76,12 +85,25 @@ REGISTRY_HOOKS: dict[str, str] = {
 }
 
 PLURALS = {"loss": "losses", "strategy": "strategies"}
+T = TypeVar("T")
 
 
 def disabled_names(extra: Iterable[str] = ()) -> frozenset[str]:
     """The plugin or distribution names ``GROUPSUP_DISABLE_PLUGINS`` lists, plus *extra*."""
     listed = os.environ.get(DISABLE_ENV, "").split(",")
     return frozenset(n.strip() for n in (*listed, *extra) if n.strip())
+
+
+class HookRegistry(Generic[T]):
+    """A :class:`PluginHost` attribute: the registry that its ``register_*`` hook fills."""
+
+    def __init__(self, hook: str) -> None:
+        self.hook = hook
+
+    def __get__(self, host: PluginHost | None, owner: type) -> Registry[T]:
+        if host is None:  # looked up on the class (documentation tools)
+            return self  # type: ignore[return-value]
+        return host.registry(self.hook)
 
 
 class PluginHost:
@@ -105,7 +127,9 @@ class PluginHost:
         # plugins that failed as a whole (import, unknown hook): any registry may lack their names
         self.load_failures: list[str] = []
         self._registries: dict[str, Registry[Any]] = {}
-        self._lock = threading.Lock()
+        # reentrant: a hook implementation may read another registry while registering
+        self._lock = threading.RLock()
+        self._collecting: set[str] = set()
         for module_name in BUILTIN_MODULES:
             module = importlib.import_module(module_name)
             self._register(module, PluginInfo(module_name, BUILTIN_DISTRIBUTION, __version__,
@@ -116,7 +140,9 @@ class PluginHost:
         self._check_disabled()
 
     # ------------------------------------------------------------------ loading
-    def _report(self, message: str) -> None:
+    def report(self, message: str) -> None:
+        """Record a plugin problem in :attr:`problems` (raise it as a
+        :class:`~groupsup.errors.PluginError` when the host is strict)."""
         if self.strict:
             raise PluginError(message)
         self.problems.append(message)
@@ -132,12 +158,12 @@ class PluginHost:
     def _check_disabled(self) -> None:
         known = {n for p in self.plugins.values() for n in (p.name, p.distribution)}
         for name in sorted(self.disabled - known):
-            self._report(f"{DISABLE_ENV} or disable_plugins names {name!r}, which is no "
+            self.report(f"{DISABLE_ENV} or disable_plugins names {name!r}, which is no "
                          f"installed or local plugin{did_you_mean(name, known)}")
 
     def _register(self, module: object, info: PluginInfo) -> None:
         if info.name in self.plugins:
-            self._report(f"plugin name {info.name!r} from {info.distribution} is already taken by "
+            self.report(f"plugin name {info.name!r} from {info.distribution} is already taken by "
                          f"{self.plugins[info.name].distribution}; skipped")
             return
         self.pm.register(Guarded(module, info, self.pm), name=info.name)
@@ -148,7 +174,7 @@ class PluginHost:
             info.error = f"implements an unknown hook: {err}"
             self.plugins[info.name] = info
             self.load_failures.append(f"plugin {info.name!r} ({info.distribution}) {info.error}")
-            self._report(f"plugin {info.name!r} ({info.distribution}) {info.error}")
+            self.report(f"plugin {info.name!r} ({info.distribution}) {info.error}")
             return
         self.plugins[info.name] = info
 
@@ -165,7 +191,7 @@ class PluginHost:
                 info.error = f"{type(err).__name__}: {err}"
                 self.plugins[info.name] = info
                 self.load_failures.append(f"plugin {ep.name!r} failed to load ({info.error})")
-                self._report(f"plugin {ep.name!r} ({info.distribution} {info.version}) failed to "
+                self.report(f"plugin {ep.name!r} ({info.distribution} {info.version}) failed to "
                              f"load: {info.error}")
                 continue
             self._register(module, info)
@@ -193,43 +219,24 @@ class PluginHost:
                     self.plugins[name] = info
                     self.load_failures.append(f"local plugin {name!r} failed to load "
                                               f"({info.error})")
-                    self._report(f"local plugin {item!r} failed to load: {info.error}")
+                    self.report(f"local plugin {item!r} failed to load: {info.error}")
                     continue
                 self._register(module, info)
-
-    # ------------------------------------------------------------------ hook calls
-    # One typed method per hook: the only places that call into plugins, each through pluggy's
-    # call loop so that hook ordering, wrappers, tracing and call monitoring apply.
-    def call_register_datasets(self, register: Registrar) -> None:
-        self.pm.hook.register_datasets(register=register)
-
-    def call_register_backbones(self, register: Registrar) -> None:
-        self.pm.hook.register_backbones(register=register)
-
-    def call_register_losses(self, register: Registrar) -> None:
-        self.pm.hook.register_losses(register=register)
-
-    def call_register_recipes(self, register: Registrar) -> None:
-        self.pm.hook.register_recipes(register=register)
-
-    def call_register_strategies(self, register: Registrar) -> None:
-        self.pm.hook.register_strategies(register=register)
-
-    def call_register_callbacks(self, register: Registrar) -> None:
-        self.pm.hook.register_callbacks(register=register)
-
-    def call_register_evaluations(self, register: Registrar) -> None:
-        self.pm.hook.register_evaluations(register=register)
-
-    def call_register_commands(self, register: Registrar) -> None:
-        self.pm.hook.register_commands(register=register)
 
     # ------------------------------------------------------------------ registries
     def registry(self, hook: str) -> Registry[Any]:
         """The registry filled by *hook* (e.g. ``"register_backbones"``), built on first use."""
         with self._lock:
             if hook not in self._registries:
-                self._registries[hook] = self._collect(hook)
+                if hook in self._collecting:
+                    raise PluginError(f"a plugin read the registry of {hook} while registering "
+                                      "into it; look registered components up when building, "
+                                      "not while registering")
+                self._collecting.add(hook)
+                try:
+                    self._registries[hook] = self._collect(hook)
+                finally:
+                    self._collecting.discard(hook)
             return self._registries[hook]
 
     def _collect(self, hook: str) -> Registry[Any]:
@@ -238,7 +245,9 @@ class PluginHost:
         registry.failures.extend(self.load_failures)
         registrar = Registrar(self, hook, registry)
         try:
-            getattr(self, f"call_{hook}")(registrar)
+            # the one place that calls into plugins: through pluggy's call loop, so that hook
+            # ordering, wrappers, tracing and call monitoring apply
+            getattr(self.pm.hook, hook)(register=registrar, registries=self)
         except Exception as err:  # only a hook wrapper can raise here: it encloses the call
             culprit = registrar.culprit
             who = (f"plugin {culprit.name!r} ({culprit.distribution})" if culprit
@@ -246,45 +255,23 @@ class PluginHost:
             failure = (f"{who} failed in {hook}, so later plugins may not have registered: "
                        f"{type(err).__name__}: {err}")
             registry.failures.append(failure)
-            self._report(failure)
+            self.report(failure)
         registrar.commit()
         for first, second in registry.collisions:
-            self._report(f"{registry.kind} {first.name!r} registered by both {first.plugin!r} and "
+            self.report(f"{registry.kind} {first.name!r} registered by both {first.plugin!r} and "
                          f"{second.plugin!r}; {first.plugin!r} keeps the name, the other is "
                          f"'{second.plugin}:{second.name}'")
         return registry
 
-    @property
-    def datasets(self) -> Registry[Any]:
-        return self.registry("register_datasets")
-
-    @property
-    def backbones(self) -> Registry[Any]:
-        return self.registry("register_backbones")
-
-    @property
-    def losses(self) -> Registry[Any]:
-        return self.registry("register_losses")
-
-    @property
-    def recipes(self) -> Registry[Any]:
-        return self.registry("register_recipes")
-
-    @property
-    def strategies(self) -> Registry[Any]:
-        return self.registry("register_strategies")
-
-    @property
-    def callbacks(self) -> Registry[Any]:
-        return self.registry("register_callbacks")
-
-    @property
-    def evaluations(self) -> Registry[Any]:
-        return self.registry("register_evaluations")
-
-    @property
-    def commands(self) -> Registry[Any]:
-        return self.registry("register_commands")
+    # the registries (groupsup.registry.Registries), each filled by its hook on first use
+    datasets: HookRegistry[DatasetSpec] = HookRegistry("register_datasets")
+    backbones: HookRegistry[type[Backbone]] = HookRegistry("register_backbones")
+    losses: HookRegistry[type[LossTerm]] = HookRegistry("register_losses")
+    recipes: HookRegistry[RegisteredRecipe] = HookRegistry("register_recipes")
+    strategies: HookRegistry[type[Strategy]] = HookRegistry("register_strategies")
+    callbacks: HookRegistry[type[Callback]] = HookRegistry("register_callbacks")
+    evaluations: HookRegistry[Evaluation] = HookRegistry("register_evaluations")
+    commands: HookRegistry[Command] = HookRegistry("register_commands")
 
     def load_all(self) -> None:
         """Fill every registry (so that :attr:`problems` and ``registered`` are complete)."""

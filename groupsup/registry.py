@@ -2,13 +2,30 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeAlias, TypeVar
 
 from groupsup.errors import RegistryError, did_you_mean
 
+if TYPE_CHECKING:  # annotations only: the registered kinds live in the layers above
+    from groupsup.backbones.base import Backbone
+    from groupsup.data import DatasetSpec
+    from groupsup.graph.strategies import Strategy
+    from groupsup.losses.base import LossTerm
+    from groupsup.losses.recipe import LossRecipe, LossSpec
+    from groupsup.runs.step import CodeMetric, EvaluationStep, SynthesisMeasure
+    from groupsup.train.callbacks import Callback
+
 T = TypeVar("T")
+
+# What ``register_recipes`` registers: a list of specs, a LossRecipe, or a mapping
+# ``{"terms": [...], "distance": ..., "reduction": ...}`` (see ``registered_parts``).
+RegisteredRecipe: TypeAlias = (
+    "Sequence[LossSpec | Mapping[str, Any] | str] | LossRecipe | Mapping[str, Any]")
+# What ``register_evaluations`` registers: a step of the evaluation, a measure of the
+# syntheses, or a metric of latent codes (``groupsup.runs.step``)
+Evaluation: TypeAlias = "EvaluationStep | SynthesisMeasure | CodeMetric"
 
 
 @dataclass(frozen=True)
@@ -82,46 +99,36 @@ class Registry(Generic[T]):
 
 
 class Registries(Protocol):
-    """The named registries that components are looked up in.
+    """The named registries that components are looked up in, each typed by what it holds.
 
-    The :class:`~groupsup.plugins.PluginHost` is one (the default everywhere: the process-wide
-    host's); :class:`RegistrySet` is a plain one for tests and for building against other
-    registries than the host's (two configurations in one process).
+    The :class:`~groupsup.plugins.PluginHost` is one (it fills each registry from its
+    ``register_*`` hook); :class:`RegistrySet` is a plain one for tests and for building against
+    other registries than the host's (two configurations in one process). Everything below the
+    public facade takes a ``Registries`` argument and never reaches for the process-wide host.
     """
 
-    @property
-    def datasets(self) -> Registry[Any]: ...
-
-    @property
-    def backbones(self) -> Registry[Any]: ...
-
-    @property
-    def losses(self) -> Registry[Any]: ...
-
-    @property
-    def recipes(self) -> Registry[Any]: ...
-
-    @property
-    def strategies(self) -> Registry[Any]: ...
-
-    @property
-    def callbacks(self) -> Registry[Any]: ...
-
-    @property
-    def evaluations(self) -> Registry[Any]: ...
+    datasets: Registry[DatasetSpec]
+    backbones: Registry[type[Backbone]]
+    losses: Registry[type[LossTerm]]
+    recipes: Registry[RegisteredRecipe]
+    strategies: Registry[type[Strategy]]
+    callbacks: Registry[type[Callback]]
+    evaluations: Registry[Evaluation]
 
 
 @dataclass
 class RegistrySet:
-    """Registries held as plain attributes: fill them with :meth:`Registry.add`."""
+    """Registries held as plain attributes: fill them with :meth:`register`."""
 
-    datasets: Registry[Any] = field(default_factory=lambda: Registry("dataset"))
-    backbones: Registry[Any] = field(default_factory=lambda: Registry("backbone"))
-    losses: Registry[Any] = field(default_factory=lambda: Registry("loss", "losses"))
-    recipes: Registry[Any] = field(default_factory=lambda: Registry("recipe"))
-    strategies: Registry[Any] = field(default_factory=lambda: Registry("strategy", "strategies"))
-    callbacks: Registry[Any] = field(default_factory=lambda: Registry("callback"))
-    evaluations: Registry[Any] = field(default_factory=lambda: Registry("evaluation"))
+    datasets: Registry[DatasetSpec] = field(default_factory=lambda: Registry("dataset"))
+    backbones: Registry[type[Backbone]] = field(default_factory=lambda: Registry("backbone"))
+    losses: Registry[type[LossTerm]] = field(
+        default_factory=lambda: Registry("loss", "losses"))
+    recipes: Registry[RegisteredRecipe] = field(default_factory=lambda: Registry("recipe"))
+    strategies: Registry[type[Strategy]] = field(
+        default_factory=lambda: Registry("strategy", "strategies"))
+    callbacks: Registry[type[Callback]] = field(default_factory=lambda: Registry("callback"))
+    evaluations: Registry[Evaluation] = field(default_factory=lambda: Registry("evaluation"))
 
     def register(self, kind: str, name: str, obj: Any, *, plugin: str = "(python)",
                  description: str = "") -> None:

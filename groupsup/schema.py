@@ -66,8 +66,9 @@ class SchemaMeta(type):
         inherited: dict[str, Attribute] = {}
         free: Free | None = None
         for base in bases:
-            inherited.update(getattr(base, "_attributes", {}))
-            free = getattr(base, "_free", None) or free
+            if isinstance(base, SchemaMeta):
+                inherited.update({a.name: a for a in base.attributes})
+                free = base.free or free
         for key, value in list(namespace.items()):
             if isinstance(value, Free):
                 if free is not None and free.name != key:
@@ -105,8 +106,9 @@ class SchemaMeta(type):
         return tuple(cls._attributes)
 
     @property
-    def resolved(cls) -> bool:
-        return all(a.resolved for a in cls._attributes.values())
+    def has_values(cls) -> bool:
+        """Whether every attribute's vocabulary is known."""
+        return all(a.has_values for a in cls._attributes.values())
 
     @property
     def free(cls) -> Free | None:
@@ -201,7 +203,7 @@ class Schema(LabelCodec, metaclass=SchemaMeta):
         free = cls._free
         if free is not None and free.name in sizes:
             schema = cls.with_free(sizes.pop(free.name), name=free.name)
-            return schema._replacing("latent", sizes) if sizes else schema
+            return schema.with_latent(**sizes) if sizes else schema
         return cls._replacing("latent", sizes)
 
     @classmethod
@@ -243,17 +245,17 @@ class Schema(LabelCodec, metaclass=SchemaMeta):
         return cls.define(cls.__name__, attrs, cls._free)
 
     @classmethod
-    def resolve(cls, records: Any) -> type[Schema]:
+    def discover_values(cls, records: Any) -> type[Schema]:
         """Discover the vocabulary of every attribute declared without one, from *records*.
 
         Values are sorted (numbers numerically, then strings). Declared vocabularies are kept.
-        Returns *cls* itself when it is already resolved.
+        Returns *cls* itself when every attribute has its values.
         """
-        if cls.resolved:
+        if cls.has_values:
             return cls
         columns = cls._columns(records)
         found = {a.name: _sorted_values(v for v in columns[a.name] if not a.is_missing(v))
-                 for a in cls.attributes if not a.resolved}
+                 for a in cls.attributes if not a.has_values}
         for name, vocab in found.items():
             if not vocab:
                 raise LabelError(f"attribute {name!r}: no labels to discover its values from")

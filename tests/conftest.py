@@ -136,7 +136,7 @@ def styled_run(out: Path) -> tuple[Path, gs.GroupDataset]:
     labels = toy_labels()
     data = gs.GroupDataset.from_arrays(Styled, toy_images(labels), labels[:, :2],
                                        name="styled")
-    model = gs.SwapAutoencoder("conv-small", Styled, data.image_shape,
+    model = gs.build_model("conv-small", Styled, data.image_shape,
                                {"width": 8, "max_width": 16})
     run = gs.train(model, data, steps=2, groups_per_step=2, out=out, progress=False, threads=1)
     reset_host()  # what comes next builds its own host, as a new process would

@@ -51,7 +51,7 @@ def test_a_pair_with_equal_divergences_shares_nothing():
 
 def _net() -> gs.SwapAutoencoder:
     torch.manual_seed(0)
-    return gs.SwapAutoencoder("vae", Toy, (3, 16, 16),
+    return gs.build_model("vae", Toy, (3, 16, 16),
                               {"inner": "conv-small", "inner_options": SMALL})
 
 
@@ -59,7 +59,7 @@ def test_recipe_decodes_both_images_of_each_pair_and_learns():
     labels = toy_labels(2)
     data = gs.GroupDataset.from_arrays(Toy, toy_images(labels), labels, name="toy")
     net = _net()
-    recipe = gs.LossRecipe.named("ada-gvae")
+    recipe = gs.build_recipe("ada-gvae")
     assert [(s.term, s.weight) for s in recipe.specs] == [("ada-gvae-recon", 1.0),
                                                          ("ada-gvae-kl", 0.1)]
     pairs = np.array([[0, 1], [2, 3], [4, 5]])
@@ -76,7 +76,7 @@ def test_recipe_decodes_both_images_of_each_pair_and_learns():
     assert set(out.terms) == {"ada-gvae-recon", "ada-gvae-kl"}
     assert out.terms["ada-gvae-recon"].item() < first
     with pytest.raises(gs.ConfigError, match="'vae' backbone"):
-        recipe.compute(gs.SwapAutoencoder("conv-small", Toy, (3, 16, 16), SMALL), images, batch)
+        recipe.compute(gs.build_model("conv-small", Toy, (3, 16, 16), SMALL), images, batch)
 
 
 def test_ada_gvae_trains_with_the_edge_strategy(tmp_path, toy_dataset):

@@ -62,8 +62,8 @@ def test_frozen_passes_gradients_to_the_inputs_only():
 def test_each_player_gets_the_gradient_of_its_own_loss(toy_dataset):
     torch.manual_seed(0)
     schema = schema_of(toy_dataset, STARGAN_SCHEMA)
-    model = gs.SwapAutoencoder("stargan", schema, (3, 16, 16), {"width": 4, "blocks": 0})
-    recipe = gs.LossRecipe([{"term": "stargan", "options": {"width": 4}}])
+    model = gs.build_model("stargan", schema, (3, 16, 16), {"width": 4, "blocks": 0})
+    recipe = gs.build_recipe([{"term": "stargan", "options": {"width": 4}}])
     critic = recipe.build(model)["stargan"]
     images, labels = toy_dataset.load(np.arange(6)), toy_dataset.labels[:6]
     batch = gs.GroupBatch(examples=np.arange(6))
@@ -110,14 +110,14 @@ def test_stargan_generator_conditions_on_the_target_labels(toy_dataset):
 def test_stargan_needs_one_hot_blocks_of_the_cardinalities(toy_dataset):
     wrong = toy_dataset.schema.with_latent(shape=2, color=2, position=2).with_free(PIXELS,
                                                                                    "source")
-    model = gs.SwapAutoencoder("stargan", wrong, (3, 16, 16), {"width": 4, "blocks": 0})
+    model = gs.build_model("stargan", wrong, (3, 16, 16), {"width": 4, "blocks": 0})
     with pytest.raises(gs.ConfigError, match="at least its cardinality"):
-        gs.LossRecipe(["stargan"]).build(model)
+        gs.build_recipe(["stargan"]).build(model)
     # wider blocks are zero-padded one-hot vectors (a config sized for a larger dataset)
     wide = toy_dataset.schema.with_latent(shape=3, color=4, position=2).with_free(PIXELS,
                                                                                   "source")
-    model = gs.SwapAutoencoder("stargan", wide, (3, 16, 16), {"width": 4, "blocks": 0})
-    recipe = gs.LossRecipe(["stargan"])
+    model = gs.build_model("stargan", wide, (3, 16, 16), {"width": 4, "blocks": 0})
+    recipe = gs.build_recipe(["stargan"])
     assert recipe.build(model)["stargan"].classifiers[1].out_features == 3
     view = TrueLabels()(model, toy_dataset, np.arange(len(toy_dataset)))
     with torch.no_grad():
@@ -129,7 +129,7 @@ def test_stargan_needs_one_hot_blocks_of_the_cardinalities(toy_dataset):
 def test_true_labels_give_the_label_blocks_the_examples_labels(toy_dataset):
     torch.manual_seed(0)
     schema = schema_of(toy_dataset, STARGAN_SCHEMA)
-    model = gs.SwapAutoencoder("stargan", schema, (3, 16, 16), {"width": 4, "blocks": 0})
+    model = gs.build_model("stargan", schema, (3, 16, 16), {"width": 4, "blocks": 0})
     train = np.arange(0, len(toy_dataset), 2)
     view = TrueLabels()(model, toy_dataset, train)
     with torch.no_grad():
@@ -146,7 +146,7 @@ def test_true_labels_give_the_label_blocks_the_examples_labels(toy_dataset):
 def test_elegant_exchange_swaps_exactly_the_chosen_attributes_block(toy_dataset):
     torch.manual_seed(0)
     schema = schema_of(toy_dataset, ELEGANT_SCHEMA)
-    model = gs.SwapAutoencoder("elegant", schema, (3, 16, 16), ELEGANT_OPTIONS).eval()
+    model = gs.build_model("elegant", schema, (3, 16, 16), ELEGANT_OPTIONS).eval()
     assert isinstance(model.backbone, Elegant)
     x = toy_dataset.load(np.arange(4))
     with torch.no_grad():

@@ -105,7 +105,7 @@ class Tiny(gs.Backbone):
 def test_a_user_backbone_subclass_works_with_the_model():
     schema = gs.Schema.define("Two", [gs.Attribute(name="a", latent=3),
                                       gs.Attribute(name="b", latent=2)])
-    model = gs.SwapAutoencoder(Tiny((1, 4, 4), 5, {"hidden": 3}), schema, (1, 4, 4))
+    model = gs.build_model(Tiny((1, 4, 4), 5, {"hidden": 3}), schema, (1, 4, 4))
     assert model.reconstruct(torch.zeros(2, 1, 4, 4)).shape == (2, 1, 4, 4)
     with pytest.raises(gs.ConfigError, match="unknown key 'depth'"):
         Tiny((1, 4, 4), 5, {"depth": 2})

@@ -24,7 +24,7 @@ def toy(copies: int = 2) -> gs.GroupDataset:
 
 def model(backbone: str = "conv-small", options: dict | None = None) -> gs.SwapAutoencoder:
     torch.manual_seed(0)
-    return gs.SwapAutoencoder(backbone, Toy, (3, 16, 16), options or SMALL)
+    return gs.build_model(backbone, Toy, (3, 16, 16), options or SMALL)
 
 
 def whole_batch(data: gs.GroupDataset) -> gs.GroupBatch:
@@ -34,7 +34,7 @@ def whole_batch(data: gs.GroupDataset) -> gs.GroupBatch:
 def test_block_classifier_heads_get_gradients_and_learn():
     data = toy()
     net = model()
-    recipe = gs.LossRecipe(["block-classifier"])
+    recipe = gs.build_recipe(["block-classifier"])
     heads = recipe.build(net)["block-classifier"]
     assert [h.out_features for h in heads] == [2, 3, 2]
     assert [h.in_features for h in heads] == [4, 4, 4]
@@ -59,7 +59,7 @@ def test_block_classifier_heads_get_gradients_and_learn():
 def test_block_classifier_needs_build_and_labels():
     data, net = toy(), model()
     images, batch = data.load(np.arange(len(data))), whole_batch(data)
-    recipe = gs.LossRecipe(["recon", "block-classifier"])
+    recipe = gs.build_recipe(["recon", "block-classifier"])
     with pytest.raises(gs.ConfigError, match=r"recipe\.build"):
         recipe.compute(net, images, batch, data.labels)
     recipe.build(net)
@@ -90,7 +90,7 @@ def test_vae_samples_in_training_returns_the_mean_in_eval_and_kl_term_uses_its_p
     torch.manual_seed(1)
     sample = net.encode(images)
     assert not torch.allclose(sample, mean)
-    recipe = gs.LossRecipe(["recon", "kl"])
+    recipe = gs.build_recipe(["recon", "kl"])
     out = recipe.compute(net, images, gs.GroupBatch(examples=np.arange(6)))
     expected = 0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar).mean()
     torch.testing.assert_close(out.terms["kl"], expected.detach())
@@ -101,7 +101,7 @@ def test_vae_samples_in_training_returns_the_mean_in_eval_and_kl_term_uses_its_p
 def test_vae_saves_and_loads_by_name(tmp_path):
     net = model("vae", {"inner": "conv-small", "inner_options": SMALL}).eval()
     net.save(tmp_path / "vae")
-    again = gs.SwapAutoencoder.load(tmp_path / "vae").eval()
+    again = gs.SwapAutoencoder.load(tmp_path / "vae", registries=gs.get_host()).eval()
     images = toy().load(np.arange(4))
     torch.testing.assert_close(again.reconstruct(images), net.reconstruct(images))
 
@@ -142,7 +142,7 @@ def test_searched_partition_reorders_the_model():
 
 
 def test_ablation_recipes_are_registered():
-    terms = {name: [s.term for s in gs.LossRecipe.named(name).specs]
+    terms = {name: [s.term for s in gs.build_recipe(name).specs]
              for name in ("gsl-no-swap", "gsl-no-cover", "gsl-paper", "gsl-paper-no-cycle",
                           "ae-ds", "beta-vae")}
     assert terms == {"gsl-no-swap": ["recon", "cover"], "gsl-no-cover": ["recon", "swap"],
@@ -204,3 +204,19 @@ def test_plugin_readme_snippets_run():
     readme = Path(__file__).resolve().parents[1] / "plugins" / "groupsup-baselines" / "README.md"
     for snippet in re.findall(r"```python\n(.*?)```", readme.read_text(), flags=re.S):
         exec(compile(snippet, str(readme), "exec"), {})
+
+
+def test_vae_looks_its_inner_backbone_up_in_the_registries_it_was_registered_with():
+    """No global host: the plugin registers ``VAE.using(registries)``, so another set of
+    registries gets a vae whose inner backbones are that set's."""
+    conv = gs.get_host().backbones.get("conv-small")
+    own = gs.RegistrySet()
+    own.register("backbones", "small", conv)
+    own.register("backbones", "vae", VAE.using(own))
+    net = gs.SwapAutoencoder("vae", Toy, (3, 16, 16), {"inner": "small", "inner_options": SMALL},
+                             registries=own)
+    assert type(net.backbone.inner) is conv and net.backbone_name == "vae"
+    with pytest.raises(gs.RegistryError, match="no backbone named 'conv-small'"):
+        own.backbones.get("vae")((3, 16, 16), 24, {"inner": "conv-small"})
+    with pytest.raises(gs.ConfigError, match=r"VAE.using\(registries\)"):
+        VAE((3, 16, 16), 24, {"inner": "small"})

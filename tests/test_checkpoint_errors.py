@@ -21,7 +21,7 @@ pytestmark = pytest.mark.usefixtures("fresh_host")
 
 
 def tiny_model(backbone: str = "conv-small") -> gs.SwapAutoencoder:
-    return gs.SwapAutoencoder(backbone, Toy, (3, 8, 8), {"width": 4, "max_width": 8})
+    return gs.build_model(backbone, Toy, (3, 8, 8), {"width": 4, "max_width": 8})
 
 
 def write_checkpoint(run: Path, model: gs.SwapAutoencoder | None = None) -> Path:
@@ -54,7 +54,7 @@ def test_truncated_saved_model_names_the_file(tmp_path):
     weights = tmp_path / "m" / "model.safetensors"
     weights.write_bytes(weights.read_bytes()[:-10])
     with pytest.raises(gs.DataError, match=f"{weights}: not a readable safetensors file"):
-        gs.SwapAutoencoder.load(tmp_path / "m")
+        gs.SwapAutoencoder.load(tmp_path / "m", registries=gs.get_host())
 
 
 def test_weights_holding_a_nan_are_refused_on_load(tmp_path, capsys):
@@ -69,7 +69,7 @@ def test_weights_holding_a_nan_are_refused_on_load(tmp_path, capsys):
         save_file(state, str(weights), metadata={"format": gs.persistence.MODEL_FORMAT})
     pattern = r"tensor '.*' holds 1 NaN or infinite values of .*; these weights are unusable"
     with pytest.raises(gs.DataError, match=rf"{tmp_path / 'm' / 'model.safetensors'}: {pattern}"):
-        gs.SwapAutoencoder.load(tmp_path / "m")
+        gs.SwapAutoencoder.load(tmp_path / "m", registries=gs.get_host())
     with pytest.raises(gs.DataError, match=pattern):
         load_model(tmp_path / "run")
     assert "these weights are unusable" in cli_error(capsys, tmp_path / "run")

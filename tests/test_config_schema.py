@@ -91,7 +91,7 @@ def problems(schema: dict[str, Any], value: Any, root: dict[str, Any], at: str =
 
 @pytest.fixture(scope="module")
 def schema() -> dict[str, Any]:
-    return config_json_schema()
+    return config_json_schema(gs.get_host())
 
 
 def variant(schema: dict[str, Any], section: str, name: str) -> dict[str, Any]:
@@ -126,7 +126,7 @@ def test_cli_schema_holds_every_registered_components_options(capsys):
 def test_example_configs_are_valid_to_the_schema_and_to_check_config(schema, path):
     raw = tomllib.loads(path.read_text())
     assert problems(schema, raw, schema) == []
-    check_config(gs.load_config(path), str(path))
+    check_config(gs.load_config(path), gs.get_host(), str(path))
 
 
 def test_schema_refuses_what_check_config_refuses(schema):
@@ -162,18 +162,20 @@ def test_misspelled_backbone_option_names_the_key(tmp_path, capsys):
 def test_every_pluggable_section_errs_in_one_format(section, expected):
     data = {"dataset": {"name": "store", "options": {"path": "x"}}, **section}
     with pytest.raises(gs.ConfigError, match=re.escape(f"c.toml: {expected}")):
-        check_config(data, "c.toml")
+        check_config(data, gs.get_host(), "c.toml")
 
 
 def test_unknown_component_is_a_registry_error_with_a_suggestion():
     with pytest.raises(gs.GroupsupError,
                        match=re.escape("no backbone named 'gzsnett' (did you mean 'gzsnet'")):
-        check_config({"dataset": {"name": "store"}, "model": {"backbone": "gzsnett"}})
+        check_config({"dataset": {"name": "store"}, "model": {"backbone": "gzsnett"}},
+                     gs.get_host())
 
 
 def test_checked_config_holds_option_models():
     checked = check_config({"dataset": {"name": "store", "options": {"path": "x"}},
-                            "model": {"backbone": "gzsnet", "options": {"width": 8}}})
+                            "model": {"backbone": "gzsnet", "options": {"width": 8}}},
+                           gs.get_host())
     assert checked.model.options.width == 8 and checked.model.options.res_blocks >= 0
 
 
@@ -181,7 +183,7 @@ def test_schema_is_built_from_the_registries_of_the_moment(monkeypatch):
     monkeypatch.setenv("GROUPSUP_PLUGINS", str(ROOT / "examples/plugins/mlp_backbone.py"))
     reset_host()
     try:
-        schema = config_json_schema()
+        schema = config_json_schema(gs.get_host())
         assert "hidden" in option_names(schema, variant(schema, "model", "mlp"))
     finally:
         reset_host()
@@ -203,4 +205,4 @@ def test_schema_of_other_registries():
     assert set(schema["properties"]["model"]["discriminator"]["mapping"]) == {
         "conv-small", "other:conv-small"}  # each name the registry answers to
     check_config({"dataset": {"name": "store", "options": {"path": "x"}},
-                  "model": {"backbone": "other:conv-small"}}, registries=Few())
+                  "model": {"backbone": "other:conv-small"}}, Few())

@@ -53,7 +53,7 @@ def test_label_errors_name_the_problem():
     with pytest.raises(gs.LabelError, match=r"record 2 has 2 values, expected 3"):
         gs.GroupDataset.from_arrays(Glyphs, _images(3), [("A", "small", "x"),
                                                          ("B", "large", "y"), ("A", "small")])
-    resolved = Glyphs.resolve(RECORDS)
+    resolved = Glyphs.discover_values(RECORDS)
     with pytest.raises(gs.LabelError, match=r"must have shape \(N, 3\)"):
         gs.GroupDataset.from_arrays(resolved, _images(2), np.zeros((2, 2), np.int64))
     with pytest.raises(gs.LabelError, match=r"attribute 'size': value 'huge'"):

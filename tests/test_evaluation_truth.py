@@ -20,7 +20,7 @@ from groupsup.graph.splits import held_out_split, resolve_split
 from groupsup.runs.context import eval_dir
 from groupsup.runs.evaluate import evaluate_run
 from groupsup.runs.options import EvalOptions
-from groupsup.train.resolve import load_dataset
+from groupsup.train.resolve import build_dataset
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -109,7 +109,7 @@ def test_manifest_split_column(tmp_path, shapes):
                "attributes": {"shape": 3, "ink": 3, "back": 2}}
     config = gs.load_config({"dataset": {"name": "folder", "options": options,
                                          "split": "manifest"}})
-    data = load_dataset(config)
+    data = build_dataset(config)
     split = resolve_split(data, "manifest", seed=0, dataset_options=options)
     assert np.array_equal(split.test, np.arange(3, len(shapes), 7))
     rows[5]["split"] = "validation"
@@ -226,7 +226,7 @@ def test_non_grid_held_out_run_from_the_cli_is_deterministic(tmp_path, shapes, c
 
 
 def test_python_run_evaluated_from_python_and_the_cli(tmp_path, shapes, capsys):
-    model = gs.SwapAutoencoder("conv-small", Shapes, shapes.image_shape,
+    model = gs.build_model("conv-small", Shapes, shapes.image_shape,
                                {"width": 8, "max_width": 16})
     result = gs.train(model, shapes, steps=2, groups_per_step=2, out=tmp_path / "run",
                       split="held-out", held_out=HELD_OUT, progress=False, threads=1,
@@ -258,7 +258,7 @@ def test_synthesis_measures_are_reported_for_the_datasets_they_name(tmp_path, sh
     """A ``SynthesisMeasure`` registered for the run's dataset and one for every dataset see
     the syntheses, their ground truth and the requested labels, and land in metrics.json and
     the report; one registered for another dataset does not run."""
-    model = gs.SwapAutoencoder("conv-small", Shapes, shapes.image_shape,
+    model = gs.build_model("conv-small", Shapes, shapes.image_shape,
                                {"width": 8, "max_width": 16})
     result = gs.train(model, shapes, steps=1, groups_per_step=2, out=tmp_path / "run",
                       split="held-out", held_out=HELD_OUT, progress=False, threads=1,

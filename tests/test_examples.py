@@ -46,7 +46,7 @@ def test_custom_backbone_example_plugin(monkeypatch, toy_dataset, tmp_path):
     reset_host()
     try:
         assert gs.get_host().backbones.entry("mlp").plugin == "mlp_backbone"
-        model = gs.SwapAutoencoder("mlp", toy_dataset.schema, toy_dataset.image_shape,
+        model = gs.build_model("mlp", toy_dataset.schema, toy_dataset.image_shape,
                                    {"hidden": 32})
         x = toy_dataset.load([0, 1])
         assert model.reconstruct(x).shape == x.shape

@@ -134,7 +134,7 @@ def test_the_deploy_pages_snippet_recombines_blocks_like_torch(demo_export, tmp_
 @pytest.mark.filterwarnings("ignore:`torch.jit.load` is deprecated")
 def test_torchscript_export_with_an_unlabelled_warp_block(tmp_path):
     torch.manual_seed(0)
-    model = gs.SwapAutoencoder("conv-small", Handwriting, (1, 16, 16),
+    model = gs.build_model("conv-small", Handwriting, (1, 16, 16),
                                {"width": 4, "max_width": 8}, free_warp="shift").eval()
     manifest = export_model(model, tmp_path / "ts", "torchscript")
     assert manifest["blocks"][-1] == {"name": "style", "start": 3, "stop": 5,
@@ -147,7 +147,7 @@ def test_torchscript_export_with_an_unlabelled_warp_block(tmp_path):
 
 
 def test_export_keeps_the_models_mode_and_micro_batch(tmp_path):
-    model = gs.SwapAutoencoder("conv-small", Digits, (3, 16, 16), {"width": 4, "max_width": 8},
+    model = gs.build_model("conv-small", Digits, (3, 16, 16), {"width": 4, "max_width": 8},
                                micro_batch=2)
     model.train()
     export_model(model, tmp_path / "x", "onnx")
@@ -155,7 +155,7 @@ def test_export_keeps_the_models_mode_and_micro_batch(tmp_path):
 
 
 def test_refusals_name_the_culprit(tmp_path):
-    model = gs.SwapAutoencoder("conv-small", Digits, (3, 16, 16), {"width": 4, "max_width": 8})
+    model = gs.build_model("conv-small", Digits, (3, 16, 16), {"width": 4, "max_width": 8})
     with pytest.raises(gs.ConfigError, match="export format 'tflite'"):
         export_model(model, tmp_path / "x", "tflite")
     taken = tmp_path / "taken"
@@ -172,7 +172,7 @@ def test_the_command_exports_a_trained_run(tmp_path, capsys):
     labels = np.array([[d, i] for d in range(4) for i in range(2)] * 2)
     images = np.random.default_rng(0).uniform(-1, 1, (16, 3, 16, 16)).astype(np.float32)
     data = gs.GroupDataset.from_arrays(Digits, images, labels)
-    model = gs.SwapAutoencoder("conv-small", Digits, (3, 16, 16), {"width": 4, "max_width": 8})
+    model = gs.build_model("conv-small", Digits, (3, 16, 16), {"width": 4, "max_width": 8})
     result = gs.train(model, data, steps=2, groups_per_step=2, out=tmp_path / "run",
                       progress=False)
     assert main(["export", str(result.run_dir), "--out", str(tmp_path / "onnx")]) == 0

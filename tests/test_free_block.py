@@ -42,12 +42,12 @@ GOLDEN = {"recon": "0x1.5fc9492d7ba00p-2", "swap": "0x1.59e1ed923ce04p-2",
 
 def golden(schema: type[gs.Schema]) -> dict[str, float]:
     torch.manual_seed(0)
-    model = gs.SwapAutoencoder("conv-small", schema, (3, 8, 8),
+    model = gs.build_model("conv-small", schema, (3, 8, 8),
                                {"width": 4, "max_width": 8}).double()
     gen = torch.Generator().manual_seed(1)
     images = torch.rand(8, 3, 8, 8, generator=gen, dtype=torch.float64) * 2 - 1
     torch.manual_seed(2)
-    out = gs.LossRecipe(TERMS, distance="l2").compute(model, images, BATCH, LABELS)
+    out = gs.build_recipe(TERMS, distance="l2").compute(model, images, BATCH, LABELS)
     return {k: float(v) for k, v in out.terms.items()}
 
 
@@ -114,9 +114,9 @@ def test_a_backbone_that_cannot_take_it_is_refused_in_one_line():
             return z
 
     with pytest.raises(ConfigError, match="cannot take an unlabelled block") as caught:
-        gs.SwapAutoencoder(Fixed((3, 8, 8), 9), ABStyle, (3, 8, 8))
+        gs.build_model(Fixed((3, 8, 8), 9), ABStyle, (3, 8, 8))
     assert len(str(caught.value).splitlines()) == 1
-    gs.SwapAutoencoder(Fixed((3, 8, 8), 5), AB, (3, 8, 8))  # without one it builds
+    gs.build_model(Fixed((3, 8, 8), 5), AB, (3, 8, 8))  # without one it builds
 
 
 # ---------------------------------------------------------------- width 0: the paper's model
@@ -138,7 +138,7 @@ def test_free_zero_from_the_config_is_bit_identical_to_no_declaration():
 
 def step_with_free() -> StepContext:
     torch.manual_seed(0)
-    model = gs.SwapAutoencoder("conv-small", ABStyle, (3, 8, 8), {"width": 4, "max_width": 8})
+    model = gs.build_model("conv-small", ABStyle, (3, 8, 8), {"width": 4, "max_width": 8})
     z = torch.randn(8, ABStyle.partition.size)
     return StepContext(model, torch.zeros(8, 3, 8, 8), z, BATCH, LABELS)
 
@@ -238,7 +238,7 @@ def test_independence_is_zero_for_nothing_labelled_and_one_for_a_copied_attribut
 
 def test_independence_needs_an_unlabelled_block():
     torch.manual_seed(0)
-    model = gs.SwapAutoencoder("conv-small", AB, (3, 8, 8), {"width": 4, "max_width": 8})
+    model = gs.build_model("conv-small", AB, (3, 8, 8), {"width": 4, "max_width": 8})
     step = StepContext(model, torch.zeros(8, 3, 8, 8), torch.randn(8, 5), BATCH, LABELS)
     with pytest.raises(ConfigError, match=r"schema\.free"):
         Independence().run(step)
@@ -289,16 +289,16 @@ def test_bottleneck_noises_only_the_unlabelled_block_in_training_and_prices_its_
     expected = float((z[:, 5:] ** 2).mean() / (2 * 0.25))
     assert float(term.run(context)) == pytest.approx(expected, rel=1e-6)
     torch.manual_seed(0)
-    plain = gs.SwapAutoencoder("conv-small", AB, (3, 8, 8), {"width": 4, "max_width": 8})
+    plain = gs.build_model("conv-small", AB, (3, 8, 8), {"width": 4, "max_width": 8})
     with pytest.raises(ConfigError, match="bottleneck"):
         term.perturb(torch.zeros(2, 5), plain)
 
 
 def test_a_recipe_with_a_bottleneck_decodes_noisy_codes_and_regularises_the_clean_ones():
     torch.manual_seed(0)
-    model = gs.SwapAutoencoder("conv-small", ABStyle, (3, 8, 8), {"width": 4, "max_width": 8})
+    model = gs.build_model("conv-small", ABStyle, (3, 8, 8), {"width": 4, "max_width": 8})
     images = torch.rand(8, 3, 8, 8) * 2 - 1
-    recipe = gs.LossRecipe(["recon", "independence", {"term": "bottleneck", "weight": 0.1}])
+    recipe = gs.build_recipe(["recon", "independence", {"term": "bottleneck", "weight": 0.1}])
     torch.manual_seed(1)
     first = recipe.compute(model.train(), images, BATCH, LABELS).terms
     torch.manual_seed(2)

@@ -11,7 +11,7 @@ from conftest import Toy, styled_run, toy_images, toy_labels
 
 import groupsup as gs
 from groupsup.evaluate.judge import fit_judge
-from groupsup.runs.zeroshot import leakage_swaps, synthesise
+from groupsup.runs.zeroshot import leakage_swaps, synthesize
 
 LEFT = torch.tensor([-0.8, 0.0, 0.8])  # attribute a: the left half's grey level
 RIGHT = torch.tensor([-0.5, 0.5])  # attribute b: the right half's
@@ -59,7 +59,7 @@ def data_and_judge():
 
 
 def free_leakage(data: gs.GroupDataset, judge, a_from_style: bool) -> np.ndarray:
-    model = gs.SwapAutoencoder(HandBuilt(a_from_style), Halves, (1, 8, 8)).eval()
+    model = gs.build_model(HandBuilt(a_from_style), Halves, (1, 8, 8)).eval()
     rng = np.random.default_rng(0)
     train = np.arange(len(data))
     leak = leakage_swaps(model, data, judge, rng.choice(train, 48, replace=False), train, rng,
@@ -80,14 +80,14 @@ def test_near_one_for_the_attribute_carried_in_the_unlabelled_block(data_and_jud
 
 def test_held_out_synthesis_takes_the_unlabelled_block_from_the_free_provider(data_and_judge):
     data, _ = data_and_judge
-    model = gs.SwapAutoencoder(HandBuilt(True), Halves, (1, 8, 8)).eval()
+    model = gs.build_model(HandBuilt(True), Halves, (1, 8, 8)).eval()
     providers = np.array([[0, 1], [2, 3]])  # a from example 0 / 2, b from example 1 / 3
     free = np.array([4, 5])  # the style (which carries a here) from examples 4 and 5
-    out = synthesise(model, data, providers, "cpu", free=free)
+    out = synthesize(model, data, providers, "cpu", free=free)
     expected_left = LEFT[data.labels[free, 0]]
     assert torch.allclose(out[:, 0, :, :4].mean((1, 2)), expected_left)
     with pytest.raises(gs.DataError, match="unlabelled block 'style' needs its provider"):
-        synthesise(model, data, providers, "cpu")
+        synthesize(model, data, providers, "cpu")
 
 
 def test_evaluate_reports_the_unlabelled_rows_and_attributes_the_model_does_not_name(
@@ -117,7 +117,7 @@ def test_evaluate_reports_the_unlabelled_rows_and_attributes_the_model_does_not_
 def test_the_evaluate_callback_synthesises_with_a_free_provider(tmp_path, one_thread):
     labels = toy_labels()[:, :2]
     data = gs.GroupDataset.from_arrays(StyledSchema, toy_images(toy_labels()), labels)
-    model = gs.SwapAutoencoder("conv-small", StyledSchema, data.image_shape,
+    model = gs.build_model("conv-small", StyledSchema, data.image_shape,
                                {"width": 8, "max_width": 16})
     callback = gs.EvaluateDuringTraining(gs.EvaluateDuringTraining.Config(every=1, examples=4))
     run = gs.train(model, data, steps=2, groups_per_step=2, out=tmp_path / "run",

@@ -24,7 +24,7 @@ class ABStyle(AB):
 
 def model(schema: type[gs.Schema] = ABStyle, **kwargs) -> gs.SwapAutoencoder:
     torch.manual_seed(0)
-    return gs.SwapAutoencoder("conv-small", schema, (3, 16, 16), {"width": 4, "max_width": 8},
+    return gs.build_model("conv-small", schema, (3, 16, 16), {"width": 4, "max_width": 8},
                               **kwargs)
 
 
@@ -103,7 +103,7 @@ def test_saved_and_loaded_with_the_warp_and_old_configs_load_without(tmp_path, k
     with torch.no_grad():
         m.warp.head.weight.normal_(std=0.1)
     m.save(tmp_path / "m")
-    loaded = gs.SwapAutoencoder.load(tmp_path / "m")
+    loaded = gs.SwapAutoencoder.load(tmp_path / "m", registries=gs.get_host())
     assert loaded.free_warp == kind
     z = codes()
     torch.testing.assert_close(loaded.eval().decode(z), m.eval().decode(z))

@@ -155,7 +155,7 @@ def test_schema_encodes_missing_tokens_as_minus_one_and_decodes_them_to_none():
 
     records = [{"shape": "square", "color": "red"}, {"shape": "?", "color": None},
                {"shape": None, "color": float("nan")}, {"shape": "circle", "color": ""}]
-    resolved = Toy.resolve(records)
+    resolved = Toy.discover_values(records)
     assert resolved["color"].values == ("red",)
     codes = resolved.encode(records)
     assert codes.tolist() == [[0, 0], [-1, -1], [-1, -1], [1, -1]]

@@ -32,7 +32,7 @@ def labels(seed: int = 0) -> np.ndarray:
 
 def model() -> gs.SwapAutoencoder:
     torch.manual_seed(0)
-    return gs.SwapAutoencoder("conv-small", ABC, (3, 16, 16), {"width": 4, "max_width": 8}).double()
+    return gs.build_model("conv-small", ABC, (3, 16, 16), {"width": 4, "max_width": 8}).double()
 
 
 def codes(y: np.ndarray, leak: float = 0.0, seed: int = 1) -> torch.Tensor:
@@ -146,7 +146,7 @@ def test_descending_it_removes_the_other_attributes_from_each_block():
 
 
 def test_in_a_recipe_it_needs_the_labels():
-    recipe = gs.LossRecipe(["recon", {"term": "invariance", "weight": 0.5}])
+    recipe = gs.build_recipe(["recon", {"term": "invariance", "weight": 0.5}])
     net, y = model(), labels()
     x = torch.rand(M, 3, 16, 16, dtype=torch.float64) * 2 - 1
     out = recipe.compute(net, x, BATCH, y)
@@ -160,7 +160,7 @@ def test_in_a_recipe_it_needs_the_labels():
 
 
 def test_gsl_invariance_recipe_adds_the_term_to_gsl():
-    specs = gs.LossRecipe.named("gsl-invariance").specs
+    specs = gs.build_recipe("gsl-invariance").specs
     assert [(s.term, s.weight) for s in specs] == [("recon", 1.0), ("swap", 1.0), ("cover", 1.0),
                                                     ("invariance", 1.0)]
     assert Invariance().config.per == "dimension"

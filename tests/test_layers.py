@@ -160,3 +160,134 @@ def test_the_layer_test_sees_lazy_imports_and_ignores_type_checking(tmp_path):
     ("groupsup.version", "ground")])
 def test_layer_assignment(module, layer):
     assert LAYERS[layer_of(module)][0] == layer
+
+
+# ------------------------------------------------------------ the global plugin host
+# Below the public facade every component takes a Registries argument; only these modules may
+# reach the process-wide plugin host, each for the reason given.
+GLOBAL_HOST = frozenset({"get_host", "configure_host", "reset_host", "host_registries"})
+HOST_ALLOWED: dict[str, str] = {
+    "groupsup": "the facade: build_model and build_recipe default to the host's registries",
+    "groupsup.cli": "the command line is the top: it configures the host from its config files",
+    "groupsup.train.resolve": "host_registries, the training layer's default for its entry "
+                              "points called from the top without registries (gs.resolve, "
+                              "gs.build_dataset, gs.Trainer)",
+    "groupsup.train.checkpoint": "gs.load_model called without registries (host_registries)",
+}
+# TEMPORARY, emptied when the other branches of issue 28 are merged: evaluate_run moves to the
+# pipeline layer's groupsup/runs, whose entry point takes the default through host_registries.
+HOST_ALLOWED_FOR_NOW: dict[str, str] = {
+    "groupsup.evaluate.run": "evaluate_run's code-metric registry (moves to groupsup/runs)",
+}
+
+
+def _allowed(module: str, allowed: dict[str, str]) -> bool:
+    return any(module == m or (m != PACKAGE and module.startswith(m + ".")) for m in allowed)
+
+
+def global_host_uses(path: Path) -> list[str]:
+    """``"line: name"`` for every mention of the process-wide host in the module at *path*:
+    an import of, a call of or a reference to one of :data:`GLOBAL_HOST` (annotations
+    included: a module that names the host depends on it)."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.ImportFrom):
+            names = [a.name for a in node.names if a.name in GLOBAL_HOST]
+        elif isinstance(node, ast.Name):
+            names = [node.id] if node.id in GLOBAL_HOST else []
+        elif isinstance(node, ast.Attribute):
+            names = [node.attr] if node.attr in GLOBAL_HOST else []
+        else:
+            names = []
+        found += [(node.lineno, name) for name in names]
+    return [f"{line}: {name}" for line, name in sorted(found)]
+
+
+def test_nothing_below_the_facade_reaches_for_the_global_plugin_host():
+    allowed = {**HOST_ALLOWED, **HOST_ALLOWED_FOR_NOW}
+    found = {f"{name} line {use}" for name, path in module_names().items()
+             if not _allowed(name, allowed) for use in global_host_uses(path)}
+    plugins = sorted([*ROOT.parent.glob("plugins/*/groupsup_*/**/*.py"),
+                      *ROOT.parent.glob("examples/**/*.py")])
+    found |= {f"{path.relative_to(ROOT.parent)} line {use}" for path in plugins
+              for use in global_host_uses(path)}
+    assert not found, ("below the facade, take a Registries argument instead of the global "
+                       "plugin host (a plugin: the registries its hook receives): "
+                       + "; ".join(sorted(found)))
+
+
+def test_the_host_allow_lists_are_needed():
+    """Each allowed module does use the host, so that the lists only shrink."""
+    modules = module_names()
+    for allowed in (HOST_ALLOWED, HOST_ALLOWED_FOR_NOW):
+        for name in allowed:
+            paths = [p for m, p in modules.items() if _allowed(m, {name: ""})]
+            assert any(global_host_uses(p) for p in paths), f"{name} no longer uses the host"
+
+
+def test_the_host_check_sees_imports_calls_and_attributes(tmp_path):
+    path = tmp_path / "mod.py"
+    path.write_text("from groupsup.plugins import get_host\nimport groupsup as gs\n"
+                    "def f(r=None):\n    return r or gs.get_host()\n"
+                    "def g():\n    return configure_host(disable=[])\n"
+                    "def get_host_like():\n    return 'get_host'\n")
+    assert global_host_uses(path) == ["1: get_host", "4: get_host", "6: configure_host"]
+
+
+# ------------------------------------------------------------ private attributes
+# ``x._name`` read where x is not ``self`` or ``cls`` (or ``getattr(x, "_name")``): another
+# object's private state, to be replaced by public API. Dunders are public protocol.
+# TEMPORARY, emptied when the other branches of issue 28 are merged (the loader's step range
+# becomes public API there).
+PRIVATE_READS_FOR_NOW: dict[str, str] = {
+    "groupsup.train.loader": "self.loader._step_range (the Trainer branch of issue 28)",
+}
+
+
+def _private(name: str) -> bool:
+    return name.startswith("_") and not (name.startswith("__") and name.endswith("__"))
+
+
+def _owner_is_own(node: ast.expr) -> bool:
+    return isinstance(node, ast.Name) and node.id in ("self", "cls")
+
+
+def _private_read(node: ast.AST) -> bool:
+    if isinstance(node, ast.Attribute):
+        return (isinstance(node.ctx, ast.Load) and _private(node.attr)
+                and not _owner_is_own(node.value))
+    return (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+            and node.func.id in ("getattr", "hasattr") and len(node.args) >= 2
+            and isinstance(node.args[1], ast.Constant) and isinstance(node.args[1].value, str)
+            and _private(node.args[1].value) and not _owner_is_own(node.args[0]))
+
+
+def private_reads(path: Path) -> list[str]:
+    """``"line: expression"`` for every read of another object's private attribute."""
+    found = [(node.lineno, ast.unparse(node))
+             for node in ast.walk(ast.parse(path.read_text(), str(path))) if _private_read(node)]
+    return [f"{line}: {text}" for line, text in sorted(found)]
+
+
+def test_no_module_reads_another_objects_private_attributes():
+    found = {f"{name} line {read}" for name, path in module_names().items()
+             if name not in PRIVATE_READS_FOR_NOW for read in private_reads(path)}
+    plugins = sorted([*ROOT.parent.glob("plugins/*/groupsup_*/**/*.py"),
+                      *ROOT.parent.glob("examples/**/*.py")])
+    found |= {f"{path.relative_to(ROOT.parent)} line {read}" for path in plugins
+              for read in private_reads(path)}
+    assert not found, "reads of another object's private attribute (give it public API): " + (
+        "; ".join(sorted(found)))
+
+
+def test_the_private_allow_list_is_needed():
+    modules = module_names()
+    stale = [name for name in PRIVATE_READS_FOR_NOW if not private_reads(modules[name])]
+    assert not stale, f"no longer reads private attributes, remove: {stale}"
+
+
+def test_the_private_check_sees_reads_not_own_state(tmp_path):
+    path = tmp_path / "mod.py"
+    path.write_text("class A:\n    def f(self, other):\n        self._x = other._x\n"
+                    "        return cls._y, other.__class__, getattr(other, '_z', None)\n")
+    assert private_reads(path) == ["3: other._x", "4: getattr(other, '_z', None)"]

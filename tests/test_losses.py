@@ -40,7 +40,7 @@ BATCH = gs.GroupBatch(
 
 def make_model(output: str = "tanh", seed: int = 0) -> gs.SwapAutoencoder:
     torch.manual_seed(seed)
-    model = gs.SwapAutoencoder("conv-small", ABC, (3, 16, 16),
+    model = gs.build_model("conv-small", ABC, (3, 16, 16),
                                {"width": 4, "max_width": 8, "output": output})
     return model.double()
 
@@ -120,7 +120,7 @@ def test_batched_term_equals_naive_value_and_gradient(term, distance):
     model = make_model("logits" if distance == "bce" else "tanh")
     x = images()
     params = [p for p in model.parameters()]
-    recipe = gs.LossRecipe([{"term": term, "distance": distance, "weight": 2.0}])
+    recipe = gs.build_recipe([{"term": term, "distance": distance, "weight": 2.0}])
     out = recipe.compute(model, x, BATCH)
     expected = naive_term(term, model, x, distance)
     assert torch.allclose(out.terms[term], expected.detach(), rtol=1e-9, atol=1e-12)
@@ -136,13 +136,13 @@ def test_batched_term_equals_naive_value_and_gradient(term, distance):
 def test_l1_and_l2_compare_sigmoid_images_for_logits_backbones():
     model = make_model("logits")
     x = images()
-    out = gs.LossRecipe(["recon"], distance="l2").compute(model, x, BATCH)
+    out = gs.build_recipe(["recon"], distance="l2").compute(model, x, BATCH)
     assert torch.allclose(out.terms["recon"], naive_term("recon", model, x, "l2").detach())
 
 
 def test_total_is_weighted_sum_and_terms_are_detached():
     model = make_model()
-    recipe = gs.LossRecipe(["recon", {"term": "swap", "weight": 0.5},
+    recipe = gs.build_recipe(["recon", {"term": "swap", "weight": 0.5},
                             {"term": "cover", "weight": 3}, {"term": "cycle", "weight": 0}])
     out = recipe.compute(model, images(), BATCH)
     t = out.terms
@@ -163,12 +163,12 @@ def test_one_network_call_per_round(monkeypatch):
             return _original(t)
 
         monkeypatch.setattr(model.backbone, name, counted)
-    gs.LossRecipe.named("gsl").compute(model, images(), BATCH)
+    gs.build_recipe("gsl").compute(model, images(), BATCH)
     # one encode of the 7 images; one decode of 7 recon + 8 swap + 2 cover codes
     assert calls == {"encode": [7], "decode": [17]}
     calls["encode"].clear()
     calls["decode"].clear()
-    gs.LossRecipe(["recon", "swap", "cover", "cycle", "latent"]).compute(model, images(), BATCH)
+    gs.build_recipe(["recon", "swap", "cover", "cycle", "latent"]).compute(model, images(), BATCH)
     # round 1 decodes 17 + cycle 4 + latent 4; round 2 re-encodes cycle 4 + latent 4;
     # round 3 decodes the cycle's swapped-back codes
     assert calls == {"encode": [7, 8], "decode": [25, 4]}
@@ -176,15 +176,15 @@ def test_one_network_call_per_round(monkeypatch):
 
 # ---------------------------------------------------------------- recipes
 def test_named_recipe_and_requirements():
-    recipe = gs.LossRecipe.named("gsl")
+    recipe = gs.build_recipe("gsl")
     assert [s.term for s in recipe.specs] == ["recon", "swap", "cover"]
     assert all(s.weight == 1 and s.distance == "l1" for s in recipe.specs)
     assert recipe.requires == {"swap", "cover"}
     recipe.check({"swap", "cover", "cycle"})
     with pytest.raises(gs.ConfigError, match=r"'cover' needs \['cover'\].*provides only"):
         recipe.check({"swap"})
-    assert gs.LossRecipe.of("gsl").to_list() == recipe.to_list()
-    assert gs.LossRecipe.of(recipe) is recipe
+    assert gs.build_recipe("gsl").to_list() == recipe.to_list()
+    assert gs.build_recipe(recipe) is recipe
 
 
 @pytest.mark.parametrize(("specs", "kwargs", "message"), [
@@ -200,26 +200,26 @@ def test_named_recipe_and_requirements():
 ])
 def test_recipe_errors_name_the_fault(specs, kwargs, message):
     with pytest.raises(gs.GroupsupError, match=message):
-        gs.LossRecipe(specs, **kwargs)
+        gs.build_recipe(specs, **kwargs)
 
 
 def test_latent_ignores_the_recipe_default_distance():
-    recipe = gs.LossRecipe(["recon", "latent"], distance="bce")
+    recipe = gs.build_recipe(["recon", "latent"], distance="bce")
     assert [s.distance for s in recipe.specs] == ["bce", "l1"]
 
 
 def test_bce_needs_a_logits_backbone():
     with pytest.raises(gs.ConfigError, match="'bce' needs a backbone whose output is 'logits'"):
-        gs.LossRecipe(["recon"], distance="bce").compute(make_model(), images(), BATCH)
+        gs.build_recipe(["recon"], distance="bce").compute(make_model(), images(), BATCH)
 
 
 def test_missing_batch_part_is_an_error():
     batch = gs.GroupBatch(examples=np.arange(7))
     with pytest.raises(gs.ConfigError,
                        match=r"'swap' needs the relation 'swap' in the GroupBatch, which holds"):
-        gs.LossRecipe(["recon", "swap"]).compute(make_model(), images(), batch)
+        gs.build_recipe(["recon", "swap"]).compute(make_model(), images(), batch)
     with pytest.raises(gs.ConfigError, match="M = 7"):
-        gs.LossRecipe(["recon"]).compute(make_model(), images()[:3], batch)
+        gs.build_recipe(["recon"]).compute(make_model(), images()[:3], batch)
 
 
 # ---------------------------------------------------------------- user terms
@@ -257,7 +257,7 @@ def user_term(tmp_path, monkeypatch):
 
 def test_user_term_from_a_local_plugin_runs_in_lock_step(user_term):
     model = make_model()
-    recipe = gs.LossRecipe(["recon", "brightness", "cycle"])
+    recipe = gs.build_recipe(["recon", "brightness", "cycle"])
     out = recipe.compute(model, images(), BATCH)
     assert set(out.terms) == {"recon", "brightness", "cycle"}
     out.total.backward()
@@ -288,9 +288,9 @@ def test_shift_tolerant_distance_forgives_moves_up_to_its_reach():
 
 
 def test_cover_term_takes_a_shift_tolerance_option():
-    recipe = gs.LossRecipe(["recon", {"term": "cover", "options": {"shift_tolerance": 2}}],
+    recipe = gs.build_recipe(["recon", {"term": "cover", "options": {"shift_tolerance": 2}}],
                            distance="l2")
     _, cover = recipe.terms
     assert cover.config.shift_tolerance == 2 and cover.distance == "l2"
     with pytest.raises(gs.ConfigError, match="shift_tolerance"):
-        gs.LossRecipe([{"term": "cover", "options": {"shift_tolerance": 9}}])
+        gs.build_recipe([{"term": "cover", "options": {"shift_tolerance": 9}}])

@@ -95,7 +95,7 @@ def test_mixed_image_sizes_name_a_file_of_each_size(tmp_path):
 
 
 def test_synthesize_refuses_an_input_of_the_wrong_size(tmp_path, capsys):
-    model = gs.SwapAutoencoder("conv-small", gs.Schema.define(
+    model = gs.build_model("conv-small", gs.Schema.define(
         "S", [gs.Attribute(name=n, values=[0, 1], latent=2) for n in "ab"]), (3, 8, 8),
         {"width": 4, "max_width": 8})
     save_checkpoint(tmp_path / "run", 1, model, model.config_dict(), {}, {}, keep=1)

@@ -100,7 +100,7 @@ def test_ml_vae_trains_two_steps_with_an_unlabelled_block(tmp_path):
     labels = toy_labels(2)
     data = gs.GroupDataset.from_arrays(ToyStyle, toy_images(labels), labels, name="toy-style")
     torch.manual_seed(0)
-    model = gs.SwapAutoencoder("vae", data.schema, (3, 16, 16), VAE)
+    model = gs.build_model("vae", data.schema, (3, 16, 16), VAE)
     assert model.partition.free == "style" and model.partition.size == 15
     result = gs.train(model, data, losses=["ml-vae-recon", {"term": "ml-vae-kl", "weight": 0.1}],
                       distance="l2", steps=2, groups_per_step=2, out=tmp_path / "run",
@@ -110,7 +110,7 @@ def test_ml_vae_trains_two_steps_with_an_unlabelled_block(tmp_path):
     # in eval mode the reconstruction decodes the accumulated mean: deterministic
     model.eval()
     images = data.load(np.arange(6))
-    recipe = gs.LossRecipe(["ml-vae-recon"])
+    recipe = gs.build_recipe(["ml-vae-recon"])
     batch, codes = gs.GroupBatch(examples=np.arange(6)), data.labels[:6]
     with torch.no_grad():
         first = recipe.compute(model, images, batch, codes).total
@@ -121,15 +121,15 @@ def test_ml_vae_trains_two_steps_with_an_unlabelled_block(tmp_path):
 def test_ml_vae_terms_need_the_vae_backbone():
     labels = toy_labels(1)
     data = gs.GroupDataset.from_arrays(ToyStyle, toy_images(labels), labels, name="toy-style")
-    model = gs.SwapAutoencoder("conv-small", data.schema, (3, 16, 16), SMALL)
+    model = gs.build_model("conv-small", data.schema, (3, 16, 16), SMALL)
     images, batch = data.load(np.arange(4)), gs.GroupBatch(examples=np.arange(4))
     for term in ("ml-vae-recon", "ml-vae-kl"):
         with pytest.raises(gs.ConfigError, match=f"'{term}' needs the 'vae' backbone"):
-            gs.LossRecipe([term]).compute(model, images, batch, data.labels[:4])
+            gs.build_recipe([term]).compute(model, images, batch, data.labels[:4])
 
 
 def test_recipe_and_the_digits_compare_config():
-    assert [(s.term, s.weight) for s in gs.LossRecipe.named("ml-vae").specs] == [
+    assert [(s.term, s.weight) for s in gs.build_recipe("ml-vae").specs] == [
         ("ml-vae-recon", 1.0), ("ml-vae-kl", 0.1)]
     # the GZS-Net config it was measured beside, with the same data, split and step settings
     digits = gs.load_config(ROOT / "examples" / "digits" / "digits-gsl.toml").to_dict()

@@ -68,10 +68,10 @@ def centre_cover_groups(rng: np.random.Generator, groups: int) -> gs.GroupBatch:
 def train(terms: list[str], steps: int = 400, seed: int = 0) -> gs.SwapAutoencoder:
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    model = gs.SwapAutoencoder("conv-small", Shapes, (3, SIZE, SIZE),
+    model = gs.build_model("conv-small", Shapes, (3, SIZE, SIZE),
                                {"width": 16, "max_width": 32})
     optimiser = torch.optim.Adam(model.parameters(), lr=4e-3)
-    recipe = gs.LossRecipe(terms, distance="l2")
+    recipe = gs.build_recipe(terms, distance="l2")
     for _ in range(steps):
         batch = centre_cover_groups(rng, 8)
         loss = recipe.compute(model, TRAIN_IMAGES[batch.examples], batch).total
@@ -138,7 +138,7 @@ def test_swapping_a_block_moves_the_output_to_the_sources_value(trained):
 # ---------------------------------------------------------------- construction
 def small(**config) -> gs.SwapAutoencoder:
     torch.manual_seed(0)
-    return gs.SwapAutoencoder("conv-small", Shapes, (3, 16, 16),
+    return gs.build_model("conv-small", Shapes, (3, 16, 16),
                               {"width": 4, "max_width": 8, **config})
 
 
@@ -151,17 +151,17 @@ def test_model_attributes():
 
 def test_latent_size_mismatch_names_both_sizes():
     with pytest.raises(gs.PartitionError, match=r"latent size 7.*Shapes's partition totals 12"):
-        gs.SwapAutoencoder(ConvSmall((3, 16, 16), 7), Shapes, (3, 16, 16))
+        gs.build_model(ConvSmall((3, 16, 16), 7), Shapes, (3, 16, 16))
     with pytest.raises(gs.ConfigError, match=r"built for images \(3, 16, 16\)"):
-        gs.SwapAutoencoder(ConvSmall((3, 16, 16), 12), Shapes, (3, 32, 32))
+        gs.build_model(ConvSmall((3, 16, 16), 12), Shapes, (3, 32, 32))
     with pytest.raises(gs.ConfigError, match="already configured"):
-        gs.SwapAutoencoder(ConvSmall((3, 16, 16), 12), Shapes, (3, 16, 16), {"width": 4})
+        gs.build_model(ConvSmall((3, 16, 16), 12), Shapes, (3, 16, 16), {"width": 4})
 
 
 def test_unknown_backbone_suggests_a_name():
     with pytest.raises(gs.RegistryError, match=r"no backbone named 'conv-smal' \(did you mean "
                                                r"'conv-small'\?\)"):
-        gs.SwapAutoencoder("conv-smal", Shapes, (3, 16, 16))
+        gs.build_model("conv-smal", Shapes, (3, 16, 16))
 
 
 def test_swap_equals_manual_block_exchange():
@@ -213,7 +213,7 @@ def test_recipe_under_autocast_and_channels_last():
     batch = centre_cover_groups(np.random.default_rng(0), 2)
     x = TRAIN_IMAGES[batch.examples].contiguous(memory_format=torch.channels_last)
     with torch.autocast("cpu", dtype=torch.bfloat16):
-        out = gs.LossRecipe(["recon", "swap", "cover"]).compute(model, x, batch)
+        out = gs.build_recipe(["recon", "swap", "cover"]).compute(model, x, batch)
     out.total.backward()
     assert torch.isfinite(out.total) and out.total.dtype == torch.float32
     assert all(torch.isfinite(p.grad).all() for p in model.parameters())
@@ -228,7 +228,7 @@ def test_config_dict_round_trip():
     assert config["backbone_config"]["output"] == "logits"
     assert config["plugin"] == {"name": "groupsup.backbones.builtin", "distribution": "groupsup",
                                 "version": gs.__version__}
-    rebuilt = gs.SwapAutoencoder.from_config(config)
+    rebuilt = gs.SwapAutoencoder.from_config(config, gs.get_host())
     assert rebuilt.config_dict() == config and rebuilt.schema.same_as(Shapes)
 
 
@@ -237,7 +237,7 @@ def test_save_and_load(tmp_path, target):
     model = small()
     path = tmp_path / target
     config_file = model.save(path)
-    loaded = gs.SwapAutoencoder.load(path)
+    loaded = gs.SwapAutoencoder.load(path, registries=gs.get_host())
     x = TRAIN_IMAGES[:2]
     assert torch.equal(loaded.reconstruct(x), model.reconstruct(x))
     files = sorted(p.name for p in config_file.parent.iterdir())
@@ -254,16 +254,16 @@ def test_load_names_the_missing_plugin(tmp_path):
     with pytest.raises(gs.PluginError, match=r"backbone 'resnet-huge' comes from distribution "
                                              r"groupsup-huge 2.1, which is not installed: "
                                              r"pip install groupsup-huge"):
-        gs.SwapAutoencoder.load(tmp_path / "m")
+        gs.SwapAutoencoder.load(tmp_path / "m", registries=gs.get_host())
 
 
 def test_load_rejects_foreign_and_mismatched_files(tmp_path):
     (tmp_path / "x.json").write_text('{"format": "something/1"}')
     (tmp_path / "x.safetensors").write_bytes(b"")
     with pytest.raises(gs.DataError, match="not a groupsup model"):
-        gs.SwapAutoencoder.load(tmp_path / "x.json")
+        gs.SwapAutoencoder.load(tmp_path / "x.json", registries=gs.get_host())
     with pytest.raises(gs.DataError, match="is missing"):
-        gs.SwapAutoencoder.load(tmp_path / "nothing")
+        gs.SwapAutoencoder.load(tmp_path / "nothing", registries=gs.get_host())
     config_file = small().save(tmp_path / "m")
     document = json.loads(config_file.read_text())
     document["model"]["backbone_config"]["width"] = 8
@@ -272,19 +272,19 @@ def test_load_rejects_foreign_and_mismatched_files(tmp_path):
                                            r"'conv-small' \(.*\): backbone\.encoder\.0\.weight is "
                                            r"\(\d+, 3, 4, 4\) in the file, \(8, 3, 4, 4\) in "
                                            r"the model"):
-        gs.SwapAutoencoder.load(tmp_path / "m")
+        gs.SwapAutoencoder.load(tmp_path / "m", registries=gs.get_host())
     document["model"]["free_warp"] = "shift"  # the file lacks the warp head's tensors
     document["model"]["backbone_config"]["width"] = small().backbone.config.width
     document["model"]["schema"]["free"] = {"name": "free", "latent": 2}
     config_file.write_text(json.dumps(document))
     with pytest.raises(gs.DataError, match=r"missing 'warp\.head\.weight', 'warp\.head\.bias'"):
-        gs.SwapAutoencoder.load(tmp_path / "m")
+        gs.SwapAutoencoder.load(tmp_path / "m", registries=gs.get_host())
 
 
 def test_micro_batch_gives_the_same_step_in_chunks(monkeypatch):
     batch = centre_cover_groups(np.random.default_rng(0), 3)
     x = TRAIN_IMAGES[batch.examples]
-    recipe = gs.LossRecipe(["recon", "swap", "cover"])
+    recipe = gs.build_recipe(["recon", "swap", "cover"])
     results = []
     for micro_batch in (None, 5):
         model = small()
@@ -301,6 +301,6 @@ def test_micro_batch_gives_the_same_step_in_chunks(monkeypatch):
     assert torch.allclose(whole, chunked, atol=1e-6)
     assert all(torch.allclose(a, b, atol=1e-5) for a, b in zip(grads, chunked_grads))
     with pytest.raises(gs.ConfigError, match="micro_batch must be a positive int"):
-        gs.SwapAutoencoder("conv-small", Shapes, (3, 16, 16), micro_batch=0)
+        gs.build_model("conv-small", Shapes, (3, 16, 16), micro_batch=0)
     with pytest.raises(gs.ConfigError, match="micro_batch must be a positive int"):
         model.micro_batch = 2.5

@@ -48,7 +48,7 @@ def test_a_checkpoint_is_a_saved_model_and_both_loaders_read_both(tmp_path, stor
     assert document == json.loads(saved.read_text())  # the same model.json, byte for byte
     assert document["format"] == MODEL_FORMAT and document["model"] == model.config_dict()
     for path in (run, run / "checkpoints", checkpoint, tmp_path / "saved"):
-        assert same_weights(gs.SwapAutoencoder.load(path), model), path
+        assert same_weights(gs.SwapAutoencoder.load(path, registries=gs.get_host()), model), path
         assert same_weights(gs.load_model(path), model), path
 
 
@@ -61,7 +61,8 @@ def test_checkpoints_of_the_previous_format_load_and_resume_bitwise(tmp_path, st
     checkpoint = run / "checkpoints" / "step-000002"
     to_old_layout(checkpoint)
     assert "format" not in json.loads((checkpoint / "model.json").read_text())
-    for loaded in (gs.load_model(run), gs.SwapAutoencoder.load(checkpoint)):
+    for loaded in (gs.load_model(run),
+                   gs.SwapAutoencoder.load(checkpoint, registries=gs.get_host())):
         assert same_weights(loaded, part.state.model.cpu())
     assert load_checkpoint(run).step == 2
     resumed = Trainer(config(tmp_path / "part", store, steps=4, checkpoint_every=2),
@@ -71,9 +72,9 @@ def test_checkpoints_of_the_previous_format_load_and_resume_bitwise(tmp_path, st
 
 
 def test_a_bare_config_outside_a_checkpoint_is_refused_in_one_line(tmp_path):
-    model = gs.SwapAutoencoder("conv-small", Toy, (3, 8, 8), {"width": 4, "max_width": 8})
+    model = gs.build_model("conv-small", Toy, (3, 8, 8), {"width": 4, "max_width": 8})
     config_file = model.save(tmp_path / "m")
     config_file.write_text(json.dumps(model.config_dict()))
     with pytest.raises(gs.DataError, match=rf"^{config_file}: not a groupsup model \(expected "
                                            rf"format '{MODEL_FORMAT}'\)$"):
-        gs.SwapAutoencoder.load(tmp_path / "m")
+        gs.SwapAutoencoder.load(tmp_path / "m", registries=gs.get_host())

@@ -125,9 +125,9 @@ def test_backbone_example_trains_from_the_cli(shapes, tmp_path):
     assert type(model.backbone).__name__ == "MLPBackbone" and model.backbone.config.hidden == 32
     _synthesizes(model, shapes)
     with pytest.raises(gs.ConfigError, match="more than 12288 values; use a convolutional"):
-        gs.SwapAutoencoder("mlp", shapes.schema, (3, 128, 128), {"hidden": 8})
+        gs.build_model("mlp", shapes.schema, (3, 128, 128), {"hidden": 8})
     with pytest.raises(gs.ConfigError, match="hiden"):
-        gs.SwapAutoencoder("mlp", shapes.schema, shapes.image_shape, {"hiden": 8})
+        gs.build_model("mlp", shapes.schema, shapes.image_shape, {"hiden": 8})
 
 
 def test_relation_example_trains_with_its_recipe(shapes, tmp_path, capsys):
@@ -158,7 +158,7 @@ def test_strategy_example_swaps_only_the_chosen_attributes(shapes, tmp_path):
     assert (labels[pairs[:, 0], 1] == labels[pairs[:, 1], 1]).all()
     with pytest.raises(gs.ConfigError, match="did you mean 'colour'"):
         strategy(graph, {"attributes": ["color"]})
-    run = gs.train(gs.SwapAutoencoder("conv-small", shapes.schema, shapes.image_shape,
+    run = gs.train(gs.build_model("conv-small", shapes.schema, shapes.image_shape,
                                       {"width": 8, "max_width": 16}),
                    shapes, strategy="focus-edges", strategy_options={"attributes": ["colour"]},
                    losses=["recon", "swap"], steps=2, groups_per_step=2, out=tmp_path / "run",
@@ -166,13 +166,13 @@ def test_strategy_example_swaps_only_the_chosen_attributes(shapes, tmp_path):
     assert run.step == 2 and {"recon", "swap"} <= set(run.last)
     _synthesizes(gs.load_model(tmp_path / "run"), shapes)
     with pytest.raises(gs.ConfigError, match=r"'cover' needs \['cover'\]"):
-        gs.train(gs.SwapAutoencoder("conv-small", shapes.schema, shapes.image_shape,
+        gs.train(gs.build_model("conv-small", shapes.schema, shapes.image_shape,
                                     {"width": 8, "max_width": 16}),
                  shapes, strategy="focus-edges", steps=1, out=tmp_path / "run2", progress=False)
 
 
 def test_evaluation_step_example_adds_its_entry_to_metrics_json(shapes, tmp_path):
-    run = gs.train(gs.SwapAutoencoder("conv-small", shapes.schema, shapes.image_shape,
+    run = gs.train(gs.build_model("conv-small", shapes.schema, shapes.image_shape,
                                       {"width": 8, "max_width": 16}),
                    shapes, steps=2, groups_per_step=2, out=tmp_path / "run", progress=False,
                    threads=1, split="random-combinations")

@@ -142,3 +142,35 @@ def test_a_plugins_folder_loads_every_module_in_it(tmp_path):
     host = PluginHost(entry_points=False, local=str(folder))
     assert {"alpha-metric", "beta-metric"} <= set(host.evaluations.names())
     assert host.evaluations.entry("beta-metric").plugin == "beta"
+
+
+def test_hooks_receive_the_registries_they_fill(tmp_path):
+    """A hook may take ``registries``: the host itself. A component that builds another
+    registered one keeps it and looks that up when built (never in the global host); reading
+    another registry while registering works, reading the one being filled is an error."""
+    path = write_plugin(tmp_path, "composite", """
+        import groupsup as gs
+
+        class Wrapped:
+            registries = None
+
+            def inner(self):
+                return self.registries.evaluations.get("inner")()
+
+        @gs.hookimpl
+        def register_evaluations(register, registries):
+            register("inner", lambda: 7)
+            register("wrapped", type("Bound", (Wrapped,), {"registries": registries}))
+            register("commands-seen", len(registries.commands))
+
+        @gs.hookimpl
+        def register_recipes(register, registries):
+            registries.recipes.names()
+    """)
+    host = PluginHost(entry_points=False, local=str(path))
+    assert host.evaluations.get("wrapped").registries is host
+    assert host.evaluations.get("wrapped")().inner() == 7
+    assert host.evaluations.get("commands-seen") == len(host.commands) > 0
+    host.recipes.names()
+    failure = next(p for p in host.problems if "composite" in p and "register_recipes" in p)
+    assert "read the registry of register_recipes while registering into it" in failure

@@ -8,7 +8,6 @@ import pytest
 import torch
 
 import groupsup as gs
-from groupsup.graph import make_strategy
 
 
 def _schema(attributes: int) -> type[gs.Schema]:
@@ -23,14 +22,14 @@ def test_per_decode_weights_terms_like_the_reference(attributes, ratio):
     schema = _schema(attributes)
     labels = np.stack(np.meshgrid(*[range(3)] * attributes, indexing="ij"),
                       -1).reshape(-1, attributes)
-    strategy = make_strategy("centre-cover", gs.MultiGraph(labels), {"exact": True})
+    strategy = gs.get_host().strategies.get("centre-cover")(gs.MultiGraph(labels), {"exact": True})
     batch = strategy.sample(3, np.random.default_rng(0))
     torch.manual_seed(0)
-    model = gs.SwapAutoencoder("conv-small", schema, (1, 8, 8), {"width": 4, "max_width": 8})
+    model = gs.build_model("conv-small", schema, (1, 8, 8), {"width": 4, "max_width": 8})
     images = torch.rand(len(batch.examples), 1, 8, 8) * 2 - 1
     terms = ["recon", "swap", "cover"]
-    mean = gs.LossRecipe(terms).compute(model, images, batch)
-    per = gs.LossRecipe(terms, reduction="per-decode").compute(model, images, batch)
+    mean = gs.build_recipe(terms).compute(model, images, batch)
+    per = gs.build_recipe(terms, reduction="per-decode").compute(model, images, batch)
     for name in terms:  # the terms themselves are unchanged; only the total weights them
         torch.testing.assert_close(per.terms[name], mean.terms[name])
     expected = sum(k * mean.terms[name] for k, name in zip(ratio, terms))
@@ -40,11 +39,11 @@ def test_per_decode_weights_terms_like_the_reference(attributes, ratio):
 
 def test_reduction_is_validated_and_needs_the_group_count():
     with pytest.raises(gs.ConfigError, match="reduction 'sum' is not one of"):
-        gs.LossRecipe(["recon"], reduction="sum")
-    model = gs.SwapAutoencoder("conv-small", _schema(2), (1, 8, 8), {"width": 4, "max_width": 8})
+        gs.build_recipe(["recon"], reduction="sum")
+    model = gs.build_model("conv-small", _schema(2), (1, 8, 8), {"width": 4, "max_width": 8})
     batch = gs.GroupBatch(np.arange(2))  # groups unknown (0)
     with pytest.raises(gs.ConfigError, match=r"needs the number of groups.*groups=0"):
-        gs.LossRecipe(["recon"], reduction="per-decode").compute(
+        gs.build_recipe(["recon"], reduction="per-decode").compute(
             model, torch.zeros(2, 1, 8, 8), batch)
 
 

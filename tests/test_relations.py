@@ -27,7 +27,7 @@ def triplet_plugin(monkeypatch):
 
 def test_a_plugin_relation_kind_trains_end_to_end(triplet_plugin, toy_dataset, tmp_path,
                                                   one_thread):
-    model = gs.SwapAutoencoder("conv-small", toy_dataset.schema, toy_dataset.image_shape,
+    model = gs.build_model("conv-small", toy_dataset.schema, toy_dataset.image_shape,
                                {"width": 8, "max_width": 16})
     result = gs.train(model, toy_dataset, strategy="triplets", losses=["recon", "block-triplet"],
                       steps=3, groups_per_step=2, out=tmp_path / "run", progress=False)

@@ -2,6 +2,7 @@
 domain objects built against registries other than the plugin host's; callbacks of the loop
 from Python and from config (docs/architecture.md, docs/training.md)."""
 
+import importlib
 import json
 
 import pytest
@@ -10,7 +11,6 @@ from test_trainer import config, metrics, store  # noqa: F401  (store is a fixtu
 
 import groupsup as gs
 import groupsup.plugins
-from groupsup.graph.strategies import make_strategy
 from groupsup.train.config import load_config
 
 LOCAL_PLUGIN = '''
@@ -69,17 +69,17 @@ def test_components_build_against_a_fresh_host_the_global_one_lacks(tmp_path, st
     plugin.write_text(LOCAL_PLUGIN)
     host = gs.plugins.PluginHost(entry_points=False, local=str(plugin), strict=True)
     assert "test-only-net" not in gs.get_host().backbones
-    data = gs.load_dataset(config(tmp_path, store), host)
+    data = gs.build_dataset(config(tmp_path, store), host)
     model = gs.SwapAutoencoder("test-only-net", data.schema, data.image_shape,
                                {"width": 8, "max_width": 16}, registries=host)
     recipe = gs.LossRecipe(["test-only-recon", "swap"], registries=host)
-    strategy = make_strategy("centre-cover", gs.MultiGraph(data), registries=host)
+    strategy = host.strategies.get("centre-cover")(gs.MultiGraph(data))
     assert model.config_dict()["plugin"]["name"] == "test_only"
     assert recipe.check(set(strategy.provides)) is None
     with pytest.raises(gs.RegistryError, match="no backbone named 'test-only-net'"):
-        gs.SwapAutoencoder("test-only-net", data.schema, data.image_shape)
+        gs.build_model("test-only-net", data.schema, data.image_shape)
     with pytest.raises(gs.RegistryError, match="no loss named 'test-only-recon'"):
-        gs.LossRecipe(["test-only-recon"])
+        gs.build_recipe(["test-only-recon"])
     # two configurations in one process: one against each host, both train
     ours = with_components(config(tmp_path / "a", store, steps=2), "test-only-net",
                            ["test-only-recon", "swap"])
@@ -98,7 +98,7 @@ def test_a_registry_set_is_registries_too(tmp_path, store):  # noqa: F811
     for kind in ("datasets", "backbones", "losses", "recipes", "strategies"):
         for entry in getattr(host, kind):
             getattr(registries, kind).add(entry)
-    registries.register("losses", "only-here", type(gs.LossRecipe(["recon"]).terms[0]))
+    registries.register("losses", "only-here", type(gs.build_recipe(["recon"]).terms[0]))
     cfg = with_components(config(tmp_path, store), "conv-small", ["only-here", "swap"])
     r = gs.resolve(cfg, registries)
     assert {"kind": "loss", "name": "only-here", "plugin": "(python)",
@@ -174,3 +174,33 @@ def test_the_evaluate_callback_from_config_leaves_training_unchanged(tmp_path, s
     steps = [json.loads(line)["step"] for line in
              (evaluated.run_dir / "evaluations.jsonl").read_text().splitlines()]
     assert steps == [4, 6, 8]
+
+
+def test_resolve_validates_every_option_once_and_builds_from_the_typed_config(
+        tmp_path, store, monkeypatch):  # noqa: F811
+    """One validation of component options: check_config, called once by resolve; the
+    components get its option models as they are, and its errors name the config file."""
+    resolve_module = importlib.import_module("groupsup.train.resolve")
+    data = config(tmp_path, store).to_dict()
+    data["strategy"] = {"name": "centre-cover", "options": {"exact": False, "cycle_pairs": 1}}
+    latent = {"term": "latent", "options": {"detach_target": False}}
+    data["loss"] = {"recipe": None, "terms": [{"term": "recon"}, {"term": "swap"}, latent]}
+    path = tmp_path / "c.json"
+    path.write_text(json.dumps(data))
+    calls = []
+    check = resolve_module.check_config
+
+    def counted(config, registries, where, sections):
+        calls.append(list(sections))
+        return check(config, registries, where, sections)
+
+    monkeypatch.setattr(resolve_module, "check_config", counted)
+    r = gs.resolve(load_config(path))
+    assert calls == [["dataset", "model", "strategy", "loss"]]
+    assert r.strategy.config is r.checked.strategy.options and r.strategy.config.exact is False
+    assert r.model.backbone.config is r.checked.model.options
+    assert r.recipe.terms[2].config is r.checked.loss.terms[2].options
+    data["model"]["options"] = {"widht": 8}
+    path.write_text(json.dumps(data))
+    with pytest.raises(gs.ConfigError, match=rf"{path}: unknown key 'model.options.widht'"):
+        gs.resolve(load_config(path))

@@ -17,7 +17,7 @@ def test_declaration_order_partition_and_repr():
     assert Shapes.names == ("shape", "color", "position")
     assert Shapes.partition == gs.LatentPartition({"shape": 8, "color": 8, "position": 16})
     assert Shapes.latent_size == 32
-    assert not Shapes.resolved
+    assert not Shapes.has_values
     assert "position[?]" in repr(Shapes)
     assert Shapes["color"].description == "fill colour"
 
@@ -25,8 +25,8 @@ def test_declaration_order_partition_and_repr():
 def test_resolve_discovers_sorted_values_and_freezes_them():
     records = [{"shape": "circle", "color": "red", "position": 3},
                {"shape": "square", "color": "blue", "position": 1}]
-    resolved = Shapes.resolve(records)
-    assert resolved.resolved
+    resolved = Shapes.discover_values(records)
+    assert resolved.has_values
     assert resolved["position"].values == (1, 3)
     assert resolved["shape"].values == ("square", "circle", "triangle")  # declared order kept
     codes = resolved.encode(records)
@@ -123,6 +123,6 @@ def test_schemas_pickle_by_reference_or_by_json():
     import pickle
 
     assert pickle.loads(pickle.dumps(Shapes)) is Shapes
-    runtime = Shapes.resolve([{"shape": "square", "color": "red", "position": 1}])
+    runtime = Shapes.discover_values([{"shape": "square", "color": "red", "position": 1}])
     back = pickle.loads(pickle.dumps(runtime))
     assert back.same_as(runtime) and back.__name__ == "Shapes"

@@ -61,10 +61,10 @@ def test_mws_decomposition_matches_a_naive_computation():
 def test_tc_kl_term_weights_the_parts_per_pixel_value():
     data = toy()
     torch.manual_seed(0)
-    net = gs.SwapAutoencoder("vae", data.schema, (3, 16, 16),
+    net = gs.build_model("vae", data.schema, (3, 16, 16),
                              {"inner": "conv-small", "inner_options": SMALL})
     images = data.load(np.arange(8))
-    recipe = gs.LossRecipe([{"term": "tc-kl", "options": {"beta": 6.0, "dataset_size": 24}}])
+    recipe = gs.build_recipe([{"term": "tc-kl", "options": {"beta": 6.0, "dataset_size": 24}}])
     torch.manual_seed(1)
     out = recipe.compute(net, images, gs.GroupBatch(examples=np.arange(8)))
     torch.manual_seed(1)
@@ -75,7 +75,7 @@ def test_tc_kl_term_weights_the_parts_per_pixel_value():
                 + parts.dimension_wise_kl) / (3 * 16 * 16)
     torch.testing.assert_close(out.terms["tc-kl"], expected.detach())
     with pytest.raises(gs.ConfigError, match="'vae' backbone"):
-        recipe.compute(gs.SwapAutoencoder("conv-small", data.schema, (3, 16, 16), SMALL),
+        recipe.compute(gs.build_model("conv-small", data.schema, (3, 16, 16), SMALL),
                        images, gs.GroupBatch(examples=np.arange(8)))
 
 
@@ -130,14 +130,14 @@ def test_exhaustive_search_falls_back_to_nmi_when_the_space_is_too_large(caplog)
 
 def test_the_backbone_option_chooses_the_search(tmp_path):
     data = toy()
-    net = gs.SwapAutoencoder("vae", data.schema, (3, 16, 16),
+    net = gs.build_model("vae", data.schema, (3, 16, 16),
                              {"inner": "conv-small", "inner_options": SMALL,
                               "search": "exhaustive"})
     found = search_partition(net, data, examples=24)
     assert found.config["method"] == "exhaustive" and sum(found.partition.sizes) == 12
     assert max(found.partition.sizes) <= 4
     net.save(tmp_path / "m")
-    again = gs.SwapAutoencoder.load(tmp_path / "m")
+    again = gs.SwapAutoencoder.load(tmp_path / "m", registries=gs.get_host())
     assert again.backbone.config.search == "exhaustive"
     assert search_partition(net, data, examples=24, method="nmi").config["method"] == "nmi"
 

@@ -67,7 +67,7 @@ def test_a_tracked_run_logs_params_metrics_and_the_model(tmp_path, store):
     assert {"model/model.json", "model/model.safetensors"} <= model_files
     # the logged model loads: the artifact folder is a model folder
     local = client.download_artifacts(record["run_id"], "model", str(tmp_path / "dl"))
-    assert gs.SwapAutoencoder.load(local).partition.names == ("digit", "ink")
+    assert gs.load_model(local).partition.names == ("digit", "ink")
 
 
 def test_a_resume_continues_the_same_mlflow_run_and_an_evaluation_joins_it(tmp_path, store,

@@ -208,7 +208,7 @@ def test_strategy_and_recipe_mismatch_is_a_config_error(tmp_path, store):
 
 
 def test_python_api_trains_objects(tmp_path, toy_dataset):
-    model = gs.SwapAutoencoder("conv-small", toy_dataset.schema, toy_dataset.image_shape,
+    model = gs.build_model("conv-small", toy_dataset.schema, toy_dataset.image_shape,
                                {"width": 8, "max_width": 16})
     result = gs.train(model, toy_dataset, steps=3, groups_per_step=2, out=tmp_path / "py",
                       progress=False, threads=1)

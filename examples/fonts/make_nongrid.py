@@ -65,7 +65,7 @@ def make_nongrid(out: str | Path, *, coverage: float = 0.6, instances: int = 2, 
         raise SystemExit(f"{out}: already holds a dataset (labels.csv); choose another --out")
     if instances < 1 or reach < 0:
         raise SystemExit(f"--instances {instances} must be >= 1 and --reach {reach} >= 0")
-    data = gs.load_dataset(gs.load_config(demo_config(), list(overrides)))
+    data = gs.build_dataset(gs.load_config(demo_config(), list(overrides)))
     names = list(data.schema.names)
     if sorted(names) != sorted(ATTRIBUTES):
         raise SystemExit(f"the Fonts schema has attributes {names}, expected {ATTRIBUTES}")

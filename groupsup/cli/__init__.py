@@ -88,7 +88,7 @@ def build_parser(disable: Sequence[str] = ()) -> argparse.ArgumentParser:
         p = sub.add_parser(entry.name, help=command.help,
                            description=command.description or command.help)
         command.configure(p)
-        p.set_defaults(_run=command.run)
+        p.set_defaults(run_command=command.run)
     for problem in host.problems:
         print(f"groupsup: warning: {problem}", file=sys.stderr)
     return parser
@@ -115,10 +115,10 @@ def _main(argv: list[str], debug: bool) -> int:
     try:
         parser = build_parser(disable=config_disables(argv))
         args = parser.parse_args(argv)
-        if getattr(args, "_run", None) is None:
+        if getattr(args, "run_command", None) is None:
             parser.print_help()
             return 2
-        return int(args._run(args) or 0)
+        return int(args.run_command(args) or 0)
     except SystemExit as exit_:  # argparse: 0 for --help, 2 for usage errors
         return exit_.code if isinstance(exit_.code, int) else 1
     except KeyboardInterrupt:

@@ -27,9 +27,10 @@ def _run(args: argparse.Namespace) -> int:
     from groupsup.export import export_model
     from groupsup.model import load_model
     from groupsup.persistence import resolve_checkpoint
+    from groupsup.plugins import get_host
 
     checkpoint = resolve_checkpoint(Path(args.run))
-    model = load_model(checkpoint)
+    model = load_model(checkpoint, registries=get_host())
     manifest = export_model(model, args.out, args.format, source=str(checkpoint),
                             overwrite=args.overwrite)
     parity = manifest["decoder_parity"]

@@ -16,6 +16,7 @@ from groupsup.data import to_tensor, to_uint8
 from groupsup.errors import ConfigError, DataError, did_you_mean
 from groupsup.hookspecs import hookimpl
 from groupsup.imaging import image_grid, save_png, to_8bit
+from groupsup.plugins import get_host
 
 
 # ---------------------------------------------------------------------- train
@@ -37,8 +38,7 @@ def _configure_train(p: argparse.ArgumentParser) -> None:
 
 
 def _run_train(args: argparse.Namespace) -> int:
-    from groupsup.train import Trainer, load_config
-    from groupsup.train.config_schema import check_config
+    from groupsup.train import Trainer, load_config, resolve
 
     if args.config is None and args.resume is None:
         raise ConfigError("give a CONFIG file, or --resume RUN_DIR")
@@ -47,8 +47,10 @@ def _run_train(args: argparse.Namespace) -> int:
     config = load_config(source, [*args.overrides, *skip])
     if args.track and not any(c.get("name") == args.track for c in config.train.callbacks):
         config.train.callbacks.append({"name": args.track})
-    check_config(config, str(source))  # every plugin option, before anything is built
-    trainer = Trainer(config, resume=args.resume, overwrite=args.overwrite)
+    # every name and option checked (errors name the file), every component built, before the
+    # run directory is claimed
+    resolved = resolve(config)
+    trainer = Trainer(config, resume=args.resume, overwrite=args.overwrite, resolved=resolved)
     if trainer.runtime.is_main:
         if trainer.image_check is not None:
             print(trainer.image_check)
@@ -153,8 +155,9 @@ def _configure_synthesize(p: argparse.ArgumentParser) -> None:
 @torch.no_grad()
 def _run_synthesize(args: argparse.Namespace) -> int:
     from groupsup.model import load_model
+    from groupsup.plugins import get_host
 
-    model = load_model(args.checkpoint, args.device).eval()
+    model = load_model(args.checkpoint, args.device, registries=get_host()).eval()
     names = _blocks(model)
     if args.sources:
         sources = _sources(model, args.sources)
@@ -225,8 +228,9 @@ def _configure_reconstruct(p: argparse.ArgumentParser) -> None:
 @torch.no_grad()
 def _run_reconstruct(args: argparse.Namespace) -> int:
     from groupsup.model import load_model
+    from groupsup.plugins import get_host
 
-    model = load_model(args.checkpoint, args.device).eval()
+    model = load_model(args.checkpoint, args.device, registries=get_host()).eval()
     x = torch.stack([read_image(p, model.image_shape) for p in args.images]).to(args.device)
     save_png(image_grid([to_uint8(x), to_uint8(model.reconstruct(x))],
                         ["original", "recon"]), args.out)
@@ -250,10 +254,10 @@ def _run_config(args: argparse.Namespace) -> int:
     from groupsup.train.config_schema import check_config, config_json_schema
 
     if args.action == "schema":
-        print(json.dumps(config_json_schema(), indent=2))
+        print(json.dumps(config_json_schema(get_host()), indent=2))
     else:
         config = load_config(args.config, args.overrides)
-        check_config(config, args.config)  # show only what `train` would accept
+        check_config(config, get_host(), args.config)  # show only what `train` would accept
         print(json.dumps(config.to_dict(), indent=2))
     return 0
 

@@ -225,17 +225,17 @@ def _encode_labels(schema: type[Schema], labels: Any, name: str,
                    where: Sequence[str] | None = None) -> tuple[np.ndarray, type[Schema]]:
     """Accept an integer code matrix or label records; return codes and the resolved schema."""
     if isinstance(labels, np.ndarray) and np.issubdtype(labels.dtype, np.integer) \
-            and labels.ndim == 2 and schema.resolved:
+            and labels.ndim == 2 and schema.has_values:
         return schema.check_codes(labels, where=f"{name} labels", allow_missing=True), schema
     if isinstance(labels, torch.Tensor):
         return _encode_labels(schema, labels.cpu().numpy(), name, where)
-    if isinstance(labels, np.ndarray) and labels.ndim == 2 and not schema.resolved \
+    if isinstance(labels, np.ndarray) and labels.ndim == 2 and not schema.has_values \
             and np.issubdtype(labels.dtype, np.integer):
         raise LabelError(f"{name}: integer label codes need a schema with every vocabulary "
                          f"declared; unresolved attributes: "
-                         f"{[a.name for a in schema.attributes if not a.resolved]}")
+                         f"{[a.name for a in schema.attributes if not a.has_values]}")
     records = labels.tolist() if isinstance(labels, np.ndarray) else labels
     if not isinstance(records, (list, tuple, dict)):
         records = list(records)
-    resolved = schema.resolve(records)
+    resolved = schema.discover_values(records)
     return resolved.encode(records, where=where or name), resolved

@@ -25,6 +25,7 @@ from groupsup.persistence import LATEST, resolve_checkpoint
 from groupsup.registry import Registries
 from groupsup.runs.context import resolve_dataset, split_ids
 from groupsup.train.config import load_config
+from groupsup.train.resolve import host_registries
 
 __all__ = ["LoadedRun", "find_run_dir"]
 
@@ -52,6 +53,7 @@ class LoadedRun:
                  overrides: list[str] | None = None, device: str = "cpu",
                  registries: Registries | None = None):
         path = Path(run)
+        registries = host_registries(registries)
         self.checkpoint = resolve_checkpoint(path)
         self.run_dir = find_run_dir(path)
         self.config = load_config(self.run_dir / "config.json", overrides or [])

@@ -16,7 +16,6 @@ from groupsup.graph.strategies import (
     EdgeStrategy,
     NoOverlapPairs,
     Strategy,
-    make_strategy,
 )
 
 __all__ = [
@@ -31,7 +30,6 @@ __all__ = [
     "Strategy",
     "column_split",
     "held_out_split",
-    "make_strategy",
     "random_combinations",
     "resolve_split",
     "rule_split",

@@ -54,7 +54,7 @@ def slot_columns(schema: type[Schema], labels: np.ndarray
     schema's own check, which names the bad row, runs only when it fails.
     """
     labels = np.asarray(labels)
-    ok = (labels.ndim == 2 and labels.shape[1] == len(schema) and schema.resolved
+    ok = (labels.ndim == 2 and labels.shape[1] == len(schema) and schema.has_values
           and np.issubdtype(labels.dtype, np.integer) and len(labels) > 0)
     if ok and labels.min() >= 0:
         top = int(labels.max())

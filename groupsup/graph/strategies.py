@@ -29,7 +29,6 @@ from groupsup.errors import GroupsupError
 from groupsup.graph.multigraph import MultiGraph
 from groupsup.groups import GroupBatch, Relation
 from groupsup.hookspecs import hookimpl
-from groupsup.registry import Registries
 from groupsup.validation import validate
 
 
@@ -59,11 +58,6 @@ class Strategy(ABC):
     def provides(self) -> frozenset[str]:
         """The GroupBatch relation kinds this strategy fills (``"swap"``, ``"cover"``,
         ``"cycle"``, or a plugin's own)."""
-
-    @property
-    def requires(self) -> frozenset[str]:
-        """Same as :attr:`provides`: the parts a loss recipe may require of this strategy."""
-        return self.provides
 
     @abstractmethod
     def sample(self, groups: int, rng: np.random.Generator) -> GroupBatch:
@@ -356,18 +350,6 @@ class NoOverlapPairs(Strategy):
 
 
 BUILTIN_STRATEGIES: tuple[type[Strategy], ...] = (CentreCover, EdgeStrategy, NoOverlapPairs)
-
-
-def make_strategy(name: str, graph: MultiGraph,
-                  config: BaseModel | dict[str, Any] | None = None, *,
-                  registries: Registries | None = None) -> Strategy:
-    """Build the strategy registered as *name* (built-in or from a plugin) on *graph*, looked
-    up in *registries* (default: the plugin host's)."""
-    if registries is None:
-        from groupsup.plugins import get_host
-
-        registries = get_host()
-    return registries.strategies.get(name)(graph, config)
 
 
 @hookimpl

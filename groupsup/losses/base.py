@@ -106,11 +106,6 @@ class StepContext:
         relation = self.batch.relation(kind)
         return {name: self._tensor(f"{kind}.{name}", relation[name]) for name in relation.fields}
 
-    def index(self, name: str) -> torch.Tensor:
-        """A built-in relation field by its :class:`GroupBatch` keyword name (e.g.
-        ``"swap_pairs"``) as an int64 tensor on z's device."""
-        return self._tensor(name, getattr(self.batch, name))
-
     def _tensor(self, key: str, array: np.ndarray) -> torch.Tensor:
         if key not in self._indices:
             array = np.ascontiguousarray(array, dtype=np.int64)

@@ -1,6 +1,6 @@
 """LossRecipe: the weighted terms a run optimises, computed with batched network calls.
 
-    recipe = gs.LossRecipe(["recon", "swap", {"term": "cover", "weight": 2.0}], distance="l1")
+    recipe = gs.build_recipe(["recon", "swap", {"term": "cover", "weight": 2.0}], distance="l1")
     modules = recipe.build(model)                   # parameters owned by terms (optimise them too)
     out = recipe.compute(model, images, batch, labels)  # out.total (grad), out.terms (detached)
 
@@ -30,7 +30,6 @@ from groupsup.errors import ConfigError
 from groupsup.groups import GroupBatch
 from groupsup.losses.base import Decode, Encode, LossRun, LossTerm, Request, StepContext
 from groupsup.losses.distances import CODE_DISTANCES, DISTANCES
-from groupsup.plugins import get_host
 from groupsup.registry import Registries
 from groupsup.validation import validate
 
@@ -92,13 +91,14 @@ def _spec(item: LossSpec | Mapping[str, Any] | str, position: int) -> LossSpec:
 class LossRecipe:
     """A list of :class:`LossSpec`; *distance* is the default for image-comparing terms.
 
-    Terms (and, for :meth:`named`, recipes) are looked up in *registries* (default: the
-    plugin host's). *reduction*: ``"mean"`` or ``"per-decode"`` (see the module docstring).
+    Terms (and, for :meth:`named`, recipes) are looked up in *registries*
+    (:func:`groupsup.build_recipe` takes the plugin host's by default). *reduction*:
+    ``"mean"`` or ``"per-decode"`` (see the module docstring).
     """
 
     def __init__(self, specs: Sequence[LossSpec | Mapping[str, Any] | str],
                  distance: str = "l1", name: str | None = None, *,
-                 registries: Registries | None = None, reduction: str = "mean") -> None:
+                 registries: Registries, reduction: str = "mean") -> None:
         if distance not in DISTANCES:
             raise ConfigError(f"recipe distance {distance!r} is not one of {list(DISTANCES)}")
         if reduction not in REDUCTIONS:
@@ -110,7 +110,7 @@ class LossRecipe:
         self.distance = distance
         resolved: list[LossSpec] = []
         self.terms: list[LossTerm] = []
-        registry = (get_host() if registries is None else registries).losses
+        registry = registries.losses
         for i, item in enumerate(specs):
             spec = _spec(item, i)
             if any(s.term == spec.term for s in resolved):
@@ -130,23 +130,12 @@ class LossRecipe:
         self.modules: nn.ModuleDict | None = None
 
     @classmethod
-    def named(cls, name: str, *, registries: Registries | None = None) -> LossRecipe:
+    def named(cls, name: str, *, registries: Registries) -> LossRecipe:
         """A recipe registered through ``register_recipes`` (e.g. ``"gsl"``): a list of specs
         (default distance ``l1``) or a :class:`LossRecipe`."""
-        registries = get_host() if registries is None else registries
         specs, distance, reduction = registered_parts(registries.recipes.get(name), name)
         return cls(specs, distance=distance or "l1", name=name, registries=registries,
                    reduction=reduction or "mean")
-
-    @classmethod
-    def of(cls, value: LossRecipe | str | Sequence[LossSpec | Mapping[str, Any] | str],
-           distance: str = "l1", *, registries: Registries | None = None) -> LossRecipe:
-        """A recipe from a recipe name, a list of specs, or a recipe (returned as is)."""
-        if isinstance(value, LossRecipe):
-            return value
-        if isinstance(value, str):
-            return cls.named(value, registries=registries)
-        return cls(value, distance=distance, registries=registries)
 
     # ------------------------------------------------------------------ description
     @property

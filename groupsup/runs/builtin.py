@@ -32,7 +32,7 @@ from groupsup.runs.zeroshot import (
     instance_reference,
     leakage_swaps,
     novel_values,
-    synthesise,
+    synthesize,
 )
 
 
@@ -116,7 +116,7 @@ class Synthesis(EvaluationStep):
                     + ", ".join(f"{a} in {k} targets" for a, k in novel.items()))
         free = None if ctx.free is None else ctx.rng.choice(ctx.train, size=len(targets))
         synth = Syntheses(targets, providers, free,
-                          synthesise(ctx.model, data, providers, ctx.device, free=free),
+                          synthesize(ctx.model, data, providers, ctx.device, free=free),
                           data.load(targets), data.labels[targets])
         ctx.syntheses = synth
         quality = synthesis_quality(synth.images, synth.truth, synth.combos, data_range=2.0,

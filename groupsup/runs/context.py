@@ -159,11 +159,11 @@ def eval_dir(run_dir: Path, out: str | Path | None) -> Path:
 def resolve_dataset(config: ExperimentConfig, run_dir: Path,
                     registries: Registries | None = None) -> GroupDataset:
     """The full dataset the run's stored *config* names (a registered dataset)."""
-    from groupsup.train.resolve import load_dataset
+    from groupsup.train.resolve import build_dataset
 
     name = config.dataset.name
     if name.startswith("(python"):
         raise ConfigError(f"{run_dir} was trained on a dataset built in Python ({name}); pass "
                           "it as evaluate_run(run, dataset=...), or name a registered dataset: "
                           "groupsup evaluate RUN --dataset NAME --set dataset.options.KEY=VALUE")
-    return load_dataset(config, registries)
+    return build_dataset(config, registries)

@@ -32,7 +32,7 @@ from groupsup.evaluate.arrays import json_float
 from groupsup.evaluate.synthesis import synthesis_quality
 from groupsup.groups import GroupBatch
 from groupsup.hookspecs import Register, hookimpl
-from groupsup.runs.zeroshot import draw_providers, synthesise
+from groupsup.runs.zeroshot import draw_providers, synthesize
 from groupsup.train.callbacks import Callback
 from groupsup.train.loop import Loop
 from groupsup.train.rundir import truncate_metrics
@@ -95,7 +95,7 @@ class EvaluateDuringTraining(Callback):
             truth = data.load(self.recon)
             recon = torch.cat([model.reconstruct(truth[i:i + 256].to(device)).cpu()
                                for i in range(0, len(truth), 256)])
-            synth = synthesise(model, data, self.providers, device, free=self.free)
+            synth = synthesize(model, data, self.providers, device, free=self.free)
         finally:
             model.train(was_training)
         rec = synthesis_quality(recon, truth, data_range=2.0).overall

@@ -49,13 +49,13 @@ from groupsup.fileio import atomic_write_text
 from groupsup.graph.splits import Split
 from groupsup.machine import machine
 from groupsup.model import SwapAutoencoder, load_model
-from groupsup.plugins import get_host
 from groupsup.registry import Entry, Registries
 from groupsup.runs import unlabelled
 from groupsup.runs.context import EvalContext, eval_dir, resolve_dataset, split_ids
 from groupsup.runs.options import EvalOptions
 from groupsup.runs.step import CodeMetric, EvaluationStep, SynthesisMeasure
 from groupsup.train.checkpoint import training_machine
+from groupsup.train.resolve import host_registries
 
 if TYPE_CHECKING:
     from groupsup.train.trainer import RunResult
@@ -111,7 +111,7 @@ def evaluate_run(run: str | Path | RunResult, dataset: GroupDataset | None = Non
         raise ConfigError("evaluate_run: give judge (fitted) or judge_set (to fit one on), not "
                           "both")
     ctx = _context(Path(getattr(run, "run_dir", run)), dataset, split,
-                   options or EvalOptions(), registries or get_host(), checkpoint=checkpoint,
+                   options or EvalOptions(), host_registries(registries), checkpoint=checkpoint,
                    out=out, overrides=overrides or [], adapt=adapt)
     ctx.judge, ctx.judge_set = judge, judge_set
     ctx.say = print if progress else (lambda *a, **k: None)

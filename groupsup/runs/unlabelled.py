@@ -30,7 +30,7 @@ from groupsup.evaluate.judge import fit_judge
 from groupsup.evaluate.leakage import Leakage
 from groupsup.imaging import image_grid, save_png
 from groupsup.model import SwapAutoencoder
-from groupsup.runs.zeroshot import synthesise
+from groupsup.runs.zeroshot import synthesize
 
 FREE_PROVIDER = ("the unlabelled block {!r} from a random training image (the base), not the "
                  "target nor an attribute's provider")
@@ -128,7 +128,7 @@ def free_sweep(model: SwapAutoencoder, data: GroupDataset, bases: np.ndarray,
                                 data.load(providers)]))]
     for base in bases.tolist():
         attributes = np.full((n, len(model.partition.labelled)), base, dtype=np.int64)
-        synth = synthesise(model, data, attributes, device, free=providers)
+        synth = synthesize(model, data, attributes, device, free=providers)
         rows.append(to_uint8(torch.cat([data.load([base]), synth])))
     labels = ["base", *(f"from #{p}" for p in providers.tolist())]
     return save_png(image_grid(rows, column_labels=labels), path)

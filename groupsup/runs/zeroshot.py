@@ -1,7 +1,7 @@
 """Zero-shot synthesis with a trained model: providers drawn from training, blocks assembled.
 
 For a target combination and each attribute j, :func:`draw_providers` picks a training example
-showing the target's value of j; :func:`synthesise` encodes the providers, assembles block j of
+showing the target's value of j; :func:`synthesize` encodes the providers, assembles block j of
 the code from provider j and decodes. :func:`leakage_swaps` swaps one block at a time into base
 images for the leakage matrix; :func:`instance_reference` is what a perfect synthesis would
 score where a combination has several real images. Used by :func:`groupsup.evaluate_run`.
@@ -103,7 +103,7 @@ def encode_all(model: SwapAutoencoder, data: GroupDataset, ids: np.ndarray,
 
 
 @torch.no_grad()
-def synthesise(model: SwapAutoencoder, data: GroupDataset, providers: np.ndarray,
+def synthesize(model: SwapAutoencoder, data: GroupDataset, providers: np.ndarray,
                device: str, batch: int = 128, free: np.ndarray | None = None) -> torch.Tensor:
     """Images ``(n, C, H, W)`` in [-1, 1] whose block j comes from example ``providers[:, j]``
     (``(n, A)``, one column per attribute's block). A model with an unlabelled block takes it
@@ -189,7 +189,7 @@ def leakage_swaps(model: SwapAutoencoder, data: GroupDataset, judge: Judge, base
         unseen.append(missing)
         providers = np.repeat(bases[:, None], len(blocks), axis=1)
         providers[:, j] = pick
-        predicted.append(judge.classifier.predict(synthesise(model, data, providers, device)))
+        predicted.append(judge.classifier.predict(synthesize(model, data, providers, device)))
         provider_labels.append(labels[pick])
     return leakage(np.stack(predicted), labels[bases], np.stack(provider_labels),
                    blocks=blocks, attributes=names, unreliable=judge.unreliable, unseen=unseen)

@@ -14,7 +14,7 @@ from groupsup.train.checkpoint import load_checkpoint
 from groupsup.train.config import ExperimentConfig, load_config
 from groupsup.train.lock import RunLockedError
 from groupsup.train.loop import Loop
-from groupsup.train.resolve import Resolved, load_dataset, resolve
+from groupsup.train.resolve import Resolved, build_dataset, resolve
 from groupsup.train.trainer import NonFiniteLossError, RunResult, Trainer
 
 
@@ -59,5 +59,5 @@ def train(model: SwapAutoencoder, data: GroupDataset, *, strategy: str = "centre
 
 
 __all__ = ["Callback", "ExperimentConfig", "Loop", "NonFiniteLossError", "Resolved",
-           "RunLockedError", "RunResult", "Trainer", "load_checkpoint", "load_config",
-           "load_dataset", "resolve", "train"]
+           "RunLockedError", "RunResult", "Trainer", "build_dataset", "load_checkpoint",
+           "load_config", "resolve", "train"]

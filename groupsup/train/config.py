@@ -12,10 +12,10 @@ import sys
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
 from groupsup.errors import ConfigError
-from groupsup.validation import explain, validate
+from groupsup.validation import explain
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -171,8 +171,20 @@ class ExperimentConfig(_Section):
     # installed plugins to skip, by plugin or distribution name; the CLI reads it before it
     # loads plugins (groupsup.plugins.configure_host)
     disable_plugins: list[str] = Field(default_factory=list)
+    # the file it was read from; set by load_config through the validation context
+    _origin: str = PrivateAttr("config")
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    def model_post_init(self, context: Any) -> None:
+        if isinstance(context, dict) and isinstance(context.get("origin"), str):
+            self._origin = context["origin"]
+
+    @property
+    def origin(self) -> str:
+        """The file this config was read from (``"config"`` for one given as a mapping): the
+        prefix of the errors that :func:`~groupsup.resolve` finds in its options."""
+        return self._origin
 
     def to_dict(self) -> dict[str, Any]:
         return self.model_dump(mode="json", by_alias=True)
@@ -287,15 +299,6 @@ def load_config(source: str | os.PathLike | dict[str, Any], overrides: list[str]
         data, origin = read_config_file(source), str(source)
     data = apply_overrides(data, overrides or [])
     try:
-        return ExperimentConfig.model_validate(data)
+        return ExperimentConfig.model_validate(data, context={"origin": origin})
     except ValidationError as err:
         raise explain(err, origin, ExperimentConfig) from None
-
-
-def dataset_options(config: ExperimentConfig) -> BaseModel:
-    """``dataset.options`` validated against the named dataset's options model (a registry
-    lookup: an unknown dataset is an error with a did-you-mean)."""
-    from groupsup.plugins import get_host
-
-    spec = get_host().datasets.get(config.dataset.name)
-    return validate(spec.options_model, config.dataset.options, "dataset.options")

@@ -12,9 +12,10 @@ discriminated union of the registered components' own option models:
   one of the registered recipe names.
 
 :func:`check_config` validates a config against it, so every pluggable option is checked up
-front with the one error format of :mod:`groupsup.validation`; :func:`config_json_schema` is
-its JSON Schema (``oneOf`` plus a ``discriminator`` mapping per section), which an editor can
-use, plugin components included.
+front with the one error format of :mod:`groupsup.validation`: the one validation of component
+options, which :func:`~groupsup.resolve` runs before building the components from its result;
+:func:`config_json_schema` is its JSON Schema (``oneOf`` plus a ``discriminator`` mapping per
+section), which an editor can use, plugin components included.
 """
 
 from __future__ import annotations
@@ -23,12 +24,12 @@ import contextlib
 import re
 import weakref
 from collections.abc import Iterable, Mapping
-from typing import Annotated, Any, Literal, Protocol, Union
+from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, Field, create_model
 
 from groupsup.losses.recipe import LossSpec
-from groupsup.registry import Registry
+from groupsup.registry import Registries, Registry
 from groupsup.train.config import (
     DatasetConfig,
     ExperimentConfig,
@@ -37,23 +38,6 @@ from groupsup.train.config import (
     StrategyConfig,
 )
 from groupsup.validation import validate
-
-
-class Registries(Protocol):
-    """What the typed config is built from: a :class:`~groupsup.plugins.PluginHost`, or any
-    object with these registries."""
-
-    @property
-    def datasets(self) -> Registry[Any]: ...
-    @property
-    def backbones(self) -> Registry[Any]: ...
-    @property
-    def strategies(self) -> Registry[Any]: ...
-    @property
-    def losses(self) -> Registry[Any]: ...
-    @property
-    def recipes(self) -> Registry[Any]: ...
-
 
 # kind -> the attribute of a registered object that holds its options model
 OPTION_MODELS = {"dataset": "options_model", "backbone": "Config", "strategy": "Config",
@@ -65,12 +49,6 @@ def options_model(kind: str, obj: Any) -> type[BaseModel] | None:
     ``"backbone"``, ``"strategy"``, ``"loss"``), or ``None`` when it declares none."""
     model = getattr(obj, OPTION_MODELS[kind], None)
     return model if isinstance(model, type) and issubclass(model, BaseModel) else None
-
-
-def _default_registries() -> Registries:
-    from groupsup.plugins import get_host
-
-    return get_host()
 
 
 def _class_name(prefix: str, name: str) -> str:
@@ -145,26 +123,26 @@ def _sections(registries: Registries) -> dict[str, tuple[Any, Any]]:
     return sections
 
 
-def typed_config_model(registries: Registries | None = None,
-                       sections: Iterable[str] | None = None) -> type[ExperimentConfig]:
+def typed_config_model(registries: Registries, sections: Iterable[str] | None = None
+                       ) -> type[ExperimentConfig]:
     """:class:`ExperimentConfig` with each pluggable section (or those of *sections*:
     ``"dataset"``, ``"model"``, ``"strategy"``, ``"loss"``) a discriminated union of the
-    components in *registries* (default: the plugin host's)."""
-    typed = _sections(registries if registries is not None else _default_registries())
+    components in *registries*."""
+    typed = _sections(registries)
     if sections is not None:
         typed = {k: v for k, v in typed.items() if k in set(sections)}
     return create_model("ExperimentConfig", __base__=ExperimentConfig, __module__=__name__,
                         __doc__=ExperimentConfig.__doc__, **typed)
 
 
-def config_json_schema(registries: Registries | None = None) -> dict[str, Any]:
+def config_json_schema(registries: Registries) -> dict[str, Any]:
     """The JSON Schema of an experiment config, every registered component's options in it."""
     return typed_config_model(registries).model_json_schema(by_alias=True)
 
 
-def check_config(config: ExperimentConfig | Mapping[str, Any], where: str = "config",
-                 registries: Registries | None = None,
-                 sections: Iterable[str] | None = None) -> ExperimentConfig:
+def check_config(config: ExperimentConfig | Mapping[str, Any], registries: Registries,
+                 where: str = "config", sections: Iterable[str] | None = None
+                 ) -> ExperimentConfig:
     """*config* validated against :func:`typed_config_model`: every registered name and every
     option of the pluggable sections (or of those in *sections*) checked; the result holds the
     pluggable ``options`` as the components' option models.
@@ -175,7 +153,6 @@ def check_config(config: ExperimentConfig | Mapping[str, Any], where: str = "con
     *where* (the config file) that names the full key, e.g. ``unknown key
     'model.options.widht' (did you mean 'model.options.width'?)``.
     """
-    registries = registries if registries is not None else _default_registries()
     chosen = set(sections) if sections is not None else {"dataset", "model", "strategy", "loss"}
     if not isinstance(config, ExperimentConfig):
         config = validate(ExperimentConfig, dict(config), where)

@@ -21,7 +21,7 @@ distribution and version; checkpoints store it (``plugins``).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,17 +39,28 @@ from groupsup.registry import Registries, Registry
 from groupsup.schema import Schema
 from groupsup.train.callbacks import Callback
 from groupsup.train.config import ExperimentConfig, OptimConfig
+from groupsup.train.config_schema import check_config
 from groupsup.validation import validate
 
 Provenance = list[dict[str, str]]
 
 
+def host_registries(registries: Registries | None, disable: Iterable[str] = ()) -> Registries:
+    """*registries*, or the process-wide plugin host's (rebuilt first when it does not yet
+    disable every name of *disable*).
+
+    The one place below the public facade that defaults to the host: the training layer's
+    entry points (``resolve``, ``resolve_data``, ``build_dataset``, ``load_model``, and
+    ``Trainer`` through ``resolve``) are the facade's own functions, called from the top
+    without registries. Everything they build below takes the registries as an argument.
+    """
+    return registries if registries is not None else configure_host(disable=disable)
+
+
 def registries_for(config: ExperimentConfig, registries: Registries | None = None
                    ) -> Registries:
     """*registries*, or the plugin host's with the config's ``disable_plugins`` applied."""
-    if registries is not None:
-        return registries
-    return configure_host(disable=config.disable_plugins)
+    return host_registries(registries, config.disable_plugins)
 
 
 def use(provenance: Provenance, kind: str, registry: Registry[Any], name: str) -> Any:
@@ -60,14 +71,18 @@ def use(provenance: Provenance, kind: str, registry: Registry[Any], name: str) -
     return entry.obj
 
 
-def load_dataset(config: ExperimentConfig, registries: Registries | None = None,
-                 provenance: Provenance | None = None) -> GroupDataset:
+def build_dataset(config: ExperimentConfig, registries: Registries | None = None,
+                  provenance: Provenance | None = None) -> GroupDataset:
     """The full dataset (before any split) that *config* names, with its options validated
-    against the dataset's options model."""
+    against the dataset's options model (by :func:`check_config`, unless *config* is one it
+    returned)."""
     registries = registries_for(config, registries)
     spec = use([] if provenance is None else provenance, "dataset", registries.datasets,
                config.dataset.name)
-    return spec.load(validate(spec.options_model, config.dataset.options, "dataset.options"))
+    options = config.dataset.options
+    if not isinstance(options, spec.options_model):
+        options = check_config(config, registries, config.origin, ("dataset",)).dataset.options
+    return spec.load(options)
 
 
 @dataclass
@@ -87,8 +102,13 @@ class ResolvedData:
 
 @dataclass
 class Resolved(ResolvedData):
-    """Every component a training run needs, built and validated."""
+    """Every component a training run needs, built and validated.
 
+    ``checked`` is :func:`check_config`'s result: ``config`` with the options of each
+    pluggable section (dataset, model, strategy, loss terms) as its component's options model.
+    """
+
+    checked: ExperimentConfig | None = None
     schema: type[Schema] = Schema  # train_dataset's, with the config's latent overrides
     strategy: Strategy | None = None
     model: SwapAutoencoder | None = None
@@ -100,15 +120,17 @@ class Resolved(ResolvedData):
 def resolve_data(config: ExperimentConfig, registries: Registries | None = None, *,
                  dataset: GroupDataset | None = None, split: Split | None = None,
                  check: Callable[[GroupDataset], Any] | None = None,
-                 keys: tuple[str, str] = ("dataset.split", "dataset.split_options")
-                 ) -> ResolvedData:
+                 keys: tuple[str, str] = ("dataset.split", "dataset.split_options"),
+                 checked: ExperimentConfig | None = None) -> ResolvedData:
     """Dataset (*dataset*, else the registered one the config names), split (*split*, else
     the config's), training subset and its graph. *check* runs on the full dataset before the
-    rest is built (the image pre-flight check); *keys* name the split's keys in errors."""
+    rest is built (the image pre-flight check); *keys* name the split's keys in errors;
+    *checked* is *config* as :func:`check_config` returned it (its dataset options are then
+    not validated again)."""
     registries = registries_for(config, registries)
     provenance: Provenance = []
     if dataset is None:
-        dataset = load_dataset(config, registries, provenance)
+        dataset = build_dataset(checked or config, registries, provenance)
     if check is not None:
         check(dataset)
     d = config.dataset
@@ -132,23 +154,30 @@ def resolve(config: ExperimentConfig, registries: Registries | None = None, *,
     """Every component *config* names, built against *registries* (default: the plugin
     host's). *dataset*, *model* and *split* replace the config's (objects built in Python);
     *check* runs on the full dataset first. Seeds torch with ``config.seed`` before building
-    the model, so the same config gives the same initial weights."""
-    data = resolve_data(config, registries, dataset=dataset, split=split, check=check)
-    registries, provenance = data.registries, data.provenance
+    the model, so the same config gives the same initial weights.
+
+    Every name is looked up and every option validated first, once, by :func:`check_config`
+    (errors prefixed with ``config.origin``, the file it was read from); the components are
+    built from its typed result."""
+    registries = registries_for(config, registries)
+    sections = [name for name, given in (("dataset", dataset), ("model", model))
+                if given is None]
+    checked = check_config(config, registries, config.origin, [*sections, "strategy", "loss"])
+    data = resolve_data(config, registries, dataset=dataset, split=split, check=check,
+                        checked=checked)
+    provenance = data.provenance
     strategy_cls = use(provenance, "strategy", registries.strategies, config.strategy.name)
-    strategy = strategy_cls(data.graph, validate(strategy_cls.Config, config.strategy.options,
-                                                 "strategy.options", noun="option"))
+    strategy = strategy_cls(data.graph, checked.strategy.options)
     torch.manual_seed(config.seed)
-    schema = data.train_dataset.schema
     schema = schema_of(config, data.train_dataset.schema)
     if model is None:
         use(provenance, "backbone", registries.backbones, config.model.backbone)
-        model = _build_model(config, data, schema)
-    recipe = _build_recipe(config, registries, provenance)
-    recipe.check(set(getattr(strategy, "provides", set())))
-    callbacks = resolve_callbacks(config.train.callbacks, registries, provenance)
-    return Resolved(**data.__dict__, schema=schema, strategy=strategy, model=model,
-                    recipe=recipe, optim=config.optim, callbacks=callbacks)
+        model = _build_model(checked, data, schema)
+    recipe = _build_recipe(checked, registries, provenance)
+    recipe.check(set(strategy.provides))
+    callbacks = build_callbacks(config.train.callbacks, registries, provenance)
+    return Resolved(**data.__dict__, checked=checked, schema=schema, strategy=strategy,
+                    model=model, recipe=recipe, optim=config.optim, callbacks=callbacks)
 
 
 def schema_of(config: ExperimentConfig, schema: type[Schema]) -> type[Schema]:
@@ -197,7 +226,7 @@ def _build_recipe(config: ExperimentConfig, registries: Registries,
     return recipe
 
 
-def resolve_callbacks(items: list[dict[str, Any]], registries: Registries,
+def build_callbacks(items: list[dict[str, Any]], registries: Registries,
                       provenance: Provenance | None = None) -> list[Callback]:
     """``train.callbacks`` entries (``{"name": ..., **options}``) built from the callback
     registry, each with its options validated against the class's ``Config``."""

@@ -73,7 +73,7 @@ def needs_search(config: gs.ExperimentConfig) -> bool:
         return False
     loss = config.loss
     terms = ([t["term"] for t in loss.terms] if loss.terms is not None
-             else [spec.term for spec in gs.LossRecipe.named(loss.recipe).specs])
+             else [spec.term for spec in gs.build_recipe(loss.recipe).specs])
     return not PARTITIONED_TERMS.intersection(terms)
 
 

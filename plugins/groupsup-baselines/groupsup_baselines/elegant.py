@@ -70,6 +70,14 @@ class Elegant(gs.Backbone):
     base image ``x_base`` (see the module docstring). ``E`` is the attribute blocks' width."""
 
     Config = ElegantConfig
+    # where ``inner`` is looked up: the plugin registers ``Elegant.using(registries)``
+    registries: gs.Registries | None = None
+
+    @classmethod
+    def using(cls, registries: gs.Registries) -> type[Elegant]:
+        """This class bound to *registries*, where it looks its ``inner`` backbone up."""
+        return type(cls.__name__, (cls,), {"registries": registries, "__doc__": cls.__doc__,
+                                           "__module__": cls.__module__})
 
     def __init__(self, image_shape: tuple[int, int, int], latent_size: int,
                  config: ElegantConfig | Mapping[str, Any] | None = None) -> None:
@@ -86,7 +94,10 @@ class Elegant(gs.Backbone):
         if cfg.inner in ("elegant", "stargan"):
             raise gs.ConfigError(f"elegant: inner must be an encoder-decoder backbone, got "
                                  f"{cfg.inner!r}")
-        inner = gs.get_host().backbones.get(cfg.inner)
+        if self.registries is None:
+            raise gs.ConfigError("elegant: build it from a registry (the plugin registers "
+                                 "Elegant.using(registries), which looks 'inner' up there)")
+        inner = self.registries.backbones.get(cfg.inner)
         self.encoding = encoding
         self.inner: gs.Backbone = inner(self.image_shape, encoding, cfg.inner_options)
         self.lift = nn.Linear(2 * encoding, encoding)

@@ -52,15 +52,17 @@ def register_losses(register: Any) -> None:
 
 
 @gs.hookimpl
-def register_backbones(register: Any) -> None:
-    register("vae", VAE, description="Gaussian encoder around any registered backbone "
-             "(options: inner, inner_options); sample in training, mean in eval")
+def register_backbones(register: Any, registries: gs.Registries) -> None:
+    register("vae", VAE.using(registries),
+             description="Gaussian encoder around any registered backbone (options: inner, "
+             "inner_options); sample in training, mean in eval")
     register("stargan", StarGAN, description="StarGAN's conditional generator: code = one-hot "
              "target labels + the source image's pixels (schema.latent = cardinalities, "
              "schema.free = C*H*W)")
-    register("elegant", Elegant, description="ELEGANT: attribute blocks of an inner encoder; "
-             "decoding adds a residual to the base image the unlabelled block carries "
-             "(schema.free = latent width + C*H*W)")
+    register("elegant", Elegant.using(registries),
+             description="ELEGANT: attribute blocks of an inner encoder; decoding adds a "
+             "residual to the base image the unlabelled block carries (schema.free = latent "
+             "width + C*H*W)")
 
 
 @gs.hookimpl

@@ -74,7 +74,8 @@ class SearchedPartition:
         schema = model.schema.with_latent(**self.partition.to_dict())
         backbone = ReorderedBackbone(model.backbone, self.order)
         device = next(model.parameters()).device
-        return gs.SwapAutoencoder(backbone, schema, model.image_shape).to(device).eval()
+        return gs.SwapAutoencoder(backbone, schema, model.image_shape,
+                                  registries=model.registries).to(device).eval()
 
     def to_dict(self) -> dict[str, Any]:
         return {"partition": self.partition.to_dict(),

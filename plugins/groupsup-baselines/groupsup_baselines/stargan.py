@@ -244,7 +244,8 @@ class TrueLabels:
                         clashes)
         backbone = LabelledSources(model.backbone, table, dataset.labels, widths, clashes)
         device = next(model.parameters()).device
-        return gs.SwapAutoencoder(backbone, model.schema, model.image_shape).to(device).eval()
+        return gs.SwapAutoencoder(backbone, model.schema, model.image_shape,
+                                  registries=model.registries).to(device).eval()
 
 
 def digest(image: torch.Tensor) -> bytes:

@@ -43,6 +43,15 @@ class VAE(gs.Backbone):
     """A Gaussian encoder ``q(z|x) = N(mu(x), diag(exp(logvar(x))))`` around an inner backbone."""
 
     Config = VAEConfig
+    # where ``inner`` is looked up: set by :meth:`using` (the plugin registers ``VAE.using``
+    # with the registries its hook receives)
+    registries: gs.Registries | None = None
+
+    @classmethod
+    def using(cls, registries: gs.Registries) -> type[VAE]:
+        """This class bound to *registries*, where it looks its ``inner`` backbone up."""
+        return type(cls.__name__, (cls,), {"registries": registries, "__doc__": cls.__doc__,
+                                           "__module__": cls.__module__})
 
     def __init__(self, image_shape: tuple[int, int, int], latent_size: int,
                  config: VAEConfig | Mapping[str, Any] | None = None) -> None:
@@ -50,7 +59,10 @@ class VAE(gs.Backbone):
         cfg: VAEConfig = self.config  # type: ignore[assignment]
         if cfg.inner == "vae":
             raise gs.ConfigError("vae: inner must be another backbone than 'vae'")
-        inner = gs.get_host().backbones.get(cfg.inner)
+        if self.registries is None:
+            raise gs.ConfigError("vae: build it from a registry (the plugin registers "
+                                 "VAE.using(registries), which looks 'inner' up there)")
+        inner = self.registries.backbones.get(cfg.inner)
         self.inner: gs.Backbone = inner(self.image_shape, 2 * latent_size, cfg.inner_options)
         self.output = self.inner.output
         self.lift = nn.Linear(latent_size, 2 * latent_size)

@@ -55,7 +55,7 @@ QUICK_FONTS = ["dataset.options.letters=A-E", "dataset.options.fonts=2",
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--checkpoint", type=Path, help="a trained Fonts run directory to synthesise "
+    p.add_argument("--checkpoint", type=Path, help="a trained Fonts run directory to synthesize "
                    "with (default: train GSL here on the unbalanced set)")
     p.add_argument("--quick", action="store_true", help="small dataset and budgets (CPU minutes)")
     p.add_argument("--gsl-budget", type=float, help="seconds to train GSL (default 600; 60 "
@@ -258,7 +258,7 @@ def run_experiment(args: argparse.Namespace) -> dict[str, Any]:
     started = time.perf_counter()
     rng = np.random.default_rng(args.seed)
     config = experiment_config(args)
-    data = gs.load_dataset(config)
+    data = gs.build_dataset(config)
     names = list(data.schema.names)
     letter, colour = names.index("letter"), names.index("font_color")
     cards = (data.schema["letter"].cardinality, data.schema["font_color"].cardinality)
@@ -278,7 +278,7 @@ def run_experiment(args: argparse.Namespace) -> dict[str, Any]:
     donor = np.array([rng.choice(train[pairs[train, 1] == c]) for c in wanted[:, 1]])
     providers = np.repeat(base[:, None], len(names), axis=1)
     providers[:, colour] = donor
-    synthetic = gs.synthesise(model, data, providers, "cpu")
+    synthetic = gs.synthesize(model, data, providers, "cpu")
 
     real_images, real_labels = data.load(train), pairs[train]
     copies = rng.integers(0, len(train), len(wanted))

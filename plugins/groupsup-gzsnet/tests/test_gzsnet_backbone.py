@@ -88,5 +88,5 @@ def test_unsupported_shapes_fail_early(shape, message):
 def test_unknown_option_names_the_key():
     message = r"unknown key 'fc_widht' \(did you mean 'fc_width'\?\)"
     with pytest.raises(gs.ConfigError, match=message):
-        gs.SwapAutoencoder("gzsnet", gs.Schema.define("A", [gs.Attribute(name="a", latent=4)]),
+        gs.build_model("gzsnet", gs.Schema.define("A", [gs.Attribute(name="a", latent=4)]),
                            (3, 32, 32), {"fc_widht": 10})

@@ -23,7 +23,7 @@ class Two(gs.Schema):
 
 def small() -> gs.SwapAutoencoder:
     torch.manual_seed(0)
-    return gs.SwapAutoencoder("gzsnet", Two, (3, 32, 32), {"width": 4, "fc_width": 16})
+    return gs.build_model("gzsnet", Two, (3, 32, 32), {"width": 4, "fc_width": 16})
 
 
 def test_registered_through_the_entry_point():
@@ -35,9 +35,9 @@ def test_registered_through_the_entry_point():
 
 
 def test_recipes():
-    reference = gs.LossRecipe.named("gzsnet-reference")
-    paper = gs.LossRecipe.named("gzsnet-paper")
-    dsprites = gs.LossRecipe.named("gzsnet-dsprites")
+    reference = gs.build_recipe("gzsnet-reference")
+    paper = gs.build_recipe("gzsnet-paper")
+    dsprites = gs.build_recipe("gzsnet-dsprites")
     assert [(s.term, s.weight, s.distance) for s in reference.specs] == [
         ("recon", 1.0, "l1"), ("swap", 1.0, "l1"), ("cover", 1.0, "l1")]
     assert [s.term for s in paper.specs] == ["recon", "swap", "cover", "cycle"]
@@ -54,7 +54,7 @@ def test_training_step_with_the_paper_recipe():
                           swap_attribute=np.array([0, 1]), cover_target=np.array([0]),
                           cover_providers=np.array([[1, 2]]), cycle_pairs=np.array([[1, 3]]),
                           cycle_attribute=np.array([1]), groups=1)
-    out = gs.LossRecipe.named("gzsnet-paper").compute(model, torch.rand(4, 3, 32, 32) * 2 - 1,
+    out = gs.build_recipe("gzsnet-paper").compute(model, torch.rand(4, 3, 32, 32) * 2 - 1,
                                                       batch)
     out.total.backward()
     assert set(out.terms) == {"recon", "swap", "cover", "cycle"}
@@ -65,7 +65,7 @@ def test_save_load_records_the_distribution(tmp_path):
     model.save(tmp_path / "m")
     assert model.config_dict()["plugin"] == {"name": "gzsnet", "distribution": "groupsup-gzsnet",
                                              "version": "0.1.0"}
-    loaded = gs.SwapAutoencoder.load(tmp_path / "m")
+    loaded = gs.SwapAutoencoder.load(tmp_path / "m", registries=gs.get_host())
     x = torch.rand(2, 3, 32, 32) * 2 - 1
     assert torch.equal(loaded.reconstruct(x), model.reconstruct(x))
 
@@ -77,7 +77,7 @@ def test_missing_plugin_is_named_on_load(tmp_path, monkeypatch):
     with pytest.raises(gs.PluginError, match=r"backbone 'gzsnet' comes from distribution "
                                              r"groupsup-gzsnet 0.1.0, which is not installed: "
                                              r"pip install groupsup-gzsnet"):
-        gs.SwapAutoencoder.load(tmp_path / "m")
+        gs.SwapAutoencoder.load(tmp_path / "m", registries=gs.get_host())
 
 
 def test_uses_only_the_public_api():
