@@ -68,46 +68,12 @@ class SwapAutoencoder(nn.Module):
         self.schema = schema
         self.partition: LatentPartition = schema.partition
         self.image_shape: tuple[int, int, int] = tuple(int(s) for s in image_shape)  # type: ignore
-        if isinstance(backbone, str):
-            entry = self.registries.backbones.entry(backbone)
-            self._entry: Entry[Any] | None = entry
-            self.backbone_name: str | None = backbone
-            self.backbone: Backbone = entry.obj(self.image_shape, self.partition.size,
-                                                backbone_config)
-        elif isinstance(backbone, Backbone):
-            if backbone_config is not None:
-                raise ConfigError("backbone_config applies to a backbone given by name; this "
-                                  f"{type(backbone).__name__} instance is already configured")
-            self._entry = _entry_of(type(backbone), self.registries)
-            self.backbone_name = self._entry.name if self._entry else None
-            self.backbone = backbone
-        else:
-            raise ConfigError(f"backbone must be a registry name or a Backbone instance, got "
-                              f"{type(backbone).__name__}")
-        if self.backbone.latent_size != self.partition.size:
-            raise PartitionError(
-                f"backbone {self._label()} has latent size {self.backbone.latent_size}, but "
-                f"schema {schema.__name__}'s partition totals {self.partition.size} "
-                f"({dict(self.partition)})")
-        if self.partition.free is not None and not type(self.backbone).accepts_free:
-            raise ConfigError(
-                f"backbone {self._label()} cannot take an unlabelled block (schema "
-                f"{schema.__name__} declares {self.partition.free!r} of width "
-                f"{self.partition.sizes[-1]}): set schema.free = 0 or choose another backbone")
-        if tuple(self.backbone.image_shape) != self.image_shape:
-            raise ConfigError(f"backbone {self._label()} was built for images "
-                              f"{self.backbone.image_shape}, the model for {self.image_shape}")
+        self._entry, self.backbone = _backbone_of(backbone, backbone_config, registries,
+                                                  self.image_shape, self.partition.size)
+        self.backbone_name: str | None = self._entry.name if self._entry else None
+        _check_backbone(self)
         self.free_warp = free_warp
-        self.warp: FreeWarp | None = None
-        if free_warp is not None:
-            if free_warp not in WARP_KINDS:
-                raise ConfigError(f"free_warp must be one of {list(WARP_KINDS)} or None, "
-                                  f"got {free_warp!r}")
-            if self.partition.free is None:
-                raise ConfigError(f"free_warp={free_warp!r} moves the image by the unlabelled "
-                                  f"block, but schema {schema.__name__} declares none: set "
-                                  "schema.free to its width (e.g. 2)")
-            self.warp = FreeWarp(self.partition.sizes[-1], free_warp)  # type: ignore[arg-type]
+        self.warp: FreeWarp | None = _free_warp(free_warp, schema, self.partition)
 
     # ------------------------------------------------------------------ description
     @property
@@ -127,12 +93,13 @@ class SwapAutoencoder(nn.Module):
         """What :meth:`decode` returns: ``"tanh"`` images or ``"logits"``."""
         return self.backbone.output
 
-    def _label(self) -> str:
+    def describe_backbone(self) -> str:
+        """The backbone's registry name (or class name), quoted, for messages."""
         return repr(self.backbone_name or type(self.backbone).__name__)
 
     def extra_repr(self) -> str:
         warp = f", free_warp={self.free_warp!r}" if self.free_warp is not None else ""
-        return f"backbone={self._label()}, partition={self.partition}{warp}"
+        return f"backbone={self.describe_backbone()}, partition={self.partition}{warp}"
 
     # ------------------------------------------------------------------ network
     def encode(self, x: torch.Tensor) -> torch.Tensor:
@@ -190,24 +157,7 @@ class SwapAutoencoder(nn.Module):
         one call. Returns images ``(B, C, H, W)`` in ``[-1, 1]``.
         """
         names = self.partition.names
-        missing = [n for n in names if n not in sources]
-        extra = [n for n in sources if n not in names]
-        if missing or extra:
-            free = self.partition.free
-            hint = (f" (and one for the unlabelled block {free!r}: the image whose unnamed "
-                    "variation to keep)" if free in missing else "")
-            raise PartitionError(f"synthesize needs one source image per block {list(names)}"
-                                 f"{hint}; missing {missing}, unexpected {extra}")
-        unique: dict[int, torch.Tensor] = {}
-        for name in names:
-            x = sources[name]
-            if x.ndim == 3:
-                x = x.unsqueeze(0)
-            if x.ndim != 4 or tuple(x.shape[1:]) != self.image_shape:
-                shape = ", ".join(map(str, self.image_shape))
-                raise ConfigError(f"source for {name!r} must be (B, {shape}) or ({shape}), "
-                                  f"got {tuple(sources[name].shape)}")
-            unique.setdefault(id(sources[name]), x)
+        unique = _batched_sources(sources, self.partition, self.image_shape)
         keys = list(unique)
         codes = self.encode(torch.cat([unique[k] for k in keys])).split(
             [unique[k].shape[0] for k in keys])
@@ -272,18 +222,97 @@ class SwapAutoencoder(nn.Module):
     def load_weights_from(self, state: Mapping[str, torch.Tensor], origin: str | Path) -> None:
         """Load *state* (a state dict read from *origin*), or raise a :class:`DataError` naming
         the file and what does not fit: missing and unexpected tensors, and shapes."""
-        own = self.state_dict()
-        missing = [k for k in own if k not in state]
-        unexpected = [k for k in state if k not in own]
-        shapes = [f"{k} is {tuple(state[k].shape)} in the file, {tuple(v.shape)} in the model"
-                  for k, v in own.items() if k in state and state[k].shape != v.shape]
-        problems = ([f"missing {_few(missing)}"] if missing else []) + (
-            [f"unexpected {_few(unexpected)}"] if unexpected else []) + shapes[:3] + (
-            [f"{len(shapes) - 3} more shapes differ"] if len(shapes) > 3 else [])
+        problems = _weight_problems(self.state_dict(), state)
         if problems:
-            raise DataError(f"{origin}: weights do not fit backbone {self._label()} "
+            raise DataError(f"{origin}: weights do not fit backbone {self.describe_backbone()} "
                             f"({self.partition}): {'; '.join(problems)}")
         self.load_state_dict(state)
+
+
+def _backbone_of(backbone: str | Backbone, config: Mapping[str, Any] | BaseModel | None,
+                 registries: Registries, image_shape: tuple[int, int, int], latent_size: int
+                 ) -> tuple[Entry[Any] | None, Backbone]:
+    """The registry entry (``None`` for an unregistered class) and the backbone instance of
+    *backbone*, a registry name (built here with *config*) or an instance."""
+    if isinstance(backbone, str):
+        entry = registries.backbones.entry(backbone)
+        return entry, entry.obj(image_shape, latent_size, config)
+    if isinstance(backbone, Backbone):
+        if config is not None:
+            raise ConfigError("backbone_config applies to a backbone given by name; this "
+                              f"{type(backbone).__name__} instance is already configured")
+        return _entry_of(type(backbone), registries), backbone
+    raise ConfigError(f"backbone must be a registry name or a Backbone instance, got "
+                      f"{type(backbone).__name__}")
+
+
+def _check_backbone(model: SwapAutoencoder) -> None:
+    """The backbone of *model* fits its partition (width, unlabelled block) and images."""
+    backbone, partition, schema = model.backbone, model.partition, model.schema.__name__
+    if backbone.latent_size != partition.size:
+        raise PartitionError(
+            f"backbone {model.describe_backbone()} has latent size {backbone.latent_size}, "
+            f"but schema {schema}'s partition totals {partition.size} ({dict(partition)})")
+    if partition.free is not None and not type(backbone).accepts_free:
+        raise ConfigError(
+            f"backbone {model.describe_backbone()} cannot take an unlabelled block (schema "
+            f"{schema} declares {partition.free!r} of width {partition.sizes[-1]}): set "
+            "schema.free = 0 or choose another backbone")
+    if tuple(backbone.image_shape) != model.image_shape:
+        raise ConfigError(f"backbone {model.describe_backbone()} was built for images "
+                          f"{backbone.image_shape}, the model for {model.image_shape}")
+
+
+def _free_warp(kind: str | None, schema: type[Schema], partition: LatentPartition
+               ) -> FreeWarp | None:
+    """The warp head of ``free_warp=`` *kind* (``None``: none), checked against the schema."""
+    if kind is None:
+        return None
+    if kind not in WARP_KINDS:
+        raise ConfigError(f"free_warp must be one of {list(WARP_KINDS)} or None, got {kind!r}")
+    if partition.free is None:
+        raise ConfigError(f"free_warp={kind!r} moves the image by the unlabelled block, but "
+                          f"schema {schema.__name__} declares none: set schema.free to its "
+                          "width (e.g. 2)")
+    return FreeWarp(partition.sizes[-1], kind)  # type: ignore[arg-type]
+
+
+def _batched_sources(sources: Mapping[str, torch.Tensor], partition: LatentPartition,
+                     image_shape: tuple[int, int, int]) -> dict[int, torch.Tensor]:
+    """*sources* (one per block) checked and batched, keyed by tensor identity so that a tensor
+    given for several blocks is encoded once."""
+    names = partition.names
+    missing = [n for n in names if n not in sources]
+    extra = [n for n in sources if n not in names]
+    if missing or extra:
+        free = partition.free
+        hint = (f" (and one for the unlabelled block {free!r}: the image whose unnamed "
+                "variation to keep)" if free in missing else "")
+        raise PartitionError(f"synthesize needs one source image per block {list(names)}"
+                             f"{hint}; missing {missing}, unexpected {extra}")
+    unique: dict[int, torch.Tensor] = {}
+    for name in names:
+        x = sources[name]
+        if x.ndim == 3:
+            x = x.unsqueeze(0)
+        if x.ndim != 4 or tuple(x.shape[1:]) != image_shape:
+            shape = ", ".join(map(str, image_shape))
+            raise ConfigError(f"source for {name!r} must be (B, {shape}) or ({shape}), "
+                              f"got {tuple(sources[name].shape)}")
+        unique.setdefault(id(sources[name]), x)
+    return unique
+
+
+def _weight_problems(own: Mapping[str, torch.Tensor], state: Mapping[str, torch.Tensor]
+                     ) -> list[str]:
+    """What does not fit when loading *state* into a model whose state dict is *own*."""
+    missing = [k for k in own if k not in state]
+    unexpected = [k for k in state if k not in own]
+    shapes = [f"{k} is {tuple(state[k].shape)} in the file, {tuple(v.shape)} in the model"
+              for k, v in own.items() if k in state and state[k].shape != v.shape]
+    return ([f"missing {_few(missing)}"] if missing else []) + (
+        [f"unexpected {_few(unexpected)}"] if unexpected else []) + shapes[:3] + (
+        [f"{len(shapes) - 3} more shapes differ"] if len(shapes) > 3 else [])
 
 
 def _few(keys: list[str], shown: int = 3) -> str:

@@ -13,7 +13,6 @@ from conftest import Toy
 
 import groupsup as gs
 from groupsup.cli import main
-from groupsup.model import load_model
 from groupsup.plugins import PLUGINS_ENV, reset_host
 from groupsup.train.checkpoint import load_checkpoint, rng_state, save_checkpoint
 
@@ -45,7 +44,7 @@ def test_truncated_weights_name_the_file(tmp_path, capsys):
     weights = ckpt / "model.safetensors"
     weights.write_bytes(weights.read_bytes()[:100])
     with pytest.raises(gs.DataError, match=f"{weights}: not a readable safetensors file"):
-        load_model(tmp_path)
+        gs.load_model(tmp_path)
     assert f"{weights}: not a readable safetensors file" in cli_error(capsys, tmp_path)
 
 
@@ -71,7 +70,7 @@ def test_weights_holding_a_nan_are_refused_on_load(tmp_path, capsys):
     with pytest.raises(gs.DataError, match=rf"{tmp_path / 'm' / 'model.safetensors'}: {pattern}"):
         gs.SwapAutoencoder.load(tmp_path / "m", registries=gs.get_host())
     with pytest.raises(gs.DataError, match=pattern):
-        load_model(tmp_path / "run")
+        gs.load_model(tmp_path / "run")
     assert "these weights are unusable" in cli_error(capsys, tmp_path / "run")
 
 
@@ -82,7 +81,7 @@ def test_unloadable_training_state_names_the_file(tmp_path, content):
     (ckpt / "training.pt").write_bytes(content)
     with pytest.raises(gs.DataError, match=f"{ckpt / 'training.pt'}: not a loadable training"):
         load_checkpoint(tmp_path)
-    assert load_model(tmp_path) is not None  # evaluation does not need the training state
+    assert gs.load_model(tmp_path) is not None  # evaluation does not need the training state
 
 
 def test_training_state_without_its_keys_is_named(tmp_path):
@@ -108,7 +107,7 @@ def test_json_of_the_wrong_shape_names_the_file_and_key(tmp_path, capsys, file, 
     ckpt = write_checkpoint(tmp_path)
     (ckpt / file).write_text(json.dumps(content))
     with pytest.raises(gs.GroupsupError, match=expected):
-        load_model(tmp_path)
+        gs.load_model(tmp_path)
     assert str(ckpt / expected) in cli_error(capsys, tmp_path)
 
 
@@ -131,7 +130,7 @@ def test_local_plugin_backbone_not_loaded_says_what_to_add(tmp_path, monkeypatch
     monkeypatch.delenv(PLUGINS_ENV)
     reset_host()
     with pytest.raises(gs.PluginError) as err:
-        load_model(tmp_path / "run")
+        gs.load_model(tmp_path / "run")
     message = str(err.value)
     assert "local plugin 'my_nets', which is not loaded" in message
     assert f"{PLUGINS_ENV}={plugin.resolve()}" in message and "pip install" not in message
@@ -143,4 +142,4 @@ def test_latest_naming_a_folder_outside_the_run_is_refused(tmp_path, content):
     (tmp_path / "run" / "checkpoints" / "latest").write_text(content + "\n")
     with pytest.raises(gs.DataError, match=r"latest: names .*, not a checkpoint folder of this "
                                            r"run \(step-NNNNNN\)"):
-        load_model(tmp_path / "run")
+        gs.load_model(tmp_path / "run")

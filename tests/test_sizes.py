@@ -15,10 +15,7 @@ FUNCTION_LIMIT = 60
 # Units allowed over their limit while they are being split, as (file, qualified name): the
 # length they may reach. The list only shrinks: the test fails when an entry has grown, and
 # when it is no longer over the limit (then drop it).
-ALLOWED: dict[tuple[str, str], int] = {
-    ("groupsup/model.py", "SwapAutoencoder"): 252,
-    ("groupsup/plugins.py", "PluginHost"): 206,
-}
+ALLOWED: dict[tuple[str, str], int] = {}  # empty: nothing in groupsup/ is over the limits
 
 
 def _units(tree: ast.AST, prefix: str = "") -> list[tuple[str, ast.AST]]:

@@ -12,7 +12,6 @@ import groupsup as gs
 from groupsup.cli import main
 from groupsup.cli.train import read_image
 from groupsup.data import to_uint8
-from groupsup.model import load_model
 from groupsup.persistence import resolve_checkpoint
 from groupsup.plugins import reset_host
 
@@ -151,7 +150,7 @@ def test_synthesize_takes_the_unlabelled_block_from_its_own_image(styled, tmp_pa
     assert main(["synthesize", "--checkpoint", str(run), "--out", str(out),
                  "--from", f"shape={paths[0]}", "--from", f"color={paths[1]}",
                  "--from", f"style={paths[2]}"]) == 0
-    model = load_model(run, "cpu").eval()
+    model = gs.load_model(run, "cpu").eval()
     with torch.no_grad():  # the same three images through the Python API
         expected = model.synthesize({name: read_image(path, model.image_shape) for name, path
                                      in zip(("shape", "color", "style"), paths)})

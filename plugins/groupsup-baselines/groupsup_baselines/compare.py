@@ -29,7 +29,6 @@ bar chart per metric (``DIR/compare-<metric>.png``) and, with curves,
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import functools
 import hashlib
 import json
@@ -49,12 +48,17 @@ import numpy as np
 import groupsup as gs
 from groupsup.evaluate import Judge
 from groupsup.fileio import atomic_write_text
-from groupsup.machine import differences
 from groupsup_baselines.curves import CurvePoints, curve_record, plot_curves, tail_gain
 from groupsup_baselines.mlvae import MLVAEKL, MLVAERecon
 from groupsup_baselines.search import PartitionSearch
 from groupsup_baselines.stargan import TrueLabels
-from groupsup_baselines.table import METRICS, markdown_table, plot_metrics, summarise_seeds
+from groupsup_baselines.table import (
+    METRICS,
+    machines_of,
+    markdown_table,
+    plot_metrics,
+    summarise_seeds,
+)
 
 __all__ = ["METRICS", "PARTITIONED_TERMS", "SOURCE_BACKBONES", "compare", "needs_search",
            "summarise"]
@@ -103,18 +107,6 @@ def summarise(name: str, config: gs.ExperimentConfig, result: gs.RunResult,
     }
 
 
-def machines_of(rows: Sequence[dict[str, Any]]
-                ) -> tuple[dict[str, Any] | None, dict[str, dict[str, tuple[Any, Any]]]]:
-    """The first row's training machine, and for each later row whose machine differs from
-    it (CPU, features, threads, versions), what differs."""
-    first = next((r["machine"] for r in rows if r.get("machine")), None)
-    if first is None:
-        return None, {}
-    differing = {r["name"]: diff for r in rows if r.get("machine")
-                 and (diff := differences(first, r["machine"]))}
-    return first, differing
-
-
 class SharedData:
     """Per dataset section and data seed of the configs: the dataset, its split and the judge
     (fitted at first use); ``fits`` counts the judges fitted."""
@@ -149,7 +141,7 @@ def evaluate_point(run_dir: Path, config: gs.ExperimentConfig, dataset: gs.Group
              if needs_search(config)
              else TrueLabels() if config.model.backbone == "stargan" else None)
     if config.model.backbone in SOURCE_BACKBONES:
-        options = dataclasses.replace(options, code_metrics=())
+        options = options.model_copy(update={"code_metrics": ()})
     return gs.evaluate_run(run_dir, dataset=dataset, options=options,
                            progress=progress and report, adapt=adapt, judge=judge,
                            checkpoint=checkpoint, out=out, report=report)

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from groupsup.fileio import atomic_save
-from groupsup.machine import describe
+from groupsup.machine import describe, differences
 
 # (key in a row, column title, higher is better)
 # in the order of the evaluation's headline: swap accuracy, leakage, SSIM, then PSNR (and the
@@ -162,3 +162,15 @@ def plot_metrics(summary: Sequence[dict[str, Any]], out: Path) -> list[Path]:
         path = out / f"compare-{key}.png"
         paths.append(atomic_save(path, lambda tmp, fig=fig: fig.savefig(tmp, format="png")))
     return paths
+
+
+def machines_of(rows: Sequence[dict[str, Any]]
+                ) -> tuple[dict[str, Any] | None, dict[str, dict[str, tuple[Any, Any]]]]:
+    """The first row's training machine, and for each later row whose machine differs from
+    it (CPU, features, threads, versions), what differs."""
+    first = next((r["machine"] for r in rows if r.get("machine")), None)
+    if first is None:
+        return None, {}
+    differing = {r["name"]: diff for r in rows if r.get("machine")
+                 and (diff := differences(first, r["machine"]))}
+    return first, differing
