@@ -4,6 +4,7 @@ values all stay in training, so zero-shot synthesis has training providers."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -126,3 +127,26 @@ def test_spare_providers_are_other_test_images():
     with pytest.raises(gs.DataError, match="neither in training nor in another test"):
         draw_providers(lonely, np.arange(2), lonely[[2]], rng, spare=np.array([3]),
                        target_ids=np.array([2]))
+
+
+def test_the_fonts_protocol_split_counts_and_warns_the_centres_it_leaves_out(tmp_path):
+    """Under the protocol split the first letter range trains at one size only, so with strict
+    partners and fallback 'off' those letters never centre a group: the report counts them,
+    names the values, the trainer warns, and partners.json records it (issue 30)."""
+    config = load_config(ROOT / "examples/fonts/paper.toml", [
+        "model.backbone=conv-small", "model.options={width=4, max_width=8}",
+        *_fonts(tmp_path / "data"), "train.steps=1", "train.groups_per_step=2",
+        "train.progress=false", "train.device=cpu", f"train.out={tmp_path / 'run'}"])
+    with pytest.warns(UserWarning, match="never centre a group") as caught:
+        trainer = gs.Trainer(config)
+    report = trainer.report
+    assert 0 < report.centres < report.examples == len(trainer.resolved.train_dataset)
+    # A trains at one size (no exact letter partner); D with every other font (none for font)
+    assert report.never_centre["letter"]["values"] == ["A", "D"]
+    message = next(str(w.message) for w in caught if "never centre" in str(w.message))
+    assert f"{report.examples - report.centres:,} of {report.examples:,}" in message
+    assert "values never centring: A, D" in message and "fallback='relaxed'" in message
+    trainer.fit()
+    written = json.loads((tmp_path / "run" / "partners.json").read_text())
+    assert written["centres"] == report.centres and written["never_centre"]["letter"][
+        "values"] == ["A", "D"]

@@ -34,6 +34,7 @@ EXAMPLES = {
                          "recipes": ["triplet"]},
     "focus_edges": {"strategies": ["focus-edges"]},
     "block_spread": {"evaluations": ["block_spread"]},
+    "plateau_stop": {"callbacks": ["plateau-stop"]},
 }
 
 
@@ -187,6 +188,23 @@ def test_evaluation_step_example_adds_its_entry_to_metrics_json(shapes, tmp_path
     assert spread["collapsed"] == list(spread["spread"])  # every block is below 1e9
     keys = list(metrics)
     assert keys.index("disentanglement") < keys.index("block_spread") < keys.index("headline")
+
+
+def test_callback_example_stops_a_run_on_a_plateau(shapes, tmp_path):
+    """min_delta 1.0 counts no drop as an improvement: after the first logged step sets the
+    best loss, two more logged steps without one stop the run, which ends as any run does."""
+    run = tmp_path / "run"
+    config = _config(tmp_path, run).read_text().replace(
+        "steps = 2\n", "steps = 50\nlog_every = 1\n")
+    config += '[[train.callbacks]]\nname = "plateau-stop"\npatience = 2\nmin_delta = 1.0\n'
+    (tmp_path / "plateau.toml").write_text(config)
+    result = gs.Trainer(gs.load_config(tmp_path / "plateau.toml")).fit()
+    assert result.stopped == "plateau" and result.step == 3
+    assert gs.load_model(run) is not None  # the last step was checkpointed
+    with pytest.raises(gs.ConfigError, match="patience"):
+        gs.Trainer(gs.load_config(tmp_path / "plateau.toml",
+                                  ["train.callbacks=[{name='plateau-stop', patience=0}]",
+                                   f"train.out={tmp_path / 'other'}"]))
 
 
 EXCERPT = re.compile(r"<!-- no-test: excerpt of (\S+) -->\s*\n```python\n(.*?)```", re.S)

@@ -120,7 +120,8 @@ def test_train_reports_partners_and_warns_of_values_never_recombined(tmp_path, c
     config = toy_config(store, tmp_path / "run", train={"steps": 1})
     assert main(["train", str(write_config(tmp_path / "toy.json", config))]) == 0
     out, err = capsys.readouterr()
-    assert "centre-cover partners (exact requested) per attribute, over 9 centres:" in out
+    assert ("centre-cover partners (exact requested) per attribute, over 9 centres of 9 "
+            "training examples:") in out
     assert "color: " in out and "1 none" in out
     assert ("groupsup: warning: attribute 'color': 1 value(s) held by a single training example "
             "can never be recombined: blue") in err

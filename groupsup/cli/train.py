@@ -60,8 +60,9 @@ def _run_train(args: argparse.Namespace) -> int:
               f"device {trainer.runtime.device}, from step {state.step} to {config.train.steps}")
         if trainer.report is not None:
             kind = "exact" if trainer.report.exact else "relaxed"
+            report = trainer.report
             print(f"centre-cover partners ({kind} requested) per attribute, over "
-                  f"{examples:,} centres:")
+                  f"{report.centres:,} centres of {report.examples:,} training examples:")
             for line in trainer.report.lines():
                 print(f"    {line}")
     result = trainer.fit()

@@ -19,7 +19,7 @@ a random block to swap), so one strategy serves recipes with a cycle term (RaFD)
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
 import numpy as np
@@ -130,12 +130,21 @@ class PartnerReport:
     own partner, so that attribute's swap degenerates into a self reconstruction), or whose
     value is unknown (the centre provides that block itself, likewise). ``never_recombined`` lists
     per attribute the values held by one example only: no swap ever transfers them.
+
+    ``examples`` training examples, of which ``centres`` can centre a group (all of them but
+    under ``fallback = "off"``); ``never_centre[attribute]`` says, for the examples left out,
+    how many lack a partner of the requested kind for that attribute (``"examples"``) and which
+    of its values then never centre a group at all (``"values"``): under a zero-shot split
+    those are often exactly the values the test asks about.
     """
 
     exact: bool
     counts: dict[str, dict[str, int]]
     never_recombined: dict[str, list[str]]
     cause: str | None = None  # why exact partners are missing everywhere, when one is known
+    examples: int = 0
+    centres: int = 0
+    never_centre: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def lines(self) -> list[str]:
         """One line per attribute, for a console or a log."""
@@ -147,16 +156,28 @@ class PartnerReport:
         """One message per attribute with values that can never be recombined, after the cause
         of missing exact partners when one is known."""
         out = [f"centre-cover: {self.cause}"] if self.cause else []
+        if self.centres < self.examples:
+            kind = "an exact (one-overlap)" if self.exact else "a"
+            parts = [f"{name} ({n['examples']:,} without {kind} partner"
+                     + (f"; values never centring: {_shown(n['values'])}" if n["values"] else "")
+                     + ")" for name, n in self.never_centre.items()]
+            out.append(f"centre-cover (fallback='off'): {self.examples - self.centres:,} of "
+                       f"{self.examples:,} training examples never centre a group: "
+                       f"{'; '.join(parts)}. fallback='relaxed' trains them as centres")
         for name, values in self.never_recombined.items():
-            shown = ", ".join(values[:8]) + (f" (+{len(values) - 8} more)" if len(values) > 8
-                                             else "")
             out.append(f"attribute {name!r}: {len(values)} value(s) held by a single training "
-                       f"example can never be recombined: {shown}")
+                       f"example can never be recombined: {_shown(values)}")
         return out
 
     def to_dict(self) -> dict[str, Any]:
-        return {"exact": self.exact, "counts": self.counts,
+        return {"exact": self.exact, "examples": self.examples, "centres": self.centres,
+                "never_centre": self.never_centre, "counts": self.counts,
                 "never_recombined": self.never_recombined, "cause": self.cause}
+
+
+def _shown(values: list[str], most: int = 8) -> str:
+    return ", ".join(values[:most]) + (f" (+{len(values) - most} more)" if len(values) > most
+                                       else "")
 
 
 class CentreCover(_WithCycle):
@@ -236,7 +257,25 @@ class CentreCover(_WithCycle):
                 values = g.schema.attributes[j].values
                 never[name] = [str(values[v]) for v in single]
         return PartnerReport(self.config.exact, counts, never,
-                             _single_valued_cause(g, self.config.exact))
+                             _single_valued_cause(g, self.config.exact), examples=len(g),
+                             centres=int(pool.sum()), never_centre=self._never_centre(pool))
+
+    def _never_centre(self, pool: np.ndarray) -> dict[str, dict[str, Any]]:
+        """Per attribute with examples left out of *pool* for want of a partner of the
+        requested kind: how many, and the values no centre holds."""
+        g, out = self.graph, {}
+        for j, name in enumerate(g.names):
+            known = g.labels[:, j] >= 0
+            lacking = ~self._exact[j] & known & ~pool
+            if not lacking.any():
+                continue
+            k = len(g.schema.attributes[j].values)
+            held = np.bincount(g.labels[known, j], minlength=k) > 0
+            centred = np.bincount(g.labels[pool & known, j], minlength=k) > 0
+            values = g.schema.attributes[j].values
+            out[name] = {"examples": int(lacking.sum()),
+                         "values": [str(values[v]) for v in np.flatnonzero(held & ~centred)]}
+        return out
 
     def sample(self, groups: int, rng: np.random.Generator) -> GroupBatch:
         g, a = self.graph, self.graph.num_attributes
