@@ -5,6 +5,7 @@ continues the same MLflow run, an evaluation added afterwards, and the run's end
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -52,6 +53,10 @@ def test_a_tracked_run_logs_params_metrics_and_the_model(tmp_path, store):
     client = mlflow.MlflowClient(store)
     run = client.get_run(record["run_id"])
     assert run.info.status == "FINISHED" and run.info.run_name == "run"
+    # the artifacts lie beside the SQLite store, not in the folder the run started in
+    database = Path(store.removeprefix("sqlite:///"))
+    assert run.info.artifact_uri.startswith((database.parent / "mlartifacts").as_uri())
+    assert not (Path.cwd() / "mlruns").exists()
     assert client.get_experiment(run.info.experiment_id).name == "tracked"
     assert run.data.params["optim.lr"] == "0.001"
     assert run.data.params["model.backbone"] == "conv-small"

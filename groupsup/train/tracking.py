@@ -126,7 +126,8 @@ class MlflowTracking(Callback):
             return record["run_id"]
         name = cfg.experiment or loop.config.name
         found = self.client.get_experiment_by_name(name)
-        experiment = found.experiment_id if found else self.client.create_experiment(name)
+        experiment = found.experiment_id if found else self.client.create_experiment(
+            name, artifact_location=_artifact_location(self.client.tracking_uri))
         run = self.client.create_run(experiment, run_name=cfg.run_name or loop.run_dir.name,
                                      tags={"groupsup.run_dir": str(loop.run_dir.resolve()),
                                            "groupsup.version": __version__,
@@ -180,6 +181,18 @@ class MlflowTracking(Callback):
         if self.client is not None and sys.exc_info()[0] is not None:
             self.client.set_terminated(self.run_id, "FAILED")
             self.client = None
+
+
+def _artifact_location(tracking_uri: str) -> str | None:
+    """Beside a local SQLite store, its artifacts (``mlartifacts/`` next to the database
+    file) rather than MLflow's default, ``./mlruns`` in whatever folder the run started in;
+    elsewhere the tracking server's own default (``None``)."""
+    if not tracking_uri.startswith("sqlite:///"):
+        return None
+    database = Path(tracking_uri.removeprefix("sqlite:///"))
+    if not database.is_absolute():
+        database = Path.cwd() / database
+    return (database.parent / "mlartifacts").as_uri()
 
 
 def _read_tracking(run_dir: Path) -> dict[str, Any] | None:
