@@ -7,6 +7,7 @@ its own ``__all__``; everything else may change between versions (docs/architect
 
 import os
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -93,6 +94,29 @@ def load_model(path: str | os.PathLike, map_location: str | torch.device = "cpu"
                        registries=get_host() if registries is None else registries)
 
 
+def save_pretrained(model: SwapAutoencoder | str | os.PathLike, folder: str | os.PathLike, *,
+                    overwrite: bool = False, registries: Registries | None = None) -> Path:
+    """Write a model folder anyone can load (Hugging Face Hub layout: ``model.safetensors``,
+    ``config.json``, a generated model card ``README.md``; :mod:`groupsup.pretrained`).
+    *model* is a :class:`SwapAutoencoder`, or a run directory (its latest checkpoint, with the
+    run's recipe, data and latest evaluation in the card) or checkpoint directory."""
+    from groupsup.pretrained import save_pretrained as _save
+
+    if isinstance(model, SwapAutoencoder):
+        return _save(model, folder, overwrite=overwrite)
+    run = Path(model)
+    loaded = load_model(run, registries=registries)
+    is_run = (run / "config.json").is_file() and (run / "checkpoints").is_dir()
+    return _save(loaded, folder, run=run if is_run else None, overwrite=overwrite)
+
+
+def from_pretrained(folder: str | os.PathLike, map_location: str | torch.device = "cpu", *,
+                    registries: Registries | None = None) -> SwapAutoencoder:
+    """The model of a folder written by :func:`save_pretrained` (or any saved model, checkpoint
+    or run directory), its backbone looked up in *registries* (default: the plugin host's)."""
+    return load_model(folder, map_location, registries=registries)
+
+
 def build_recipe(recipe: LossRecipe | str | Sequence[LossSpec | Mapping[str, Any] | str],
                  distance: str = "l1", *, registries: Registries | None = None,
                  reduction: str = "mean") -> LossRecipe:
@@ -168,6 +192,7 @@ __all__ = [
     "build_recipe",
     "evaluate_run",
     "fit_shared_judge",
+    "from_pretrained",
     "get_host",
     "held_out_split",
     "hookimpl",
@@ -176,6 +201,7 @@ __all__ = [
     "random_combinations",
     "resolve",
     "rule_split",
+    "save_pretrained",
     "scan_images",
     "synthesize",
     "train",

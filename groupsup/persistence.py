@@ -5,7 +5,8 @@ A saved model is two files, written atomically and loaded without executing code
 - ``model.safetensors``: the weights (header metadata ``format``);
 - ``model.json``: ``{"format": "groupsup.model/1", "weights": "model.safetensors", "model":
   <SwapAutoencoder.config_dict()>}``, i.e. the backbone's registry name and options, the
-  schema, the image shape and the plugin the backbone came from.
+  schema, the image shape and the plugin the backbone came from (``config.json`` in a folder
+  of :func:`groupsup.save_pretrained`, the Hugging Face Hub's name; read alike).
 
 :meth:`SwapAutoencoder.save <groupsup.SwapAutoencoder.save>` writes them into a directory (or
 as a pair ``x.safetensors`` + ``x.json``). A checkpoint directory
@@ -41,6 +42,8 @@ from groupsup.plugins import PLUGINS_ENV
 MODEL_FORMAT = "groupsup.model/1"
 WEIGHTS_FILE = "model.safetensors"
 CONFIG_FILE = "model.json"
+# the same document under the Hugging Face Hub's name, in a folder of save_pretrained
+HUB_CONFIG_FILE = "config.json"
 META_FILE = "meta.json"  # a checkpoint's (groupsup.train.checkpoint)
 LATEST = "latest"  # RUN/checkpoints/latest: the name of the newest complete checkpoint
 
@@ -66,6 +69,9 @@ def model_files(path: Path, create: bool = False) -> tuple[Path, Path]:
         return path.with_suffix(".safetensors"), path.with_suffix(".json")
     if create:
         path.mkdir(parents=True, exist_ok=True)
+    elif not (path / CONFIG_FILE).is_file() and (path / HUB_CONFIG_FILE).is_file() \
+            and (path / WEIGHTS_FILE).is_file():
+        return path / WEIGHTS_FILE, path / HUB_CONFIG_FILE  # a save_pretrained folder
     return path / WEIGHTS_FILE, path / CONFIG_FILE
 
 

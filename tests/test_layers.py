@@ -36,7 +36,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("metrics", ("groupsup.evaluate",)),
     ("graph", ("groupsup.graph",)),
     ("model", ("groupsup.backbones", "groupsup.model", "groupsup.persistence",
-               "groupsup.losses")),
+               "groupsup.pretrained", "groupsup.losses")),
     ("training", ("groupsup.train",)),
     ("pipeline", ("groupsup.runs", "groupsup.explore", "groupsup.export")),
     ("interface", ("groupsup.cli", "groupsup.__main__")),

@@ -15,7 +15,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 PUBLIC_MODULES = ("groupsup", "groupsup.evaluate", "groupsup.explore", "groupsup.fileio",
-                  "groupsup.machine")
+                  "groupsup.machine", "groupsup.export")
 
 
 def _exports(module: str) -> set[str]:

@@ -69,7 +69,7 @@ def test_a_tracked_run_logs_params_metrics_and_the_model(tmp_path, store):
     files = {a.path for a in client.list_artifacts(record["run_id"])}
     assert {"config.json", "metrics.jsonl", "model", "samples"} <= files
     model_files = {a.path for a in client.list_artifacts(record["run_id"], "model")}
-    assert {"model/model.json", "model/model.safetensors"} <= model_files
+    assert {"model/config.json", "model/model.safetensors", "model/README.md"} <= model_files
     # the logged model loads: the artifact folder is a model folder
     local = client.download_artifacts(record["run_id"], "model", str(tmp_path / "dl"))
     assert gs.load_model(local).partition.names == ("digit", "ink")

@@ -14,8 +14,10 @@ def _configure(p: argparse.ArgumentParser) -> None:
 
     p.add_argument("run", metavar="RUN", help="a run directory or one of its checkpoint "
                    "directories (a run: its latest checkpoint)")
-    p.add_argument("--format", choices=FORMATS, default="onnx",
-                   help="onnx (default; runs with onnxruntime, no torch) or torchscript")
+    p.add_argument("--format", choices=(*FORMATS, "pretrained"), default="onnx",
+                   help="onnx (default; runs with onnxruntime, no torch), torchscript, or "
+                   "pretrained: a model folder in the Hugging Face Hub's layout (weights, "
+                   "config.json, a model card) that gs.from_pretrained loads")
     p.add_argument("--out", required=True, metavar="DIR",
                    help="the folder to write (refused if it exists and is not empty)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing DIR")
@@ -29,6 +31,8 @@ def _run(args: argparse.Namespace) -> int:
     from groupsup.persistence import resolve_checkpoint
     from groupsup.plugins import get_host
 
+    if args.format == "pretrained":
+        return _pretrained(args)
     checkpoint = resolve_checkpoint(Path(args.run))
     model = load_model(checkpoint, registries=get_host())
     manifest = export_model(model, args.out, args.format, source=str(checkpoint),
@@ -41,6 +45,26 @@ def _run(args: argparse.Namespace) -> int:
     print(f"exported {checkpoint} as {args.format} to {args.out}: {manifest['encoder']}, "
           f"{manifest['decoder']}, export.json, swap_example.py")
     print(f"  blocks {blocks}; decoder {check}")
+    return 0
+
+
+def _pretrained(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from groupsup.model import load_model
+    from groupsup.persistence import resolve_checkpoint
+    from groupsup.plugins import get_host
+    from groupsup.pretrained import save_pretrained
+
+    source = Path(args.run)
+    checkpoint = resolve_checkpoint(source)
+    run = source if (source / "config.json").is_file() and (source / "checkpoints").is_dir() \
+        else None
+    folder = save_pretrained(load_model(checkpoint, registries=get_host()), args.out, run=run,
+                             overwrite=args.overwrite)
+    files = ", ".join(sorted(f.name for f in folder.iterdir()))
+    print(f"wrote {folder}: {files} (README.md: the model card); load it with "
+          f"gs.from_pretrained({str(folder)!r})")
     return 0
 
 

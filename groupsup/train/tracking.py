@@ -15,7 +15,8 @@ What it records, on the training process of rank 0 only:
 - every logged step (``train.log_every``): the record ``metrics.jsonl`` gets (the loss, each
   term, the learning rate), at its step;
 - at the end: ``config.json``, ``metrics.jsonl``, the latest sample sheets and training curves
-  and, with ``log_model`` (default), the final checkpoint's model files under ``model/``; the
+  and, with ``log_model`` (default), the trained model as a model folder under ``model/``
+  (:mod:`groupsup.pretrained`: weights, ``config.json``, a model card); the
   run ends FINISHED, KILLED (interrupted or terminated) or FAILED (an error).
 
 :func:`log_evaluation` adds an evaluation (``groupsup evaluate RUN --track mlflow`` calls it):
@@ -105,8 +106,8 @@ class MlflowTracking(Callback):
         experiment: str | None = Field(None, description="MLflow experiment; default the "
                                        "config's name")
         run_name: str | None = Field(None, description="default: the run directory's name")
-        log_model: bool = Field(True, description="the final checkpoint's model files as "
-                                "artifacts under model/")
+        log_model: bool = Field(True, description="the trained model as a model folder "
+                                "(weights, config.json, model card) under model/")
         log_samples: bool = Field(True, description="the latest sample sheets and curves")
 
     def on_fit_start(self, loop: Loop) -> None:
@@ -162,18 +163,21 @@ class MlflowTracking(Callback):
             for sheet in _latest_sheets(loop.run_dir):
                 self.client.log_artifact(self.run_id, str(sheet), "samples")
         if cfg.log_model:
-            self._log_model(loop.run_dir)
+            self._log_model(loop)
         status = "FINISHED" if loop.stopped in _FINISHED else "KILLED"
         self.client.set_terminated(self.run_id, status)
         self.client = None
 
-    def _log_model(self, run_dir: Path) -> None:
-        from groupsup.persistence import resolve_checkpoint
+    def _log_model(self, loop: Loop) -> None:
+        """The trained model as a model folder (:func:`groupsup.pretrained.save_pretrained`:
+        weights, config.json, a model card) under the artifact path ``model/``."""
+        import tempfile
 
-        checkpoint = resolve_checkpoint(run_dir)
-        for name in ("model.json", "model.safetensors", "meta.json"):
-            if (checkpoint / name).is_file():
-                self.client.log_artifact(self.run_id, str(checkpoint / name), "model")
+        from groupsup.pretrained import save_pretrained
+
+        with tempfile.TemporaryDirectory() as tmp:
+            folder = save_pretrained(loop.model, Path(tmp) / "model", run=loop.run_dir)
+            self.client.log_artifacts(self.run_id, str(folder), "model")
 
     def close(self, loop: Loop) -> None:
         # called before the last checkpoint; with an error on its way (on_fit_end will not
