@@ -100,14 +100,13 @@ def save_pretrained(model: SwapAutoencoder | str | os.PathLike, folder: str | os
     ``config.json``, a generated model card ``README.md``; :mod:`groupsup.pretrained`).
     *model* is a :class:`SwapAutoencoder`, or a run directory (its latest checkpoint, with the
     run's recipe, data and latest evaluation in the card) or checkpoint directory."""
+    from groupsup.pretrained import is_run_dir
     from groupsup.pretrained import save_pretrained as _save
 
     if isinstance(model, SwapAutoencoder):
         return _save(model, folder, overwrite=overwrite)
-    run = Path(model)
-    loaded = load_model(run, registries=registries)
-    is_run = (run / "config.json").is_file() and (run / "checkpoints").is_dir()
-    return _save(loaded, folder, run=run if is_run else None, overwrite=overwrite)
+    return _save(load_model(model, registries=registries), folder,
+                 run=model if is_run_dir(model) else None, overwrite=overwrite)
 
 
 def from_pretrained(folder: str | os.PathLike, map_location: str | torch.device = "cpu", *,

@@ -33,7 +33,7 @@ from groupsup.model import SwapAutoencoder
 from groupsup.persistence import CONFIG_FILE, HUB_CONFIG_FILE, read_json_object
 from groupsup.version import __version__
 
-__all__ = ["latest_evaluation", "model_card", "save_pretrained"]
+__all__ = ["is_run_dir", "latest_evaluation", "model_card", "save_pretrained"]
 
 TAGS = ("group-supervised-learning", "gzs-net", "disentanglement", "zero-shot-synthesis")
 
@@ -57,6 +57,13 @@ def save_pretrained(model: SwapAutoencoder, folder: str | os.PathLike, *,
                                   json.dumps(facts[name], indent=2) + "\n")
         atomic_write_text(staging / "README.md", model_card(model, facts))
     return target
+
+
+def is_run_dir(path: str | os.PathLike) -> bool:
+    """Whether *path* is a training run's directory (its config and checkpoints), whose facts
+    a model card can tell, rather than a checkpoint or model folder."""
+    path = Path(path)
+    return (path / "config.json").is_file() and (path / "checkpoints").is_dir()
 
 
 def latest_evaluation(run: Path) -> tuple[Path | None, dict[str, Any] | None]:

@@ -54,13 +54,11 @@ def _pretrained(args: argparse.Namespace) -> int:
     from groupsup.model import load_model
     from groupsup.persistence import resolve_checkpoint
     from groupsup.plugins import get_host
-    from groupsup.pretrained import save_pretrained
+    from groupsup.pretrained import is_run_dir, save_pretrained
 
     source = Path(args.run)
-    checkpoint = resolve_checkpoint(source)
-    run = source if (source / "config.json").is_file() and (source / "checkpoints").is_dir() \
-        else None
-    folder = save_pretrained(load_model(checkpoint, registries=get_host()), args.out, run=run,
+    model = load_model(resolve_checkpoint(source), registries=get_host())
+    folder = save_pretrained(model, args.out, run=source if is_run_dir(source) else None,
                              overwrite=args.overwrite)
     files = ", ".join(sorted(f.name for f in folder.iterdir()))
     print(f"wrote {folder}: {files} (README.md: the model card); load it with "
