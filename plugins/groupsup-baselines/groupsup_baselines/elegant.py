@@ -54,6 +54,7 @@ from groupsup_baselines.adversarial import (
     generator_loss,
     one_hot_labels,
 )
+from groupsup_baselines.inner import WrapperBackbone
 
 
 class ElegantConfig(gs.BackboneConfig):
@@ -65,19 +66,11 @@ class ElegantConfig(gs.BackboneConfig):
                                           description="the inner backbone's own config")
 
 
-class Elegant(gs.Backbone):
+class Elegant(WrapperBackbone):
     """Code ``[e ; e_base ; x_base]`` of width ``2E + C H W``; decoding adds a residual to the
     base image ``x_base`` (see the module docstring). ``E`` is the attribute blocks' width."""
 
     Config = ElegantConfig
-    # where ``inner`` is looked up: the plugin registers ``Elegant.using(registries)``
-    registries: gs.Registries | None = None
-
-    @classmethod
-    def using(cls, registries: gs.Registries) -> type[Elegant]:
-        """This class bound to *registries*, where it looks its ``inner`` backbone up."""
-        return type(cls.__name__, (cls,), {"registries": registries, "__doc__": cls.__doc__,
-                                           "__module__": cls.__module__})
 
     def __init__(self, image_shape: tuple[int, int, int], latent_size: int,
                  config: ElegantConfig | Mapping[str, Any] | None = None) -> None:
@@ -94,12 +87,8 @@ class Elegant(gs.Backbone):
         if cfg.inner in ("elegant", "stargan"):
             raise gs.ConfigError(f"elegant: inner must be an encoder-decoder backbone, got "
                                  f"{cfg.inner!r}")
-        if self.registries is None:
-            raise gs.ConfigError("elegant: build it from a registry (the plugin registers "
-                                 "Elegant.using(registries), which looks 'inner' up there)")
-        inner = self.registries.backbones.get(cfg.inner)
         self.encoding = encoding
-        self.inner: gs.Backbone = inner(self.image_shape, encoding, cfg.inner_options)
+        self.inner = self.build_inner("elegant", cfg.inner, encoding, cfg.inner_options)
         self.lift = nn.Linear(2 * encoding, encoding)
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
