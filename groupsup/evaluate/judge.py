@@ -56,17 +56,13 @@ class Judge(ClassifierFit):
         return [a for a, b in zip(self.attributes, bad) if b]
 
     def to_dict(self) -> dict[str, Any]:
-        """:class:`ClassifierFit`'s record, as ``judge_accuracy``, with the held-out accuracy
-        and the unreliable attributes."""
-        out = super().to_dict()
-        config = out.pop("config")
-        return {**out, "metric": "judge_accuracy",
-                "held_out_accuracy": (None if self.held_out_accuracy is None
-                                      else json_array(self.held_out_accuracy)),
-                "unreliable": self.unreliable,
-                "rule": f"unreliable when real-image accuracy < {MIN_ACCURACY} or < chance + "
-                        f"{CHANCE_MARGIN}",
-                "config": config}
+        held_out = self.held_out_accuracy
+        return self.accuracy_record(
+            "judge_accuracy", "mean_accuracy", chance=json_array(self.chance),
+            held_out_accuracy=None if held_out is None else json_array(held_out),
+            unreliable=self.unreliable,
+            rule=f"unreliable when real-image accuracy < {MIN_ACCURACY} or < chance + "
+                 f"{CHANCE_MARGIN}")
 
 
 def _predict(classifier: AttributeClassifier, data: GroupDataset, rows: np.ndarray
