@@ -35,7 +35,7 @@ import torch
 from torch import nn
 
 from groupsup.errors import ConfigError, StorageError
-from groupsup.fileio import atomic_directory, atomic_write_text
+from groupsup.fileio import atomic_directory, atomic_write_text, read_json_with_format
 from groupsup.model import SwapAutoencoder
 from groupsup.version import __version__
 
@@ -105,15 +105,8 @@ def export_model(model: SwapAutoencoder, out: str | os.PathLike, format: str = "
 def read_export(folder: str | os.PathLike) -> dict[str, Any]:
     """The manifest of an exported folder (``export.json``), checked for its format."""
     path = Path(folder) / "export.json"
-    try:
-        manifest = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: missing; not a folder written by groupsup export") from None
-    except json.JSONDecodeError as err:
-        raise ConfigError(f"{path}: not valid JSON ({err})") from None
-    if manifest.get("groupsup_export") != FORMAT_VERSION:
-        raise ConfigError(f"{path}: groupsup_export {manifest.get('groupsup_export')!r}, "
-                          f"expected {FORMAT_VERSION}")
+    manifest = read_json_with_format(path, "groupsup_export", FORMAT_VERSION, ConfigError,
+                                     f"{path}: missing; not a folder written by groupsup export")
     return manifest
 
 

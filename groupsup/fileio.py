@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import json
 import os
 import secrets
 import shutil
@@ -183,3 +184,18 @@ def store_manifest(name: str, size: int, image_shape: Sequence[int],
     incrementally (a memory map) writes this last, once every image is in place."""
     return {"format": STORE_FORMAT, "name": name, "size": int(size),
             "image_shape": [int(d) for d in image_shape], "schema": dict(schema), **extra}
+
+
+def read_json_with_format(path: Path, key: str, expected: Any, error: type[Exception],
+                          missing: str) -> dict[str, Any]:
+    """The JSON object at *path*, whose *key* must be *expected*; else an *error* that names
+    *path* (*missing*: its message where the file does not exist)."""
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise error(missing) from None
+    except json.JSONDecodeError as err:
+        raise error(f"{path}: corrupt JSON ({err})") from None
+    if data.get(key) != expected:
+        raise error(f"{path}: {key} {data.get(key)!r}, expected {expected!r}")
+    return data

@@ -76,12 +76,16 @@ def test_shift_configs_differ_only_in_the_cover_tolerance(exact, shifted, reach)
     assert exact == shift
 
 
-def config_pair(first: str, second: str) -> tuple[dict, dict]:
-    """Two example configs as dicts, without the keys that name a run (name, train.out)."""
+def config_pair(first: str, second: str, added: str | None = None) -> tuple[dict, dict]:
+    """Two example configs as dicts, without the keys that name a run (name, train.out); with
+    *added*, the second's last loss term must be that term at weight 1, and is left out."""
     configs = [gs.load_config(ROOT / path).to_dict() for path in (first, second)]
     for config in configs:
         config.pop("name")
         config["train"].pop("out")
+    if added is not None:
+        last = configs[1]["loss"]["terms"].pop()
+        assert last["term"] == added and last["weight"] == 1.0
     return configs[0], configs[1]
 
 
@@ -90,9 +94,7 @@ def config_pair(first: str, second: str) -> tuple[dict, dict]:
     ("examples/digits/digits-shift.toml", "examples/digits/digits-invariance.toml"),
 ])
 def test_invariance_configs_add_only_the_invariance_term(shifted, invariant):
-    shift, inv = config_pair(shifted, invariant)
-    added = inv["loss"]["terms"].pop()
-    assert added["term"] == "invariance" and added["weight"] == 1.0
+    shift, inv = config_pair(shifted, invariant, added="invariance")
     assert shift == inv
 
 
@@ -124,9 +126,7 @@ def test_shift_block_configs_add_the_block_and_an_exact_cover(invariant, warped)
     ("examples/digits/digits-invariance.toml", "examples/digits/digits-free.toml"),
 ])
 def test_unlabelled_block_configs_add_the_block_independence_and_free_mix(invariant, free):
-    inv, with_free = config_pair(invariant, free)
-    added = with_free["loss"]["terms"].pop()
-    assert added["term"] == "independence" and added["weight"] == 1.0
+    inv, with_free = config_pair(invariant, free, added="independence")
     assert with_free["schema"].pop("free") == 8 and inv["schema"].pop("free") is None
     for term in with_free["loss"]["terms"][1:3]:  # swap and cover mix half their decodes
         assert term["options"].pop("free_mix") == 0.5

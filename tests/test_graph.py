@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from test_graph_helpers import (
     edge_multiset,
     exact_partner_sets,
+    graph_and_naive,
     grid,
     label_sets,
     naive_multigraph,
@@ -26,9 +27,7 @@ SETTINGS = settings(max_examples=60, deadline=None)
 @SETTINGS
 @given(label_sets())
 def test_cliques_and_naive_networkx_agree_on_the_edge_multiset(data):
-    labels, schema = data
-    graph = gs.MultiGraph(labels, schema)
-    naive = naive_multigraph(labels, schema.names)
+    _, schema, graph, naive = graph_and_naive(data)
     assert edge_multiset(graph.to_networkx()) == edge_multiset(naive)
     counts = graph.edge_counts()
     for name in schema.names:
@@ -39,9 +38,7 @@ def test_cliques_and_naive_networkx_agree_on_the_edge_multiset(data):
 @SETTINGS
 @given(label_sets())
 def test_queries_match_the_naive_graph(data):
-    labels, schema = data
-    graph = gs.MultiGraph(labels, schema)
-    naive = naive_multigraph(labels, schema.names)
+    labels, schema, graph, naive = graph_and_naive(data)
     for i in range(len(labels)):
         degree = graph.degree(i)
         for j, name in enumerate(schema.names):

@@ -22,10 +22,12 @@ def schema_for(cardinalities: list[int], name: str = "Random") -> type[gs.Schema
 
 @st.composite
 def label_sets(draw, max_attributes: int = 4, max_values: int = 4, max_rows: int = 40,
-               min_rows: int = 1) -> tuple[np.ndarray, type[gs.Schema]]:
-    """Small label matrices: incomplete grids, duplicate rows, singleton and absent values."""
+               min_rows: int = 1, unknown: bool = False) -> tuple[np.ndarray, type[gs.Schema]]:
+    """Small label matrices: incomplete grids, duplicate rows, singleton and absent values;
+    with *unknown*, some values unknown (-1)."""
     cards = draw(st.lists(st.integers(1, max_values), min_size=1, max_size=max_attributes))
-    rows = draw(st.lists(st.tuples(*[st.integers(0, k - 1) for k in cards]),
+    low = -1 if unknown else 0
+    rows = draw(st.lists(st.tuples(*[st.integers(low, k - 1) for k in cards]),
                          min_size=min_rows, max_size=max_rows, unique=draw(st.booleans())))
     return np.array(rows, dtype=np.int64).reshape(-1, len(cards)), schema_for(cards)
 
@@ -37,15 +39,24 @@ def grid(cardinalities: list[int]) -> np.ndarray:
 
 
 def naive_multigraph(labels: np.ndarray, names: tuple[str, ...]) -> nx.MultiGraph:
-    """The multigraph built edge by edge, the obvious way."""
+    """The multigraph built edge by edge, the obvious way: an edge j between i and k when both
+    know j (an unknown value is -1) and the values agree."""
     out = nx.MultiGraph()
     out.add_nodes_from(range(len(labels)))
     for i in range(len(labels)):
         for k in range(i + 1, len(labels)):
             for j, name in enumerate(names):
-                if labels[i, j] == labels[k, j]:
+                if labels[i, j] >= 0 and labels[i, j] == labels[k, j]:
                     out.add_edge(i, k, key=name)
     return out
+
+
+def graph_and_naive(data: tuple[np.ndarray, type[gs.Schema]]
+                    ) -> tuple[np.ndarray, type[gs.Schema], gs.MultiGraph, nx.MultiGraph]:
+    """``(labels, schema, graph, naive)`` of a drawn ``(labels, schema)``: the engine's
+    multigraph and :func:`naive_multigraph`."""
+    labels, schema = data
+    return labels, schema, gs.MultiGraph(labels, schema), naive_multigraph(labels, schema.names)
 
 
 def edge_multiset(graph: nx.MultiGraph) -> list[tuple[int, int, str]]:

@@ -12,34 +12,19 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_graph_helpers import edge_multiset, schema_for
+from test_graph_helpers import (
+    edge_multiset,
+    graph_and_naive,
+    label_sets,
+    naive_multigraph,
+    schema_for,
+)
 
 import groupsup as gs
 from groupsup.graph import admissibility as adm
 from groupsup.graph.strategies import CentreCover
 
 SETTINGS = settings(max_examples=60, deadline=None)
-
-
-@st.composite
-def partial_label_sets(draw, max_attributes: int = 4, max_values: int = 4, max_rows: int = 30):
-    """Small label matrices with some values unknown (-1)."""
-    cards = draw(st.lists(st.integers(1, max_values), min_size=1, max_size=max_attributes))
-    rows = draw(st.lists(st.tuples(*[st.integers(-1, k - 1) for k in cards]),
-                         min_size=1, max_size=max_rows))
-    return np.array(rows, dtype=np.int64).reshape(-1, len(cards)), schema_for(cards)
-
-
-def explicit_multigraph(labels: np.ndarray, names: tuple[str, ...]) -> nx.MultiGraph:
-    """Edge by edge: an edge j between i and k when both know j and the values agree."""
-    out = nx.MultiGraph()
-    out.add_nodes_from(range(len(labels)))
-    for i in range(len(labels)):
-        for k in range(i + 1, len(labels)):
-            for j, name in enumerate(names):
-                if labels[i, j] >= 0 and labels[i, j] == labels[k, j]:
-                    out.add_edge(i, k, key=name)
-    return out
 
 
 def shared_sets(graph: nx.MultiGraph, n: int) -> dict[tuple[int, int], set[str]]:
@@ -51,11 +36,9 @@ def shared_sets(graph: nx.MultiGraph, n: int) -> dict[tuple[int, int], set[str]]
 
 
 @SETTINGS
-@given(partial_label_sets())
+@given(label_sets(max_rows=30, unknown=True))
 def test_unknown_values_join_no_clique_and_partners_follow_the_explicit_graph(data):
-    labels, schema = data
-    graph = gs.MultiGraph(labels, schema)
-    explicit = explicit_multigraph(labels, schema.names)
+    labels, schema, graph, explicit = graph_and_naive(data)
     assert edge_multiset(graph.to_networkx()) == edge_multiset(explicit)
     assert graph.num_edges == explicit.number_of_edges()
     shared = shared_sets(explicit, len(labels))
@@ -92,11 +75,11 @@ def test_unknown_values_join_no_clique_and_partners_follow_the_explicit_graph(da
 
 
 @SETTINGS
-@given(partial_label_sets(), st.integers(0, 2**32 - 1))
+@given(label_sets(max_rows=30, unknown=True), st.integers(0, 2**32 - 1))
 def test_samplers_draw_only_valid_partners_with_unknown_values(data, seed):
     labels, schema = data
     graph = gs.MultiGraph(labels, schema)
-    explicit = shared_sets(explicit_multigraph(labels, schema.names), len(labels))
+    explicit = shared_sets(naive_multigraph(labels, schema.names), len(labels))
     rng = np.random.default_rng(seed)
     centres = np.arange(len(labels)).repeat(3)
     for name in schema.names:
@@ -114,7 +97,7 @@ def test_samplers_draw_only_valid_partners_with_unknown_values(data, seed):
 
 
 @SETTINGS
-@given(partial_label_sets(), st.integers(0, 2**32 - 1))
+@given(label_sets(max_rows=30, unknown=True), st.integers(0, 2**32 - 1))
 def test_centre_cover_centres_provide_their_own_unknown_blocks(data, seed):
     labels, schema = data
     graph = gs.MultiGraph(labels, schema)

@@ -35,6 +35,32 @@ class Command:
     description: str = ""
 
 
+def add_key_values(p: argparse.ArgumentParser, *flags: str, help: str | None = None,
+                   dest: str | None = None) -> None:
+    """A repeatable ``KEY=VALUE`` flag whose values gather in a list (empty by default)."""
+    named = {} if dest is None else {"dest": dest}
+    p.add_argument(*flags, action="append", default=[], metavar="KEY=VALUE", help=help, **named)
+
+
+def add_run_dataset(p: argparse.ArgumentParser, use: str, example: str) -> None:
+    """``--dataset NAME`` and ``--set KEY=VALUE`` of a command that opens a trained run:
+    another registered dataset to *use* instead of the stored one, and overrides of the stored
+    config (*example*: one); :func:`run_overrides` combines them."""
+    p.add_argument("--dataset", default=None, metavar="NAME",
+                   help=f"a registered dataset to {use} instead of the one the run's config "
+                   "names (its options then come from --set dataset.options.KEY=VALUE)")
+    add_key_values(p, "--set", dest="overrides", help="override a key of the run's stored "
+                   f"config before its dataset is loaded, e.g. {example}")
+
+
+def run_overrides(args: argparse.Namespace) -> list[str]:
+    """The overrides of a run's stored config that :func:`add_run_dataset`'s flags ask for."""
+    if args.dataset is None:
+        return list(args.overrides)
+    # the stored options belong to the stored dataset
+    return [f"dataset.name={args.dataset}", "dataset.options={}", *args.overrides]
+
+
 def _error(message: str) -> None:
     print(f"groupsup: error: {message}", file=sys.stderr)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import argparse
 
-from groupsup.cli import Command
+from groupsup.cli import Command, add_run_dataset, run_overrides
 from groupsup.hookspecs import hookimpl
 from groupsup.runs.options import EvalOptions
 
@@ -16,13 +16,8 @@ def _configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default=None,
                    help="folder to write (default: the next free RUN_DIR/eval/NNN); one that "
                    "already holds an evaluation is refused")
-    p.add_argument("--dataset", default=None, metavar="NAME",
-                   help="a registered dataset to evaluate on instead of the one the run's config "
-                   "names (its options then come from --set dataset.options.KEY=VALUE); needed "
-                   "for runs trained on a dataset built in Python")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a key of the run's stored config before its dataset is "
-                   "loaded, e.g. dataset.options.root=/data/digits")
+    add_run_dataset(p, "evaluate on (needed for runs trained on a dataset built in Python)",
+                    "dataset.options.root=/data/digits")
     p.add_argument("--judge-store", default=None, metavar="PATH",
                    help="a labelled store (same schema) for the judge to learn from instead of "
                    "the dataset's real images")
@@ -37,9 +32,7 @@ def _run(args: argparse.Namespace) -> int:
     from groupsup.runs.evaluate import evaluate_run
 
     options = EvalOptions.from_flags(args)
-    overrides = list(args.overrides)
-    if args.dataset is not None:  # the stored options belong to the stored dataset
-        overrides = [f"dataset.name={args.dataset}", "dataset.options={}", *overrides]
+    overrides = run_overrides(args)
     judge_set = None if args.judge_store is None else GroupDataset.from_store(args.judge_store)
     metrics = evaluate_run(args.run, options=options, overrides=overrides, judge_set=judge_set,
                            out=args.out)

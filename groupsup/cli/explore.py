@@ -6,7 +6,7 @@ import argparse
 import sys
 import time
 
-from groupsup.cli import Command
+from groupsup.cli import Command, add_run_dataset, run_overrides
 from groupsup.hookspecs import hookimpl
 
 DEFAULT_RUN = "runs/demo/run"  # where `groupsup demo` (and `make demo`) trains
@@ -19,12 +19,7 @@ def _configure(p: argparse.ArgumentParser) -> None:
                    help="address to bind (default 127.0.0.1: this machine only; another "
                    "address serves the model to the network, with a warning)")
     p.add_argument("--port", type=int, default=8765, help="port (default 8765; 0: a free one)")
-    p.add_argument("--dataset", default=None, metavar="NAME",
-                   help="a registered dataset to use instead of the one the run's config names "
-                   "(its options then come from --set dataset.options.KEY=VALUE)")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a key of the run's stored config before its dataset is "
-                   "loaded, e.g. dataset.options.path=/data/fonts-store")
+    add_run_dataset(p, "use", "dataset.options.path=/data/fonts-store")
     p.add_argument("--device", default="cpu")
     p.add_argument("--threads", type=int, default=None,
                    help="torch threads (default: torch's choice)")
@@ -48,9 +43,7 @@ def _run(args: argparse.Namespace) -> int:
         import torch
 
         torch.set_num_threads(args.threads)
-    overrides = list(args.overrides)
-    if args.dataset is not None:  # the stored options belong to the stored dataset
-        overrides = [f"dataset.name={args.dataset}", "dataset.options={}", *overrides]
+    overrides = run_overrides(args)
     # what a user can get wrong, refused before anything listens (cheap: no data, no model)
     checkpoint, run_dir = resolve_checkpoint(Path(args.run)), find_run_dir(Path(args.run))
     load_config(run_dir / "config.json", overrides)

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from groupsup.cli import Command
+from groupsup.cli import Command, add_key_values
 from groupsup.data.dataset import GroupDataset
 from groupsup.data.folder import pattern_fields, read_manifest_rows
 from groupsup.data.spec import DatasetSpec
@@ -29,20 +29,20 @@ from groupsup.schema import Attribute, Schema
 def _configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("source", help="a registered dataset name, a store directory, or an image "
                    "folder (with --pattern or --manifest)")
-    p.add_argument("--option", "-o", action="append", default=[], metavar="KEY=VALUE",
+    add_key_values(p, "--option", "-o",
                    help="an option of a registered dataset (repeatable); values parse as "
                    "for `train --set`: a TOML or JSON literal when they are one, else text")
-    p.add_argument("--pattern", help="folder: file-name pattern relative to the folder, e.g. "
-                   "'{letter}_{size}_{font}.png'; its fields name the attributes; {_id} or * "
-                   "skip a part that is not a label")
-    p.add_argument("--manifest", help="folder: CSV/JSON with a path column and one column per "
-                   "attribute")
-    p.add_argument("--attributes", metavar="A,B,...", help="with --manifest: the columns that "
-                   "are attributes (default: every column but 'path')")
+    folder = p.add_argument_group("image folder", "how to read a SOURCE that is a folder")
+    folder.add_argument("--pattern", help="file-name pattern relative to the folder, e.g. "
+                        "'{letter}_{size}_{font}.png'; its fields name the attributes; {_id} or "
+                        "* skip a part that is not a label")
+    folder.add_argument("--manifest", help="CSV/JSON with a path column and one per attribute")
+    folder.add_argument("--attributes", metavar="A,B,...", help="with --manifest: the columns "
+                        "that are attributes (default: every column but 'path')")
     p.add_argument("--split", metavar="NAME", help="report the training side of this zero-shot "
                    "split (as `train` makes it): 'random-combinations' or a split the dataset "
                    "names")
-    p.add_argument("--split-option", action="append", default=[], metavar="KEY=VALUE",
+    add_key_values(p, "--split-option",
                    help="an option of --split, e.g. fraction=0.2 (repeatable; values parse "
                    "as --option values do)")
     p.add_argument("--json", action="store_true", help="machine-readable output")

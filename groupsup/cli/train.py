@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
-from groupsup.cli import Command
+from groupsup.cli import Command, add_key_values
 from groupsup.data import to_tensor, to_uint8
 from groupsup.errors import ConfigError, DataError, did_you_mean
 from groupsup.hookspecs import hookimpl
@@ -23,7 +23,7 @@ from groupsup.plugins import get_host
 def _configure_train(p: argparse.ArgumentParser) -> None:
     p.add_argument("config", nargs="?", help="experiment config (TOML, YAML or JSON); "
                    "optional with --resume (the run's own config is used)")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+    add_key_values(p, "--set", dest="overrides",
                    help="override a config key, e.g. --set train.steps=100 (repeatable)")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its "
                    "latest checkpoint")
@@ -246,8 +246,7 @@ def _configure_config(p: argparse.ArgumentParser) -> None:
                    "options of every registered dataset, backbone, strategy and loss term")
     show = sub.add_parser("show", help="print the resolved config (defaults filled in)")
     show.add_argument("config")
-    show.add_argument("--set", dest="overrides", action="append", default=[],
-                      metavar="KEY=VALUE")
+    add_key_values(show, "--set", dest="overrides", help="override a config key (repeatable)")
 
 
 def _run_config(args: argparse.Namespace) -> int:

@@ -12,7 +12,13 @@ import numpy as np
 
 from groupsup.data.sources import ArraySource
 from groupsup.errors import DataError
-from groupsup.fileio import STORE_FORMAT, atomic_directory, atomic_write_text, store_manifest
+from groupsup.fileio import (
+    STORE_FORMAT,
+    atomic_directory,
+    atomic_write_text,
+    read_json_with_format,
+    store_manifest,
+)
 from groupsup.schema import Schema
 
 if TYPE_CHECKING:
@@ -25,16 +31,8 @@ def read_store(root: Path, mmap: bool = True
                ) -> tuple[type[Schema], np.ndarray, ArraySource, str]:
     """``(schema, labels, images, name)`` of the store at *root* (images memory-mapped unless
     not *mmap*); a :class:`DataError` names the directory or file at fault."""
-    manifest_path = root / "manifest.json"
-    try:
-        manifest = json.loads(manifest_path.read_text())
-    except FileNotFoundError:
-        raise DataError(f"{root}: not a groupsup store (no manifest.json)") from None
-    except json.JSONDecodeError as err:
-        raise DataError(f"{manifest_path}: corrupt JSON ({err})") from None
-    if manifest.get("format") != STORE_FORMAT:
-        raise DataError(f"{manifest_path}: format {manifest.get('format')!r}, expected "
-                        f"{STORE_FORMAT!r}")
+    manifest = read_json_with_format(root / "manifest.json", "format", STORE_FORMAT, DataError,
+                                     f"{root}: not a groupsup store (no manifest.json)")
     schema = Schema.from_dict(manifest["schema"])
     try:
         images = np.load(root / "images.npy", mmap_mode="r" if mmap else None)

@@ -145,16 +145,43 @@ def defined_mean(values: np.ndarray) -> float:
     return float(defined.mean()) if defined.size else float("nan")
 
 
+class AttributeAccuracy:
+    """For results with an ``accuracy (A,)`` per attribute: its mean and the JSON record."""
+
+    attributes: tuple[str, ...]
+    accuracy: np.ndarray
+    config: dict[str, Any]
+
+    @property
+    def mean_accuracy(self) -> float:
+        return float(self.accuracy.mean())
+
+    def accuracy_record(self, metric: str, mean_key: str, **fields: Any) -> dict[str, Any]:
+        """The JSON record of *metric*: the attributes, their accuracy and its mean (under
+        *mean_key*), then *fields*, then the config."""
+        return {"metric": metric, "attributes": list(self.attributes),
+                "accuracy": json_array(self.accuracy), mean_key: self.mean_accuracy, **fields,
+                "config": dict(self.config)}
+
+
 class GapScore:
     """For results with a per-factor ``gap (A,)``: ``score``, its mean over the factors where
     it is defined (NaN for a factor that does not vary; NaN if none does)."""
 
+    factors: tuple[str, ...]
     gap: np.ndarray
+    config: dict[str, Any]
 
     @property
     def score(self) -> float:
         """Mean gap over the factors where it is defined (NaN if none)."""
         return defined_mean(self.gap)
+
+    def gap_record(self, metric: str, **fields: Any) -> dict[str, Any]:
+        """The JSON record of *metric*: the factors, the score (under *metric*) and the gap,
+        then *fields*, then the config."""
+        return {"metric": metric, "factors": list(self.factors), metric: json_float(self.score),
+                "gap": json_array(self.gap), **fields, "config": dict(self.config)}
 
 
 def json_float(value: float) -> float | None:

@@ -22,6 +22,7 @@ from groupsup.data import GroupDataset
 from groupsup.errors import ConfigError, DataError
 from groupsup.evaluate.arrays import (
     ArrayLike,
+    AttributeAccuracy,
     as_label_matrix,
     chance_level,
     json_array,
@@ -107,7 +108,7 @@ def _as_image_batch(images: ArrayLike, name: str, channels: int | None = None) -
 
 
 @dataclass
-class ClassifierFit:
+class ClassifierFit(AttributeAccuracy):
     """A trained :class:`AttributeClassifier` and its accuracy on held-out real images."""
 
     classifier: AttributeClassifier
@@ -116,13 +117,12 @@ class ClassifierFit:
     config: dict[str, Any] = field(default_factory=dict)
 
     @property
-    def mean_accuracy(self) -> float:
-        return float(self.accuracy.mean())
+    def attributes(self) -> tuple[str, ...]:
+        return tuple(self.classifier.names)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"metric": "classifier_accuracy", "attributes": list(self.classifier.names),
-                "accuracy": json_array(self.accuracy), "mean_accuracy": self.mean_accuracy,
-                "chance": json_array(self.chance), "config": dict(self.config)}
+        return self.accuracy_record("classifier_accuracy", "mean_accuracy",
+                                    chance=json_array(self.chance))
 
 
 def train_classifier(

@@ -37,23 +37,16 @@ JUDGE_DATA = ("all", "train")
 
 
 @dataclass
-class Judge:
+class Judge(ClassifierFit):
     """A trained judge and how well it reads real images it did not train on.
 
     ``accuracy``, ``chance`` ``(A,)``: on the scored real images; ``held_out_accuracy``
-    ``(A,)`` or ``None``: on those of them that belong to the run's held-out combinations.
+    ``(A,)`` or ``None``: on those of them that belong to the run's held-out combinations;
+    ``seconds``: the time its trainings took.
     """
 
-    classifier: AttributeClassifier
-    accuracy: np.ndarray
-    chance: np.ndarray
-    held_out_accuracy: np.ndarray | None
-    config: dict[str, Any] = field(default_factory=dict)
+    held_out_accuracy: np.ndarray | None = None
     seconds: float = 0.0
-
-    @property
-    def attributes(self) -> tuple[str, ...]:
-        return tuple(self.classifier.names)
 
     @property
     def unreliable(self) -> list[str]:
@@ -62,20 +55,14 @@ class Judge:
         bad = (self.accuracy < MIN_ACCURACY) | (self.accuracy < self.chance + CHANCE_MARGIN)
         return [a for a, b in zip(self.attributes, bad) if b]
 
-    @property
-    def mean_accuracy(self) -> float:
-        return float(self.accuracy.mean())
-
     def to_dict(self) -> dict[str, Any]:
-        return {"metric": "judge_accuracy", "attributes": list(self.attributes),
-                "accuracy": json_array(self.accuracy), "mean_accuracy": self.mean_accuracy,
-                "chance": json_array(self.chance),
-                "held_out_accuracy": (None if self.held_out_accuracy is None
-                                      else json_array(self.held_out_accuracy)),
-                "unreliable": self.unreliable,
-                "rule": f"unreliable when real-image accuracy < {MIN_ACCURACY} or < chance + "
-                        f"{CHANCE_MARGIN}",
-                "config": dict(self.config)}
+        held_out = self.held_out_accuracy
+        return self.accuracy_record(
+            "judge_accuracy", "mean_accuracy", chance=json_array(self.chance),
+            held_out_accuracy=None if held_out is None else json_array(held_out),
+            unreliable=self.unreliable,
+            rule=f"unreliable when real-image accuracy < {MIN_ACCURACY} or < chance + "
+                 f"{CHANCE_MARGIN}")
 
 
 def _predict(classifier: AttributeClassifier, data: GroupDataset, rows: np.ndarray
@@ -124,9 +111,9 @@ def fit_judge(data: GroupDataset, *, train: np.ndarray, test: np.ndarray | None,
               "budget_hit": any(f.config["steps"] < f.config["planned_steps"] for f in fits),
               "classifier": {k: v for k, v in fits[-1].config.items() if k != "seconds"}}
     classifier.eval()
-    return Judge(classifier, hits.mean(axis=0), chance_level(truth),
-                 hits[on_held].mean(axis=0) if on_held.any() else None, config,
-                 sum(f.config["seconds"] for f in fits))
+    return Judge(classifier, hits.mean(axis=0), chance_level(truth), config,
+                 held_out_accuracy=hits[on_held].mean(axis=0) if on_held.any() else None,
+                 seconds=sum(f.config["seconds"] for f in fits))
 
 
 def _check_options(judge_data: str, folds: int, holdout: float) -> None:

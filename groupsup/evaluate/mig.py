@@ -49,10 +49,8 @@ class MIGScores(GapScore):
     config: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"metric": "mig", "factors": list(self.factors), "mig": json_float(self.score),
-                "gap": json_array(self.gap), "entropy": json_array(self.entropy),
-                "mutual_information": json_array(self.mutual_information),
-                "config": dict(self.config)}
+        return self.gap_record("mig", entropy=json_array(self.entropy),
+                               mutual_information=json_array(self.mutual_information))
 
 
 def discretize(codes: np.ndarray, bins: int) -> np.ndarray:

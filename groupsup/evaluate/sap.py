@@ -39,7 +39,6 @@ from groupsup.evaluate.arrays import (
     GapScore,
     factor_inputs,
     json_array,
-    json_float,
     standardise,
 )
 from groupsup.evaluate.probes import fit_probes
@@ -60,9 +59,8 @@ class SAPScores(GapScore):
     config: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"metric": "sap", "factors": list(self.factors), "sap": json_float(self.score),
-                "gap": json_array(self.gap), "continuous": list(self.continuous),
-                "score_matrix": json_array(self.score_matrix), "config": dict(self.config)}
+        return self.gap_record("sap", continuous=list(self.continuous),
+                               score_matrix=json_array(self.score_matrix))
 
 
 def squared_correlation(x: np.ndarray, v: np.ndarray) -> np.ndarray:

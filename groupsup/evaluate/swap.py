@@ -8,12 +8,12 @@ from typing import Any
 import numpy as np
 
 from groupsup.errors import DataError
-from groupsup.evaluate.arrays import ArrayLike, as_label_matrix, json_array
+from groupsup.evaluate.arrays import ArrayLike, AttributeAccuracy, as_label_matrix
 from groupsup.evaluate.classifier import AttributeClassifier
 
 
 @dataclass(frozen=True)
-class SwapAccuracy:
+class SwapAccuracy(AttributeAccuracy):
     """Per attribute, the fraction of images whose predicted value is the requested one."""
 
     attributes: tuple[str, ...]
@@ -24,12 +24,11 @@ class SwapAccuracy:
 
     @property
     def mean(self) -> float:
-        return float(self.accuracy.mean())
+        return self.mean_accuracy
 
     def to_dict(self) -> dict[str, Any]:
-        return {"metric": "swap_accuracy", "attributes": list(self.attributes),
-                "accuracy": json_array(self.accuracy), "mean": self.mean,
-                "all_correct": self.all_correct, "n": self.n, "config": dict(self.config)}
+        return self.accuracy_record("swap_accuracy", "mean", all_correct=self.all_correct,
+                                    n=self.n)
 
 
 def swap_accuracy(classifier: AttributeClassifier, images: ArrayLike,

@@ -23,7 +23,7 @@ from collections.abc import Generator
 import torch
 
 import groupsup as gs
-from groupsup_baselines.vae import VAE, kl_divergence
+from groupsup_baselines.vae import kl_divergence, vae_backbone
 
 
 def pair_kl(mu1: torch.Tensor, logvar1: torch.Tensor, mu2: torch.Tensor,
@@ -60,11 +60,7 @@ def paired_posteriors(step: gs.StepContext, term: str
                       ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """``(rows (2E,), mu (2E, Z), logvar (2E, Z))`` of the step's ``swap`` pairs: the rows of
     the first images then of the second, and their adaptively averaged posteriors."""
-    backbone = step.model.backbone
-    if not isinstance(backbone, VAE):
-        raise gs.ConfigError(f"loss term {term!r} needs the 'vae' backbone (model.backbone = "
-                             f"'vae', options.inner = ...); this model's is "
-                             f"{type(backbone).__name__}")
+    backbone = vae_backbone(step, term)
     pairs = step.relation("swap")["pairs"]
     mu, logvar = backbone.posterior(step.images)
     a, b = pairs[:, 0], pairs[:, 1]

@@ -35,6 +35,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call
 
+import groupsup as gs
+
 
 def frozen(module: nn.Module, *inputs: torch.Tensor) -> Any:
     """``module(*inputs)`` with every parameter and buffer detached: gradients reach the
@@ -98,3 +100,42 @@ class Discriminator(nn.Module):
         adversarial = self.adversarial(features).mean(dim=(1, 2, 3))
         pooled = features.mean(dim=(2, 3))
         return adversarial, [head(pooled) for head in self.classifiers]
+
+
+class DiscriminatorTerm(gs.LossTerm):
+    """A loss term that owns a :class:`Discriminator` (its config has the first channel count,
+    ``width``), made by its :meth:`build` from the model; ``widths`` are the one-hot widths of
+    the attributes' labels."""
+
+    def __init__(self, options=None, distance: str = "l1") -> None:
+        super().__init__(options, distance)
+        self.discriminator: Discriminator | None = None
+        self.widths: tuple[int, ...] = ()
+
+    def make_discriminator(self, model: gs.SwapAutoencoder, widths: Sequence[int],
+                           **heads: Any) -> Discriminator:
+        """The discriminator for *model*'s images, with *heads* (``condition``, ``classes``)."""
+        self.widths = tuple(widths)
+        width = self.config.width  # type: ignore[attr-defined]
+        self.discriminator = Discriminator(model.image_shape, width=width, **heads)
+        return self.discriminator
+
+    def built_discriminator(self) -> Discriminator:
+        """The discriminator; an error where :meth:`build` has not made it yet."""
+        if self.discriminator is None:
+            raise gs.ConfigError(f"loss term {self.name!r} has no discriminator yet: call "
+                                 "recipe.build(model) first")
+        return self.discriminator
+
+    def adversarial(self, real: tuple[torch.Tensor, ...], fake: tuple[torch.Tensor, ...]
+                    ) -> tuple[torch.Tensor, torch.Tensor, Any, Any]:
+        """``(L_D, L_G, real_heads, fake_heads)`` of one step. *real* and *fake* are the
+        discriminator's inputs (images first, then any condition): L_D teaches it real from
+        fake (the fake images detached), L_G teaches the generator to fool it (frozen);
+        the heads are its other outputs on the real images and on the fake ones (frozen)."""
+        discriminator = self.built_discriminator()
+        real_logits, real_heads = discriminator(*real)
+        fake_logits, _ = discriminator(fake[0].detach(), *fake[1:])
+        fooled, fake_heads = frozen(discriminator, *fake)
+        return (discriminator_loss(real_logits, fake_logits), generator_loss(fooled), real_heads,
+                fake_heads)

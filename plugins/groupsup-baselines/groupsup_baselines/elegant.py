@@ -49,11 +49,10 @@ from torch import nn
 import groupsup as gs
 from groupsup_baselines.adversarial import (
     Discriminator,
-    discriminator_loss,
-    frozen,
-    generator_loss,
+    DiscriminatorTerm,
     one_hot_labels,
 )
+from groupsup_baselines.inner import WrapperBackbone
 
 
 class ElegantConfig(gs.BackboneConfig):
@@ -65,19 +64,11 @@ class ElegantConfig(gs.BackboneConfig):
                                           description="the inner backbone's own config")
 
 
-class Elegant(gs.Backbone):
+class Elegant(WrapperBackbone):
     """Code ``[e ; e_base ; x_base]`` of width ``2E + C H W``; decoding adds a residual to the
     base image ``x_base`` (see the module docstring). ``E`` is the attribute blocks' width."""
 
     Config = ElegantConfig
-    # where ``inner`` is looked up: the plugin registers ``Elegant.using(registries)``
-    registries: gs.Registries | None = None
-
-    @classmethod
-    def using(cls, registries: gs.Registries) -> type[Elegant]:
-        """This class bound to *registries*, where it looks its ``inner`` backbone up."""
-        return type(cls.__name__, (cls,), {"registries": registries, "__doc__": cls.__doc__,
-                                           "__module__": cls.__module__})
 
     def __init__(self, image_shape: tuple[int, int, int], latent_size: int,
                  config: ElegantConfig | Mapping[str, Any] | None = None) -> None:
@@ -94,12 +85,8 @@ class Elegant(gs.Backbone):
         if cfg.inner in ("elegant", "stargan"):
             raise gs.ConfigError(f"elegant: inner must be an encoder-decoder backbone, got "
                                  f"{cfg.inner!r}")
-        if self.registries is None:
-            raise gs.ConfigError("elegant: build it from a registry (the plugin registers "
-                                 "Elegant.using(registries), which looks 'inner' up there)")
-        inner = self.registries.backbones.get(cfg.inner)
         self.encoding = encoding
-        self.inner: gs.Backbone = inner(self.image_shape, encoding, cfg.inner_options)
+        self.inner = self.build_inner("elegant", cfg.inner, encoding, cfg.inner_options)
         self.lift = nn.Linear(2 * encoding, encoding)
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
@@ -145,7 +132,7 @@ class ElegantAdversarialConfig(gs.TermConfig):
     width: int = Field(32, gt=0, description="the discriminator's first channel count")
 
 
-class ElegantAdversarial(gs.LossTerm):
+class ElegantAdversarial(DiscriminatorTerm):
     """ELEGANT's adversarial term: exchange one differing attribute per ``swap`` pair; an
     attribute-conditioned discriminator tells real from exchanged (value: L_D + L_G)."""
 
@@ -154,26 +141,16 @@ class ElegantAdversarial(gs.LossTerm):
     compares = "codes"
     Config = ElegantAdversarialConfig
 
-    def __init__(self, options=None, distance: str = "l1") -> None:
-        super().__init__(options, distance)
-        self.discriminator: Discriminator | None = None
-        self.cardinalities: tuple[int, ...] = ()
-
     def build(self, model: gs.SwapAutoencoder) -> Discriminator:
         """The discriminator, conditioned on the one-hot labels of every attribute."""
         if not isinstance(model.backbone, Elegant):
             raise gs.ConfigError(f"loss term 'elegant-adversarial' needs the 'elegant' backbone; "
                                  f"this model's is {type(model.backbone).__name__}")
-        self.cardinalities = tuple(model.schema.cardinalities)
-        width = self.config.width  # type: ignore[attr-defined]
-        self.discriminator = Discriminator(model.image_shape, width=width,
-                                           condition=sum(self.cardinalities))
-        return self.discriminator
+        cardinalities = model.schema.cardinalities
+        return self.make_discriminator(model, cardinalities, condition=sum(cardinalities))
 
     def run(self, step: gs.StepContext):
-        if self.discriminator is None:
-            raise gs.ConfigError("loss term 'elegant-adversarial' has no discriminator yet: "
-                                 "call recipe.build(model) first")
+        self.built_discriminator()  # before any decode
         pairs = step.relation("swap")["pairs"]
         labels = step.labels
         a, b = pairs[:, 0], pairs[:, 1]
@@ -191,9 +168,7 @@ class ElegantAdversarial(gs.LossTerm):
         fake_labels[rows, attribute] = labels[b][rows, attribute]
         fake_labels[len(a) + rows, attribute] = labels[a][rows, attribute]
         real = step.images[torch.cat([a, b])]
-        real_labels = one_hot_labels(torch.cat([labels[a], labels[b]]), self.cardinalities)
-        condition = one_hot_labels(fake_labels, self.cardinalities)
-        real_logits, _ = self.discriminator(real, real_labels)
-        fake_logits, _ = self.discriminator(fake.detach(), condition)
-        fooled, _ = frozen(self.discriminator, fake, condition)
-        return discriminator_loss(real_logits, fake_logits) + generator_loss(fooled)
+        real_labels = one_hot_labels(torch.cat([labels[a], labels[b]]), self.widths)
+        condition = one_hot_labels(fake_labels, self.widths)
+        d_loss, g_loss, _, _ = self.adversarial((real, real_labels), (fake, condition))
+        return d_loss + g_loss

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import torch
 
 import groupsup as gs
-from groupsup_baselines.vae import VAE
+from groupsup_baselines.vae import vae_backbone
 
 
 def value_slots(labels: torch.Tensor, partition: gs.LatentPartition) -> torch.Tensor:
@@ -110,11 +110,7 @@ def grouped_kl(accumulated: Accumulated) -> torch.Tensor:
 def step_posterior(step: gs.StepContext, term: str) -> Accumulated:
     """The step's accumulated posteriors (``(M, Z)`` each) from the ``vae`` backbone's own and
     the step's labels ``(M, A)``."""
-    backbone = step.model.backbone
-    if not isinstance(backbone, VAE):
-        raise gs.ConfigError(f"loss term {term!r} needs the 'vae' backbone (model.backbone = "
-                             f"'vae', options.inner = ...); this model's is "
-                             f"{type(backbone).__name__}")
+    backbone = vae_backbone(step, term)
     mu, logvar = backbone.posterior(step.images)
     return accumulate(mu, logvar, value_slots(step.labels, step.partition))
 

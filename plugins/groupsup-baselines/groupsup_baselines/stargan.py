@@ -50,9 +50,7 @@ from torch import nn
 import groupsup as gs
 from groupsup_baselines.adversarial import (
     Discriminator,
-    discriminator_loss,
-    frozen,
-    generator_loss,
+    DiscriminatorTerm,
     one_hot_labels,
 )
 
@@ -166,34 +164,24 @@ class StarGANLossConfig(gs.TermConfig):
     width: int = Field(32, gt=0, description="the discriminator's first channel count")
 
 
-class StarGANLoss(gs.LossTerm):
+class StarGANLoss(DiscriminatorTerm):
     """StarGAN's objective: adversarial + lambda_cls classification (discriminator on real
     images, generator on translated ones) + lambda_rec cycle reconstruction; value L_D + L_G."""
 
     name = "stargan"
     Config = StarGANLossConfig
 
-    def __init__(self, options=None, distance: str = "l1") -> None:
-        super().__init__(options, distance)
-        self.discriminator: Discriminator | None = None
-        self.widths: tuple[int, ...] = ()
-
     def build(self, model: gs.SwapAutoencoder) -> Discriminator:
         """The discriminator: an adversarial head and one classifier head per attribute."""
-        self.widths = check_layout(model, f"loss term {self.name!r}")
-        width = self.config.width  # type: ignore[attr-defined]
-        self.discriminator = Discriminator(model.image_shape, width=width,
-                                           classes=model.schema.cardinalities)
-        return self.discriminator
+        widths = check_layout(model, f"loss term {self.name!r}")
+        return self.make_discriminator(model, widths, classes=model.schema.cardinalities)
 
     def classification(self, logits: list[torch.Tensor], labels: torch.Tensor) -> torch.Tensor:
         return torch.stack([F.cross_entropy(lg, labels[:, j]) for j, lg in enumerate(logits)]
                            ).mean()
 
     def run(self, step: gs.StepContext):
-        if self.discriminator is None:
-            raise gs.ConfigError("loss term 'stargan' has no discriminator yet: call "
-                                 "recipe.build(model) first")
+        self.built_discriminator()  # before any decode
         cfg: StarGANLossConfig = self.config  # type: ignore[assignment]
         x, labels = step.images, step.labels
         target = labels[torch.randperm(len(labels), device=labels.device)]
@@ -202,13 +190,10 @@ class StarGANLoss(gs.LossTerm):
         fake = step.to_image(raw)
         back = yield gs.Decode(torch.cat([own, fake.flatten(1)], dim=1))
         cycle = self.compare(step, back, x)
-        real_logits, real_classes = self.discriminator(x)
-        fake_logits, _ = self.discriminator(fake.detach())
-        fooled, fake_classes = frozen(self.discriminator, fake)
-        d_loss = (discriminator_loss(real_logits, fake_logits)
-                  + cfg.lambda_cls * self.classification(real_classes, labels))
-        g_loss = (generator_loss(fooled) + cfg.lambda_cls
-                  * self.classification(fake_classes, target) + cfg.lambda_rec * cycle)
+        d_adversarial, g_adversarial, real_classes, fake_classes = self.adversarial((x,), (fake,))
+        d_loss = d_adversarial + cfg.lambda_cls * self.classification(real_classes, labels)
+        g_loss = (g_adversarial + cfg.lambda_cls * self.classification(fake_classes, target)
+                  + cfg.lambda_rec * cycle)
         return d_loss + g_loss
 
 

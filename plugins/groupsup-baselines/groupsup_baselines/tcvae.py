@@ -36,7 +36,7 @@ import torch
 from pydantic import Field
 
 import groupsup as gs
-from groupsup_baselines.vae import VAE
+from groupsup_baselines.vae import vae_backbone
 
 LOG_2PI = math.log(2 * math.pi)
 
@@ -98,11 +98,7 @@ class TCKL(gs.LossTerm):
     Config = TCKLConfig
 
     def run(self, step: gs.StepContext) -> torch.Tensor:
-        backbone = step.model.backbone
-        if not isinstance(backbone, VAE):
-            raise gs.ConfigError(f"loss term 'tc-kl' needs the 'vae' backbone (model.backbone = "
-                                 f"'vae', options.inner = ...); this model's is "
-                                 f"{type(backbone).__name__}")
+        backbone = vae_backbone(step, "tc-kl")
         if len(step.images) < 2:
             raise gs.ConfigError("loss term 'tc-kl' estimates the aggregate posterior from the "
                                  "step's batch: it needs at least 2 images per step")

@@ -22,6 +22,7 @@ from pydantic import Field
 from torch import nn
 
 import groupsup as gs
+from groupsup_baselines.inner import WrapperBackbone
 
 # log-variance is clamped to this range: variances from 2e-9 to 3e3 (keeps exp() finite)
 LOGVAR_RANGE = (-20.0, 8.0)
@@ -39,19 +40,10 @@ class VAEConfig(gs.BackboneConfig):
         "else 'nmi' (a logged fallback); training ignores it")
 
 
-class VAE(gs.Backbone):
+class VAE(WrapperBackbone):
     """A Gaussian encoder ``q(z|x) = N(mu(x), diag(exp(logvar(x))))`` around an inner backbone."""
 
     Config = VAEConfig
-    # where ``inner`` is looked up: set by :meth:`using` (the plugin registers ``VAE.using``
-    # with the registries its hook receives)
-    registries: gs.Registries | None = None
-
-    @classmethod
-    def using(cls, registries: gs.Registries) -> type[VAE]:
-        """This class bound to *registries*, where it looks its ``inner`` backbone up."""
-        return type(cls.__name__, (cls,), {"registries": registries, "__doc__": cls.__doc__,
-                                           "__module__": cls.__module__})
 
     def __init__(self, image_shape: tuple[int, int, int], latent_size: int,
                  config: VAEConfig | Mapping[str, Any] | None = None) -> None:
@@ -59,11 +51,7 @@ class VAE(gs.Backbone):
         cfg: VAEConfig = self.config  # type: ignore[assignment]
         if cfg.inner == "vae":
             raise gs.ConfigError("vae: inner must be another backbone than 'vae'")
-        if self.registries is None:
-            raise gs.ConfigError("vae: build it from a registry (the plugin registers "
-                                 "VAE.using(registries), which looks 'inner' up there)")
-        inner = self.registries.backbones.get(cfg.inner)
-        self.inner: gs.Backbone = inner(self.image_shape, 2 * latent_size, cfg.inner_options)
+        self.inner = self.build_inner("vae", cfg.inner, 2 * latent_size, cfg.inner_options)
         self.output = self.inner.output
         self.lift = nn.Linear(latent_size, 2 * latent_size)
         self._posterior: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None
@@ -103,6 +91,17 @@ def kl_divergence(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     return 0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar).mean()
 
 
+def vae_backbone(step: gs.StepContext, term: str) -> VAE:
+    """The step's model's ``vae`` backbone; a :class:`~groupsup.ConfigError` names loss term
+    *term*, which needs it, where the model has another."""
+    backbone = step.model.backbone
+    if not isinstance(backbone, VAE):
+        raise gs.ConfigError(f"loss term {term!r} needs the 'vae' backbone (model.backbone = "
+                             f"'vae', options.inner = ...); this model's is "
+                             f"{type(backbone).__name__}")
+    return backbone
+
+
 class KL(gs.LossTerm):
     """KL divergence of the ``vae`` backbone's posterior from N(0, I), nats per latent dim."""
 
@@ -110,9 +109,5 @@ class KL(gs.LossTerm):
     compares = "codes"
 
     def run(self, step: gs.StepContext) -> torch.Tensor:
-        backbone = step.model.backbone
-        if not isinstance(backbone, VAE):
-            raise gs.ConfigError(f"loss term 'kl' needs the 'vae' backbone (model.backbone = "
-                                 f"'vae', options.inner = ...); this model's is "
-                                 f"{type(backbone).__name__}")
+        backbone = vae_backbone(step, "kl")
         return kl_divergence(*backbone.posterior(step.images))
