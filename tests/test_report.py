@@ -1,5 +1,6 @@
 """``groupsup evaluate`` end to end on a tiny trained run: metrics, report.md, report.html."""
 
+import base64
 import json
 import re
 
@@ -58,13 +59,24 @@ def test_evaluate_writes_metrics_and_reports(trained_run, capsys):
     assert "<table>" in page and "missing image" not in page
 
 
-def test_markdown_subset_to_html(tmp_path):
-    text = ("# Title\n\nSome `code` and **bold** <b>.\ncontinued\n\n| a | b |\n|---|---|\n"
-            "| 1 | 2 |\n\n- one\n- two\n  more\n\n```json\n{\"k\": 1}\n```\n\n![gone](x.png)\n")
-    page = markdown_to_html(text, tmp_path, "T")
+def test_markdown_to_html_inlines_images(tmp_path):
+    """CommonMark with pipe tables (markdown-it-py); raw HTML escaped; an image on its own line is
+    a figure with its file inlined, a missing file is named in its place."""
+    (tmp_path / "sheet.png").write_bytes(b"\x89PNG not really")
+    text = ("# Title\n\nSome `code` and **bold** <b>, [a link](https://example.org).\n"
+            "continued\n\n| a | b |\n|---|---:|\n| 1 | 2 |\n\n- one\n- two\n  more\n\n"
+            "```json\n{\"k\": 1}\n```\n\n![the sheet](sheet.png)\n\n![gone](x.png)\n")
+    page = markdown_to_html(text, tmp_path, "T & U")
+    assert page.startswith("<!DOCTYPE html>") and "<title>T &amp; U</title><style>" in page
     assert "<h1>Title</h1>" in page
-    assert "<p>Some <code>code</code> and <strong>bold</strong> &lt;b&gt;. continued</p>" in page
-    assert "<thead><tr><th>a</th><th>b</th></tr></thead><tbody><tr><td>1</td><td>2</td>" in page
-    assert "<ul><li>one</li><li>two more</li></ul>" in page
-    assert '<pre><code>{"k": 1}</code></pre>' in page
-    assert "missing image x.png" in page
+    assert ("<p>Some <code>code</code> and <strong>bold</strong> &lt;b&gt;, "
+            '<a href="https://example.org">a link</a>.\ncontinued</p>') in page
+    cells = re.sub(r"\s+", "", page.split("<table>")[1].split("</table>")[0])
+    assert cells == ('<thead><tr><th>a</th><thstyle="text-align:right">b</th></tr></thead>'
+                     '<tbody><tr><td>1</td><tdstyle="text-align:right">2</td></tr></tbody>')
+    assert "<ul>\n<li>one</li>\n<li>two\nmore</li>\n</ul>" in page
+    assert '<pre><code class="language-json">{&quot;k&quot;: 1}\n</code></pre>' in page
+    data = base64.b64encode(b"\x89PNG not really").decode("ascii")
+    assert (f'<figure><img alt="the sheet" src="data:image/png;base64,{data}">'
+            "<figcaption>the sheet</figcaption></figure>") in page
+    assert "<figure><em>missing image x.png</em></figure>" in page

@@ -10,7 +10,6 @@ import signal
 import socket
 import subprocess
 import sys
-import types
 from pathlib import Path
 
 import pytest
@@ -341,8 +340,8 @@ def test_a_full_disk_when_a_resume_takes_its_lock_is_one_line_naming_the_file(tm
 
 # ---------------------------------------------------------------------- portability
 def test_groupsup_imports_where_fcntl_does_not_exist():
-    """``import groupsup`` needs nothing POSIX-only: the run lock imports ``fcntl`` (or, on
-    Windows, ``msvcrt``) only when a lock is taken."""
+    """``import groupsup`` needs nothing POSIX-only (Windows has no ``fcntl``): filelock, which
+    holds the run lock, picks the platform's primitive."""
     code = ("import sys; sys.modules['fcntl'] = None\n"
             "import groupsup, groupsup.cli\n"
             "from groupsup.train.lock import RunLock\n"
@@ -354,22 +353,36 @@ def test_groupsup_imports_where_fcntl_does_not_exist():
     assert done.stdout.split()[2] == gs.__file__  # this checkout, not another installed one
 
 
-def test_the_windows_lock_takes_one_byte_past_the_owner_record_and_lets_go_first(
-        tmp_path, monkeypatch):
-    """The msvcrt path, with a stand-in msvcrt that records its calls: the locked byte lies
-    past the owner record (a second process can read who holds the lock), and the lock is
-    dropped and the file closed before the unlink (Windows cannot unlink an open file)."""
-    calls = []
-
-    def locking(fd: int, mode: int, nbytes: int) -> None:
-        calls.append((mode, os.lseek(fd, 0, os.SEEK_CUR), nbytes, os.path.exists(path)))
-
-    fake = types.SimpleNamespace(LK_NBLCK=2, LK_UNLCK=0, locking=locking)
-    monkeypatch.setitem(sys.modules, "msvcrt", fake)
-    monkeypatch.setattr(lock_module, "_WINDOWS", True)
+def test_the_run_lock_is_a_filelock_lock(tmp_path):
+    """The lock is filelock's, so any filelock user (the Fonts writer's store lock is one)
+    contends with it on the same file: refused while a run holds it, free after."""
+    filelock = pytest.importorskip("filelock")
     path = tmp_path / "run" / LOCK_FILE
+    with RunLock(tmp_path / "run"), pytest.raises(filelock.Timeout):
+        filelock.FileLock(path, blocking=False).acquire()
+    other = filelock.FileLock(path, blocking=False)
+    with other, pytest.raises(RunLockedError, match=r"in use by pid \? on host \?"):
+        RunLock(tmp_path / "run").acquire()
+
+
+def test_a_lock_file_removed_by_its_releasing_holder_is_retried_not_refused(tmp_path,
+                                                                           monkeypatch):
+    """A process that locked the old, already unlinked file of a holder that released
+    meanwhile finds the file gone and takes the current one (here: the first attempt is
+    refused and the file removed, as a racing release leaves it)."""
+    real = lock_module.FileLock.acquire
+    attempts = []
+
+    def racing(self, *args, **kwargs):
+        attempts.append(1)
+        if len(attempts) == 1:
+            Path(self.lock_file).unlink(missing_ok=True)
+            raise lock_module.Timeout(self.lock_file)
+        return real(self, *args, **kwargs)
+
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / LOCK_FILE).write_text("")
+    monkeypatch.setattr(lock_module.FileLock, "acquire", racing)
     with RunLock(tmp_path / "run"):
-        assert json.loads(path.read_text())["pid"] == os.getpid()
-    offset = lock_module._WINDOWS_LOCK_OFFSET
-    assert calls == [(2, offset, 1, True), (0, offset, 1, True)]
-    assert not path.exists() and not (tmp_path / "run").exists()
+        owner = json.loads((tmp_path / "run" / LOCK_FILE).read_text())
+    assert len(attempts) == 2 and owner["pid"] == os.getpid()

@@ -9,10 +9,9 @@
 - ``report.html``: the same document with every image inlined as a base64 ``data:`` URI, so the
   file can be mailed or archived alone.
 
-The HTML is rendered from the Markdown by :func:`markdown_to_html`, which understands the subset
-the reports use (headings, paragraphs, pipe tables, images on their own line, fenced code,
-``-`` lists, inline code and bold), so any other Markdown report (the Fonts demo's) can reuse it
-through :func:`write_html`.
+The HTML is rendered from the Markdown by :func:`markdown_to_html` with markdown-it-py
+(CommonMark with pipe tables; raw HTML in the text is escaped), so any other Markdown report
+(the Fonts demo's) can reuse it through :func:`write_html`.
 """
 
 from __future__ import annotations
@@ -22,10 +21,16 @@ import html
 import json
 import math
 import os
-import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from markdown_it import MarkdownIt
+from markdown_it.renderer import RendererHTML
+from markdown_it.rules_core import StateCore
+from markdown_it.token import Token
+from markdown_it.utils import OptionsDict
 
 from groupsup.evaluate.latent import summary_line
 from groupsup.fileio import atomic_write_text
@@ -271,96 +276,55 @@ def write_html(markdown_path: str | Path, title: str | None = None) -> Path:
 
 
 # ---------------------------------------------------------------------- Markdown -> HTML
-_IMAGE = re.compile(r"^!\[([^\]]*)\]\(([^)]+)\)$")
 _STYLE = ("body{font-family:sans-serif;max-width:60em;margin:2em auto;padding:0 1em;"
           "line-height:1.45}table{border-collapse:collapse;margin:1em 0}"
           "td,th{border:1px solid #ccc;padding:.2em .6em;text-align:right}"
           "td:first-child,th:first-child{text-align:left}img{max-width:100%}"
           "pre{background:#f5f5f5;padding:1em;overflow:auto}figure{margin:1em 0}")
+_MIME = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg",
+         ".svg": "image/svg+xml"}
 
 
-def _inline(text: str) -> str:
-    out = html.escape(text, quote=False)
-    out = re.sub(r"`([^`]+)`", r"<code>\1</code>", out)
-    return re.sub(r"\*\*([^*]+)\*\*", r"<strong>\1</strong>", out)
+def _figures(state: StateCore) -> None:
+    """A paragraph that holds one image and nothing else becomes a ``<figure>``."""
+    tokens = state.tokens
+    for i in range(len(tokens) - 2):
+        opening, inline, closing = tokens[i:i + 3]
+        children = inline.children or []
+        if (opening.type == "paragraph_open" and not opening.hidden and inline.type == "inline"
+                and len(children) == 1 and children[0].type == "image"):
+            opening.tag = closing.tag = "figure"
+            children[0].meta["figure"] = True
 
 
-def _image(alt: str, src: str, base: Path) -> str:
-    file = base / src
+def _inline_image(renderer: RendererHTML, tokens: Sequence[Token], idx: int,
+                  options: OptionsDict, env: dict[str, Any]) -> str:
+    """An image with a relative path (against ``env["base"]``) inlined as a base64 ``data:``
+    URI, its alt text as the caption of a figure; a missing file says so in its place; an
+    image with a scheme (``https:``, ``data:``) is left as it is."""
+    token = tokens[idx]
+    src = str(token.attrGet("src") or "")
+    if urlsplit(src).scheme:
+        return renderer.image(tokens, idx, options, env)
+    alt = html.escape(renderer.renderInlineAsText(token.children or [], options, env))
+    file = Path(env["base"]) / unquote(src)
     if not file.is_file():
-        return f"<p><em>missing image {html.escape(src)}</em></p>"
-    mime = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg",
-            ".svg": "image/svg+xml"}.get(file.suffix.lower(), "application/octet-stream")
+        return f"<em>missing image {html.escape(unquote(src))}</em>"
+    mime = _MIME.get(file.suffix.lower(), "application/octet-stream")
     data = base64.b64encode(file.read_bytes()).decode("ascii")
-    return (f'<figure><img alt="{html.escape(alt)}" src="data:{mime};base64,{data}">'
-            f"<figcaption>{html.escape(alt)}</figcaption></figure>")
+    caption = f"<figcaption>{alt}</figcaption>" if token.meta.get("figure") else ""
+    return f'<img alt="{alt}" src="data:{mime};base64,{data}">{caption}'
 
 
-def _html_table(lines: list[str]) -> str:
-    def cells(line: str) -> list[str]:
-        return [c.strip() for c in line.strip().strip("|").split("|")]
-
-    head = "".join(f"<th>{_inline(c)}</th>" for c in cells(lines[0]))
-    body = "".join("<tr>" + "".join(f"<td>{_inline(c)}</td>" for c in cells(line)) + "</tr>"
-                   for line in lines[2:])
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+_MARKDOWN = MarkdownIt("commonmark", {"html": False}).enable("table")
+_MARKDOWN.core.ruler.push("figures", _figures)
+_MARKDOWN.add_render_rule("image", _inline_image)
 
 
 def markdown_to_html(text: str, base: Path, title: str) -> str:
-    """A self-contained HTML page from the Markdown subset of the reports; images (paths
-    relative to *base*) are inlined as base64 data URIs."""
-    blocks: list[str] = []
-    lines = text.splitlines()
-    i = 0
-    while i < len(lines):
-        line = lines[i]
-        if not line.strip():
-            i += 1
-        elif line.startswith("```"):
-            end = next((j for j in range(i + 1, len(lines)) if lines[j].startswith("```")),
-                       len(lines))
-            code = html.escape("\n".join(lines[i + 1:end]), quote=False)
-            blocks.append(f"<pre><code>{code}</code></pre>")
-            i = end + 1
-        elif line.startswith("#"):
-            level = len(line) - len(line.lstrip("#"))
-            blocks.append(f"<h{level}>{_inline(line[level:].strip())}</h{level}>")
-            i += 1
-        elif _IMAGE.match(line.strip()):
-            alt, src = _IMAGE.match(line.strip()).groups()  # type: ignore[union-attr]
-            blocks.append(_image(alt, src, base))
-            i += 1
-        else:
-            start = i
-            kind = "table" if line.startswith("|") else "list" if line.startswith("- ") else "p"
-            i += 1
-            while i < len(lines) and lines[i].strip() and not lines[i].startswith(("#", "```")):
-                if kind == "table" and not lines[i].startswith("|"):
-                    break
-                if kind == "p" and (lines[i].startswith("|") or _IMAGE.match(lines[i].strip())):
-                    break
-                i += 1
-            chunk = lines[start:i]
-            if kind == "table":
-                blocks.append(_html_table(chunk))
-            elif kind == "list":
-                blocks.append("<ul>" + "".join(f"<li>{_inline(it)}</li>"
-                                                for it in _list_items(chunk))
-                              + "</ul>")
-            else:
-                blocks.append(f"<p>{_inline(' '.join(chunk))}</p>")
-    body = "\n".join(blocks)
+    """A self-contained HTML page from CommonMark with pipe tables (markdown-it-py; raw HTML in
+    the text is escaped); images (paths relative to *base*) are inlined as base64 data URIs."""
+    body = _MARKDOWN.render(text, {"base": base})
     return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
             f"<title>{html.escape(title)}</title><style>{_STYLE}</style></head>\n"
-            f"<body>\n{body}\n</body></html>\n")
-
-
-def _list_items(lines: list[str]) -> list[str]:
-    """``- a`` / continuation lines -> item texts."""
-    items: list[str] = []
-    for line in lines:
-        if line.startswith("- "):
-            items.append(line[2:].strip())
-        elif items:
-            items[-1] += " " + line.strip()
-    return items
+            f"<body>\n{body}</body></html>\n")

@@ -17,7 +17,6 @@ interrupted job resumes where it stopped:
 
 from __future__ import annotations
 
-import contextlib
 import json
 import multiprocessing
 import os
@@ -29,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from filelock import FileLock
 from tqdm import tqdm
 
 import groupsup as gs
@@ -42,11 +42,6 @@ from groupsup_fonts.layout import (
 )
 from groupsup_fonts.plan import RenderPlan
 from groupsup_fonts.schema import COLOUR_NAMES, LETTERS, SIZES
-
-try:
-    import fcntl
-except ImportError:  # Windows
-    fcntl = None
 
 FOLDER_FORMAT = "groupsup.fonts-folder/1"
 LAYOUTS = ("folder", "store")
@@ -179,23 +174,10 @@ def render_store(plan: RenderPlan, path: str | os.PathLike, *, workers: int = 1,
     began, workers = time.perf_counter(), _check_workers(workers)
     root = Path(path)
     root.parent.mkdir(parents=True, exist_ok=True)
-    with _exclusive(root.with_name(f".{root.name}.lock")):
+    # processes rendering the same store (ranks of a distributed run loading one cached
+    # dataset) take turns: the later ones find it complete. filelock, as the run lock.
+    with FileLock(root.with_name(f".{root.name}.lock")):
         return _render_store(plan, root, workers, progress, overwrite, name, began)
-
-
-@contextlib.contextmanager
-def _exclusive(lock: Path) -> Iterator[None]:
-    """Hold an advisory lock on *lock*, so that processes rendering the same store (ranks of a
-    distributed run loading one cached dataset) take turns: the later ones find it complete.
-    Without ``fcntl`` (Windows) no lock is taken."""
-    with open(lock, "a") as handle:
-        if fcntl is not None:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            if fcntl is not None:
-                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
 def _render_store(plan: RenderPlan, root: Path, workers: int, progress: bool, overwrite: bool,
