@@ -248,7 +248,7 @@ def test_the_command_reports_a_network_error_in_one_line(plugin, tmp_path, capsy
 
 def test_listing_still_works_beside_fetch(plugin, capsys):
     assert main(["datasets", "local"]) == 0
-    assert "local" in capsys.readouterr().out
+    assert "    download: groupsup datasets fetch local\n" in capsys.readouterr().out
     assert main(["datasets", "local", "extra"]) == 1
     assert "go with fetch only" in capsys.readouterr().err
 

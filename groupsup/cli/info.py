@@ -123,6 +123,7 @@ def _run_datasets(args: argparse.Namespace) -> int:
                 a.name: {"values": None if a.values is None else len(a.values),
                          "latent": a.latent} for a in spec.schema.attributes},
             "expects": spec.expects, "description": entry.description or spec.description,
+            "fetch": "download" if spec.downloads else "on request" if spec.access else None,
         })
         if args.name:
             rows[-1]["options"] = spec.options()
@@ -138,6 +139,10 @@ def _run_datasets(args: argparse.Namespace) -> int:
             for n, a in row["attributes"].items())
         print(f"    attributes: {attrs}")
         print(f"    expects: {row['expects']}")
+        if row["fetch"] == "download":
+            print(f"    download: groupsup datasets fetch {row['name']}")
+        elif row["fetch"] == "on request":
+            print(f"    data on request: groupsup datasets fetch {row['name']} says where")
         if "options" in row:
             _print_options(row["options"])
     return 0
