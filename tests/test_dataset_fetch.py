@@ -10,6 +10,8 @@ import http.server
 import os
 import re
 import socket
+import subprocess
+import sys
 import textwrap
 import threading
 from collections.abc import Iterator
@@ -42,6 +44,9 @@ def _handler(state: Server) -> type[http.server.BaseHTTPRequestHandler]:
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             state.requests += 1
+            if self.path != "/data/file.bin":
+                self.send_error(404)
+                return
             asked = self.headers.get("Range")
             start = 0
             if asked:
@@ -116,6 +121,15 @@ def test_a_server_that_ignores_range_starts_over_cleanly(server, tmp_path):
     assert (tmp_path / "sub" / "file.bin").read_bytes() == PAYLOAD
 
 
+def test_a_partial_file_the_server_cannot_continue_starts_over(server, tmp_path):
+    partial = tmp_path / "sub" / ("file.bin" + PARTIAL_SUFFIX)
+    partial.parent.mkdir()
+    partial.write_bytes(b"y" * (len(PAYLOAD) + 10))  # longer than the file: a 416
+    done = fetch(declared(server.url, size=None), tmp_path, progress=False)
+    assert server.ranges == [f"bytes={len(PAYLOAD) + 10}-"] and server.requests == 2
+    assert done.resumed_from == 0 and done.path.read_bytes() == PAYLOAD
+
+
 def test_a_checksum_mismatch_is_refused_naming_the_file(server, tmp_path):
     wrong = "0" * 64
     with pytest.raises(gs.DataError) as err:
@@ -160,6 +174,13 @@ def test_a_refused_connection_is_one_line_naming_the_url(tmp_path):
     with pytest.raises(gs.DataError) as err:
         fetch(declared(url), tmp_path, progress=False)
     assert str(err.value) == f"{url}: Connection refused"
+
+
+def test_an_http_error_is_one_line_with_its_status(server, tmp_path):
+    url = server.url.replace("/data/file.bin", "/missing")
+    with pytest.raises(gs.DataError) as err:
+        fetch(declared(url), tmp_path, progress=False)
+    assert str(err.value) == f"{url}: HTTP 404 Not Found"
 
 
 def test_a_cut_transfer_keeps_the_partial_file_and_the_next_run_resumes_it(server, tmp_path):
@@ -264,3 +285,8 @@ def test_registration_datasets_say_where_to_request_them(name, where, tmp_path, 
     err = capsys.readouterr().err
     assert where in err and f"data/{name}/" in err and "The loader expects: <root>/" in err
     assert os.listdir(tmp_path) == []
+
+
+def test_import_groupsup_does_not_load_the_downloader():
+    code = "import sys, groupsup; assert 'groupsup.data.download' not in sys.modules"
+    assert subprocess.run([sys.executable, "-c", code], timeout=120).returncode == 0

@@ -84,9 +84,9 @@ def _reason(err: BaseException) -> str:
     if isinstance(err, urllib.error.HTTPError):
         return f"HTTP {err.code} {err.reason}"
     if isinstance(err, urllib.error.URLError):
-        err = err.reason if isinstance(err.reason, BaseException) else err
-        if not isinstance(err, BaseException):
-            return str(err)
+        if not isinstance(err.reason, BaseException):
+            return str(err.reason)
+        err = err.reason
     if isinstance(err, OSError) and err.strerror:
         return err.strerror
     return str(err) or type(err).__name__
@@ -107,13 +107,20 @@ def _content_start(response: http.client.HTTPResponse, offset: int) -> int | Non
     return offset if found and int(found.group(1)) == offset else None
 
 
-def _open(download: Download, offset: int, partial: Path) -> http.client.HTTPResponse:
+def _open(download: Download, offset: int, partial: Path) -> http.client.HTTPResponse | None:
+    """The server's response for the bytes from *offset*; None for a 416 (Range Not
+    Satisfiable: the partial file is no prefix of what the server has)."""
     headers = {"User-Agent": f"groupsup/{__version__}"}
     if offset:
         headers["Range"] = f"bytes={offset}-"
     request = urllib.request.Request(download.url, headers=headers)
     try:
         return urllib.request.urlopen(request, timeout=TIMEOUT_S)
+    except urllib.error.HTTPError as err:
+        err.close()
+        if err.code == 416 and offset:
+            return None
+        raise _network_error(download, err, partial) from None
     except (urllib.error.URLError, OSError, http.client.HTTPException) as err:
         raise _network_error(download, err, partial) from None
 
@@ -153,14 +160,10 @@ def _transfer(download: Download, partial: Path, progress: bool) -> int:
         offset = 0
     if download.size is not None and offset == download.size:
         return offset  # complete already: only the checks are left
-    try:
-        response = _open(download, offset, partial)
-    except DataError as err:
-        # 416: the partial file is no prefix of what the server has; start over
-        if offset and "HTTP 416" in str(err):
-            partial.unlink()
-            return _transfer(download, partial, progress)
-        raise
+    response = _open(download, offset, partial)
+    if response is None:  # the server cannot continue from there: start over
+        partial.unlink()
+        return _transfer(download, partial, progress)
     with response:
         start = _content_start(response, offset)
         if start is None:
