@@ -15,7 +15,14 @@ from pydantic import BaseModel
 
 from groupsup.backbones import Backbone, BackboneConfig
 from groupsup.cli import Command
-from groupsup.data import IMAGE_SUFFIXES, DatasetSpec, GroupDataset, ImageScan, scan_images
+from groupsup.data import (
+    IMAGE_SUFFIXES,
+    DatasetSpec,
+    Download,
+    GroupDataset,
+    ImageScan,
+    scan_images,
+)
 from groupsup.errors import (
     ConfigError,
     DataError,
@@ -146,6 +153,7 @@ __all__ = [
     "DataError",
     "DatasetSpec",
     "Decode",
+    "Download",
     "Encode",
     "EvalContext",
     "EvalOptions",

@@ -113,6 +113,19 @@ def atomic_save(path: str | os.PathLike, write: Callable[[Path], None],
     return path
 
 
+def replace_file(source: str | os.PathLike, target: str | os.PathLike) -> Path:
+    """Put the complete file *source* at *target* by a rename, replacing any old one: fsync it,
+    ``os.replace`` it (same folder, so atomic), fsync the folder. For a file written in place
+    over time, e.g. a resumable download's partial file, that cannot go through
+    :func:`atomic_save`."""
+    source, target = Path(source), Path(target)
+    with open(source, "rb") as handle:
+        os.fsync(handle.fileno())
+    os.replace(source, target)
+    _fsync_directory(target.parent)
+    return target
+
+
 def atomic_write_bytes(path: str | os.PathLike, data: bytes, durable: bool = True) -> Path:
     """Write *data* to *path* atomically (see :func:`atomic_save`)."""
     def write(tmp: Path) -> None:

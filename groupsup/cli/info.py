@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
+from pathlib import Path
 from typing import Any
 
 from groupsup.cli import Command
+from groupsup.errors import ConfigError
 from groupsup.hookspecs import hookimpl
 from groupsup.plugins import get_host
 
@@ -44,9 +47,47 @@ def _run_plugins(args: argparse.Namespace) -> int:
 
 
 def _configure_datasets(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("name", nargs="?", help="one dataset: also list its options (type, "
-                        "default, meaning)")
+    parser.usage = "groupsup datasets [-h] [--json] [NAME | fetch NAME [--out DIR]]"
+    parser.add_argument("name", nargs="?", metavar="NAME", help="one dataset: also list its "
+                        "options (type, default, meaning); `fetch NAME` downloads the public "
+                        "files the dataset declares")
+    parser.add_argument("fetch_name", nargs="?", help=argparse.SUPPRESS)
     parser.add_argument("--json", action="store_true", help="machine-readable output")
+    parser.add_argument("--out", type=Path, metavar="DIR", help="with fetch: the folder to "
+                        "download into (default: the dataset's default root, e.g. "
+                        "data/dsprites)")
+
+
+def _run_fetch(name: str, out: Path | None) -> int:
+    """``groupsup datasets fetch NAME``: download and verify what the dataset declares, or say
+    where to request it."""
+    from groupsup.data.download import default_folder, fetch
+
+    spec = get_host().datasets.get(name)
+    if not spec.downloads:
+        if spec.access:
+            print(f"{name}: groupsup cannot download this dataset.\n{spec.access.rstrip()}\n"
+                  f"The loader expects: {spec.expects}", file=sys.stderr)
+        else:
+            print(f"{name}: declares no file to download; the loader expects: "
+                  f"{spec.expects}", file=sys.stderr)
+        return 1
+    folder = out if out is not None else default_folder(spec)
+    if folder is None:
+        raise ConfigError(f"{name} has no default `root` option to download into; give "
+                          "--out DIR")
+    for download in spec.downloads:
+        done = fetch(download, folder)
+        checked = ", ".join(f"{k} {v}" for k, v in done.digests.items())
+        if done.status == "present":
+            print(f"{done.path}: already present and verified ({checked}); not downloaded "
+                  "again")
+        else:
+            resumed = f", resumed from byte {done.resumed_from}" if done.resumed_from else ""
+            print(f"{done.path}: downloaded from {download.url}{resumed}; verified ({checked})")
+    if out is not None and out != default_folder(spec):
+        print(f"use it with dataset.options.root = {json.dumps(str(out))}")
+    return 0
 
 
 def _print_options(options: list[dict[str, Any]]) -> None:
@@ -63,6 +104,14 @@ def _print_options(options: list[dict[str, Any]]) -> None:
 
 
 def _run_datasets(args: argparse.Namespace) -> int:
+    if args.name == "fetch":
+        if args.fetch_name is None:
+            raise ConfigError("datasets fetch: name the dataset to download, e.g. "
+                              "`groupsup datasets fetch dsprites`")
+        return _run_fetch(args.fetch_name, args.out)
+    if args.fetch_name is not None or args.out is not None:
+        raise ConfigError("datasets: a second name and --out go with fetch only: "
+                          "`groupsup datasets fetch NAME [--out DIR]`")
     registry = get_host().datasets
     entries = [registry.entry(args.name)] if args.name else list(registry)
     rows = []
@@ -74,6 +123,7 @@ def _run_datasets(args: argparse.Namespace) -> int:
                 a.name: {"values": None if a.values is None else len(a.values),
                          "latent": a.latent} for a in spec.schema.attributes},
             "expects": spec.expects, "description": entry.description or spec.description,
+            "fetch": "download" if spec.downloads else "on request" if spec.access else None,
         })
         if args.name:
             rows[-1]["options"] = spec.options()
@@ -89,6 +139,10 @@ def _run_datasets(args: argparse.Namespace) -> int:
             for n, a in row["attributes"].items())
         print(f"    attributes: {attrs}")
         print(f"    expects: {row['expects']}")
+        if row["fetch"] == "download":
+            print(f"    download: groupsup datasets fetch {row['name']}")
+        elif row["fetch"] == "on request":
+            print(f"    data on request: groupsup datasets fetch {row['name']} says where")
         if "options" in row:
             _print_options(row["options"])
     return 0
@@ -99,5 +153,6 @@ def register_commands(register):
     register("plugins", Command("list plugins and what each registers", _configure_plugins,
                                 _run_plugins))
     register("datasets", Command("list registered datasets, their attributes and data layout; "
-                                 "with a NAME, its options",
+                                 "with a NAME, its options; `fetch NAME` downloads a public "
+                                 "dataset",
                                  _configure_datasets, _run_datasets))

@@ -2,17 +2,66 @@
 
 from __future__ import annotations
 
+import re
 import types
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Union, get_args, get_origin
 
 from pydantic import BaseModel
 from pydantic_core import PydanticSerializationError, PydanticUndefined, to_jsonable_python
 
+from groupsup.errors import PluginError
+
 if TYPE_CHECKING:
     from groupsup.data.dataset import GroupDataset
     from groupsup.schema import Schema
+
+
+_HEX = {"sha256": 64, "md5": 32}
+
+
+@dataclass(frozen=True)
+class Download:
+    """One public file of a dataset, as ``groupsup datasets fetch NAME`` downloads it.
+
+    ``path`` is where the file goes, relative to the dataset's folder (the default of its
+    ``root`` option, or ``--out``): a relative POSIX path such as ``"images.npz"``. ``url`` is
+    an ``http(s)://`` address. ``size`` (bytes) and the lowercase hex digests ``sha256`` and
+    ``md5`` are checked before the file is put in place; at least one digest is required, and
+    sha256 is the one to give where it is known (md5 only where no sha256 is published).
+    """
+
+    path: str
+    url: str
+    size: int | None = None
+    sha256: str | None = None
+    md5: str | None = None
+
+    def __post_init__(self) -> None:
+        where = f"download {self.url!r}"
+        relative = PurePosixPath(self.path)
+        if not self.path or relative.is_absolute() or ".." in relative.parts:
+            raise PluginError(f"{where}: path {self.path!r} must be a relative path inside the "
+                              "dataset's folder (no leading '/', no '..')")
+        if not re.match(r"https?://[^/\s]+", self.url):
+            raise PluginError(f"{where}: the url must start with http:// or https://")
+        if self.size is not None and (isinstance(self.size, bool) or self.size < 1):
+            raise PluginError(f"{where}: size must be a positive number of bytes, "
+                              f"got {self.size!r}")
+        for name, length in _HEX.items():
+            value = getattr(self, name)
+            if value is not None and not re.fullmatch(f"[0-9a-f]{{{length}}}", value):
+                raise PluginError(f"{where}: {name} must be {length} lowercase hex digits, "
+                                  f"got {value!r}")
+        if self.sha256 is None and self.md5 is None:
+            raise PluginError(f"{where}: give its sha256 (or md5): a file that cannot be "
+                              "checked is not downloaded")
+
+    def digests(self) -> dict[str, str]:
+        """The declared digests, ``{"sha256": hex, "md5": hex}`` (those given)."""
+        return {name: value for name in _HEX if (value := getattr(self, name)) is not None}
 
 
 @dataclass(frozen=True)
@@ -27,6 +76,10 @@ class DatasetSpec:
     A measure of the syntheses only this dataset can define (e.g. Fonts' colour artefacts)
     registers through ``register_evaluations`` (:class:`groupsup.SynthesisMeasure` with
     ``datasets=``).
+    ``downloads`` are the public files ``groupsup datasets fetch NAME`` downloads into the
+    dataset's folder (the default of its ``root`` option); ``access`` says, for data that cannot
+    be downloaded (registration, a licence to accept), where to request it and how to lay it
+    out: ``fetch`` prints it and downloads nothing.
     """
 
     schema: type[Schema] | None  # None: the schema comes with the data (e.g. a store)
@@ -35,6 +88,8 @@ class DatasetSpec:
     expects: str
     description: str = ""
     splits: dict[str, Callable[[GroupDataset, int], Any]] = field(default_factory=dict)
+    downloads: tuple[Download, ...] = ()
+    access: str = ""
 
     def build(self, options: dict[str, Any] | None = None) -> GroupDataset:
         from groupsup.validation import validate

@@ -143,6 +143,12 @@ SPEC = gs.DatasetSpec(
     load=load,
     options_model=ILabOptions,
     expects=LAYOUT,
+    access="iLab-20M (Borji, Izadi and Itti, CVPR 2016) is distributed by USC's iLab "
+           "(ilab.usc.edu): request it there. Unpack the pose folders you need under one root "
+           "(default data/ilab), as they come:\n"
+           "    data/ilab/c00_r01/boat-i0001-b0001-c00-r01-l0-f2.jpg\n"
+           "    data/ilab/c00_r01/car-i0001-b0001-c00-r01-l0-f2.jpg\n"
+           "    data/ilab/c00_r02/...  (the paper: c00_r01 ... c00_r04, c00_r06, c00_r07)",
     description="iLab-20M toy vehicles (iLab-6pose: camera c00, 6 rotations): identity, "
                 "background, pose",
 )

@@ -128,6 +128,12 @@ SPEC = gs.DatasetSpec(
     description="Radboud Faces (RaFD): identity, expression, pose; frontal gaze, the paper's "
                 "5 expressions, head crop",
     splits={"identity": identity_split},
+    access="RaFD is distributed by Radboud University (rafd.socsci.ru.nl) to researchers who "
+           "accept its licence: request it there. Put the images, as they come, under one "
+           "folder (default data/rafd; sub-folders are fine):\n"
+           "    data/rafd/Rafd090_01_Caucasian_female_happy_frontal.jpg\n"
+           "    data/rafd/Rafd090_01_Caucasian_female_happy_left.jpg\n"
+           "    ...  (Rafd<POSE>_<ID>_<ethnicity>_<gender>_<expression>_<gaze>.jpg)",
 )
 
 
