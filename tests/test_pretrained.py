@@ -6,28 +6,21 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
 import pytest
 import torch
+from conftest import Toy, toy_images, toy_labels
 
 import groupsup as gs
 from groupsup.cli import main
-
-
-class Digits(gs.Schema):
-    digit = gs.Attribute(latent=3, values=[str(i) for i in range(4)])
-    ink = gs.Attribute(latent=2, values=["red", "blue", "green"])
 
 
 @pytest.fixture(scope="module")
 def evaluated_run(tmp_path_factory):
     """A run trained 2 steps on 16 px images with a held-out split, then evaluated."""
     root = tmp_path_factory.mktemp("pretrained")
-    rng = np.random.default_rng(0)
-    labels = np.array([[d, i] for d in range(4) for i in range(3)] * 2)
-    data = gs.GroupDataset.from_arrays(
-        Digits, rng.uniform(-1, 1, (24, 3, 16, 16)).astype(np.float32), labels)
-    model = gs.build_model("conv-small", Digits, (3, 16, 16), {"width": 4, "max_width": 8})
+    labels = toy_labels()
+    data = gs.GroupDataset.from_arrays(Toy, toy_images(labels), labels)
+    model = gs.build_model("conv-small", Toy, (3, 16, 16), {"width": 4, "max_width": 8})
     result = gs.train(model, data, steps=2, groups_per_step=2, out=root / "run",
                       progress=False, split="random-combinations")
     gs.evaluate_run(result, dataset=data, progress=False, report=False,
@@ -45,7 +38,7 @@ def test_a_run_becomes_a_model_folder_with_its_card(evaluated_run, tmp_path):
         "training_config.json"]
     card = (folder / "README.md").read_text()
     assert card.startswith("---\nlibrary_name: groupsup\ntags:\n- group-supervised-learning")
-    assert "| digit | 0:3 | 0, 1, 2, 3 |" in card and "| ink | 3:5 | red, blue, green |" in card
+    assert "| shape | 0:4 | square, plus |" in card and "| position | 8:12 | left, right |" in card
     evaluation = json.loads((folder / "evaluation.json").read_text())
     assert evaluation["headline"]["text"] in card
     assert f"| all at once | {evaluation['swap_accuracy']['all_correct']:.3f} |" in card
@@ -66,7 +59,7 @@ def test_every_loader_reads_the_folder_back(evaluated_run, tmp_path):
 
 
 def test_a_model_alone_gets_a_card_without_a_run_and_nothing_is_overwritten(tmp_path):
-    model = gs.build_model("conv-small", Digits, (3, 16, 16), {"width": 4, "max_width": 8})
+    model = gs.build_model("conv-small", Toy, (3, 16, 16), {"width": 4, "max_width": 8})
     folder = gs.save_pretrained(model, tmp_path / "bare")
     card = (folder / "README.md").read_text()
     assert "## Latent blocks" in card and "## Training" not in card

@@ -7,8 +7,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
 import pytest
+from conftest import Toy, toy_images, toy_labels
 
 import groupsup as gs
 from groupsup.cli import main
@@ -20,11 +20,6 @@ TINY_EVAL = ["--max-examples", "8", "--classifier-steps", "2", "--leakage-exampl
              "--code-metrics", ""]
 
 
-class Digits(gs.Schema):
-    digit = gs.Attribute(latent=3, values=[str(i) for i in range(4)])
-    ink = gs.Attribute(latent=2, values=["red", "blue", "green"])
-
-
 @pytest.fixture(scope="module")
 def store(tmp_path_factory):
     root = tmp_path_factory.mktemp("mlflow")
@@ -34,11 +29,8 @@ def store(tmp_path_factory):
 def _config(tmp_path, store, steps=4, **callback):
     data = tmp_path / "data"
     if not data.exists():
-        rng = np.random.default_rng(0)
-        labels = np.array([[d, i] for d in range(4) for i in range(3)] * 2)
-        gs.GroupDataset.from_arrays(
-            Digits, rng.uniform(-1, 1, (24, 3, 16, 16)).astype(np.float32), labels
-        ).write_store(data)
+        labels = toy_labels()
+        gs.GroupDataset.from_arrays(Toy, toy_images(labels), labels).write_store(data)
     return gs.load_config({
         "name": "tracked", "dataset": {"name": "store", "options": {"path": str(data)}},
         "model": {"backbone": "conv-small", "options": {"width": 4, "max_width": 8}},
@@ -72,7 +64,7 @@ def test_a_tracked_run_logs_params_metrics_and_the_model(tmp_path, store):
     assert {"model/config.json", "model/model.safetensors", "model/README.md"} <= model_files
     # the logged model loads: the artifact folder is a model folder
     local = client.download_artifacts(record["run_id"], "model", str(tmp_path / "dl"))
-    assert gs.load_model(local).partition.names == ("digit", "ink")
+    assert gs.load_model(local).partition.names == ("shape", "color", "position")
 
 
 def test_a_resume_continues_the_same_mlflow_run_and_an_evaluation_joins_it(tmp_path, store,

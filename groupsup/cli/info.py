@@ -148,11 +148,16 @@ def _run_datasets(args: argparse.Namespace) -> int:
     return 0
 
 
+COMMANDS = {
+    "plugins": Command("list plugins and what each registers", _configure_plugins,
+                       _run_plugins),
+    "datasets": Command("list registered datasets, their attributes and data layout; with a "
+                        "NAME, its options; `fetch NAME` downloads a public dataset",
+                        _configure_datasets, _run_datasets),
+}
+
+
 @hookimpl
 def register_commands(register):
-    register("plugins", Command("list plugins and what each registers", _configure_plugins,
-                                _run_plugins))
-    register("datasets", Command("list registered datasets, their attributes and data layout; "
-                                 "with a NAME, its options; `fetch NAME` downloads a public "
-                                 "dataset",
-                                 _configure_datasets, _run_datasets))
+    for name, command in COMMANDS.items():
+        register(name, command)

@@ -262,13 +262,18 @@ def _run_config(args: argparse.Namespace) -> int:
     return 0
 
 
+COMMANDS = {
+    "train": Command("train a model from an experiment config", _configure_train, _run_train),
+    "synthesize": Command("zero-shot synthesis: combine latent blocks of several images",
+                          _configure_synthesize, _run_synthesize),
+    "reconstruct": Command("encode and decode images with a trained model",
+                           _configure_reconstruct, _run_reconstruct),
+    "config": Command("inspect experiment configs (JSON Schema, resolved values)",
+                      _configure_config, _run_config),
+}
+
+
 @hookimpl
 def register_commands(register):
-    register("train", Command("train a model from an experiment config", _configure_train,
-                              _run_train))
-    register("synthesize", Command("zero-shot synthesis: combine latent blocks of several "
-                                   "images", _configure_synthesize, _run_synthesize))
-    register("reconstruct", Command("encode and decode images with a trained model",
-                                    _configure_reconstruct, _run_reconstruct))
-    register("config", Command("inspect experiment configs (JSON Schema, resolved values)",
-                               _configure_config, _run_config))
+    for name, command in COMMANDS.items():
+        register(name, command)
