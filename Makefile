@@ -1,6 +1,6 @@
 # Two commands do everything on a fresh machine (see README.md):
 #   make demo   -- set up .venv and run the main job (`groupsup demo`)
-#   make test   -- set up .venv, lint, run the default test suite
+#   make test   -- set up .venv, lint, run the default test suite, then the install check
 #   make reproduce -- the paper's Fonts experiments at CPU scale (52 min on 2 cores, 2026-12-01)
 PYTHON ?= python3
 VENV   ?= .venv
@@ -8,7 +8,7 @@ PY     := $(VENV)/bin/python
 PLUGIN_DIRS := $(sort $(dir $(wildcard plugins/*/pyproject.toml)))
 STAMP  := $(VENV)/.stamp-installed
 
-.PHONY: test test-slow demo reproduce lint bench setup clean fonts browser docs
+.PHONY: test install-check test-slow demo reproduce lint bench setup clean fonts browser docs
 
 setup: $(STAMP)
 
@@ -38,10 +38,18 @@ browser:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
 	    chromium >/dev/null; fi
 
-# pytest exits 5 when it collected nothing: that is a broken suite, not a pass.
+# pytest exits 5 when it collected nothing: that is a broken suite, not a pass. When the suite
+# passes, the install check follows (~2 min on 2 cores): wheels installed in a fresh venv.
 test: lint fonts browser
 	$(PY) -m pytest -q; rc=$$?; \
-	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
+	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; \
+	if [ $$rc -ne 0 ]; then exit $$rc; fi; \
+	PYTHON=$(PY) tools/check_install.sh
+
+# groupsup and every plugin built (sdist, then wheel from it), installed in a fresh venv without
+# -e, and run from outside the repository: --version, explore --help, demo --budget 60
+install-check: $(STAMP)
+	PYTHON=$(PY) tools/check_install.sh
 
 test-slow: $(STAMP)
 	$(PY) -m pytest -q -m slow

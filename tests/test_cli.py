@@ -75,3 +75,28 @@ def test_failures_print_one_line_and_exit_1_without_traceback(tmp_path):
     assert result.stderr.strip() == "groupsup: error: data/x.png: image file is missing"
     debug = run_cli("--debug", "fail", env=env)
     assert "Traceback" in debug.stderr
+
+
+def test_version_lists_groupsup_and_every_plugin_distribution_with_its_version(
+        tmp_path, monkeypatch, capsys):
+    from importlib import metadata
+
+    from groupsup.version import __version__
+
+    local = tmp_path / "local_plugin.py"
+    local.write_text("")
+    monkeypatch.setenv("GROUPSUP_PLUGINS", str(local))
+    monkeypatch.setenv("GROUPSUP_DISABLE_PLUGINS", "rafd")
+    assert main(["--version"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == f"groupsup {__version__}"
+    installed = {ep.name: ep.dist for ep in metadata.entry_points(group="groupsup")}
+    assert {"fonts", "gzsnet", "rafd"} <= set(installed)
+    fonts = installed["fonts"]
+    assert f"  {fonts.name} {fonts.version} (plugins: fonts)" in lines
+    rafd = installed["rafd"]
+    assert f"  rafd ({rafd.name} {rafd.version}): disabled" in lines
+    assert f"  local_plugin (local plugin, {local.resolve()})" in lines
+    # one line per distribution, nothing of groupsup's own built-in plugins
+    assert len(lines) == 1 + len(installed) + 1
+    assert not any("groupsup.cli" in line for line in lines)

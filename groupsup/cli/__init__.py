@@ -15,8 +15,12 @@ import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from groupsup.errors import ConfigError, GroupsupError, GroupsWarning
+
+if TYPE_CHECKING:
+    from groupsup.plugins import PluginHost
 
 CONFIG_SUFFIXES = (".toml", ".yaml", ".yml", ".json")
 
@@ -95,20 +99,20 @@ def config_disables(argv: Sequence[str]) -> list[str]:
 def build_parser(disable: Sequence[str] = ()) -> argparse.ArgumentParser:
     """The parser of every registered command; *disable* names plugins not to load."""
     from groupsup.plugins import configure_host
-    from groupsup.version import __version__
 
     parser = argparse.ArgumentParser(
         prog="groupsup",
         description="Group-supervised learning: train swap autoencoders on groups of examples "
         "that share attribute values, then synthesise unseen combinations.",
     )
-    parser.add_argument("--version", action="version", version=f"groupsup {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     host = configure_host(disable=disable)
     # Every registry is filled before any command runs, so that a plugin that failed in, say,
     # register_backbones is reported by `train` too, not only by `groupsup plugins`.
     host.load_all()
+    parser.add_argument("--version", action=_PrintVersion, version=version_text(host),
+                        help="show groupsup's version and each plugin's, then exit")
     for entry in host.commands:
         command: Command = entry.obj
         p = sub.add_parser(entry.name, help=command.help,
@@ -118,6 +122,47 @@ def build_parser(disable: Sequence[str] = ()) -> argparse.ArgumentParser:
     for problem in host.problems:
         print(f"groupsup: warning: {problem}", file=sys.stderr)
     return parser
+
+
+class _PrintVersion(argparse.Action):
+    """argparse's ``version`` action without its rewrapping: one line per distribution."""
+
+    def __init__(self, option_strings: list[str], version: str, dest: str = argparse.SUPPRESS,
+                 default: str = argparse.SUPPRESS, help: str | None = None) -> None:
+        super().__init__(option_strings, dest=dest, default=default, nargs=0, help=help)
+        self.version = version
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        print(self.version)
+        parser.exit()
+
+
+def version_text(host: PluginHost) -> str:
+    """What ``groupsup --version`` prints: groupsup's version, then each plugin distribution
+    *host* loaded with its version and plugin names, and each local, failed or disabled plugin
+    (built-in plugins are groupsup's own)."""
+    from groupsup.plugins import BUILTIN_DISTRIBUTION
+    from groupsup.version import __version__
+
+    by_distribution: dict[tuple[str, str], list[str]] = {}
+    others: list[str] = []
+    for info in host.plugins.values():
+        if info.distribution == BUILTIN_DISTRIBUTION:
+            continue
+        if info.disabled or info.error:
+            state = "disabled" if info.disabled else "failed to load"
+            others.append(f"{info.name} ({info.distribution} {info.version}): {state}")
+        elif info.source == "local":
+            others.append(f"{info.name} (local plugin, {info.location})")
+        else:
+            by_distribution.setdefault((info.distribution, info.version), []).append(info.name)
+    lines = [f"groupsup {__version__}"]
+    lines += [f"  {dist} {version} (plugins: {', '.join(names)})"
+              for (dist, version), names in sorted(by_distribution.items())]
+    lines += [f"  {line}" for line in others]
+    if len(lines) == 1:
+        lines.append("  no plugins installed")
+    return "\n".join(lines)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

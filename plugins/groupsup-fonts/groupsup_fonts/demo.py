@@ -40,6 +40,14 @@ EVAL_RESERVE = 45.0
 # the judge trains for a fixed number of steps (no time budget), so the demo's numbers do not
 # depend on the machine's speed
 CLASSIFIER_STEPS = 1500
+# A budget from SMOKE_BUDGET up to EVAL_RESERVE + 30 s is a smoke run: it checks that the demo
+# runs end to end (the install check, tools/check_install.sh, runs `--budget 60`), and its
+# numbers mean nothing. Its judge trains SMOKE_CLASSIFIER_STEPS steps, so the evaluation needs
+# at most about SMOKE_EVAL_RESERVE s (on the AVX-512 machine of 2026-12-07: 6 s idle, 27-37 s
+# while other work loaded its 2 cores), and training gets what is left (at least 10 s).
+SMOKE_BUDGET = 60.0
+SMOKE_CLASSIFIER_STEPS = 300
+SMOKE_EVAL_RESERVE = 30.0
 # the fingerprint (groupsup_fonts.fingerprint) of the data the README's table was measured on;
 # tests/test_demo_fingerprint.py renders demo.toml's dataset and checks it
 README_FINGERPRINT = "f271e57758166fed"
@@ -79,7 +87,9 @@ def fingerprint_line(fingerprint: dict[str, Any]) -> str:
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--budget", type=float, default=600.0,
                         help="total wall-clock budget in seconds (default 600); training gets "
-                        f"what the evaluation (~{EVAL_RESERVE:.0f} s) leaves")
+                        f"what the evaluation (~{EVAL_RESERVE:.0f} s) leaves; "
+                        f"{SMOKE_BUDGET:.0f} to {EVAL_RESERVE + 30:.0f} s is a smoke run that "
+                        "checks the demo runs (its numbers mean nothing)")
     parser.add_argument("--out", default="runs/demo", help="output folder (default runs/demo)")
     parser.add_argument("--extra-fonts", type=int, default=0, metavar="K",
                         help="add up to K of the system's font families to demo.toml's eight "
@@ -89,11 +99,22 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         metavar="KEY=VALUE", help="override a key of the demo config")
 
 
+def budget_plan(budget: float) -> tuple[bool, float, int]:
+    """``(smoke, evaluation reserve in s, judge steps)`` for a total *budget* in seconds; a
+    :class:`~groupsup.errors.ConfigError` under :data:`SMOKE_BUDGET`."""
+    if budget < SMOKE_BUDGET:
+        raise gs.ConfigError(f"--budget {budget:g}: the demo needs at least "
+                             f"{EVAL_RESERVE + 30:.0f} s (evaluation takes ~{EVAL_RESERVE:.0f}); "
+                             f"{SMOKE_BUDGET:.0f} s is the least for a smoke run whose numbers "
+                             "mean nothing")
+    if budget < EVAL_RESERVE + 30:
+        return True, SMOKE_EVAL_RESERVE, SMOKE_CLASSIFIER_STEPS
+    return False, EVAL_RESERVE, CLASSIFIER_STEPS
+
+
 def run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
-    if args.budget < EVAL_RESERVE + 30:
-        raise gs.ConfigError(f"--budget {args.budget:g}: the demo needs at least "
-                             f"{EVAL_RESERVE + 30:.0f} s (evaluation takes ~{EVAL_RESERVE:.0f})")
+    smoke, reserve, judge_steps = budget_plan(args.budget)
     out = Path(args.out)
     overrides = [f"train.out={out / 'run'}", *args.overrides]
     config = add_system_fonts(gs.load_config(demo_config(), overrides), args.extra_fonts)
@@ -116,8 +137,10 @@ def run(args: argparse.Namespace) -> int:
     print(f"  {fingerprint_line(fingerprint)}")
     print(f"  split: {len(split.train)} training images, {len(split.test)} held-out images of "
           f"{len(split.held_out)} unseen combinations", flush=True)
+    if smoke:
+        print(f"  {SMOKE_NOTE.format(budget=args.budget)}", flush=True)
     setup = time.perf_counter() - started
-    budget = args.budget - EVAL_RESERVE - setup
+    budget = args.budget - reserve - setup
     trainer.config.train.time_budget = max(10.0, budget)
     print(f"  training for up to {trainer.config.train.time_budget:.0f} s "
           f"(set-up took {setup:.0f} s)", flush=True)
@@ -127,10 +150,11 @@ def run(args: argparse.Namespace) -> int:
 
     print("  evaluating ...", flush=True)
     metrics = gs.evaluate_run(result.run_dir, dataset=data, out=result.run_dir / "eval",
-                              options=gs.EvalOptions(classifier_steps=CLASSIFIER_STEPS))
+                              options=gs.EvalOptions(classifier_steps=judge_steps))
     total = time.perf_counter() - started
     summary = {**_summary(metrics, result, total, data, split),
-               "dataset_fingerprint": fingerprint, "machine": metrics["training_machine"]}
+               "dataset_fingerprint": fingerprint, "machine": metrics["training_machine"],
+               "smoke": SMOKE_NOTE.format(budget=args.budget) if smoke else None}
     gs_write(out / "metrics.json", json.dumps({**summary, "details": metrics}, indent=2))
     gs_write(out / "report.md", _report(summary, result.run_dir, out))
     for name in ("synthesis.png", "reconstructions.png", "coprediction.png", "leakage.png"):
@@ -138,10 +162,17 @@ def run(args: argparse.Namespace) -> int:
     gs.write_html(out / "report.md")
     for line in _measures(summary):
         print(f"  {line}")
-    print(f"done in {total:.0f} s: {summary['headline']}")
+    print(f"done in {total:.0f} s: {summary['headline']}"
+          + (" (a smoke run: its numbers mean nothing)" if smoke else ""))
     print(f"see {out / 'report.md'} or {out / 'report.html'} (sheet: {out / 'synthesis.png'})")
     print(f"explore it interactively: groupsup explore {result.run_dir}")
     return 0
+
+
+SMOKE_NOTE = (f"smoke run: --budget {{budget:g}} is under {EVAL_RESERVE + 30:.0f} s, so training "
+              f"is cut short and the judge trains {SMOKE_CLASSIFIER_STEPS} of its "
+              f"{CLASSIFIER_STEPS} steps; this checks that the demo runs, its numbers mean "
+              "nothing (default --budget 600)")
 
 
 def gs_write(path: Path, text: str) -> None:
@@ -248,6 +279,7 @@ def _report(s: dict[str, Any], run_dir: Path, out: Path) -> str:
     last_sample = samples[-1].relative_to(out) if samples else None
     return f"""# groupsup demo: zero-shot synthesis on Fonts-mini
 
+{f"**{s['smoke'][0].upper()}{s['smoke'][1:]}.**{chr(10) * 2}" if s['smoke'] else ''}\
 {s['images']} images of {s['image_size']} px (dataset fingerprint
 `{s['dataset_fingerprint']['id']}`{'' if s['dataset_fingerprint']['id'] == README_FINGERPRINT
 else f", not the README's `{README_FINGERPRINT}`"}); {s['train_images']} for training,

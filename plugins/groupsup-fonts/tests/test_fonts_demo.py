@@ -32,3 +32,21 @@ def test_demo_writes_the_sheet_metrics_and_report(tmp_path, capsys):
     assert len(leak["matrix"]) == 5 and all(len(row) == 5 for row in leak["matrix"])
     assert metrics["details"]["classifier"]["config"]["budget_hit"] is False
     assert metrics["details"]["evaluation"]["classifier_budget"] is None
+
+
+def test_a_budget_under_75_s_is_a_smoke_run_and_under_60_s_is_refused():
+    from groupsup_fonts.demo import (
+        CLASSIFIER_STEPS,
+        EVAL_RESERVE,
+        SMOKE_CLASSIFIER_STEPS,
+        SMOKE_EVAL_RESERVE,
+        budget_plan,
+    )
+
+    import groupsup as gs
+
+    assert budget_plan(600) == (False, EVAL_RESERVE, CLASSIFIER_STEPS)
+    assert budget_plan(EVAL_RESERVE + 30) == (False, EVAL_RESERVE, CLASSIFIER_STEPS)
+    assert budget_plan(60) == (True, SMOKE_EVAL_RESERVE, SMOKE_CLASSIFIER_STEPS)
+    with pytest.raises(gs.ConfigError, match=r"--budget 59: .* 60 s is the least for a smoke"):
+        budget_plan(59)
