@@ -87,7 +87,7 @@ def write_model(path: str | os.PathLike, config: Mapping[str, Any],
     return config_file
 
 
-def resolve_checkpoint(path: str | os.PathLike) -> Path:
+def find_checkpoint(path: str | os.PathLike) -> Path:
     """A checkpoint directory from a run directory, a ``checkpoints`` folder or itself."""
     path = Path(path)
     found = _latest(path)

@@ -12,7 +12,7 @@ import groupsup as gs
 from groupsup.cli import main
 from groupsup.cli.train import read_image
 from groupsup.data import to_uint8
-from groupsup.persistence import resolve_checkpoint
+from groupsup.persistence import find_checkpoint
 from groupsup.plugins import reset_host
 
 pytestmark = pytest.mark.usefixtures("fresh_host")
@@ -79,7 +79,7 @@ def test_resume_applies_a_new_learning_rate_and_records_it(toy_run, capsys):
     resumed = [r["lr"] for r in records if r["step"] > 2]
     assert resumed and resumed == pytest.approx([2e-4] * len(resumed))
     assert json.loads((root / "run" / "config.json").read_text())["optim"]["lr"] == 2e-4
-    state = torch.load(resolve_checkpoint(root / "run") / "training.pt", weights_only=True)
+    state = torch.load(find_checkpoint(root / "run") / "training.pt", weights_only=True)
     assert state["optimizer"]["param_groups"][0]["lr"] == pytest.approx(2e-4)
 
 

@@ -35,7 +35,7 @@ def _run(args: argparse.Namespace) -> int:
     from groupsup.explore import Explorer, ExploreServer
     from groupsup.explore.loaded import find_run_dir
     from groupsup.explore.server import is_loopback
-    from groupsup.persistence import resolve_checkpoint
+    from groupsup.persistence import find_checkpoint
     from groupsup.train.config import load_config
 
     started = time.perf_counter()
@@ -45,7 +45,7 @@ def _run(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     overrides = run_overrides(args)
     # what a user can get wrong, refused before anything listens (cheap: no data, no model)
-    checkpoint, run_dir = resolve_checkpoint(Path(args.run)), find_run_dir(Path(args.run))
+    checkpoint, run_dir = find_checkpoint(Path(args.run)), find_run_dir(Path(args.run))
     load_config(run_dir / "config.json", overrides)
     if not is_loopback(args.host):
         print(f"groupsup: warning: binding {args.host}: anyone who can reach this address "

@@ -28,12 +28,12 @@ def _run(args: argparse.Namespace) -> int:
 
     from groupsup.export import export_model
     from groupsup.model import load_model
-    from groupsup.persistence import resolve_checkpoint
+    from groupsup.persistence import find_checkpoint
     from groupsup.plugins import get_host
 
     if args.format == "pretrained":
         return _pretrained(args)
-    checkpoint = resolve_checkpoint(Path(args.run))
+    checkpoint = find_checkpoint(Path(args.run))
     model = load_model(checkpoint, registries=get_host())
     manifest = export_model(model, args.out, args.format, source=str(checkpoint),
                             overwrite=args.overwrite)
@@ -52,12 +52,12 @@ def _pretrained(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from groupsup.model import load_model
-    from groupsup.persistence import resolve_checkpoint
+    from groupsup.persistence import find_checkpoint
     from groupsup.plugins import get_host
     from groupsup.pretrained import is_run_dir, save_pretrained
 
     source = Path(args.run)
-    model = load_model(resolve_checkpoint(source), registries=get_host())
+    model = load_model(find_checkpoint(source), registries=get_host())
     folder = save_pretrained(model, args.out, run=source if is_run_dir(source) else None,
                              overwrite=args.overwrite)
     files = ", ".join(sorted(f.name for f in folder.iterdir()))

@@ -21,7 +21,7 @@ from groupsup.explore import checks
 from groupsup.explore.checks import Limits, Provider, RequestError
 from groupsup.explore.runinfo import finite, latest_evaluation, training_curves
 from groupsup.model import load_model
-from groupsup.persistence import LATEST, resolve_checkpoint
+from groupsup.persistence import LATEST, find_checkpoint
 from groupsup.registry import Registries
 from groupsup.runs.context import resolve_dataset, split_ids
 from groupsup.train.config import load_config
@@ -54,7 +54,7 @@ class LoadedRun:
                  registries: Registries | None = None):
         path = Path(run)
         registries = host_registries(registries)
-        self.checkpoint = resolve_checkpoint(path)
+        self.checkpoint = find_checkpoint(path)
         self.run_dir = find_run_dir(path)
         self.config = load_config(self.run_dir / "config.json", overrides or [])
         self.dataset = dataset if dataset is not None else resolve_dataset(

@@ -37,9 +37,9 @@ from groupsup.fileio import atomic_directory, atomic_write_bytes, atomic_write_t
 from groupsup.persistence import (
     LATEST,
     META_FILE,
+    find_checkpoint,
     read_json_object,
     read_model,
-    resolve_checkpoint,
     write_model,
 )
 from groupsup.train.distributed import DistInfo
@@ -160,7 +160,7 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
                     training: bool = True) -> Checkpoint:
     """Read a checkpoint (see the module docstring); any missing, corrupt or wrongly shaped
     file is a :class:`DataError` naming it. Without *training*, ``training.pt`` is not read."""
-    ckpt = resolve_checkpoint(path)
+    ckpt = find_checkpoint(path)
     for name in (META_FILE, "model.json", "model.safetensors",
                  *(("training.pt",) if training else ())):
         if not (ckpt / name).is_file():
@@ -193,7 +193,7 @@ def training_machine(path: str | os.PathLike) -> dict[str, Any] | None:
     wrote the checkpoint of *path* (a run or checkpoint directory); ``None`` for a checkpoint
     written before it was recorded, or one whose ``meta.json`` is unreadable."""
     try:
-        meta = read_json_object(resolve_checkpoint(path) / META_FILE)
+        meta = read_json_object(find_checkpoint(path) / META_FILE)
     except DataError:
         return None
     found = meta.get("machine")

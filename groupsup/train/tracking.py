@@ -219,9 +219,9 @@ def _latest_sheets(run_dir: Path) -> list[Path]:
 def _checkpoint_step(checkpoint: str | None, run_dir: Path) -> int:
     """The step of the evaluated checkpoint (``step-000500`` -> 500), the run's latest when
     the evaluation names none."""
-    from groupsup.persistence import resolve_checkpoint
+    from groupsup.persistence import find_checkpoint
 
-    name = Path(checkpoint).name if checkpoint else resolve_checkpoint(run_dir).name
+    name = Path(checkpoint).name if checkpoint else find_checkpoint(run_dir).name
     digits = name.rpartition("-")[2]
     return int(digits) if digits.isdigit() else 0
 
