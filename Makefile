@@ -1,7 +1,7 @@
 # Two commands do everything on a fresh machine (see README.md):
 #   make demo   -- set up .venv and run the main job (`groupsup demo`)
 #   make test   -- set up .venv, lint, run the default test suite, then the install check
-#   make reproduce -- the paper's Fonts experiments at CPU scale (52 min on 2 cores, 2026-12-01)
+#   make reproduce -- the paper's Fonts experiments at CPU scale (51 min on 2 cores, 2026-12-07)
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
