@@ -217,13 +217,12 @@ def _latest_sheets(run_dir: Path) -> list[Path]:
 
 
 def _checkpoint_step(checkpoint: str | None, run_dir: Path) -> int:
-    """The step of the evaluated checkpoint (``step-000500`` -> 500), the run's latest when
-    the evaluation names none."""
-    from groupsup.persistence import find_checkpoint
+    """The step of the evaluated checkpoint, from its ``meta.json`` (the run's latest when the
+    evaluation names none)."""
+    from groupsup.persistence import META_FILE, find_checkpoint, read_meta
 
-    name = Path(checkpoint).name if checkpoint else find_checkpoint(run_dir).name
-    digits = name.rpartition("-")[2]
-    return int(digits) if digits.isdigit() else 0
+    folder = Path(checkpoint) if checkpoint else find_checkpoint(run_dir)
+    return read_meta(folder / META_FILE)["step"]
 
 
 def log_evaluation(run_dir: str | os.PathLike, eval_dir: str | os.PathLike,
