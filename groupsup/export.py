@@ -35,7 +35,12 @@ import torch
 from torch import nn
 
 from groupsup.errors import ConfigError, StorageError
-from groupsup.fileio import atomic_directory, atomic_write_text, read_json_with_format
+from groupsup.fileio import (
+    atomic_directory,
+    atomic_write_text,
+    read_json_with_format,
+    refuse_taken_folder,
+)
 from groupsup.model import SwapAutoencoder
 from groupsup.version import __version__
 
@@ -78,9 +83,7 @@ def export_model(model: SwapAutoencoder, out: str | os.PathLike, format: str = "
     if format not in FORMATS:
         raise ConfigError(f"export format {format!r}: choose one of {', '.join(FORMATS)}")
     target = Path(out)
-    if target.exists() and not overwrite and (not target.is_dir() or any(target.iterdir())):
-        raise ConfigError(f"{target}: exists; choose a new folder or pass overwrite "
-                          "(--overwrite)")
+    refuse_taken_folder(target, overwrite)
     if format == "onnx":
         _require("onnx", "onnxscript")
     with _inference_copy(model) as ready, atomic_directory(target) as staging:

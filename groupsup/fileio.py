@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from groupsup.errors import StorageError
+from groupsup.errors import ConfigError, StorageError
 
 # public for plugin writers (docs/architecture.md, "Public API"); the rest may change
 __all__ = [
@@ -212,3 +212,11 @@ def read_json_with_format(path: Path, key: str, expected: Any, error: type[Excep
     if data.get(key) != expected:
         raise error(f"{path}: {key} {data.get(key)!r}, expected {expected!r}")
     return data
+
+
+def refuse_taken_folder(target: Path, overwrite: bool) -> None:
+    """Refuse to write a folder at *target* that exists and is not empty (or is a file), unless
+    *overwrite*: nothing of the user's is replaced without being asked."""
+    if target.exists() and not overwrite and (not target.is_dir() or any(target.iterdir())):
+        raise ConfigError(f"{target}: exists; choose a new folder or pass overwrite "
+                          "(--overwrite)")

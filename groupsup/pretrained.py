@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from groupsup.errors import ConfigError
-from groupsup.fileio import atomic_directory, atomic_write_text
+from groupsup.fileio import atomic_directory, atomic_write_text, refuse_taken_folder
 from groupsup.model import SwapAutoencoder
 from groupsup.persistence import CONFIG_FILE, HUB_CONFIG_FILE, read_json_object
 from groupsup.version import __version__
@@ -44,9 +44,7 @@ def save_pretrained(model: SwapAutoencoder, folder: str | os.PathLike, *,
     directory it was trained in, adds the recipe, the data and the latest evaluation to the
     card. Returns the folder."""
     target = Path(folder)
-    if target.exists() and not overwrite and (not target.is_dir() or any(target.iterdir())):
-        raise ConfigError(f"{target}: exists; choose a new folder or pass overwrite "
-                          "(--overwrite)")
+    refuse_taken_folder(target, overwrite)
     facts = run_facts(Path(run)) if run is not None else {}
     with atomic_directory(target) as staging:
         model.save(staging)
