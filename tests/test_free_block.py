@@ -10,8 +10,8 @@ import torch
 
 import groupsup as gs
 from groupsup.errors import ConfigError, PartitionError, SchemaError
-from groupsup.losses.base import Decode, StepContext
-from groupsup.losses.terms import Cover, Cycle, Swap
+from groupsup.losses.base import Decode, Encode, StepContext
+from groupsup.losses.terms import Cover, Cycle, Latent, Swap
 from groupsup.losses.unlabelled import Independence
 from groupsup.train.config import load_config
 from groupsup.train.resolve import schema_of
@@ -181,6 +181,35 @@ def test_the_cycles_return_decode_takes_the_originals_unlabelled_block():
     # the attributes' blocks are the re-encoded codes with block j swapped back
     a_back, b_back = p.swap(reencoded[:2], reencoded[2:], torch.tensor([0, 1]))
     np.testing.assert_array_equal(back[:, :5].numpy(), torch.cat([a_back, b_back])[:, :5].numpy())
+
+
+@pytest.mark.parametrize("labelled_only", [False, True])
+def test_latent_scaled_by_the_steps_variance_equals_a_naive_computation(labelled_only):
+    step = step_with_free()
+    term = Latent({"scale": "variance", "labelled_only": labelled_only})
+    run = term.run(step)
+    mixed = next(run).tensor  # the cycle pairs' new combinations
+    next_request = run.send(torch.zeros(4, 3, 8, 8))
+    assert isinstance(next_request, Encode)
+    again = torch.randn(4, ABStyle.partition.size)
+    with pytest.raises(StopIteration) as stop:
+        run.send(again)
+    z, keep = step.z.numpy(), list(range(ABStyle.partition.size))
+    if labelled_only:  # the unlabelled block's columns left out
+        style = ABStyle.partition.slice("style")
+        keep = [c for c in keep if not style.start <= c < style.stop]
+    variance = z.var(axis=0, ddof=1)
+    naive = np.mean([(again.numpy()[i, c] - mixed.numpy()[i, c]) ** 2 / variance[c]
+                     for i in range(4) for c in keep])
+    assert float(stop.value.value) == pytest.approx(naive, rel=1e-5)
+    # scale-free: codes ten times larger give the same value
+    big = StepContext(step.model, step.images, step.z * 10, BATCH, LABELS)
+    run = term.run(big)
+    next(run)
+    run.send(torch.zeros(4, 3, 8, 8))
+    with pytest.raises(StopIteration) as stop_big:
+        run.send(again * 10)
+    assert float(stop_big.value.value) == pytest.approx(float(stop.value.value), rel=1e-5)
 
 
 def test_assemble_asks_for_the_unlabelled_rows():

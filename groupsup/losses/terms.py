@@ -137,6 +137,13 @@ class LatentConfig(TermConfig):
     detach_target: bool = Field(
         True, description="compare with the source codes as constants (no gradient into the "
         "encoder through the target side)")
+    scale: Literal["none", "variance"] = Field(
+        "none", description="'none': the distance of the raw codes (its size follows the "
+        "codes' scale, which no image term fixes); 'variance': each squared difference "
+        "divided by that dimension's variance over the step (detached), so the value is "
+        "scale-free and comparable with the image terms' at weight 1 (takes no distance)")
+    labelled_only: bool = Field(
+        False, description="compare the attributes' blocks only, not the unlabelled block")
 
 
 class Latent(LossTerm):
@@ -154,7 +161,18 @@ class Latent(LossTerm):
         _, codes, _ = _swapped_pairs(step, "cycle")
         raw = yield Decode(codes)
         again = yield Encode(step.to_image(raw))
-        target = codes.detach() if self.config.detach_target else codes  # type: ignore[attr-defined]
+        config = self.config
+        target = codes.detach() if config.detach_target else codes  # type: ignore[attr-defined]
+        if config.labelled_only and step.partition.free:  # type: ignore[attr-defined]
+            keep = torch.ones(codes.shape[1], dtype=torch.bool, device=codes.device)
+            keep[step.partition.slice(step.partition.free)] = False
+            again, target = again[:, keep], target[:, keep]
+        else:
+            keep = None
+        if config.scale == "variance":  # type: ignore[attr-defined]
+            scale = step.z.detach().var(0).clamp_min(1e-8)
+            scale = scale if keep is None else scale[keep]
+            return ((again - target).square() / scale).mean()
         return code_distance(self.distance, again, target)
 
 
