@@ -4,11 +4,13 @@ judge per dataset; learning curves; seeds."""
 import importlib
 import json
 import os
+from pathlib import Path
 
 import pytest
 import torch
 from test_report import tiny_config
 
+import groupsup as gs
 from groupsup.cli import main
 
 # the modules, not the functions of the same name their packages export
@@ -120,8 +122,6 @@ def test_compare_rejects_configs_with_one_name(tmp_path):
 
 
 def test_fonts_compare_configs_derive_from_the_demo_config():
-    from pathlib import Path
-
     from groupsup.train.config import read_config_file
 
     root = Path(__file__).resolve().parents[1] / "examples" / "fonts"
@@ -238,3 +238,19 @@ def test_differences_beyond_the_seed_spread():
     lines = spread_table(summary)
     assert "| far | +0.000 | +0.000 | **-0.080** |" in "\n".join(lines)
     assert beyond_spread([row("a", [1]), row("b", [1])]) is None
+
+
+def test_the_configs_evaluate_tables_must_agree_for_one_shared_judge(tmp_path):
+    from groupsup_baselines.compare import shared_evaluation_table
+
+    root = Path(__file__).resolve().parents[1]
+    digits = root / "examples" / "digits"
+    shared = shared_evaluation_table([digits / "digits.toml", digits / "digits-gsl.toml"])
+    assert shared is not None and shared.classifier_steps == 4000
+    other = tmp_path / "other.toml"
+    other.write_text((digits / "digits.toml").read_text().replace("classifier_steps = 4000",
+                                                                   "classifier_steps = 99"))
+    with pytest.raises(gs.ConfigError, match=r"other\.toml sets \[evaluate\].*99.*one judge"):
+        shared_evaluation_table([digits / "digits.toml", other])
+    fonts = root / "examples" / "fonts" / "compare"
+    assert shared_evaluation_table(sorted(fonts.glob("*.toml"))[:2]) is None  # none sets one

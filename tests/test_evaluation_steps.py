@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +15,7 @@ from conftest import Toy, toy_config, toy_images, toy_labels
 import groupsup as gs
 from groupsup.plugins import PluginHost
 from groupsup.runs.context import EvalContext
-from groupsup.runs.evaluate import evaluation_steps
+from groupsup.runs.evaluate import evaluation_steps, run_evaluation_defaults
 
 TINY = gs.EvalOptions(max_examples=8, classifier_steps=2, leakage_examples=8,
                       coprediction_examples=48, code_metrics=("mig",), sheet_rows=2)
@@ -160,3 +161,32 @@ def test_flags_are_read_back_into_options_and_checked():
         parser.parse_args(["RUN", "--judge-data", "some"])
     with pytest.raises(gs.ConfigError, match="judge_holdout"):
         gs.EvalOptions.from_flags(parser.parse_args(["RUN", "--judge-holdout", "1.5"]))
+
+
+def test_a_runs_evaluate_table_sets_defaults_that_flags_override(run_dir, tmp_path):
+    from groupsup.cli import main
+
+    run = tmp_path / "run"
+    shutil.copytree(run_dir, run)
+    config = json.loads((run / "config.json").read_text())
+    config["evaluate"] = {"classifier_steps": 3, "max_examples": 8, "sheet_rows": 2,
+                          "leakage_examples": 8, "coprediction_examples": 48,
+                          "code_metrics": ["mig"]}
+    (run / "config.json").write_text(json.dumps(config))
+    parser = _parser("evaluate")
+    defaults = run_evaluation_defaults(run)
+    options = gs.EvalOptions.from_flags(parser.parse_args([str(run), "--max-examples", "6"]),
+                                        defaults)
+    assert options.classifier_steps == 3 and options.code_metrics == ("mig",)
+    assert options.max_examples == 6  # the flag wins
+    assert options.judge_holdout == gs.EvalOptions().judge_holdout  # neither: the default
+    assert main(["evaluate", str(run), "--sheet-rows", "1"]) == 0
+    recorded = json.loads((run / "eval" / "001" / "metrics.json").read_text())["evaluation"]
+    assert recorded["classifier_steps"] == 3 and recorded["sheet_rows"] == 1
+
+
+def test_an_evaluate_table_with_an_unknown_key_is_refused_naming_file_and_key(tmp_path):
+    with pytest.raises(gs.ConfigError, match=r"c\.toml \[evaluate\].*classifier_step"):
+        gs.EvalOptions.from_table({"classifier_step": 10}, "c.toml")
+    with pytest.raises(gs.ConfigError, match=r"\[evaluate\].*judge_holdout"):
+        gs.EvalOptions.from_table({"judge_holdout": 2.0})

@@ -17,6 +17,7 @@ from groupsup.errors import ConfigError, DataError, did_you_mean
 from groupsup.hookspecs import hookimpl
 from groupsup.imaging import image_grid, save_png, to_8bit
 from groupsup.plugins import get_host
+from groupsup.runs.options import EvalOptions
 
 
 # ---------------------------------------------------------------------- train
@@ -50,6 +51,7 @@ def _run_train(args: argparse.Namespace) -> int:
     # every name and option checked (errors name the file), every component built, before the
     # run directory is claimed
     resolved = resolve(config)
+    EvalOptions.from_table(config.evaluate, config.origin)  # what `evaluate` will read
     trainer = Trainer(config, resume=args.resume, overwrite=args.overwrite, resolved=resolved)
     if trainer.runtime.is_main:
         if trainer.image_check is not None:
@@ -258,6 +260,7 @@ def _run_config(args: argparse.Namespace) -> int:
     else:
         config = load_config(args.config, args.overrides)
         check_config(config, get_host(), args.config)  # show only what `train` would accept
+        EvalOptions.from_table(config.evaluate, config.origin)
         print(json.dumps(config.to_dict(), indent=2))
     return 0
 

@@ -78,6 +78,18 @@ def fit_shared_judge(dataset: GroupDataset, split: Split | None,
                      seed=int(np.random.default_rng(o.seed).integers(2**62)), device=o.device)
 
 
+def run_evaluation_defaults(run: str | Path, overrides: list[str] | None = None
+                            ) -> EvalOptions:
+    """The evaluation options a run's config sets in its ``[evaluate]`` table (the rest at
+    their defaults): what ``groupsup evaluate RUN`` starts from before its flags."""
+    from groupsup.train.config import load_config
+
+    path = Path(run) / "config.json"
+    if not path.is_file():
+        raise ConfigError(f"{run}: not a training run (no config.json)")
+    return EvalOptions.from_table(load_config(path, overrides or []).evaluate, str(path))
+
+
 def evaluate_run(run: str | Path | RunResult, dataset: GroupDataset | None = None,
                  options: EvalOptions | None = None, progress: bool = True,
                  adapt: ModelAdapter | None = None, report: bool = True, *,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import types
+from collections.abc import Mapping
 from typing import Any, Literal, Union, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -72,17 +73,29 @@ class EvalOptions(BaseModel):
             if kind is dict:
                 group.add_argument(flag, dest=name, action="append", type=_key_value,
                                    default=None, metavar="KEY=VALUE", help=help_text)
-            else:
-                group.add_argument(flag, dest=name, type=kind, choices=choices, default=default,
+            else:  # None: not given, so a run's [evaluate] table or the default applies
+                group.add_argument(flag, dest=name, type=kind, choices=choices, default=None,
                                    metavar=None if choices else _METAVARS[kind], help=help_text)
 
     @classmethod
-    def from_flags(cls, args: argparse.Namespace) -> EvalOptions:
-        """The options *args* hold (parsed with :meth:`add_flags`); a ConfigError names a
-        flag whose value the field refuses."""
-        values = {name: getattr(args, name) for name in cls.model_fields}
-        values["extra"] = dict(values["extra"] or [])
+    def from_flags(cls, args: argparse.Namespace,
+                   defaults: EvalOptions | None = None) -> EvalOptions:
+        """The options *args* hold (parsed with :meth:`add_flags`) over those *defaults* sets
+        (a run config's ``[evaluate]`` table, :meth:`from_table`) over the fields' defaults;
+        a ConfigError names a flag whose value the field refuses."""
+        values = defaults.model_dump(exclude_unset=True) if defaults else {}
+        given = {name: getattr(args, name) for name in cls.model_fields}
+        values.update((k, v) for k, v in given.items() if v is not None and k != "extra")
+        if given["extra"]:
+            values["extra"] = {**values.get("extra", {}), **dict(given["extra"])}
         return validate(cls, values, "evaluation options (flags)")
+
+    @classmethod
+    def from_table(cls, table: Mapping[str, Any] | None,
+                   origin: str = "config") -> EvalOptions:
+        """The options a config's ``[evaluate]`` table sets, the rest at their defaults; a
+        ConfigError names the file and the key it refuses."""
+        return validate(cls, dict(table or {}), f"{origin} [evaluate]")
 
     def record(self) -> dict[str, Any]:
         """The options as ``metrics.json`` records them (JSON-ready, in field order)."""

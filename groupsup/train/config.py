@@ -168,6 +168,11 @@ class ExperimentConfig(_Section):
     loss: LossConfig = Field(default_factory=LossConfig)
     optim: OptimConfig = Field(default_factory=OptimConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
+    evaluate: dict[str, Any] = Field(
+        default_factory=dict, description="defaults of `groupsup evaluate` for this run "
+        "(fields of groupsup.EvalOptions, e.g. { classifier_steps = 8000 } for a dataset "
+        "whose judge needs longer training to read real images reliably); flags given on the "
+        "command line win")
     # installed plugins to skip, by plugin or distribution name; the CLI reads it before it
     # loads plugins (groupsup.plugins.configure_host)
     disable_plugins: list[str] = Field(default_factory=list)
@@ -187,7 +192,10 @@ class ExperimentConfig(_Section):
         return self._origin
 
     def to_dict(self) -> dict[str, Any]:
-        return self.model_dump(mode="json", by_alias=True)
+        out = self.model_dump(mode="json", by_alias=True)
+        if not out["evaluate"]:  # a config without the table is stored as before it existed
+            del out["evaluate"]
+        return out
 
 
 def parse_value(text: str) -> Any:

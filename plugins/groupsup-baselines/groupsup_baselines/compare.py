@@ -48,6 +48,11 @@ import numpy as np
 import groupsup as gs
 from groupsup.evaluate import Judge
 from groupsup.fileio import atomic_write_text
+from groupsup_baselines.compare_args import (
+    check_arguments,
+    parse_seeds_for,
+    shared_evaluation_table,
+)
 from groupsup_baselines.curves import CurvePoints, curve_record, plot_curves, tail_gain
 from groupsup_baselines.mlvae import MLVAEKL, MLVAERecon
 from groupsup_baselines.search import PartitionSearch
@@ -296,27 +301,6 @@ def compare(configs: Sequence[str | Path], *, budget: float, out: str | Path,
     return document
 
 
-def check_arguments(names: Sequence[str], *, budget: float, seeds: int,
-                    seeds_for: dict[str, int], curve_points: int, workers: int) -> None:
-    """Refuse a comparison that cannot run, before anything trains (a ConfigError)."""
-    if budget <= 0:
-        raise gs.ConfigError(f"--budget must be positive seconds, got {budget:g}")
-    if seeds < 1 or curve_points < 0 or workers < 1 or any(n < 1 for n in seeds_for.values()):
-        raise gs.ConfigError(f"--seeds, --seeds-for and --jobs must be >= 1 and --curve-points "
-                             f">= 0, got seeds {seeds}, seeds-for {seeds_for}, jobs {workers} "
-                             f"and curve points {curve_points}")
-    if not names:
-        raise gs.ConfigError("compare needs at least one CONFIG")
-    doubled = sorted({n for n in names if names.count(n) > 1})
-    if doubled:
-        raise gs.ConfigError(f"config file names must differ (each names its run folder); "
-                             f"{doubled} appear twice")
-    unknown = sorted(set(seeds_for) - set(names))
-    if unknown:
-        raise gs.ConfigError(f"--seeds-for names {unknown}, which are not among the configs "
-                             f"{names} (use a config file's stem)")
-
-
 def evaluate_job(job: Job, done: Trained, shared: SharedData, *, curve_points: int,
                  progress: bool) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """The table row of one trained job and its learning curve (empty without curve points),
@@ -369,25 +353,18 @@ def configure(parser: argparse.ArgumentParser) -> None:
     gs.EvalOptions.add_flags(parser)
 
 
-def parse_seeds_for(items: Sequence[str]) -> dict[str, int]:
-    """``["gzsnet=3", ...]`` -> ``{"gzsnet": 3}``; a malformed item is a ConfigError."""
-    counts = {}
-    for item in items:
-        stem, _, count = item.partition("=")
-        if not stem or not count.isdigit():
-            raise gs.ConfigError(f"--seeds-for {item!r}: expected STEM=N, for example "
-                                 f"gzsnet=3")
-        counts[stem] = int(count)
-    return counts
-
-
 def run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
-    options = gs.EvalOptions.from_flags(args)
+    seeds_for = parse_seeds_for(args.seeds_for)
+    # the arguments first (cheap), then the configs' [evaluate] tables
+    check_arguments([Path(c).stem for c in args.configs], budget=args.budget, seeds=args.seeds,
+                    seeds_for=seeds_for, curve_points=args.curve_points, workers=args.jobs)
+    options = gs.EvalOptions.from_flags(args, shared_evaluation_table(args.configs,
+                                                                      args.overrides))
     compare(args.configs, budget=args.budget, out=args.out, overrides=args.overrides,
             options=options, command="groupsup " + " ".join(sys.argv[1:]),
-            curve_points=args.curve_points, seeds=args.seeds,
-            seeds_for=parse_seeds_for(args.seeds_for), workers=args.jobs)
+            curve_points=args.curve_points, seeds=args.seeds, seeds_for=seeds_for,
+            workers=args.jobs)
     print(f"wrote {Path(args.out) / 'compare.md'}, compare.json and compare-*.png in "
           f"{time.perf_counter() - started:.0f} s")
     return 0
