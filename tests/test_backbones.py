@@ -127,3 +127,32 @@ def test_conv_small_decoder_norm_and_activation():
     x = torch.randn(2, 8, 4, 4) * 5
     unit = next(m for m in pixel.decoder.modules() if type(m).__name__ == "PixelNorm")(x)
     assert torch.allclose(unit.pow(2).mean(dim=1), torch.ones(2, 4, 4), atol=1e-4)
+
+
+def test_conv_small_modulation_starts_at_the_identity_and_is_off_by_default():
+    torch.manual_seed(0)
+    plain = ConvSmall((3, 32, 32), 6, {"width": 8})
+    torch.manual_seed(0)
+    film = ConvSmall((3, 32, 32), 6, {"width": 8, "modulation": True})
+    assert plain.modulations is None and not any("modulations" in k for k in plain.state_dict())
+    # one FiLM per hidden decoder layer (two at 32 px) and one on the output's channels
+    assert [m.affine.out_features for m in film.modulations] == [2 * 16, 2 * 8, 2 * 3]
+    film.load_state_dict(plain.state_dict(), strict=False)
+    z = torch.randn(4, 6)
+    assert torch.equal(film.decode(z), plain.decode(z))  # zero-initialised: the identity
+
+
+def test_film_scales_and_shifts_each_channel_by_a_linear_map_of_the_code():
+    from groupsup.backbones.conv_small import FiLM
+
+    film = FiLM(2, 3)
+    with torch.no_grad():
+        film.affine.weight.copy_(torch.arange(12.0).reshape(6, 2) / 10)
+        film.affine.bias.copy_(torch.linspace(-1, 1, 6))
+    h, z = torch.randn(2, 3, 4, 4), torch.randn(2, 2)
+    gain_shift = z @ film.affine.weight.T + film.affine.bias
+    want = h * (1 + gain_shift[:, :3, None, None]) + gain_shift[:, 3:, None, None]
+    assert torch.allclose(film(h, z), want, atol=1e-6)
+    net = ConvSmall((3, 16, 16), 4, {"width": 8, "modulation": True})
+    net.decode(torch.randn(3, 4)).sum().backward()  # gradients reach every modulation
+    assert all(m.affine.weight.grad is not None for m in net.modulations)

@@ -146,6 +146,23 @@ def test_torchscript_export_with_an_unlabelled_warp_block(tmp_path):
         torch.testing.assert_close(decoder(codes), model.to_image(model.decode(codes)))
 
 
+def test_onnx_export_of_a_modulated_decoder_matches_eager_torch(tmp_path):
+    torch.manual_seed(0)
+    model = gs.build_model("conv-small", Digits, (3, 16, 16),
+                           {"width": 4, "max_width": 8, "modulation": True}).eval()
+    with torch.no_grad():  # modulations away from their identity start, as after training
+        for film in model.backbone.modulations:
+            film.affine.weight.normal_(0, 0.3)
+    manifest = export_model(model, tmp_path / "onnx", "onnx")
+    assert manifest["decoder_parity"]["max_abs_difference"] <= PARITY_TOLERANCE
+    session = onnxruntime.InferenceSession(str(tmp_path / "onnx" / "decoder.onnx"))
+    codes = torch.randn(5, 5)
+    got = session.run(None, {session.get_inputs()[0].name: codes.numpy()})[0]
+    with torch.no_grad():
+        want = model.to_image(model.decode(codes)).numpy()
+    np.testing.assert_allclose(got, want, atol=1e-5)
+
+
 def test_export_keeps_the_models_mode_and_micro_batch(tmp_path):
     model = gs.build_model("conv-small", Digits, (3, 16, 16), {"width": 4, "max_width": 8},
                                micro_batch=2)

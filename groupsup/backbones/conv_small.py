@@ -48,6 +48,12 @@ class ConvSmallConfig(BackboneConfig):
     activation: Literal["relu", "leaky_relu"] = Field(
         "relu", description="hidden activation; 'leaky_relu' (slope 0.2) cannot die")
     output: Literal["tanh", "logits"] = Field("tanh", description="decoder output")
+    modulation: bool = Field(
+        False, description="the code also scales and shifts every channel of each decoder "
+        "layer and of the output (FiLM: a linear map of z per layer, starting at the "
+        "identity), besides entering through the first layer: a colour or a lighting, which "
+        "acts on every pixel alike, then combines with any shape, also in combinations "
+        "training never showed")
 
 
 class PixelNorm(nn.Module):
@@ -107,6 +113,12 @@ class ConvSmall(Backbone):
         if self.output == "tanh":
             up.append(nn.Tanh())
         self.decoder = nn.Sequential(*up)
+        # FiLM after each hidden normalisation and after the output convolution
+        last = 3 * (len(widths) - 1)  # the output convolution's index in `up`
+        self._modulated = [*range(1, last, 3), last] if cfg.modulation else []
+        self.modulations = nn.ModuleList(
+            FiLM(latent_size, up[i if i == last else i - 1].out_channels)
+            for i in self._modulated) if cfg.modulation else None
 
     def check_image_shape(self, image_shape: tuple[int, int, int]) -> None:
         _, height, width = image_shape
@@ -124,5 +136,27 @@ class ConvSmall(Backbone):
         """``(B, Z)`` -> ``(B, C, H, W)``."""
         self.check_code(z)
         h = self.project(z).unflatten(1, self._inner)
-        return self.decoder(h)
+        if self.modulations is None:
+            return self.decoder(h)
+        films = dict(zip(self._modulated, self.modulations))
+        for i, layer in enumerate(self.decoder):
+            h = layer(h)
+            if i in films:
+                h = films[i](h, z)
+        return h
+
+
+class FiLM(nn.Module):
+    """Feature-wise linear modulation (Perez et al. 2018): ``h * (1 + g(z)) + b(z)`` per
+    channel, ``g`` and ``b`` one linear map of the code, zero at initialisation (identity)."""
+
+    def __init__(self, latent_size: int, channels: int) -> None:
+        super().__init__()
+        self.affine = nn.Linear(latent_size, 2 * channels)
+        nn.init.zeros_(self.affine.weight)
+        nn.init.zeros_(self.affine.bias)
+
+    def forward(self, h: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        scale, shift = self.affine(z)[:, :, None, None].chunk(2, dim=1)
+        return h * (1 + scale) + shift
 
