@@ -116,6 +116,9 @@ def test_shift_block_configs_add_the_block_and_an_exact_cover(invariant, warped)
         assert (warp["optim"].pop("schedule"), warp["optim"].pop("schedule_by")) == ("wsd",
                                                                                      "time")
         inv["optim"].pop("schedule"), inv["optim"].pop("schedule_by")
+        # ... a modulated decoder, and 520 s so that its longer-trained judge fits in 10 min
+        assert warp["model"]["options"].pop("modulation") is True
+        assert (warp["train"].pop("time_budget"), inv["train"].pop("time_budget")) == (520, 540)
     cover = next(t for t in inv["loss"]["terms"] if t["term"] == "cover")
     assert cover.pop("options") == {"shift_tolerance": cover_tolerance(invariant)}
     assert warp == inv
