@@ -183,6 +183,9 @@ def test_a_runs_evaluate_table_sets_defaults_that_flags_override(run_dir, tmp_pa
     assert main(["evaluate", str(run), "--sheet-rows", "1"]) == 0
     recorded = json.loads((run / "eval" / "001" / "metrics.json").read_text())["evaluation"]
     assert recorded["classifier_steps"] == 3 and recorded["sheet_rows"] == 1
+    metrics = gs.evaluate_run(run, progress=False, report=False)  # Python: the table too
+    assert metrics["evaluation"]["classifier_steps"] == 3
+    assert metrics["evaluation"]["sheet_rows"] == 2
 
 
 def test_an_evaluate_table_with_an_unknown_key_is_refused_naming_file_and_key(tmp_path):

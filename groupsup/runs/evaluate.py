@@ -100,6 +100,7 @@ def evaluate_run(run: str | Path | RunResult, dataset: GroupDataset | None = Non
     """Evaluate the latest checkpoint of a run; write one evaluation folder; return metrics.
 
     *run*: a run directory or the :class:`~groupsup.RunResult` of ``groupsup.train``.
+    *options*: default, those the run config's ``[evaluate]`` table sets.
     *dataset*: the full dataset the run was trained on (default: the registered dataset its
     config names, with *overrides* such as ``["dataset.options.root=..."]`` applied first; a
     run trained on a Python dataset needs it). *split*: the :class:`~groupsup.Split` to
@@ -122,9 +123,11 @@ def evaluate_run(run: str | Path | RunResult, dataset: GroupDataset | None = Non
     if judge is not None and judge_set is not None:
         raise ConfigError("evaluate_run: give judge (fitted) or judge_set (to fit one on), not "
                           "both")
-    ctx = _context(Path(getattr(run, "run_dir", run)), dataset, split,
-                   options or EvalOptions(), host_registries(registries), checkpoint=checkpoint,
-                   out=out, overrides=overrides or [], adapt=adapt)
+    run_dir = Path(getattr(run, "run_dir", run))
+    if options is None:  # the run config's [evaluate] table, the rest at the defaults
+        options = run_evaluation_defaults(run_dir, overrides)
+    ctx = _context(run_dir, dataset, split, options, host_registries(registries),
+                   checkpoint=checkpoint, out=out, overrides=overrides or [], adapt=adapt)
     ctx.judge, ctx.judge_set = judge, judge_set
     ctx.say = print if progress else (lambda *a, **k: None)
     steps = evaluation_steps(ctx)
