@@ -116,9 +116,10 @@ class ConvSmall(Backbone):
         # FiLM after each hidden normalisation and after the output convolution
         last = 3 * (len(widths) - 1)  # the output convolution's index in `up`
         self._modulated = [*range(1, last, 3), last] if cfg.modulation else []
+        # their channels: each hidden layer's output (the widths inward out), then the image's
         self.modulations = nn.ModuleList(
-            FiLM(latent_size, up[i if i == last else i - 1].out_channels)
-            for i in self._modulated) if cfg.modulation else None
+            FiLM(latent_size, c) for c in [*widths[-2::-1], channels]
+        ) if cfg.modulation else None
 
     def check_image_shape(self, image_shape: tuple[int, int, int]) -> None:
         _, height, width = image_shape

@@ -18,7 +18,11 @@ import torch
 from pydantic import Field
 
 from groupsup.losses.base import Decode, Encode, LossRun, LossTerm, StepContext, TermConfig
-from groupsup.losses.distances import code_distance, shift_tolerant_distance
+from groupsup.losses.distances import (
+    code_distance,
+    shift_tolerant_distance,
+    variance_scaled_distance,
+)
 from groupsup.losses.scatter import scatter_by_value
 from groupsup.losses.unlabelled import (
     Bottleneck,
@@ -163,16 +167,14 @@ class Latent(LossTerm):
         again = yield Encode(step.to_image(raw))
         config = self.config
         target = codes.detach() if config.detach_target else codes  # type: ignore[attr-defined]
+        keep = None
         if config.labelled_only and step.partition.free:  # type: ignore[attr-defined]
             keep = torch.ones(codes.shape[1], dtype=torch.bool, device=codes.device)
             keep[step.partition.slice(step.partition.free)] = False
-            again, target = again[:, keep], target[:, keep]
-        else:
-            keep = None
         if config.scale == "variance":  # type: ignore[attr-defined]
-            scale = step.z.detach().var(0).clamp_min(1e-8)
-            scale = scale if keep is None else scale[keep]
-            return ((again - target).square() / scale).mean()
+            return variance_scaled_distance(again, target, step.z, keep)
+        if keep is not None:
+            again, target = again[:, keep], target[:, keep]
         return code_distance(self.distance, again, target)
 
 

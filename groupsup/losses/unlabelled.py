@@ -23,6 +23,7 @@ from torch import nn
 
 from groupsup.errors import ConfigError
 from groupsup.losses.base import Decode, Encode, LossRun, LossTerm, StepContext, TermConfig
+from groupsup.losses.distances import variance_scaled_distance
 from groupsup.losses.scatter import scatter_by_value
 
 if TYPE_CHECKING:
@@ -174,8 +175,7 @@ class FreeCycle(LossTerm):
         mixed = partition.with_block(a, partition.free, b[:, partition.slice(partition.free)])
         raw = yield Decode(mixed)
         again = yield Encode(step.to_image(raw))
-        scale = step.z.detach().var(0).clamp_min(1e-8)
-        return ((again - mixed.detach()).square() / scale).mean()
+        return variance_scaled_distance(again, mixed.detach(), step.z)
 
 
 class FreeAdversaryConfig(TermConfig):
