@@ -245,12 +245,16 @@ def test_the_configs_evaluate_tables_must_agree_for_one_shared_judge(tmp_path):
 
     root = Path(__file__).resolve().parents[1]
     digits = root / "examples" / "digits"
-    shared = shared_evaluation_table([digits / "digits.toml", digits / "digits-gsl.toml"])
-    assert shared is not None and shared.classifier_steps == 4000
+
+    def table(*paths):
+        return shared_evaluation_table(paths, [gs.load_config(p) for p in paths])
+
+    shared = table(digits / "digits.toml", digits / "digits-gsl.toml")
+    assert shared.classifier_steps == 4000 and shared.model_fields_set == {"classifier_steps"}
     other = tmp_path / "other.toml"
     other.write_text((digits / "digits.toml").read_text().replace("classifier_steps = 4000",
                                                                    "classifier_steps = 99"))
     with pytest.raises(gs.ConfigError, match=r"other\.toml sets \[evaluate\].*99.*one judge"):
-        shared_evaluation_table([digits / "digits.toml", other])
+        table(digits / "digits.toml", other)
     fonts = root / "examples" / "fonts" / "compare"
-    assert shared_evaluation_table(sorted(fonts.glob("*.toml"))[:2]) is None  # none sets one
+    assert table(*sorted(fonts.glob("*.toml"))[:2]) == gs.EvalOptions()  # none sets one

@@ -15,7 +15,7 @@ from conftest import Toy, toy_config, toy_images, toy_labels
 import groupsup as gs
 from groupsup.plugins import PluginHost
 from groupsup.runs.context import EvalContext
-from groupsup.runs.evaluate import evaluation_steps, run_evaluation_defaults
+from groupsup.runs.evaluate import evaluation_steps
 
 TINY = gs.EvalOptions(max_examples=8, classifier_steps=2, leakage_examples=8,
                       coprediction_examples=48, code_metrics=("mig",), sheet_rows=2)
@@ -174,9 +174,9 @@ def test_a_runs_evaluate_table_sets_defaults_that_flags_override(run_dir, tmp_pa
                           "code_metrics": ["mig"]}
     (run / "config.json").write_text(json.dumps(config))
     parser = _parser("evaluate")
-    defaults = run_evaluation_defaults(run)
-    options = gs.EvalOptions.from_flags(parser.parse_args([str(run), "--max-examples", "6"]),
-                                        defaults)
+    defaults = gs.EvalOptions.from_table(config["evaluate"], "config.json")
+    options = gs.EvalOptions.from_flags(
+        parser.parse_args([str(run), "--max-examples", "6"])).over(defaults)
     assert options.classifier_steps == 3 and options.code_metrics == ("mig",)
     assert options.max_examples == 6  # the flag wins
     assert options.judge_holdout == gs.EvalOptions().judge_holdout  # neither: the default
@@ -186,6 +186,9 @@ def test_a_runs_evaluate_table_sets_defaults_that_flags_override(run_dir, tmp_pa
     metrics = gs.evaluate_run(run, progress=False, report=False)  # Python: the table too
     assert metrics["evaluation"]["classifier_steps"] == 3
     assert metrics["evaluation"]["sheet_rows"] == 2
+    given = gs.evaluate_run(run, progress=False, report=False,  # set options win over it
+                            options=gs.EvalOptions(sheet_rows=1, extra={"a": 1}))
+    assert given["evaluation"]["sheet_rows"] == 1 and given["evaluation"]["classifier_steps"] == 3
 
 
 def test_an_evaluate_table_with_an_unknown_key_is_refused_naming_file_and_key(tmp_path):

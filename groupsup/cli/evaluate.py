@@ -29,10 +29,10 @@ def _configure(p: argparse.ArgumentParser) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     from groupsup.data import GroupDataset
-    from groupsup.runs.evaluate import evaluate_run, run_evaluation_defaults
+    from groupsup.runs.evaluate import evaluate_run
 
+    options = EvalOptions.from_flags(args)  # over the run config's [evaluate] table
     overrides = run_overrides(args)
-    options = EvalOptions.from_flags(args, run_evaluation_defaults(args.run, overrides))
     judge_set = None if args.judge_store is None else GroupDataset.from_store(args.judge_store)
     metrics = evaluate_run(args.run, options=options, overrides=overrides, judge_set=judge_set,
                            out=args.out)

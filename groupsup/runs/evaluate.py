@@ -78,18 +78,6 @@ def fit_shared_judge(dataset: GroupDataset, split: Split | None,
                      seed=int(np.random.default_rng(o.seed).integers(2**62)), device=o.device)
 
 
-def run_evaluation_defaults(run: str | Path, overrides: list[str] | None = None
-                            ) -> EvalOptions:
-    """The evaluation options a run's config sets in its ``[evaluate]`` table (the rest at
-    their defaults): what ``groupsup evaluate RUN`` starts from before its flags."""
-    from groupsup.train.config import load_config
-
-    path = Path(run) / "config.json"
-    if not path.is_file():
-        raise ConfigError(f"{run}: not a training run (no config.json)")
-    return EvalOptions.from_table(load_config(path, overrides or []).evaluate, str(path))
-
-
 def evaluate_run(run: str | Path | RunResult, dataset: GroupDataset | None = None,
                  options: EvalOptions | None = None, progress: bool = True,
                  adapt: ModelAdapter | None = None, report: bool = True, *,
@@ -100,7 +88,8 @@ def evaluate_run(run: str | Path | RunResult, dataset: GroupDataset | None = Non
     """Evaluate the latest checkpoint of a run; write one evaluation folder; return metrics.
 
     *run*: a run directory or the :class:`~groupsup.RunResult` of ``groupsup.train``.
-    *options*: default, those the run config's ``[evaluate]`` table sets.
+    *options*: over those the run config's ``[evaluate]`` table sets
+    (:meth:`~groupsup.EvalOptions.over`; default: the table's).
     *dataset*: the full dataset the run was trained on (default: the registered dataset its
     config names, with *overrides* such as ``["dataset.options.root=..."]`` applied first; a
     run trained on a Python dataset needs it). *split*: the :class:`~groupsup.Split` to
@@ -123,11 +112,9 @@ def evaluate_run(run: str | Path | RunResult, dataset: GroupDataset | None = Non
     if judge is not None and judge_set is not None:
         raise ConfigError("evaluate_run: give judge (fitted) or judge_set (to fit one on), not "
                           "both")
-    run_dir = Path(getattr(run, "run_dir", run))
-    if options is None:  # the run config's [evaluate] table, the rest at the defaults
-        options = run_evaluation_defaults(run_dir, overrides)
-    ctx = _context(run_dir, dataset, split, options, host_registries(registries),
-                   checkpoint=checkpoint, out=out, overrides=overrides or [], adapt=adapt)
+    ctx = _context(Path(getattr(run, "run_dir", run)), dataset, split,
+                   options or EvalOptions(), host_registries(registries), checkpoint=checkpoint,
+                   out=out, overrides=overrides or [], adapt=adapt)
     ctx.judge, ctx.judge_set = judge, judge_set
     ctx.say = print if progress else (lambda *a, **k: None)
     steps = evaluation_steps(ctx)
@@ -154,6 +141,7 @@ def _context(run_dir: Path, dataset: GroupDataset | None, split: Split | None,
     if not (run_dir / "config.json").is_file():
         raise ConfigError(f"{run_dir}: not a training run (no config.json)")
     config = load_config(run_dir / "config.json", overrides)
+    options = options.over(EvalOptions.from_table(config.evaluate, str(run_dir / "config.json")))
     full = resolve_dataset(config, run_dir, registries) if dataset is None else dataset
     model = load_model(run_dir if checkpoint is None else checkpoint, options.device,
                        registries=registries).eval()

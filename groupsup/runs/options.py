@@ -78,17 +78,24 @@ class EvalOptions(BaseModel):
                                    metavar=None if choices else _METAVARS[kind], help=help_text)
 
     @classmethod
-    def from_flags(cls, args: argparse.Namespace,
-                   defaults: EvalOptions | None = None) -> EvalOptions:
-        """The options *args* hold (parsed with :meth:`add_flags`) over those *defaults* sets
-        (a run config's ``[evaluate]`` table, :meth:`from_table`) over the fields' defaults;
-        a ConfigError names a flag whose value the field refuses."""
-        values = defaults.model_dump(exclude_unset=True) if defaults else {}
+    def from_flags(cls, args: argparse.Namespace) -> EvalOptions:
+        """The options *args* hold (parsed with :meth:`add_flags`): only the flags given are
+        set, so :meth:`over` lets them win over a run's ``[evaluate]`` table; a ConfigError
+        names a flag whose value the field refuses."""
         given = {name: getattr(args, name) for name in cls.model_fields}
-        values.update((k, v) for k, v in given.items() if v is not None and k != "extra")
+        values = {k: v for k, v in given.items() if v is not None and k != "extra"}
         if given["extra"]:
-            values["extra"] = {**values.get("extra", {}), **dict(given["extra"])}
+            values["extra"] = dict(given["extra"])
         return validate(cls, values, "evaluation options (flags)")
+
+    def over(self, defaults: EvalOptions) -> EvalOptions:
+        """These options over *defaults*: a field set here wins, one set only there comes
+        from there (``extra`` merged key by key), the rest keep the fields' defaults."""
+        values = defaults.model_dump(exclude_unset=True)
+        mine = self.model_dump(exclude_unset=True)
+        if "extra" in mine and "extra" in values:
+            mine["extra"] = {**values["extra"], **mine["extra"]}
+        return validate(type(self), {**values, **mine}, "evaluation options")
 
     @classmethod
     def from_table(cls, table: Mapping[str, Any] | None,

@@ -263,11 +263,11 @@ def compare(configs: Sequence[str | Path], *, budget: float, out: str | Path,
     check_arguments(names, budget=budget, seeds=seeds, seeds_for=seeds_for,
                     curve_points=curve_points, workers=workers)
     out = Path(out)
-    options = options or gs.EvalOptions()
     say = print if progress else (lambda *a, **k: None)
     # validate every config before the first (long) training starts
     loaded = [gs.load_config(path, [*overrides, f"train.time_budget={budget}"])
               for path in configs]
+    options = (options or gs.EvalOptions()).over(shared_evaluation_table(configs, loaded))
     threads = max(1, (os.cpu_count() or 1) // workers) if workers > 1 else None
     jobs = plan(names, loaded, out, {n: seeds_for.get(n, seeds) for n in names}, threads)
     shared = SharedData(options)
@@ -355,16 +355,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
-    seeds_for = parse_seeds_for(args.seeds_for)
-    # the arguments first (cheap), then the configs' [evaluate] tables
-    check_arguments([Path(c).stem for c in args.configs], budget=args.budget, seeds=args.seeds,
-                    seeds_for=seeds_for, curve_points=args.curve_points, workers=args.jobs)
-    options = gs.EvalOptions.from_flags(args, shared_evaluation_table(args.configs,
-                                                                      args.overrides))
+    options = gs.EvalOptions.from_flags(args)  # over the configs' [evaluate] table
     compare(args.configs, budget=args.budget, out=args.out, overrides=args.overrides,
             options=options, command="groupsup " + " ".join(sys.argv[1:]),
-            curve_points=args.curve_points, seeds=args.seeds, seeds_for=seeds_for,
-            workers=args.jobs)
+            curve_points=args.curve_points, seeds=args.seeds,
+            seeds_for=parse_seeds_for(args.seeds_for), workers=args.jobs)
     print(f"wrote {Path(args.out) / 'compare.md'}, compare.json and compare-*.png in "
           f"{time.perf_counter() - started:.0f} s")
     return 0

@@ -30,19 +30,17 @@ def check_arguments(names: Sequence[str], *, budget: float, seeds: int,
                              f"{names} (use a config file's stem)")
 
 
-def shared_evaluation_table(configs: Sequence[str | Path], overrides: Sequence[str] = ()
-                            ) -> gs.EvalOptions | None:
-    """The ``[evaluate]`` table the configs set (one judge reads every row, so they must
-    agree); ``None`` when none sets one. A ConfigError names two configs that differ."""
-    tables = {str(path): gs.load_config(path, list(overrides)).evaluate for path in configs}
-    first = next(iter(tables))
-    for path, table in tables.items():
-        if table != tables[first]:
-            raise gs.ConfigError(f"{path} sets [evaluate] {table} but {first} sets "
-                                 f"{tables[first]}: every row is read by one judge, so the "
+def shared_evaluation_table(paths: Sequence[str | Path],
+                            configs: Sequence[gs.ExperimentConfig]) -> gs.EvalOptions:
+    """The options the configs' ``[evaluate]`` tables set (one judge reads every row, so they
+    must agree; none set: the defaults). A ConfigError names two configs that differ."""
+    tables = [config.evaluate for config in configs]
+    for path, table in zip(paths, tables):
+        if table != tables[0]:
+            raise gs.ConfigError(f"{path} sets [evaluate] {table} but {paths[0]} sets "
+                                 f"{tables[0]}: every row is read by one judge, so the "
                                  "configs must agree (or pass the options as flags)")
-    table = tables[first]
-    return gs.EvalOptions.from_table(table, first) if table else None
+    return gs.EvalOptions.from_table(tables[0], str(paths[0]))
 
 
 def parse_seeds_for(items: Sequence[str]) -> dict[str, int]:
