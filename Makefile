@@ -54,8 +54,10 @@ install-check: $(STAMP)
 test-slow: $(STAMP)
 	$(PY) -m pytest -q -m slow
 
+# DEMO_FLAGS passes flags through: make demo DEMO_FLAGS="--set seed=2 --out runs/demo-seed2"
+DEMO_FLAGS ?=
 demo: $(STAMP)
-	$(VENV)/bin/groupsup demo
+	$(VENV)/bin/groupsup demo $(DEMO_FLAGS)
 
 # writes runs/reproduce/report.md and report.html; REPRODUCE_FLAGS=--overwrite replaces them
 REPRODUCE_FLAGS ?=

@@ -131,6 +131,8 @@ def test_fonts_compare_configs_derive_from_the_demo_config():
     demo["optim"] = {"lr": demo["optim"]["lr"]}
     demo["train"]["groups_per_step"] = 8
     del demo["train"]["time_budget"]
+    # ... and its decoder of that day, which the code did not modulate (2026-12-08)
+    del demo["model"]["options"]["modulation"]
     # ... and the six matplotlib fonts of its day (the demo added two more on 2026-12-07)
     from groupsup_fonts.reproduce import COMPARISON_FONTS
 

@@ -75,8 +75,9 @@ def comparison_base() -> dict[str, Any]:
     """The demo config with the training settings and data the comparison was measured with
     (and examples/fonts/compare/*.toml keep): 8 groups per step, a constant rate, no time
     budget of its own (each config trains for the same ``--budget-per-config``), the six fonts
-    of :data:`COMPARISON_FONTS`. The demo itself has since moved to 4 groups, the ``wsd`` rate
-    (docs/model.md) and eight fonts."""
+    of :data:`COMPARISON_FONTS`, a decoder the code does not modulate. The demo itself has
+    since moved to 4 groups, the ``wsd`` rate, a modulated decoder (docs/model.md) and eight
+    fonts."""
     base = demo_config()
     # (matplotlib's faces come first in discovery, so these six are the same files whether or
     # not the system's fonts are read; the option is left as the comparison had it)
@@ -84,6 +85,8 @@ def comparison_base() -> dict[str, Any]:
     base["dataset"]["options"] = {**options, "fonts": list(COMPARISON_FONTS)}
     base["train"] = {**base["train"], "groups_per_step": 8, "time_budget": None}
     base["optim"] = {**base["optim"], "schedule": "constant", "schedule_by": "steps"}
+    base["model"] = {**base["model"], "options": {
+        k: v for k, v in base["model"]["options"].items() if k != "modulation"}}
     return base
 
 
