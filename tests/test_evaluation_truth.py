@@ -16,7 +16,7 @@ import groupsup as gs
 from groupsup.cli import main
 from groupsup.evaluate.judge import fit_judge
 from groupsup.evaluate.leakage import leakage, other_values
-from groupsup.graph.splits import held_out_split, resolve_split
+from groupsup.graph.splits import build_split, held_out_split
 from groupsup.runs.context import eval_dir
 from groupsup.runs.evaluate import evaluate_run
 from groupsup.runs.options import EvalOptions
@@ -110,7 +110,7 @@ def test_manifest_split_column(tmp_path, shapes):
     config = gs.load_config({"dataset": {"name": "folder", "options": options,
                                          "split": "manifest"}})
     data = build_dataset(config)
-    split = resolve_split(data, "manifest", seed=0, dataset_options=options)
+    split = build_split(data, "manifest", seed=0, dataset_options=options)
     assert np.array_equal(split.test, np.arange(3, len(shapes), 7))
     rows[5]["split"] = "validation"
     with open(tmp_path / "manifest.csv", "w", newline="") as f:
@@ -118,7 +118,7 @@ def test_manifest_split_column(tmp_path, shapes):
         writer.writeheader()
         writer.writerows(rows)
     with pytest.raises(gs.DataError, match="row 6 holds 'validation'"):  # rows count from 1
-        resolve_split(data, "manifest", seed=0, dataset_options=options)
+        build_split(data, "manifest", seed=0, dataset_options=options)
 
 
 # ---------------------------------------------------------------------- the judge

@@ -13,6 +13,7 @@ not a static import and is no edge.
 from __future__ import annotations
 
 import ast
+import textwrap
 from pathlib import Path
 
 import networkx as nx
@@ -145,13 +146,17 @@ def test_known_violations_still_occur():
 def test_the_layer_test_sees_lazy_imports_and_ignores_type_checking(tmp_path):
     """The graph builder itself: a lazy import counts, a TYPE_CHECKING one does not."""
     path = tmp_path / "mod.py"
-    path.write_text("from typing import TYPE_CHECKING\n"
-                    "if TYPE_CHECKING:\n    from groupsup.train import Trainer\n"
-                    "else:\n    from groupsup import errors\n"
-                    "def f():\n    from groupsup.model import SwapAutoencoder\n")
-    modules = module_names()
-    found = imports_of("groupsup.data.example", path, modules)
-    assert found == {"groupsup.errors", "groupsup.model"}
+    path.write_text(textwrap.dedent("""\
+        from typing import TYPE_CHECKING
+        if TYPE_CHECKING:
+            from groupsup.train import Trainer
+        else:
+            from groupsup import errors
+        def f():
+            from groupsup.model import SwapAutoencoder
+        """))
+    assert imports_of("groupsup.data.example", path, module_names()) == {
+        "groupsup.errors", "groupsup.model"}
 
 
 @pytest.mark.parametrize(("module", "layer"), [

@@ -154,13 +154,13 @@ def _load_graph(args: argparse.Namespace, attributes: list[str] | None
     """SOURCE's ``(full dataset, the side the graph is of, split, graph, seconds the graph
     took)``: a registered dataset as ``groupsup train`` resolves it, else a store or folder
     split here."""
-    from groupsup.graph.splits import resolve_split
+    from groupsup.graph.splits import build_split
 
     if _registered(args):
         return _resolve_registered(args)
     dataset, spec = load_source(args.source, _options(args.option), args.pattern,
                                 args.manifest, attributes)
-    split = None if args.split is None else resolve_split(
+    split = None if args.split is None else build_split(
         dataset, args.split, seed=args.seed,
         options=_options(args.split_option, "--split-option"),
         named=getattr(spec, "splits", {}) or {},

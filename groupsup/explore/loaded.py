@@ -23,7 +23,7 @@ from groupsup.explore.runinfo import finite, latest_evaluation, training_curves
 from groupsup.model import load_model
 from groupsup.persistence import LATEST, find_checkpoint
 from groupsup.registry import Registries
-from groupsup.runs.context import resolve_dataset, split_ids
+from groupsup.runs.context import run_dataset, split_ids
 from groupsup.train.config import load_config
 from groupsup.train.resolve import host_registries
 
@@ -57,7 +57,7 @@ class LoadedRun:
         self.checkpoint = find_checkpoint(path)
         self.run_dir = find_run_dir(path)
         self.config = load_config(self.run_dir / "config.json", overrides or [])
-        self.dataset = dataset if dataset is not None else resolve_dataset(
+        self.dataset = dataset if dataset is not None else run_dataset(
             self.config, self.run_dir, registries)
         self.model = load_model(self.checkpoint, device, registries=registries).eval()
         self.names = list(self.model.schema.names)

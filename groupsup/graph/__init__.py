@@ -5,10 +5,10 @@ from groupsup.graph.multigraph import MultiGraph
 from groupsup.graph.splits import (
     Rule,
     Split,
+    build_split,
     column_split,
     held_out_split,
     random_combinations,
-    resolve_split,
     rule_split,
 )
 from groupsup.graph.strategies import (
@@ -28,9 +28,9 @@ __all__ = [
     "Rule",
     "Split",
     "Strategy",
+    "build_split",
     "column_split",
     "held_out_split",
     "random_combinations",
-    "resolve_split",
     "rule_split",
 ]

@@ -11,7 +11,7 @@ training example (it has a *cover* in the training graph).
 - :func:`held_out_split`: the combinations a config declares (``[dataset] split =
   "held-out"``, ``held_out = [{digit = 0, ink = "red"}]``); :func:`column_split`: a
   ``train``/``test`` entry per example (a manifest's ``split`` column).
-- :func:`resolve_split`: the split a ``[dataset]`` config section names (the trainer and the
+- :func:`build_split`: the split a ``[dataset]`` config section names (the trainer and the
   evaluation both build it here).
 """
 
@@ -326,14 +326,14 @@ def column_split(sides: Sequence[Any], labels: Any, schema: type[Schema],
 SPLITS_BUILT_IN = ("none", "random-combinations", "held-out", "manifest")
 
 
-def resolve_split(dataset: GroupDataset, name: str, *, seed: int,
-                  options: Mapping[str, Any] | None = None,
-                  held_out: Sequence[Mapping[str, Any]] | None = None,
-                  dataset_options: Mapping[str, Any] | None = None,
-                  named: Mapping[str, Any] | None = None,
-                  dataset_name: str = "dataset",
-                  keys: tuple[str, str] = ("dataset.split", "dataset.split_options")
-                  ) -> Split | None:
+def build_split(dataset: GroupDataset, name: str, *, seed: int,
+                options: Mapping[str, Any] | None = None,
+                held_out: Sequence[Mapping[str, Any]] | None = None,
+                dataset_options: Mapping[str, Any] | None = None,
+                named: Mapping[str, Any] | None = None,
+                dataset_name: str = "dataset",
+                keys: tuple[str, str] = ("dataset.split", "dataset.split_options")
+                ) -> Split | None:
     """The split a ``[dataset]`` config section names, for the full *dataset*.
 
     *name*: ``"none"`` (``None``), ``"random-combinations"`` (*options*: fraction,

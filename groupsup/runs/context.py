@@ -156,8 +156,8 @@ def eval_dir(run_dir: Path, out: str | Path | None) -> Path:
             number += 1
 
 
-def resolve_dataset(config: ExperimentConfig, run_dir: Path,
-                    registries: Registries | None = None) -> GroupDataset:
+def run_dataset(config: ExperimentConfig, run_dir: Path,
+                registries: Registries | None = None) -> GroupDataset:
     """The full dataset the run's stored *config* names (a registered dataset)."""
     from groupsup.train.resolve import build_dataset
 

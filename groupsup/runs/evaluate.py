@@ -51,7 +51,7 @@ from groupsup.machine import machine
 from groupsup.model import SwapAutoencoder, load_model
 from groupsup.registry import Entry, Registries
 from groupsup.runs import unlabelled
-from groupsup.runs.context import EvalContext, eval_dir, resolve_dataset, split_ids
+from groupsup.runs.context import EvalContext, eval_dir, run_dataset, split_ids
 from groupsup.runs.options import EvalOptions
 from groupsup.runs.step import CodeMetric, EvaluationStep, SynthesisMeasure
 from groupsup.train.checkpoint import training_machine
@@ -142,7 +142,7 @@ def _context(run_dir: Path, dataset: GroupDataset | None, split: Split | None,
         raise ConfigError(f"{run_dir}: not a training run (no config.json)")
     config = load_config(run_dir / "config.json", overrides)
     options = options.over(EvalOptions.from_table(config.evaluate, str(run_dir / "config.json")))
-    full = resolve_dataset(config, run_dir, registries) if dataset is None else dataset
+    full = run_dataset(config, run_dir, registries) if dataset is None else dataset
     model = load_model(run_dir if checkpoint is None else checkpoint, options.device,
                        registries=registries).eval()
     # a dataset labelling attributes the model was trained without: those are read apart

@@ -51,7 +51,10 @@ class RunResult:
 class Loop:
     """What callbacks see of a running :meth:`~groupsup.Trainer.fit`: the run's parts as
     fields (``config``, ``state``, ``runtime``, ``data``, ``checkpoints``, ``run_dir``,
-    ``until``) and shortcuts to what callbacks use most."""
+    ``until``) and shortcuts to what callbacks use most: ``model``, ``dataset`` (the
+    training examples: the training side of the split, if any), ``full_dataset`` (held-out
+    examples included), ``split``, ``device``, ``is_main`` (rank 0, the process that writes the
+    run's files) and ``world_size``, fixed for the run, and ``step`` and ``lr``, which move."""
 
     def __init__(self, config: ExperimentConfig, state: TrainState, runtime: Runtime,
                  data: Resolved, checkpoints: Checkpoints, run_dir: Path,
@@ -59,6 +62,13 @@ class Loop:
         self.config, self.state, self.runtime = config, state, runtime
         self.data, self.checkpoints, self.run_dir = data, checkpoints, run_dir
         self.until = until
+        self.model: SwapAutoencoder = state.model
+        self.dataset: GroupDataset = data.train_dataset
+        self.full_dataset: GroupDataset = data.dataset
+        self.split: Split | None = data.split
+        self.device: torch.device = runtime.device
+        self.is_main: bool = runtime.is_main
+        self.world_size: int = runtime.dist.world_size
         self.started = time.perf_counter()
         self.stopped: str | None = None
         self.last: dict[str, Any] = {}  # the latest metrics.jsonl record
@@ -67,37 +77,6 @@ class Loop:
     def step(self) -> int:
         """Optimiser steps done (those of earlier runs of a resumed run included)."""
         return self.state.step
-
-    @property
-    def model(self) -> SwapAutoencoder:
-        return self.state.model
-
-    @property
-    def dataset(self) -> GroupDataset:
-        """The training examples (the training side of the split, if any)."""
-        return self.data.train_dataset
-
-    @property
-    def full_dataset(self) -> GroupDataset:
-        """The whole dataset, held-out examples included."""
-        return self.data.dataset
-
-    @property
-    def split(self) -> Split | None:
-        return self.data.split
-
-    @property
-    def device(self) -> torch.device:
-        return self.runtime.device
-
-    @property
-    def is_main(self) -> bool:
-        """Whether this is rank 0 (the process that writes the run's files)."""
-        return self.runtime.is_main
-
-    @property
-    def world_size(self) -> int:
-        return self.runtime.dist.world_size
 
     @property
     def lr(self) -> float:

@@ -30,7 +30,7 @@ import torch
 from groupsup.data import DatasetSpec, GroupDataset
 from groupsup.errors import ConfigError, DataError, SchemaError
 from groupsup.graph import MultiGraph, Strategy
-from groupsup.graph.splits import Split, resolve_split
+from groupsup.graph.splits import Split, build_split
 from groupsup.losses import LossRecipe
 from groupsup.losses.recipe import registered_parts
 from groupsup.model import SwapAutoencoder
@@ -136,7 +136,7 @@ def resolve_data(config: ExperimentConfig, registries: Registries | None = None,
     d = config.dataset
     spec = registries.datasets.get(d.name) if d.name in registries.datasets else None
     if split is None:
-        split = resolve_split(dataset, d.split, seed=config.seed, options=d.split_options,
+        split = build_split(dataset, d.split, seed=config.seed, options=d.split_options,
                               held_out=d.held_out, dataset_options=d.options,
                               named=getattr(spec, "splits", {}) or {}, dataset_name=d.name,
                               keys=keys)
