@@ -116,12 +116,23 @@ def test_shift_block_configs_add_the_block_and_an_exact_cover(invariant, warped)
         assert (warp["optim"].pop("schedule"), warp["optim"].pop("schedule_by")) == ("wsd",
                                                                                      "time")
         inv["optim"].pop("schedule"), inv["optim"].pop("schedule_by")
-        # ... a modulated decoder, and 520 s so that its longer-trained judge fits in 10 min
+        # ... a modulated decoder, and 500 s so that its longer-trained judge fits in 10 min
         assert warp["model"]["options"].pop("modulation") is True
-        assert (warp["train"].pop("time_budget"), inv["train"].pop("time_budget")) == (520, 540)
+        assert (warp["train"].pop("time_budget"), inv["train"].pop("time_budget")) == (500, 540)
     cover = next(t for t in inv["loss"]["terms"] if t["term"] == "cover")
     assert cover.pop("options") == {"shift_tolerance": cover_tolerance(invariant)}
     assert warp == inv
+
+
+def test_the_nongrid_recipe_is_the_digits_recipe_on_the_nongrid_data():
+    """examples/fonts/nongrid-recipe.toml: digits.toml with nongrid-warp.toml's dataset section
+    (docs/results.md says so)."""
+    recipe, digits = config_pair("examples/fonts/nongrid-recipe.toml",
+                                 "examples/digits/digits.toml")
+    nongrid = gs.load_config(ROOT / "examples/fonts/nongrid-warp.toml").to_dict()
+    assert recipe.pop("dataset") == nongrid["dataset"]
+    digits.pop("dataset")
+    assert recipe == digits
 
 
 @pytest.mark.parametrize("invariant, free", [
