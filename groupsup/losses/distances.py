@@ -82,12 +82,10 @@ def code_distance(distance: str, a: torch.Tensor, b: torch.Tensor) -> torch.Tens
                       f"{list(CODE_DISTANCES)}")
 
 
-def variance_scaled_distance(a: torch.Tensor, b: torch.Tensor, codes: torch.Tensor,
-                             columns: torch.Tensor | None = None) -> torch.Tensor:
+def variance_scaled_distance(a: torch.Tensor, b: torch.Tensor,
+                             codes: torch.Tensor) -> torch.Tensor:
     """Mean of ``(a - b)^2`` over ``(B, Z)`` codes, each dimension divided by its variance over
-    *codes* (the step's, detached): scale-free, so shrinking the codes does not lower it.
-    *columns* (a boolean mask over Z) keeps only those dimensions."""
+    *codes* (``(N, Z)``, the step's, detached): scale-free, so shrinking the codes does not
+    lower it."""
     scale = codes.detach().var(0).clamp_min(1e-8)
-    if columns is not None:
-        a, b, scale = a[:, columns], b[:, columns], scale[columns]
     return ((a - b).square() / scale).mean()

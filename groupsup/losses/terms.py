@@ -12,7 +12,7 @@ takes the originals'. Variation no label names then has a home, and no provider 
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import torch
 from pydantic import Field
@@ -32,6 +32,14 @@ from groupsup.losses.unlabelled import (
     Independence,
     mix_free,
 )
+
+if TYPE_CHECKING:
+    from groupsup.partition import LatentPartition
+
+
+def _labelled_width(partition: LatentPartition) -> int:
+    """z's columns before the unlabelled block (all of them without one)."""
+    return partition.starts[len(partition.labelled)] if partition.free else partition.size
 
 
 def _swapped_pairs(step: StepContext, part: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -167,14 +175,11 @@ class Latent(LossTerm):
         again = yield Encode(step.to_image(raw))
         config = self.config
         target = codes.detach() if config.detach_target else codes  # type: ignore[attr-defined]
-        keep = None
-        if config.labelled_only and step.partition.free:  # type: ignore[attr-defined]
-            keep = torch.ones(codes.shape[1], dtype=torch.bool, device=codes.device)
-            keep[step.partition.slice(step.partition.free)] = False
+        labelled_only = config.labelled_only  # type: ignore[attr-defined]
+        width = _labelled_width(step.partition) if labelled_only else codes.shape[1]
+        again, target = again[:, :width], target[:, :width]
         if config.scale == "variance":  # type: ignore[attr-defined]
-            return variance_scaled_distance(again, target, step.z, keep)
-        if keep is not None:
-            again, target = again[:, keep], target[:, keep]
+            return variance_scaled_distance(again, target, step.z[:, :width])
         return code_distance(self.distance, again, target)
 
 
@@ -218,7 +223,7 @@ class Invariance(LossTerm):
     def run(self, step: StepContext) -> torch.Tensor:
         partition = step.partition
         labelled = len(partition.labelled)
-        z = step.z[:, :partition.starts[labelled]] if partition.free else step.z
+        z = step.z[:, :_labelled_width(partition)]
         blocks = self.config.blocks  # type: ignore[attr-defined]
         # a clear error for a block not in z
         chosen = (torch.ones(len(partition), dtype=torch.bool) if blocks is None
